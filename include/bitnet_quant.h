@@ -1,0 +1,209 @@
+/*
+ * bitnet_quant.h - the public C interface of libbitnet_quant.
+ *
+ * BitNet b1.58 ternary quantization (I2_S, TL1, TL2), bit-exact with the
+ * scalar path of BitNet-rs, behind a stable C ABI.
+ *
+ * Conventions
+ *  - Every function that can fail returns an int status: 0 (BITNET_OK) on
+ *    success, a negative BITNET_E_* code on failure. bitnet_last_error()
+ *    then describes what was wrong on the calling thread.
+ *  - On failure no output buffer is written.
+ *  - Buffer lengths are counts of elements of the pointed-to type
+ *    (bytes for uint8_t*, floats for float*).
+ *  - All functions are thread-safe and reentrant.
+ *  - Byte layouts are documented in README.md ("Formats").
+ */
+#ifndef BITNET_QUANT_H
+#define BITNET_QUANT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- version ------------------------------------------------------------ */
+#define BITNET_QUANT_VERSION_MAJOR 0
+#define BITNET_QUANT_VERSION_MINOR 1
+#define BITNET_QUANT_VERSION_PATCH 0
+#define BITNET_QUANT_VERSION_NUMBER                                     \
+  (BITNET_QUANT_VERSION_MAJOR * 10000 + BITNET_QUANT_VERSION_MINOR * 100 + \
+   BITNET_QUANT_VERSION_PATCH)
+#define BITNET_QUANT_VERSION_STRING "0.1.0"
+
+/* ---- visibility --------------------------------------------------------- */
+#ifndef BITNET_API
+#if defined(_WIN32) && defined(BITNET_QUANT_BUILDING)
+#define BITNET_API __declspec(dllexport)
+#elif defined(__GNUC__) && __GNUC__ >= 4
+#define BITNET_API __attribute__((visibility("default")))
+#else
+#define BITNET_API
+#endif
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- status codes ------------------------------------------------------- */
+enum bitnet_status {
+  BITNET_OK = 0,
+  BITNET_E_NULL_POINTER = -1,        /* a required pointer is NULL */
+  BITNET_E_BUFFER_TOO_SMALL = -2,    /* an output buffer cannot hold the result */
+  BITNET_E_SIZE_MISMATCH = -3,       /* input lengths disagree with each other */
+  BITNET_E_SIZE_OVERFLOW = -4,       /* a length is too large to address */
+  BITNET_E_INVALID_BLOCK_SIZE = -5,  /* block size not a multiple of 4 in [4, 2^20] */
+  BITNET_E_INVALID_FORMAT = -6,      /* format value is not a bitnet_format */
+  BITNET_E_INVALID_OPTIONS = -7,     /* options struct_size or a field is invalid */
+  BITNET_E_ALL_NONFINITE = -8,       /* I2_S input has no finite element */
+  BITNET_E_OVERLAP = -9,             /* an output buffer overlaps another buffer */
+  BITNET_E_MISALIGNED = -10,         /* a float pointer is not aligned to float */
+  BITNET_E_UNSUPPORTED_TARGET = -11, /* CPU target not compiled in or not runnable */
+  BITNET_E_INVALID_ARGUMENT = -12    /* any other invalid argument */
+};
+
+/* Static English name and description of a status code, never NULL. */
+BITNET_API const char* bitnet_status_string(int status);
+
+/* Message describing the most recent failing call on this thread (which
+ * argument, which size), or NULL if no call on this thread has failed.
+ * Valid until the next failing call on the same thread. */
+BITNET_API const char* bitnet_last_error(void);
+
+/* ---- version at run time ------------------------------------------------ */
+/* BITNET_QUANT_VERSION_NUMBER / _STRING of the library actually loaded. */
+BITNET_API unsigned bitnet_version_number(void);
+BITNET_API const char* bitnet_version_string(void);
+
+/* ---- formats ------------------------------------------------------------ */
+/* Numbered as BitNet-rs numbers them (bitnet_quantization_type_t). */
+typedef int32_t bitnet_format;
+enum {
+  BITNET_FORMAT_I2S = 0, /* default block 32  */
+  BITNET_FORMAT_TL1 = 1, /* default block 64  */
+  BITNET_FORMAT_TL2 = 2  /* default block 128 */
+};
+
+/* ---- CPU targets -------------------------------------------------------- */
+/* One bit per CPU code path. REFERENCE is the portable scalar reference;
+ * the others are Highway targets. */
+typedef uint32_t bitnet_cpu_target;
+enum {
+  BITNET_CPU_AUTO = 0, /* best supported target (or BITNET_CPU_TARGET env) */
+  BITNET_CPU_REFERENCE = 1u << 0,
+  BITNET_CPU_SCALAR = 1u << 1, /* Highway HWY_SCALAR */
+  BITNET_CPU_EMU128 = 1u << 2,
+  BITNET_CPU_SSSE3 = 1u << 3,
+  BITNET_CPU_SSE4 = 1u << 4,
+  BITNET_CPU_AVX2 = 1u << 5,
+  BITNET_CPU_AVX3 = 1u << 6,    /* AVX-512 F/BW/DQ/VL */
+  BITNET_CPU_AVX3_DL = 1u << 7, /* AVX-512 + VNNI/VBMI2/BITALG (Ice Lake, Zen 4) */
+  BITNET_CPU_NEON = 1u << 8,
+  BITNET_CPU_SVE = 1u << 9,
+  BITNET_CPU_SVE2 = 1u << 10
+};
+
+/* Bit mask of the targets compiled into this library. */
+BITNET_API bitnet_cpu_target bitnet_cpu_targets_compiled(void);
+/* Bit mask of the compiled targets this CPU can run (always has REFERENCE). */
+BITNET_API bitnet_cpu_target bitnet_cpu_targets_supported(void);
+/* Name of one target bit ("AVX3_DL", "REFERENCE", ...); "UNKNOWN" otherwise. */
+BITNET_API const char* bitnet_cpu_target_name(bitnet_cpu_target target);
+/* Parses a target name (case-insensitive; "AUTO" gives BITNET_CPU_AUTO).
+ * Returns BITNET_E_INVALID_ARGUMENT for an unknown name. */
+BITNET_API int bitnet_cpu_target_from_name(const char* name, bitnet_cpu_target* target);
+/* Sets the process-wide target used by calls that do not name one in their
+ * options. BITNET_CPU_AUTO restores the default: the BITNET_CPU_TARGET
+ * environment variable if set, else the best supported target. */
+BITNET_API int bitnet_cpu_set_target(bitnet_cpu_target target);
+/* The target a call without an explicit target runs on now. Returns 0 and
+ * sets the error message if BITNET_CPU_TARGET names an unusable target. */
+BITNET_API bitnet_cpu_target bitnet_cpu_get_target(void);
+
+/* ---- options for the general entry points ------------------------------- */
+typedef struct bitnet_quant_options {
+  /* sizeof(bitnet_quant_options) as the caller compiled it: lets later
+   * library versions append fields and still accept this layout. */
+  uint32_t struct_size;
+  /* Elements per scale: a multiple of 4 in [4, 2^20]; 0 = the format's
+   * default (I2_S 32, TL1 64, TL2 128). */
+  uint32_t block_size;
+  /* One BITNET_CPU_* bit, or BITNET_CPU_AUTO for the process default. */
+  bitnet_cpu_target cpu_target;
+  uint32_t reserved; /* must be 0 */
+} bitnet_quant_options;
+
+#define BITNET_QUANT_OPTIONS_INIT \
+  { (uint32_t)sizeof(bitnet_quant_options), 0u, 0u, 0u }
+
+/* Sizes a call needs for n elements: packed bytes ceil(n/4) and scales
+ * ceil(n/block_size). options may be NULL for the defaults. */
+BITNET_API int bitnet_quant_buffer_sizes(bitnet_format format,
+                                         const bitnet_quant_options* options,
+                                         size_t n, size_t* packed_len,
+                                         size_t* scales_len);
+/* ceil(n/4): packed bytes for n elements of any format. */
+BITNET_API size_t bitnet_packed_size(size_t n);
+
+/* General quantizer: n floats -> ceil(n/4) packed bytes and ceil(n/B)
+ * scales. packed_len and scales_len are capacities; entries past the
+ * required counts are not written. n == 0 succeeds and writes nothing.
+ * I2_S fails with BITNET_E_ALL_NONFINITE when n > 0 and no element is
+ * finite (as BitNet-rs does). */
+BITNET_API int bitnet_quantize(bitnet_format format,
+                               const bitnet_quant_options* options,
+                               const float* input, size_t n, uint8_t* packed,
+                               size_t packed_len, float* scales,
+                               size_t scales_len);
+
+/* General dequantizer: packed_len must be exactly ceil(n/4) and scales_len
+ * exactly ceil(n/B); output receives n floats. */
+BITNET_API int bitnet_dequantize(bitnet_format format,
+                                 const bitnet_quant_options* options,
+                                 const uint8_t* packed, size_t packed_len,
+                                 const float* scales, size_t scales_len,
+                                 float* output, size_t n);
+
+/* ---- fixed-format entry points (default block sizes) -------------------- */
+BITNET_API int bitnet_quantize_i2s(const float* input, size_t n, uint8_t* packed,
+                                   size_t packed_len, float* scales,
+                                   size_t scales_len); /* block 32 */
+BITNET_API int bitnet_quantize_tl1(const float* input, size_t n, uint8_t* packed,
+                                   size_t packed_len, float* scales,
+                                   size_t scales_len); /* block 64 */
+BITNET_API int bitnet_quantize_tl2(const float* input, size_t n, uint8_t* packed,
+                                   size_t packed_len, float* scales,
+                                   size_t scales_len); /* block 128 */
+BITNET_API int bitnet_dequantize_i2s(const uint8_t* packed, size_t packed_len,
+                                     const float* scales, size_t scales_len,
+                                     float* output, size_t n);
+BITNET_API int bitnet_dequantize_tl1(const uint8_t* packed, size_t packed_len,
+                                     const float* scales, size_t scales_len,
+                                     float* output, size_t n);
+BITNET_API int bitnet_dequantize_tl2(const uint8_t* packed, size_t packed_len,
+                                     const float* scales, size_t scales_len,
+                                     float* output, size_t n);
+
+/* ---- BitNet-rs FFI contract (crates/bitnet-kernels/src/ffi/bridge.rs) ---- */
+/* Reference-counted: each successful init needs one cleanup; both are safe to
+ * call from several threads. The other functions work without init. */
+BITNET_API int bitnet_cpp_init(void);
+BITNET_API void bitnet_cpp_cleanup(void);
+BITNET_API int bitnet_cpp_is_available(void); /* 1: always available */
+/* C[m x n] = A[m x k] (int8) * B[k x n] (uint8, unpacked), row-major f32,
+ * summed in order of k in f32 as BitNet-rs's fallback does. */
+BITNET_API int bitnet_cpp_matmul_i2s(const int8_t* a, const uint8_t* b,
+                                     float* c, int m, int n, int k);
+/* BitNet-rs's KernelProvider::quantize (blocks 32/64/128 for qtype 0/1/2,
+ * scale absmax/1.5). Writes ceil(input_len/4) bytes and
+ * ceil(input_len/block) scales; output_len and scales_len are capacities. */
+BITNET_API int bitnet_cpp_quantize(const float* input, int input_len,
+                                   uint8_t* output, int output_len,
+                                   float* scales, int scales_len, int qtype);
+/* Message of the last failure on this thread, NULL if none. */
+BITNET_API const char* bitnet_cpp_get_last_error(void);
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* BITNET_QUANT_H */

@@ -1,0 +1,105 @@
+#include "api/validate.h"
+
+#include <cstdint>
+
+#include "api/errors.h"
+#include "cpu/targets.h"
+
+namespace bitnet {
+
+int ResolveCall(bitnet_format format, const bitnet_quant_options* options, CallConfig* config) {
+  if (!IsValidFormat(format)) {
+    return Fail(BITNET_E_INVALID_FORMAT,
+                "format is %d; expected BITNET_FORMAT_I2S (0), TL1 (1) or TL2 (2)",
+                static_cast<int>(format));
+  }
+  config->format = static_cast<Format>(format);
+  config->block = DefaultBlockSize(config->format);
+  uint32_t cpu_target = BITNET_CPU_AUTO;
+  if (options != nullptr) {
+    if (options->struct_size != sizeof(bitnet_quant_options)) {
+      return Fail(BITNET_E_INVALID_OPTIONS,
+                  "options->struct_size is %u; this library knows %u "
+                  "(initialise with BITNET_QUANT_OPTIONS_INIT)",
+                  options->struct_size, static_cast<unsigned>(sizeof(bitnet_quant_options)));
+    }
+    if (options->reserved != 0) {
+      return Fail(BITNET_E_INVALID_OPTIONS, "options->reserved is %u; it must be 0",
+                  options->reserved);
+    }
+    if (options->block_size != 0) {
+      if (!IsValidBlockSize(options->block_size)) {
+        return Fail(BITNET_E_INVALID_BLOCK_SIZE,
+                    "options->block_size is %u; it must be a multiple of 4 in [%zu, %zu]",
+                    options->block_size, kMinBlockSize, kMaxBlockSize);
+      }
+      config->block = options->block_size;
+    }
+    cpu_target = options->cpu_target;
+  }
+  return ResolveKernels(cpu_target, &config->kernels);
+}
+
+int CheckNotNull(const Region& r) {
+  if (r.ptr == nullptr) return Fail(BITNET_E_NULL_POINTER, "%s is NULL", r.name);
+  return BITNET_OK;
+}
+
+int CheckFloatAligned(const Region& r) {
+  if (reinterpret_cast<uintptr_t>(r.ptr) % alignof(float) != 0) {
+    return Fail(BITNET_E_MISALIGNED, "%s (%p) is not aligned to %zu bytes", r.name, r.ptr,
+                alignof(float));
+  }
+  return BITNET_OK;
+}
+
+int CheckNoOverlap(const Region& out, const Region& other) {
+  if (out.bytes == 0 || other.bytes == 0) return BITNET_OK;
+  const uintptr_t a = reinterpret_cast<uintptr_t>(out.ptr);
+  const uintptr_t b = reinterpret_cast<uintptr_t>(other.ptr);
+  if (a < b + other.bytes && b < a + out.bytes) {
+    return Fail(BITNET_E_OVERLAP, "%s [%p, +%zu bytes) overlaps %s [%p, +%zu bytes)", out.name,
+                out.ptr, out.bytes, other.name, other.ptr, other.bytes);
+  }
+  return BITNET_OK;
+}
+
+int CheckCount(const char* name, size_t n, size_t elem_size) {
+  if (n > static_cast<size_t>(PTRDIFF_MAX) / elem_size) {
+    return Fail(BITNET_E_SIZE_OVERFLOW, "%s is %zu; more than %zu-byte elements can address",
+                name, n, elem_size);
+  }
+  return BITNET_OK;
+}
+
+int CheckQuantizeBuffers(const float* input, size_t n, size_t block, const uint8_t* packed,
+                         size_t packed_len, const float* scales, size_t scales_len) {
+  int status = CheckCount("n", n, sizeof(float));
+  if (status != BITNET_OK) return status;
+  const size_t need_packed = PackedSize(n);
+  const size_t need_scales = NumBlocks(n, block);
+  const Region in{"input", input, n * sizeof(float)};
+  const Region out_packed{"packed", packed, need_packed};
+  const Region out_scales{"scales", scales, need_scales * sizeof(float)};
+  if (n == 0) return BITNET_OK;
+  for (const Region* r : {&in, &out_packed, &out_scales}) {
+    if ((status = CheckNotNull(*r)) != BITNET_OK) return status;
+  }
+  if ((status = CheckFloatAligned(in)) != BITNET_OK) return status;
+  if ((status = CheckFloatAligned(out_scales)) != BITNET_OK) return status;
+  if (packed_len < need_packed) {
+    return Fail(BITNET_E_BUFFER_TOO_SMALL,
+                "packed_len is %zu; %zu elements need ceil(n/4) = %zu bytes", packed_len, n,
+                need_packed);
+  }
+  if (scales_len < need_scales) {
+    return Fail(BITNET_E_BUFFER_TOO_SMALL,
+                "scales_len is %zu; %zu elements in blocks of %zu need %zu scales", scales_len,
+                n, block, need_scales);
+  }
+  if ((status = CheckNoOverlap(out_packed, in)) != BITNET_OK) return status;
+  if ((status = CheckNoOverlap(out_scales, in)) != BITNET_OK) return status;
+  return CheckNoOverlap(out_packed, out_scales);
+}
+
+}  // namespace bitnet

@@ -1,0 +1,95 @@
+// BitNet-rs's FFI contract (crates/bitnet-kernels/src/ffi/bridge.rs): int
+// lengths, 0 = success, the message of a failure from
+// bitnet_cpp_get_last_error() on the same thread.
+#include <atomic>
+
+#include "api/errors.h"
+#include "api/validate.h"
+#include "bitnet_quant.h"
+#include "cpu/targets.h"
+
+namespace {
+
+std::atomic<int> g_init_count{0};
+
+int CheckLength(const char* name, int value) {
+  if (value < 0) return bitnet::Fail(BITNET_E_INVALID_ARGUMENT, "%s is negative (%d)", name, value);
+  return BITNET_OK;
+}
+
+// a * b in size_t, failing on overflow.
+int CheckedProduct(const char* what, size_t a, size_t b, size_t* out) {
+  if (b != 0 && a > SIZE_MAX / b) {
+    return bitnet::Fail(BITNET_E_SIZE_OVERFLOW, "%s = %zu * %zu overflows", what, a, b);
+  }
+  *out = a * b;
+  return BITNET_OK;
+}
+
+}  // namespace
+
+extern "C" {
+
+int bitnet_cpp_init(void) {
+  // Resolving the kernels now reports a bad BITNET_CPU_TARGET at init.
+  const bitnet::KernelSet* kernels = nullptr;
+  const int status = bitnet::ResolveKernels(BITNET_CPU_AUTO, &kernels);
+  if (status != BITNET_OK) return status;
+  g_init_count.fetch_add(1, std::memory_order_acq_rel);
+  return BITNET_OK;
+}
+
+void bitnet_cpp_cleanup(void) {
+  int count = g_init_count.load(std::memory_order_acquire);
+  while (count > 0 && !g_init_count.compare_exchange_weak(count, count - 1,
+                                                          std::memory_order_acq_rel)) {
+  }
+}
+
+int bitnet_cpp_is_available(void) { return 1; }
+
+const char* bitnet_cpp_get_last_error(void) { return bitnet::LastError(); }
+
+int bitnet_cpp_quantize(const float* input, int input_len, uint8_t* output, int output_len,
+                        float* scales, int scales_len, int qtype) {
+  bitnet::CallConfig config;
+  int status = bitnet::ResolveCall(qtype, nullptr, &config);
+  if (status != BITNET_OK) return status;
+  if ((status = CheckLength("input_len", input_len)) != BITNET_OK) return status;
+  if ((status = CheckLength("output_len", output_len)) != BITNET_OK) return status;
+  if ((status = CheckLength("scales_len", scales_len)) != BITNET_OK) return status;
+  const size_t n = static_cast<size_t>(input_len);
+  status = bitnet::CheckQuantizeBuffers(input, n, config.block, output,
+                                        static_cast<size_t>(output_len), scales,
+                                        static_cast<size_t>(scales_len));
+  if (status != BITNET_OK || n == 0) return status;
+  config.kernels->kernel_quantize(config.format, input, n, output, scales);
+  return BITNET_OK;
+}
+
+int bitnet_cpp_matmul_i2s(const int8_t* a, const uint8_t* b, float* c, int m, int n, int k) {
+  int status = BITNET_OK;
+  if ((status = CheckLength("m", m)) != BITNET_OK) return status;
+  if ((status = CheckLength("n", n)) != BITNET_OK) return status;
+  if ((status = CheckLength("k", k)) != BITNET_OK) return status;
+  size_t a_len = 0, b_len = 0, c_len = 0;
+  if ((status = CheckedProduct("m*k", m, k, &a_len)) != BITNET_OK) return status;
+  if ((status = CheckedProduct("k*n", k, n, &b_len)) != BITNET_OK) return status;
+  if ((status = CheckedProduct("m*n", m, n, &c_len)) != BITNET_OK) return status;
+  if ((status = bitnet::CheckCount("m*n", c_len, sizeof(float))) != BITNET_OK) return status;
+  const bitnet::Region ra{"a", a, a_len}, rb{"b", b, b_len}, rc{"c", c, c_len * sizeof(float)};
+  if (c_len == 0) return BITNET_OK;  // nothing to write
+  for (const bitnet::Region* r : {&ra, &rb, &rc}) {
+    if (r->bytes != 0 && (status = bitnet::CheckNotNull(*r)) != BITNET_OK) return status;
+  }
+  if ((status = bitnet::CheckFloatAligned(rc)) != BITNET_OK) return status;
+  if ((status = bitnet::CheckNoOverlap(rc, ra)) != BITNET_OK) return status;
+  if ((status = bitnet::CheckNoOverlap(rc, rb)) != BITNET_OK) return status;
+  const bitnet::KernelSet* kernels = nullptr;
+  if ((status = bitnet::ResolveKernels(BITNET_CPU_AUTO, &kernels)) != BITNET_OK) return status;
+  kernels->matmul_i2s(a, b, c, static_cast<size_t>(m), static_cast<size_t>(n),
+                      static_cast<size_t>(k));
+  return BITNET_OK;
+}
+
+}  // extern "C"

@@ -1,0 +1,103 @@
+// Per-target helpers shared by the Highway kernels: moving 2-bit codes
+// between vector lanes and the packed byte stream (element i at bits
+// 2*(i%4) of byte i/4). At most 16 lanes, so one vector's codes fit 32 bits.
+
+// Toggle guard: this file is included once per Highway target.
+#if defined(BITNET_CPU_CODES_INL_H_) == defined(HWY_TARGET_TOGGLE)
+#ifdef BITNET_CPU_CODES_INL_H_
+#undef BITNET_CPU_CODES_INL_H_
+#else
+#define BITNET_CPU_CODES_INL_H_
+#endif
+
+#include <cstddef>
+#include <cstdint>
+
+#include "hwy/highway.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace bitnet {
+namespace HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+using DF = hn::CappedTag<float, 16>;
+using DI = hn::RebindToSigned<DF>;
+using DU = hn::RebindToUnsigned<DF>;
+using VF = hn::Vec<DF>;
+using VI = hn::Vec<DI>;
+using VU = hn::Vec<DU>;
+
+// Lane k's code (0..3) moved to bits 2k..2k+1 of one word.
+HWY_INLINE uint32_t CodesToBits(VI codes) {
+  const DU du;
+  const VU shifts = hn::ShiftLeft<1>(hn::Iota(du, 0));
+  return hn::GetLane(hn::SumOfLanes(du, hn::BitCast(du, codes) << shifts));
+}
+
+// The inverse: word bits 2k..2k+1 as lane k's code.
+HWY_INLINE VI BitsToCodes(uint32_t bits) {
+  const DU du;
+  const VU shifts = hn::ShiftLeft<1>(hn::Iota(du, 0));
+  return hn::BitCast(DI(), hn::And(hn::Set(du, bits) >> shifts, hn::Set(du, 3u)));
+}
+
+// A mask as 0 / -1 per lane, for counting how many thresholds a lane passed.
+HWY_INLINE VI MaskToMinusOne(hn::Mask<DF> m) {
+  return hn::BitCast(DI(), hn::VecFromMask(DF(), m));
+}
+
+// Appends codes to a packed stream, storing whole bytes.
+class CodeWriter {
+ public:
+  explicit CodeWriter(uint8_t* out) : out_(out) {}
+
+  // The low 2*count bits of `bits` are `count` codes.
+  HWY_INLINE void Put(uint32_t bits, size_t count) {
+    acc_ |= static_cast<uint64_t>(bits) << nbits_;
+    nbits_ += 2 * count;
+    if (nbits_ >= 32) {
+      for (int k = 0; k < 4; ++k) out_[k] = static_cast<uint8_t>(acc_ >> (8 * k));
+      out_ += 4;
+      acc_ >>= 32;
+      nbits_ -= 32;
+    }
+  }
+
+  // Stores what is left, the last byte zero-padded.
+  void Flush() {
+    for (size_t k = 0; 8 * k < nbits_; ++k) *out_++ = static_cast<uint8_t>(acc_ >> (8 * k));
+    acc_ = 0;
+    nbits_ = 0;
+  }
+
+ private:
+  uint8_t* out_;
+  uint64_t acc_ = 0;
+  size_t nbits_ = 0;
+};
+
+// `count` (<= 16) codes starting at element i, as the low bits of a word.
+// Reads only the bytes that hold them.
+HWY_INLINE uint32_t LoadBits(const uint8_t* packed, size_t i, size_t count) {
+  const size_t first = i / 4;
+  const size_t last = (i + count - 1) / 4;
+  uint64_t w = 0;
+  for (size_t j = first; j <= last; ++j) w |= static_cast<uint64_t>(packed[j]) << (8 * (j - first));
+  const uint64_t mask = (uint64_t{1} << (2 * count)) - 1;
+  return static_cast<uint32_t>((w >> (2 * (i % 4))) & mask);
+}
+
+// Fills a full vector from the `count` < Lanes floats at p; other lanes
+// get `pad`. Lets block tails run through the same vector code.
+HWY_INLINE VF LoadTail(const float* p, size_t count, float pad) {
+  const DF df;
+  HWY_ALIGN float buf[hn::MaxLanes(DF())];
+  for (size_t k = 0; k < hn::Lanes(df); ++k) buf[k] = k < count ? p[k] : pad;
+  return hn::Load(df, buf);
+}
+
+}  // namespace HWY_NAMESPACE
+}  // namespace bitnet
+HWY_AFTER_NAMESPACE();
+
+#endif  // BITNET_CPU_CODES_INL_H_

@@ -1,0 +1,71 @@
+// Highway dequantizer of the BitNet-rs quantizer family: value =
+// float(code - 2) * scale, the same conversion and product as the reference.
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "cpu/dequantize_hwy.cc"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+#include "hwy/highway.h"
+
+#include <cmath>
+
+#include "cpu/codes-inl.h"
+#include "cpu/kernels.h"
+#include "formats/bitnet_rs_quantizer.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace bitnet {
+namespace HWY_NAMESPACE {
+namespace {
+
+HWY_INLINE VF DecodeVector(uint32_t bits, VF scale) {
+  const VI value = hn::Sub(BitsToCodes(bits), hn::Set(DI(), 2));
+  return hn::Mul(hn::ConvertTo(DF(), value), scale);
+}
+
+void DecodeBlock(const uint8_t* HWY_RESTRICT packed, size_t start, size_t len,
+                 float scale, float* HWY_RESTRICT out) {
+  const DF df;
+  const size_t N = hn::Lanes(df);
+  const VF vscale = hn::Set(df, scale);
+  size_t i = 0;
+  for (; i + N <= len; i += N) {
+    hn::StoreU(DecodeVector(LoadBits(packed, start + i, N), vscale), df, out + i);
+  }
+  if (i < len) {
+    HWY_ALIGN float buf[hn::MaxLanes(DF())];
+    hn::Store(DecodeVector(LoadBits(packed, start + i, len - i), vscale), df, buf);
+    for (size_t k = 0; k < len - i; ++k) out[i + k] = buf[k];
+  }
+}
+
+void Dequantize(Format format, const uint8_t* HWY_RESTRICT packed,
+                const float* HWY_RESTRICT scales, size_t n, size_t block,
+                float* HWY_RESTRICT output) {
+  const bool zero_nonfinite = DequantZeroesNonFiniteScale(format);
+  for (size_t b = 0, start = 0; start < n; ++b, start += block) {
+    const size_t len = n - start < block ? n - start : block;
+    if (zero_nonfinite && !std::isfinite(scales[b])) {
+      for (size_t k = 0; k < len; ++k) output[start + k] = 0.0f;
+    } else {
+      DecodeBlock(packed, start, len, scales[b], output + start);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace HWY_NAMESPACE
+}  // namespace bitnet
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+#include "cpu/hwy_table.h"
+
+namespace bitnet {
+
+HWY_EXPORT(Dequantize);
+
+DequantizeFn HwyDequantize(int64_t hwy_target) {
+  return HwyTableEntry(HWY_DISPATCH_TABLE(Dequantize), hwy_target);
+}
+
+}  // namespace bitnet
+#endif  // HWY_ONCE

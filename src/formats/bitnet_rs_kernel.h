@@ -1,0 +1,33 @@
+// The BitNet-rs `bitnet-kernels` FallbackKernel (KernelProvider::quantize and
+// matmul_i2s): the semantics of the bitnet_cpp_* FFI contract.
+#ifndef BITNET_FORMATS_BITNET_RS_KERNEL_H_
+#define BITNET_FORMATS_BITNET_RS_KERNEL_H_
+
+#include <cstddef>
+#include <cstdint>
+
+#include "formats/formats.h"
+
+namespace bitnet {
+
+// Scale of a block whose largest |x| over its non-NaN elements is absmax.
+inline float KernelScale(float absmax) {
+  return absmax > 1e-8f ? absmax / 1.5f : 1.0f;
+}
+
+// The code tables of TL1 and TL2: the code is the index of the nearest
+// entry to x/scale, the lower index winning ties.
+extern const float kKernelTl1Levels[4];
+extern const float kKernelTl2Levels[4];
+
+// Writes PackedSize(n) bytes and NumBlocks(n, DefaultBlockSize(f)) scales.
+void ReferenceKernelQuantize(Format format, const float* input, size_t n,
+                             uint8_t* packed, float* scales);
+
+// C[m x n] = A[m x k] * B[k x n], row-major, each sum in f32 in order of k.
+void ReferenceMatmulI2S(const int8_t* a, const uint8_t* b, float* c, size_t m,
+                        size_t n, size_t k);
+
+}  // namespace bitnet
+
+#endif  // BITNET_FORMATS_BITNET_RS_KERNEL_H_

@@ -1,0 +1,41 @@
+// The BitNet-rs `bitnet-quantization` quantizers (I2SQuantizer, TL1Quantizer,
+// TL2Quantizer), scalar path: the reference every other kernel of the public
+// bitnet_quantize* / bitnet_dequantize* functions must match bit for bit.
+#ifndef BITNET_FORMATS_BITNET_RS_QUANTIZER_H_
+#define BITNET_FORMATS_BITNET_RS_QUANTIZER_H_
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+
+#include "formats/formats.h"
+
+namespace bitnet {
+
+// utils.rs calculate_scale(block, bits = 2), given the largest |x| over the
+// block's finite elements: the stored f32 scale of every format.
+inline float StoredScale(float finite_absmax) {
+  const float m = finite_absmax;
+  if (m == 0.0f || !std::isfinite(m)) return 1.0f;
+  if (m < 1e-30f) return 1.0f;
+  if (m > 1e30f) return 1e30f;  // 1e30 / (2^(bits-1) - 1)
+  return m;                     // m / (2^(bits-1) - 1)
+}
+
+// Dequantization of I2_S and TL2 maps a non-finite scale to 0.0; TL1
+// multiplies whatever scale it is given.
+inline bool DequantZeroesNonFiniteScale(Format f) { return f != Format::kTL1; }
+
+// I2_S has one error: an input with no finite element (validation.rs).
+bool HasFiniteElement(const float* input, size_t n);
+
+// Writes PackedSize(n) bytes (padding bits 0) and NumBlocks(n, block) scales.
+void ReferenceQuantize(Format format, const float* input, size_t n,
+                       size_t block, uint8_t* packed, float* scales);
+void ReferenceDequantize(Format format, const uint8_t* packed,
+                         const float* scales, size_t n, size_t block,
+                         float* output);
+
+}  // namespace bitnet
+
+#endif  // BITNET_FORMATS_BITNET_RS_QUANTIZER_H_
