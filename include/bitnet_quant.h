@@ -58,7 +58,9 @@ enum bitnet_status {
   BITNET_E_OVERLAP = -9,             /* an output buffer overlaps another buffer */
   BITNET_E_MISALIGNED = -10,         /* a float pointer is not aligned to float */
   BITNET_E_UNSUPPORTED_TARGET = -11, /* CPU target not compiled in or not runnable */
-  BITNET_E_INVALID_ARGUMENT = -12    /* any other invalid argument */
+  BITNET_E_INVALID_ARGUMENT = -12,   /* any other invalid argument */
+  BITNET_E_DEVICE_UNAVAILABLE = -13, /* the requested device cannot run the call */
+  BITNET_E_DEVICE_FAILURE = -14      /* the device reported an error */
 };
 
 /* Static English name and description of a status code, never NULL. */
@@ -119,6 +121,28 @@ BITNET_API int bitnet_cpu_set_target(bitnet_cpu_target target);
  * sets the error message if BITNET_CPU_TARGET names an unusable target. */
 BITNET_API bitnet_cpu_target bitnet_cpu_get_target(void);
 
+/* ---- devices and backends ------------------------------------------------ */
+typedef int32_t bitnet_device;
+enum {
+  BITNET_DEVICE_AUTO = 0, /* a usable GPU, else the CPU (see strict mode) */
+  BITNET_DEVICE_CPU = 1,
+  BITNET_DEVICE_CUDA = 2
+};
+
+/* What ran the most recent successful call on this thread. */
+typedef int32_t bitnet_backend;
+enum {
+  BITNET_BACKEND_NONE = 0, /* no call has succeeded on this thread yet */
+  BITNET_BACKEND_CPU = 1,
+  BITNET_BACKEND_CUDA = 2,
+  BITNET_BACKEND_CPU_FALLBACK = 3 /* AUTO wanted a GPU, none was usable */
+};
+BITNET_API bitnet_backend bitnet_last_backend(void);
+
+/* options.flags */
+#define BITNET_FLAG_STRICT 0x1u     /* never fall back: fail with DEVICE_UNAVAILABLE */
+#define BITNET_FLAG_NOT_STRICT 0x2u /* fall back even if BITNET_STRICT_MODE=1 */
+
 /* ---- options for the general entry points ------------------------------- */
 typedef struct bitnet_quant_options {
   /* sizeof(bitnet_quant_options) as the caller compiled it: lets later
@@ -129,11 +153,16 @@ typedef struct bitnet_quant_options {
   uint32_t block_size;
   /* One BITNET_CPU_* bit, or BITNET_CPU_AUTO for the process default. */
   bitnet_cpu_target cpu_target;
-  uint32_t reserved; /* must be 0 */
+  /* Where the call runs; device_index picks the GPU for BITNET_DEVICE_CUDA. */
+  bitnet_device device;
+  int32_t device_index;
+  /* BITNET_FLAG_*; without either strict flag, strict mode is
+   * BITNET_STRICT_MODE=1 in the environment. */
+  uint32_t flags;
 } bitnet_quant_options;
 
 #define BITNET_QUANT_OPTIONS_INIT \
-  { (uint32_t)sizeof(bitnet_quant_options), 0u, 0u, 0u }
+  { (uint32_t)sizeof(bitnet_quant_options), 0u, 0u, 0, 0, 0u }
 
 /* Sizes a call needs for n elements: packed bytes ceil(n/4) and scales
  * ceil(n/block_size). options may be NULL for the defaults. */

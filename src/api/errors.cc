@@ -44,6 +44,8 @@ const char* bitnet_status_string(int status) {
     case BITNET_E_MISALIGNED: return "BITNET_E_MISALIGNED: a float pointer is not aligned";
     case BITNET_E_UNSUPPORTED_TARGET: return "BITNET_E_UNSUPPORTED_TARGET: CPU target not available";
     case BITNET_E_INVALID_ARGUMENT: return "BITNET_E_INVALID_ARGUMENT: invalid argument";
+    case BITNET_E_DEVICE_UNAVAILABLE: return "BITNET_E_DEVICE_UNAVAILABLE: the requested device cannot run the call";
+    case BITNET_E_DEVICE_FAILURE: return "BITNET_E_DEVICE_FAILURE: the device reported an error";
     default: return "unknown bitnet status code";
   }
 }

@@ -13,12 +13,17 @@ int Quantize(bitnet_format format, const bitnet_quant_options* options, const fl
   int status = ResolveCall(format, options, &config);
   if (status != BITNET_OK) return status;
   status = CheckQuantizeBuffers(input, n, config.block, packed, packed_len, scales, scales_len);
-  if (status != BITNET_OK || n == 0) return status;
+  if (status != BITNET_OK) return status;
+  if (n == 0) {
+    SetLastBackend(config.device.backend);
+    return BITNET_OK;
+  }
   if (config.format == Format::kI2S && !HasFiniteElement(input, n)) {
     return Fail(BITNET_E_ALL_NONFINITE,
                 "I2_S input of %zu elements has no finite element (BitNet-rs: MalformedData)", n);
   }
   config.kernels->quantize(config.format, input, n, config.block, packed, scales);
+  SetLastBackend(config.device.backend);
   return BITNET_OK;
 }
 
@@ -40,7 +45,10 @@ int Dequantize(bitnet_format format, const bitnet_quant_options* options, const 
                 "scales_len is %zu; %zu elements in blocks of %zu have %zu scales", scales_len, n,
                 config.block, need_scales);
   }
-  if (n == 0) return BITNET_OK;
+  if (n == 0) {
+    SetLastBackend(config.device.backend);
+    return BITNET_OK;
+  }
   const Region in_packed{"packed", packed, packed_len};
   const Region in_scales{"scales", scales, scales_len * sizeof(float)};
   const Region out{"output", output, n * sizeof(float)};
@@ -52,6 +60,7 @@ int Dequantize(bitnet_format format, const bitnet_quant_options* options, const 
   if ((status = CheckNoOverlap(out, in_packed)) != BITNET_OK) return status;
   if ((status = CheckNoOverlap(out, in_scales)) != BITNET_OK) return status;
   config.kernels->dequantize(config.format, packed, scales, n, config.block, output);
+  SetLastBackend(config.device.backend);
   return BITNET_OK;
 }
 

@@ -23,10 +23,6 @@ int ResolveCall(bitnet_format format, const bitnet_quant_options* options, CallC
                   "(initialise with BITNET_QUANT_OPTIONS_INIT)",
                   options->struct_size, static_cast<unsigned>(sizeof(bitnet_quant_options)));
     }
-    if (options->reserved != 0) {
-      return Fail(BITNET_E_INVALID_OPTIONS, "options->reserved is %u; it must be 0",
-                  options->reserved);
-    }
     if (options->block_size != 0) {
       if (!IsValidBlockSize(options->block_size)) {
         return Fail(BITNET_E_INVALID_BLOCK_SIZE,
@@ -37,6 +33,8 @@ int ResolveCall(bitnet_format format, const bitnet_quant_options* options, CallC
     }
     cpu_target = options->cpu_target;
   }
+  const int status = ResolveDevice(options, &config->device);
+  if (status != BITNET_OK) return status;
   return ResolveKernels(cpu_target, &config->kernels);
 }
 

@@ -10,6 +10,7 @@
 
 #include "bitnet_quant.h"
 #include "cpu/kernels.h"
+#include "device/device.h"
 #include "formats/formats.h"
 
 namespace bitnet {
@@ -18,6 +19,7 @@ struct CallConfig {
   Format format;
   size_t block;
   const KernelSet* kernels;
+  DeviceChoice device;
 };
 
 // format + options (NULL = defaults) -> block size and kernels.

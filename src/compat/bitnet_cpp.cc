@@ -7,6 +7,7 @@
 #include "api/validate.h"
 #include "bitnet_quant.h"
 #include "cpu/targets.h"
+#include "device/device.h"
 
 namespace {
 
@@ -52,8 +53,11 @@ const char* bitnet_cpp_get_last_error(void) { return bitnet::LastError(); }
 
 int bitnet_cpp_quantize(const float* input, int input_len, uint8_t* output, int output_len,
                         float* scales, int scales_len, int qtype) {
+  // The FFI contract is a CPU kernel library: always the CPU.
+  bitnet_quant_options options = BITNET_QUANT_OPTIONS_INIT;
+  options.device = BITNET_DEVICE_CPU;
   bitnet::CallConfig config;
-  int status = bitnet::ResolveCall(qtype, nullptr, &config);
+  int status = bitnet::ResolveCall(qtype, &options, &config);
   if (status != BITNET_OK) return status;
   if ((status = CheckLength("input_len", input_len)) != BITNET_OK) return status;
   if ((status = CheckLength("output_len", output_len)) != BITNET_OK) return status;
@@ -62,8 +66,9 @@ int bitnet_cpp_quantize(const float* input, int input_len, uint8_t* output, int 
   status = bitnet::CheckQuantizeBuffers(input, n, config.block, output,
                                         static_cast<size_t>(output_len), scales,
                                         static_cast<size_t>(scales_len));
-  if (status != BITNET_OK || n == 0) return status;
-  config.kernels->kernel_quantize(config.format, input, n, output, scales);
+  if (status != BITNET_OK) return status;
+  if (n > 0) config.kernels->kernel_quantize(config.format, input, n, output, scales);
+  bitnet::SetLastBackend(BITNET_BACKEND_CPU);
   return BITNET_OK;
 }
 
@@ -78,7 +83,10 @@ int bitnet_cpp_matmul_i2s(const int8_t* a, const uint8_t* b, float* c, int m, in
   if ((status = CheckedProduct("m*n", m, n, &c_len)) != BITNET_OK) return status;
   if ((status = bitnet::CheckCount("m*n", c_len, sizeof(float))) != BITNET_OK) return status;
   const bitnet::Region ra{"a", a, a_len}, rb{"b", b, b_len}, rc{"c", c, c_len * sizeof(float)};
-  if (c_len == 0) return BITNET_OK;  // nothing to write
+  if (c_len == 0) {  // nothing to write
+    bitnet::SetLastBackend(BITNET_BACKEND_CPU);
+    return BITNET_OK;
+  }
   for (const bitnet::Region* r : {&ra, &rb, &rc}) {
     if (r->bytes != 0 && (status = bitnet::CheckNotNull(*r)) != BITNET_OK) return status;
   }
@@ -89,6 +97,7 @@ int bitnet_cpp_matmul_i2s(const int8_t* a, const uint8_t* b, float* c, int m, in
   if ((status = bitnet::ResolveKernels(BITNET_CPU_AUTO, &kernels)) != BITNET_OK) return status;
   kernels->matmul_i2s(a, b, c, static_cast<size_t>(m), static_cast<size_t>(n),
                       static_cast<size_t>(k));
+  bitnet::SetLastBackend(BITNET_BACKEND_CPU);
   return BITNET_OK;
 }
 
