@@ -231,6 +231,66 @@ BITNET_API int bitnet_cpp_quantize(const float* input, int input_len,
 /* Message of the last failure on this thread, NULL if none. */
 BITNET_API const char* bitnet_cpp_get_last_error(void);
 
+/* ---- CUDA backend ---------------------------------------------------------- */
+/* Present in every build; a library built without CUDA, or a machine with no
+ * driver or no GPU, reports 0 devices and BITNET_E_DEVICE_UNAVAILABLE.
+ * The host-pointer entry points above run on the GPU when options->device
+ * resolves to CUDA (AUTO does when a GPU is usable); bitnet_last_backend()
+ * says where a call ran. */
+
+/* Number of CUDA devices this library can see (0 when none or no driver). */
+BITNET_API int bitnet_cuda_device_count(void);
+
+typedef struct bitnet_cuda_device_info {
+  uint32_t struct_size; /* sizeof(bitnet_cuda_device_info) as the caller compiled it */
+  char name[256];
+  int32_t compute_major; /* compute capability */
+  int32_t compute_minor;
+  int32_t multiprocessor_count;
+  int32_t usable;        /* 1: this library's kernels run on the device */
+  uint64_t total_memory; /* bytes */
+  uint64_t free_memory;  /* bytes free at the time of the query */
+  int32_t supports_fp16; /* half-precision arithmetic (compute capability >= 5.3) */
+  int32_t supports_bf16; /* bfloat16 arithmetic (compute capability >= 8.0) */
+} bitnet_cuda_device_info;
+
+/* Fills *info for device `device_index`. BITNET_E_DEVICE_UNAVAILABLE (with
+ * the reason in bitnet_last_error()) when there is no such device. */
+BITNET_API int bitnet_cuda_get_device_info(int device_index, bitnet_cuda_device_info* info);
+
+/* Device-pointer entry points: the same checks and results as
+ * bitnet_quantize / bitnet_dequantize, on buffers in GPU memory (device or
+ * managed allocations, any sub-range of them), enqueued on `stream` (a
+ * cudaStream_t; NULL is the legacy default stream) of the GPU that
+ * options->device_index names. options->device must be AUTO or CUDA; strict
+ * mode does not matter because these calls never fall back to the CPU.
+ * They return once the work is enqueued: read the outputs after the stream
+ * has synchronized. Errors the kernels hit while running surface at that
+ * synchronization, as CUDA reports them.
+ * Exception: I2_S quantize must know whether the input holds a finite
+ * element before it writes anything, so it synchronizes `stream` once
+ * (a small probe kernel that usually reads only the first elements).
+ * What is checked: NULL, lengths (as capacities / exact counts like the host
+ * functions), float alignment, overlap of the address ranges, and that
+ * every pointer is memory the device can access (cudaPointerGetAttributes);
+ * whether an allocation really extends over the whole length cannot be. */
+BITNET_API int bitnet_cuda_quantize(bitnet_format format, const bitnet_quant_options* options,
+                                    const float* d_input, size_t n, uint8_t* d_packed,
+                                    size_t packed_len, float* d_scales, size_t scales_len,
+                                    void* stream);
+BITNET_API int bitnet_cuda_dequantize(bitnet_format format, const bitnet_quant_options* options,
+                                      const uint8_t* d_packed, size_t packed_len,
+                                      const float* d_scales, size_t scales_len, float* d_output,
+                                      size_t n, void* stream);
+/* bitnet_cpp_quantize's kernel family (fixed blocks 32/64/128, scale
+ * absmax/1.5) on device pointers; options->block_size must be 0 or the
+ * format's fixed block. Fully asynchronous. */
+BITNET_API int bitnet_cuda_kernel_quantize(bitnet_format format,
+                                           const bitnet_quant_options* options,
+                                           const float* d_input, size_t n, uint8_t* d_packed,
+                                           size_t packed_len, float* d_scales,
+                                           size_t scales_len, void* stream);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif

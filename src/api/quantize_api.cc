@@ -22,7 +22,13 @@ int Quantize(bitnet_format format, const bitnet_quant_options* options, const fl
     return Fail(BITNET_E_ALL_NONFINITE,
                 "I2_S input of %zu elements has no finite element (BitNet-rs: MalformedData)", n);
   }
-  config.kernels->quantize(config.format, input, n, config.block, packed, scales);
+  if (config.device.backend == BITNET_BACKEND_CUDA) {
+    status = CudaQuantizeHost(config.device.device_index, config.format, input, n, config.block,
+                              packed, scales);
+    if (status != BITNET_OK) return status;
+  } else {
+    config.kernels->quantize(config.format, input, n, config.block, packed, scales);
+  }
   SetLastBackend(config.device.backend);
   return BITNET_OK;
 }
@@ -33,33 +39,19 @@ int Dequantize(bitnet_format format, const bitnet_quant_options* options, const 
   CallConfig config;
   int status = ResolveCall(format, options, &config);
   if (status != BITNET_OK) return status;
-  if ((status = CheckCount("n", n, sizeof(float))) != BITNET_OK) return status;
-  const size_t need_packed = PackedSize(n);
-  const size_t need_scales = NumBlocks(n, config.block);
-  if (packed_len != need_packed) {
-    return Fail(BITNET_E_SIZE_MISMATCH, "packed_len is %zu; %zu elements have ceil(n/4) = %zu bytes",
-                packed_len, n, need_packed);
-  }
-  if (scales_len != need_scales) {
-    return Fail(BITNET_E_SIZE_MISMATCH,
-                "scales_len is %zu; %zu elements in blocks of %zu have %zu scales", scales_len, n,
-                config.block, need_scales);
-  }
+  status = CheckDequantizeBuffers(packed, packed_len, scales, scales_len, output, n, config.block);
+  if (status != BITNET_OK) return status;
   if (n == 0) {
     SetLastBackend(config.device.backend);
     return BITNET_OK;
   }
-  const Region in_packed{"packed", packed, packed_len};
-  const Region in_scales{"scales", scales, scales_len * sizeof(float)};
-  const Region out{"output", output, n * sizeof(float)};
-  for (const Region* r : {&in_packed, &in_scales, &out}) {
-    if ((status = CheckNotNull(*r)) != BITNET_OK) return status;
+  if (config.device.backend == BITNET_BACKEND_CUDA) {
+    status = CudaDequantizeHost(config.device.device_index, config.format, packed, scales, n,
+                                config.block, output);
+    if (status != BITNET_OK) return status;
+  } else {
+    config.kernels->dequantize(config.format, packed, scales, n, config.block, output);
   }
-  if ((status = CheckFloatAligned(in_scales)) != BITNET_OK) return status;
-  if ((status = CheckFloatAligned(out)) != BITNET_OK) return status;
-  if ((status = CheckNoOverlap(out, in_packed)) != BITNET_OK) return status;
-  if ((status = CheckNoOverlap(out, in_scales)) != BITNET_OK) return status;
-  config.kernels->dequantize(config.format, packed, scales, n, config.block, output);
   SetLastBackend(config.device.backend);
   return BITNET_OK;
 }

@@ -100,4 +100,32 @@ int CheckQuantizeBuffers(const float* input, size_t n, size_t block, const uint8
   return CheckNoOverlap(out_packed, out_scales);
 }
 
+int CheckDequantizeBuffers(const uint8_t* packed, size_t packed_len, const float* scales,
+                           size_t scales_len, const float* output, size_t n, size_t block) {
+  int status = CheckCount("n", n, sizeof(float));
+  if (status != BITNET_OK) return status;
+  const size_t need_packed = PackedSize(n);
+  const size_t need_scales = NumBlocks(n, block);
+  if (packed_len != need_packed) {
+    return Fail(BITNET_E_SIZE_MISMATCH, "packed_len is %zu; %zu elements have ceil(n/4) = %zu bytes",
+                packed_len, n, need_packed);
+  }
+  if (scales_len != need_scales) {
+    return Fail(BITNET_E_SIZE_MISMATCH,
+                "scales_len is %zu; %zu elements in blocks of %zu have %zu scales", scales_len, n,
+                block, need_scales);
+  }
+  if (n == 0) return BITNET_OK;
+  const Region in_packed{"packed", packed, packed_len};
+  const Region in_scales{"scales", scales, scales_len * sizeof(float)};
+  const Region out{"output", output, n * sizeof(float)};
+  for (const Region* r : {&in_packed, &in_scales, &out}) {
+    if ((status = CheckNotNull(*r)) != BITNET_OK) return status;
+  }
+  if ((status = CheckFloatAligned(in_scales)) != BITNET_OK) return status;
+  if ((status = CheckFloatAligned(out)) != BITNET_OK) return status;
+  if ((status = CheckNoOverlap(out, in_packed)) != BITNET_OK) return status;
+  return CheckNoOverlap(out, in_scales);
+}
+
 }  // namespace bitnet

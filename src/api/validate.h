@@ -44,6 +44,11 @@ int CheckCount(const char* name, size_t n, size_t elem_size);
 int CheckQuantizeBuffers(const float* input, size_t n, size_t block, const uint8_t* packed,
                          size_t packed_len, const float* scales, size_t scales_len);
 
+// All checks of a dequantize call of n elements in blocks of `block`:
+// packed_len and scales_len must be exactly PackedSize(n) / NumBlocks(n, block).
+int CheckDequantizeBuffers(const uint8_t* packed, size_t packed_len, const float* scales,
+                           size_t scales_len, const float* output, size_t n, size_t block);
+
 }  // namespace bitnet
 
 #endif  // BITNET_API_VALIDATE_H_

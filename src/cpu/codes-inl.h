@@ -1,6 +1,7 @@
 // Per-target helpers shared by the Highway kernels: moving 2-bit codes
 // between vector lanes and the packed byte stream (element i at bits
 // 2*(i%4) of byte i/4). At most 16 lanes, so one vector's codes fit 32 bits.
+// The kernels read code bytes as little-endian words.
 
 // Toggle guard: this file is included once per Highway target.
 #if defined(BITNET_CPU_CODES_INL_H_) == defined(HWY_TARGET_TOGGLE)
@@ -12,8 +13,13 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 
 #include "hwy/highway.h"
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "bitnet_quant's Highway kernels assume a little-endian CPU"
+#endif
 
 HWY_BEFORE_NAMESPACE();
 namespace bitnet {
@@ -27,58 +33,27 @@ using VF = hn::Vec<DF>;
 using VI = hn::Vec<DI>;
 using VU = hn::Vec<DU>;
 
-// Lane k's code (0..3) moved to bits 2k..2k+1 of one word.
-HWY_INLINE uint32_t CodesToBits(VI codes) {
-  const DU du;
-  const VU shifts = hn::ShiftLeft<1>(hn::Iota(du, 0));
-  return hn::GetLane(hn::SumOfLanes(du, hn::BitCast(du, codes) << shifts));
-}
-
-// The inverse: word bits 2k..2k+1 as lane k's code.
+// Word bits 2k..2k+1 as lane k's code.
 HWY_INLINE VI BitsToCodes(uint32_t bits) {
   const DU du;
   const VU shifts = hn::ShiftLeft<1>(hn::Iota(du, 0));
   return hn::BitCast(DI(), hn::And(hn::Set(du, bits) >> shifts, hn::Set(du, 3u)));
 }
 
-// A mask as 0 / -1 per lane, for counting how many thresholds a lane passed.
-HWY_INLINE VI MaskToMinusOne(hn::Mask<DF> m) {
-  return hn::BitCast(DI(), hn::VecFromMask(DF(), m));
+// code + delta where m holds (one masked add on AVX-512).
+HWY_INLINE VI AddIf(VI code, hn::Mask<DF> m, int32_t delta) {
+  const DI di;
+  return hn::IfThenElse(hn::RebindMask(di, m), hn::Add(code, hn::Set(di, delta)), code);
 }
-
-// Appends codes to a packed stream, storing whole bytes.
-class CodeWriter {
- public:
-  explicit CodeWriter(uint8_t* out) : out_(out) {}
-
-  // The low 2*count bits of `bits` are `count` codes.
-  HWY_INLINE void Put(uint32_t bits, size_t count) {
-    acc_ |= static_cast<uint64_t>(bits) << nbits_;
-    nbits_ += 2 * count;
-    if (nbits_ >= 32) {
-      for (int k = 0; k < 4; ++k) out_[k] = static_cast<uint8_t>(acc_ >> (8 * k));
-      out_ += 4;
-      acc_ >>= 32;
-      nbits_ -= 32;
-    }
-  }
-
-  // Stores what is left, the last byte zero-padded.
-  void Flush() {
-    for (size_t k = 0; 8 * k < nbits_; ++k) *out_++ = static_cast<uint8_t>(acc_ >> (8 * k));
-    acc_ = 0;
-    nbits_ = 0;
-  }
-
- private:
-  uint8_t* out_;
-  uint64_t acc_ = 0;
-  size_t nbits_ = 0;
-};
 
 // `count` (<= 16) codes starting at element i, as the low bits of a word.
 // Reads only the bytes that hold them.
 HWY_INLINE uint32_t LoadBits(const uint8_t* packed, size_t i, size_t count) {
+  if (i % 4 == 0 && count % 4 == 0) {  // whole bytes: one little-endian load
+    uint32_t w = 0;
+    memcpy(&w, packed + i / 4, count / 4);
+    return w;
+  }
   const size_t first = i / 4;
   const size_t last = (i + count - 1) / 4;
   uint64_t w = 0;

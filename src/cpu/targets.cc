@@ -126,8 +126,15 @@ int CheckUsable(uint32_t target, const char* what) {
 
 }  // namespace
 
-uint32_t CompiledTargets() { return FromHwyMask(HwyCompiledTargets()); }
-uint32_t SupportedTargets() { return FromHwyMask(HwySupportedTargets()); }
+uint32_t CompiledTargets() {
+  static const uint32_t compiled = FromHwyMask(HwyCompiledTargets());
+  return compiled;
+}
+// Cached: the CPUID queries behind it cost microseconds in a VM.
+uint32_t SupportedTargets() {
+  static const uint32_t supported = FromHwyMask(HwySupportedTargets());
+  return supported;
+}
 
 const char* TargetName(uint32_t target) {
   if (target == BITNET_CPU_AUTO) return "AUTO";

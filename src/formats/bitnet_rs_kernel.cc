@@ -12,29 +12,6 @@ namespace bitnet {
 const float kKernelTl1Levels[4] = {-1.0f, -0.33f, 0.33f, 1.0f};
 const float kKernelTl2Levels[4] = {-1.2f, -0.4f, 0.4f, 1.2f};
 
-namespace {
-
-unsigned I2SCode(float normalized) {
-  if (normalized > 0.5f) return 1;   // +1
-  if (normalized < -0.5f) return 3;  // -1
-  return 0;
-}
-
-unsigned NearestLevel(float normalized, const float* levels) {
-  unsigned best = 0;
-  float best_dist = std::fabs(normalized - levels[0]);
-  for (unsigned idx = 1; idx < 4; ++idx) {
-    const float dist = std::fabs(normalized - levels[idx]);
-    if (dist < best_dist) {
-      best_dist = dist;
-      best = idx;
-    }
-  }
-  return best;
-}
-
-}  // namespace
-
 void ReferenceKernelQuantize(Format format, const float* input, size_t n,
                              uint8_t* packed, float* scales) {
   const size_t block = DefaultBlockSize(format);
@@ -50,7 +27,7 @@ void ReferenceKernelQuantize(Format format, const float* input, size_t n,
       const float normalized = input[start + i] / scale;
       unsigned code = 0;
       switch (format) {
-        case Format::kI2S: code = I2SCode(normalized); break;
+        case Format::kI2S: code = KernelI2SCode(normalized); break;
         case Format::kTL1: code = NearestLevel(normalized, kKernelTl1Levels); break;
         case Format::kTL2: code = NearestLevel(normalized, kKernelTl2Levels); break;
       }

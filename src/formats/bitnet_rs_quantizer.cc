@@ -19,14 +19,6 @@ float CalculateScale(const float* block, size_t len) {
   return StoredScale(m);
 }
 
-// simd_ops.rs quantize_value_scalar, bits = 2: a signed value in [-2, 1].
-int32_t I2SValue(float value, float scale) {
-  if (std::isfinite(value) && scale != 0.0f && std::isfinite(scale)) {
-    return Clamp(SaturatingI32(std::round(value / scale)), -2, 1);
-  }
-  return 0;
-}
-
 // tl1.rs LookupTable::new(min, max, bits = 2, symmetric).
 struct Tl1Table {
   float scale;

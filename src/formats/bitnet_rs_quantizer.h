@@ -9,12 +9,14 @@
 #include <cstdint>
 
 #include "formats/formats.h"
+#include "formats/host_device.h"
+#include "formats/scalar_math.h"
 
 namespace bitnet {
 
 // utils.rs calculate_scale(block, bits = 2), given the largest |x| over the
 // block's finite elements: the stored f32 scale of every format.
-inline float StoredScale(float finite_absmax) {
+BITNET_HOST_DEVICE inline float StoredScale(float finite_absmax) {
   const float m = finite_absmax;
   if (m == 0.0f || !std::isfinite(m)) return 1.0f;
   if (m < 1e-30f) return 1.0f;
@@ -24,7 +26,15 @@ inline float StoredScale(float finite_absmax) {
 
 // Dequantization of I2_S and TL2 maps a non-finite scale to 0.0; TL1
 // multiplies whatever scale it is given.
-inline bool DequantZeroesNonFiniteScale(Format f) { return f != Format::kTL1; }
+BITNET_HOST_DEVICE inline bool DequantZeroesNonFiniteScale(Format f) { return f != Format::kTL1; }
+
+// simd_ops.rs quantize_value_scalar, bits = 2: a signed value in [-2, 1].
+BITNET_HOST_DEVICE inline int32_t I2SValue(float value, float scale) {
+  if (std::isfinite(value) && scale != 0.0f && std::isfinite(scale)) {
+    return Clamp(SaturatingI32(std::round(value / scale)), -2, 1);
+  }
+  return 0;
+}
 
 // I2_S has one error: an input with no finite element (validation.rs).
 bool HasFiniteElement(const float* input, size_t n);

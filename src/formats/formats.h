@@ -10,6 +10,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "formats/host_device.h"
+
 namespace bitnet {
 
 enum class Format : int32_t { kI2S = 0, kTL1 = 1, kTL2 = 2 };
@@ -27,8 +29,8 @@ inline bool IsValidBlockSize(size_t b) {
 size_t DefaultBlockSize(Format f);
 const char* FormatName(Format f);
 
-inline size_t PackedSize(size_t n) { return n / 4 + (n % 4 != 0); }
-inline size_t NumBlocks(size_t n, size_t block) {
+BITNET_HOST_DEVICE inline size_t PackedSize(size_t n) { return n / 4 + (n % 4 != 0); }
+BITNET_HOST_DEVICE inline size_t NumBlocks(size_t n, size_t block) {
   return n / block + (n % block != 0);
 }
 

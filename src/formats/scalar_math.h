@@ -6,10 +6,12 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "formats/host_device.h"
+
 namespace bitnet {
 
 // Rust `f as i32`.
-inline int32_t SaturatingI32(float f) {
+BITNET_HOST_DEVICE inline int32_t SaturatingI32(float f) {
   if (f != f) return 0;
   if (f >= 2147483648.0f) return INT32_MAX;
   if (f <= -2147483648.0f) return INT32_MIN;
@@ -24,7 +26,7 @@ inline int32_t SaturatingAdd(int32_t a, int32_t b) {
   return static_cast<int32_t>(s);
 }
 
-inline int32_t Clamp(int32_t v, int32_t lo, int32_t hi) {
+BITNET_HOST_DEVICE inline int32_t Clamp(int32_t v, int32_t lo, int32_t hi) {
   return v < lo ? lo : (v > hi ? hi : v);
 }
 
