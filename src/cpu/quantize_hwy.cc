@@ -23,38 +23,39 @@ namespace bitnet {
 namespace HWY_NAMESPACE {
 namespace {
 
-// The largest |x| over the elements of a block that `keep` accepts, or
-// `none` when it accepts none. NaN is never accepted.
-template <class Keep>
-HWY_INLINE float BlockAbsMax(const float* HWY_RESTRICT x, size_t len, const Keep& keep,
+// The largest |x| of a block over the elements a `Fold` accepts, or `none`
+// when it accepts none. NaN is never accepted.
+template <class Fold>
+HWY_INLINE float BlockAbsMax(const float* HWY_RESTRICT x, size_t len, const Fold& fold,
                              float none) {
   const DF df;
   const size_t N = hn::Lanes(df);
   const VF vnone = hn::Set(df, none);
   VF acc = vnone;
   size_t i = 0;
-  for (; i + N <= len; i += N) {
-    const VF v = hn::LoadU(df, x + i);
-    acc = hn::Max(acc, hn::IfThenElse(keep(v), hn::Abs(v), vnone));
-  }
-  if (i < len) {
-    const VF v = LoadTail(x + i, len - i, NAN);
-    acc = hn::Max(acc, hn::IfThenElse(keep(v), hn::Abs(v), vnone));
-  }
+  for (; i + N <= len; i += N) acc = fold(acc, hn::LoadU(df, x + i), vnone);
+  if (i < len) acc = fold(acc, LoadTail(x + i, len - i, NAN), vnone);
   return hn::GetLane(hn::MaxOfLanes(df, acc));
 }
 
-struct KeepFinite {
-  HWY_INLINE hn::Mask<DF> operator()(VF v) const { return hn::IsFinite(v); }
-};
-struct KeepNonNaN {
-  HWY_INLINE hn::Mask<DF> operator()(VF v) const { return hn::Not(hn::IsNaN(v)); }
+struct FoldFinite {
+  HWY_INLINE VF operator()(VF acc, VF v, VF vnone) const {
+    return hn::Max(acc, hn::IfThenElse(hn::IsFinite(v), hn::Abs(v), vnone));
+  }
 };
 
-// utils.rs calculate_scale: over finite elements.
-HWY_INLINE float BlockStoredScale(const float* HWY_RESTRICT x, size_t len) {
-  return StoredScale(BlockAbsMax(x, len, KeepFinite(), 0.0f));
-}
+struct FoldNonNaN {
+  HWY_INLINE VF operator()(VF acc, VF v, VF vnone) const {
+#if HWY_ARCH_X86 && HWY_TARGET != HWY_SCALAR && HWY_TARGET != HWY_EMU128
+    // x86 maxps returns its second operand when the first is NaN: NaN lanes
+    // leave acc as it is, at no cost.
+    (void)vnone;
+    return hn::Max(hn::Abs(v), acc);
+#else
+    return hn::Max(acc, hn::IfThenElse(hn::IsNaN(v), vnone, hn::Abs(v)));
+#endif
+  }
+};
 
 // Codes are computed as one byte per element, then packed four to a byte,
 // a chunk at a time (the chunk stays in L1).
@@ -84,6 +85,15 @@ HWY_INLINE void PackCodes(const uint8_t* HWY_RESTRICT codes, size_t m,
   }
 }
 
+// Codes (0..3 in i32 lanes) as bytes: one vpmovdb on AVX-512.
+HWY_INLINE hn::Vec<hn::Rebind<uint8_t, DI>> NarrowCodes(VI code) {
+#if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
+  return hn::Vec<hn::Rebind<uint8_t, DI>>{_mm512_cvtepi32_epi8(code.raw)};
+#else
+  return hn::DemoteTo(hn::Rebind<uint8_t, DI>(), code);
+#endif
+}
+
 // Collects codes, one byte per element, across blocks, and packs them
 // whenever a chunk is full (always at a multiple of 4 codes, so on a byte).
 class CodeStage {
@@ -96,27 +106,31 @@ class CodeStage {
     const DF df;
     const hn::Rebind<uint8_t, DI> d8;
     const size_t N = hn::Lanes(df);
+    size_t count = count_;  // a local: stores to codes_ may alias a member
     size_t i = 0;
     for (; i + N <= len; i += N) {
-      hn::StoreU(hn::DemoteTo(d8, code_of(hn::LoadU(df, x + i))), d8, codes_ + count_);
-      count_ += N;
-      if (count_ >= kChunk && count_ % 4 == 0) Flush();
+      hn::StoreU(NarrowCodes(code_of(hn::LoadU(df, x + i))), d8, codes_ + count);
+      count += N;
+      if (count >= kChunk && count % 4 == 0) count = Flush(count);
     }
     if (i < len) {
-      hn::StoreU(hn::DemoteTo(d8, code_of(LoadTail(x + i, len - i, 0.0f))), d8, codes_ + count_);
-      count_ += len - i;
-      if (count_ >= kChunk && count_ % 4 == 0) Flush();
+      hn::StoreU(NarrowCodes(code_of(LoadTail(x + i, len - i, 0.0f))), d8, codes_ + count);
+      count += len - i;
+      if (count >= kChunk && count % 4 == 0) count = Flush(count);
     }
+    count_ = count;
   }
 
   // Packs what is staged; only the last flush may end inside a byte.
-  HWY_INLINE void Flush() {
-    PackCodes(codes_, count_, out_);
-    out_ += count_ / 4;
-    count_ = 0;
-  }
+  void Finish() { count_ = Flush(count_); }
 
  private:
+  HWY_INLINE size_t Flush(size_t count) {
+    PackCodes(codes_, count, out_);
+    out_ += count / 4;
+    return 0;
+  }
+
   HWY_ALIGN uint8_t codes_[kChunk + 4 * hn::MaxLanes(DF())];
   size_t count_ = 0;
   uint8_t* out_;
@@ -125,7 +139,9 @@ class CodeStage {
 // Family A codes (BitNet-rs I2SQuantizer / TL1Quantizer / TL2Quantizer).
 // kWide: the block's scale is capped at 1e30, so |x/s| may exceed 1.5;
 // otherwise |x| <= s and the -1.5 comparison cannot hold.
-template <bool kWide>
+// kHasInf: the block holds +-Inf, which must code 2 like NaN does (NaN
+// passes no comparison by itself).
+template <bool kWide, bool kHasInf>
 struct I2SCodes {
   VF scale;
   HWY_INLINE VI operator()(VF x) const {
@@ -136,9 +152,22 @@ struct I2SCodes {
     code = AddIf(code, hn::Ge(y, hn::Set(df, 0.5f)), 1);
     code = AddIf(code, hn::Le(y, hn::Set(df, -0.5f)), -1);
     if (kWide) code = AddIf(code, hn::Le(y, hn::Set(df, -1.5f)), -1);
-    return hn::IfThenElse(hn::RebindMask(di, hn::IsFinite(x)), code, hn::Set(di, 2));
+    if (kHasInf) code = hn::IfThenElse(hn::RebindMask(di, hn::IsInf(x)), hn::Set(di, 2), code);
+    return code;
   }
 };
+
+template <bool kWide>
+HWY_INLINE void EmitI2S(const float* HWY_RESTRICT x, size_t len, float scale, bool has_inf,
+                        CodeStage& out) {
+  const VF vscale = hn::Set(DF(), scale);
+  if (has_inf) {
+    out.Emit(x, len, I2SCodes<kWide, true>{vscale});
+  } else {
+    out.Emit(x, len, I2SCodes<kWide, false>{vscale});
+  }
+}
+
 struct Tl1Codes {
   VF table_scale;  // finite; an infinite table scale codes every element 2
   HWY_INLINE VI operator()(VF x) const {
@@ -170,27 +199,19 @@ struct Tl2Codes {
   }
 };
 
-// TL1 codes with a table from the block's own non-NaN |min|/|max| (tl1.rs),
-// stored with the finite-absmax scale. Without +-Inf in the block both
-// maxima are the same number, which saves a pass.
-HWY_INLINE void QuantizeTl1Block(const float* HWY_RESTRICT x, size_t len, float* scale,
-                                 CodeStage& out) {
-  const DF df;
-  const float nonnan_absmax = BlockAbsMax(x, len, KeepNonNaN(), -1.0f);  // -1: all NaN
-  if (std::isinf(nonnan_absmax)) {
-    // An infinite table scale codes every element 2.
-    *scale = BlockStoredScale(x, len);
-    out.Emit(x, len, ConstantCode{2});
-    return;
-  }
-  if (nonnan_absmax < 0.0f) {
-    *scale = StoredScale(0.0f);  // no finite element
-    out.Emit(x, len, ConstantCode{2});  // infinite table scale, as above
-    return;
-  }
-  *scale = StoredScale(nonnan_absmax);
-  const float table_scale = nonnan_absmax == 0.0f ? 1.0f : nonnan_absmax;
-  out.Emit(x, len, Tl1Codes{hn::Set(df, table_scale)});
+// What a block's codes depend on: its largest |x| over non-NaN elements
+// (TL1's table; -1 when all are NaN) and over finite ones (the stored
+// scale). Without +-Inf both are the same number, which saves a pass.
+struct BlockRange {
+  float nonnan_absmax;
+  float finite_absmax;
+  bool has_inf;
+};
+
+HWY_INLINE BlockRange MeasureBlock(const float* HWY_RESTRICT x, size_t len) {
+  const float nonnan = BlockAbsMax(x, len, FoldNonNaN(), -1.0f);
+  if (std::isinf(nonnan)) return {nonnan, BlockAbsMax(x, len, FoldFinite(), 0.0f), true};
+  return {nonnan, nonnan < 0.0f ? 0.0f : nonnan, false};
 }
 
 void Quantize(Format format, const float* HWY_RESTRICT input, size_t n,
@@ -201,28 +222,34 @@ void Quantize(Format format, const float* HWY_RESTRICT input, size_t n,
   for (size_t b = 0, start = 0; start < n; ++b, start += block) {
     const float* x = input + start;
     const size_t len = n - start < block ? n - start : block;
-    if (format == Format::kTL1) {
-      QuantizeTl1Block(x, len, &scales[b], out);
-      continue;
-    }
-    const float scale = BlockStoredScale(x, len);
+    const BlockRange range = MeasureBlock(x, len);
+    const float scale = StoredScale(range.finite_absmax);
     scales[b] = scale;
     switch (format) {
       case Format::kI2S:
         if (scale == 1e30f) {
-          out.Emit(x, len, I2SCodes<true>{hn::Set(df, scale)});
+          EmitI2S<true>(x, len, scale, range.has_inf, out);
         } else {
-          out.Emit(x, len, I2SCodes<false>{hn::Set(df, scale)});
+          EmitI2S<false>(x, len, scale, range.has_inf, out);
         }
         break;
-      case Format::kTL1:  // handled above
+      case Format::kTL1: {
+        // tl1.rs: the table's scale is the block's non-NaN absmax (1 when
+        // 0); infinite (a block with +-Inf, or all NaN) codes every element 2.
+        const float abs_max = range.nonnan_absmax < 0.0f ? INFINITY : range.nonnan_absmax;
+        if (std::isinf(abs_max)) {
+          out.Emit(x, len, ConstantCode{2});
+        } else {
+          out.Emit(x, len, Tl1Codes{hn::Set(df, abs_max == 0.0f ? 1.0f : abs_max)});
+        }
         break;
+      }
       case Format::kTL2:
         out.Emit(x, len, Tl2Codes{hn::Set(df, scale)});
         break;
     }
   }
-  out.Flush();
+  out.Finish();
 }
 
 // Family B codes (BitNet-rs FallbackKernel).
@@ -267,7 +294,7 @@ void KernelQuantize(Format format, const float* HWY_RESTRICT input, size_t n,
     const float* x = input + start;
     const size_t len = n - start < block ? n - start : block;
     // fold(0, f32::max) over |x|: NaN skipped, +-Inf counted.
-    const float scale = KernelScale(BlockAbsMax(x, len, KeepNonNaN(), 0.0f));
+    const float scale = KernelScale(BlockAbsMax(x, len, FoldNonNaN(), 0.0f));
     scales[b] = scale;
     const VF vscale = hn::Set(df, scale);
     switch (format) {
@@ -282,7 +309,7 @@ void KernelQuantize(Format format, const float* HWY_RESTRICT input, size_t n,
         break;
     }
   }
-  out.Flush();
+  out.Finish();
 }
 
 }  // namespace
