@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Installs what building and testing bitnet-quant needs on Debian 12.
-# Idempotent; runs apt-get only when a package is missing.
+# Installs what building and testing bitnet-quant needs on Debian 12, plus
+# any packages named as arguments. Idempotent; runs apt-get only when a
+# package is missing. Usage: tools/setup_debian.sh [PACKAGE...]
 set -euo pipefail
 
 PACKAGES=(
   build-essential cmake ninja-build pkg-config git python3 bc
   libhwy-dev libbenchmark-dev
+  "$@"
 )
 
 missing=()

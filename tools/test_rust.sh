@@ -8,8 +8,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-tools/setup_debian.sh
-
 # Crates of rust_crossval/Cargo.toml; Debian puts optional features in
 # separate packages, hence proptest+default.
 RUST_PACKAGES=(
@@ -22,17 +20,7 @@ cargo_is_recent() {
     cargo --version | awk '{ split($2, v, "."); exit !(v[1] > 1 || v[2] >= 77) }'
 }
 cargo_is_recent || RUST_PACKAGES+=(cargo-web)
-missing=()
-for p in "${RUST_PACKAGES[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if ((${#missing[@]})); then
-  SUDO=""
-  [ "$(id -u)" -eq 0 ] || SUDO=sudo
-  echo "test_rust: installing ${missing[*]}"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
-fi
+tools/setup_debian.sh "${RUST_PACKAGES[@]}"
 
 BUILD=${BITNET_BUILD_DIR:-build}
 [ -e "$BUILD/build.ninja" ] || cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release
