@@ -170,13 +170,24 @@ void Sizes(benchmark::internal::Benchmark* b) {
 BENCHMARK(BM_Quantize)->Apply(Sizes);
 BENCHMARK(BM_Dequantize)->Apply(Sizes);
 
+// Whether a run failed: Google Benchmark 1.7 has `error_occurred`, 1.8
+// replaced it with `skipped`.
+template <class Run>
+auto RunFailed(const Run& r, int) -> decltype(bool(r.error_occurred)) {
+  return r.error_occurred;
+}
+template <class Run>
+auto RunFailed(const Run& r, long) -> decltype(bool(r.skipped)) {
+  return bool(r.skipped);
+}
+
 // Prints the usual console output, then one markdown table for the README.
 class TableReporter : public benchmark::ConsoleReporter {
  public:
   void ReportRuns(const std::vector<Run>& runs) override {
     ConsoleReporter::ReportRuns(runs);
     for (const Run& r : runs) {
-      if (r.error_occurred || r.run_type != Run::RT_Iteration) continue;
+      if (RunFailed(r, 0) || r.run_type != Run::RT_Iteration) continue;
       rows_.push_back(r);
     }
   }
