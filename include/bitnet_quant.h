@@ -268,8 +268,11 @@ BITNET_API int bitnet_cuda_get_device_info(int device_index, bitnet_cuda_device_
  * has synchronized. Errors the kernels hit while running surface at that
  * synchronization, as CUDA reports them.
  * Exception: I2_S quantize must know whether the input holds a finite
- * element before it writes anything, so it synchronizes `stream` once
- * (a small probe kernel that usually reads only the first elements).
+ * element before it writes anything: it enqueues a probe of the first
+ * elements and the quantize kernel (which writes nothing unless the probe
+ * found one), then synchronizes `stream` once, so it returns with the
+ * outputs complete. Only an input whose first 65536 elements are all
+ * non-finite costs a second synchronization (a probe of the rest).
  * What is checked: NULL, lengths (as capacities / exact counts like the host
  * functions), float alignment, overlap of the address ranges, and that
  * every pointer is memory the device can access (cudaPointerGetAttributes);

@@ -114,11 +114,7 @@ void ReferenceDequantize(Format format, const uint8_t* packed,
                          float* output) {
   const bool zero_nonfinite = DequantZeroesNonFiniteScale(format);
   for (size_t i = 0; i < n; ++i) {
-    const float scale = scales[i / block];
-    const int32_t value = static_cast<int32_t>(GetCode(packed, i)) - 2;
-    output[i] = (zero_nonfinite && !std::isfinite(scale))
-                    ? 0.0f
-                    : static_cast<float>(value) * scale;
+    output[i] = DequantValue(zero_nonfinite, GetCode(packed, i), scales[i / block]);
   }
 }
 

@@ -36,6 +36,13 @@ BITNET_HOST_DEVICE inline int32_t I2SValue(float value, float scale) {
   return 0;
 }
 
+// One dequantized element: (code - 2) * scale.
+BITNET_HOST_DEVICE inline float DequantValue(bool zero_nonfinite_scale, unsigned code,
+                                             float scale) {
+  if (zero_nonfinite_scale && !std::isfinite(scale)) return 0.0f;
+  return static_cast<float>(static_cast<int32_t>(code) - 2) * scale;
+}
+
 // I2_S has one error: an input with no finite element (validation.rs).
 bool HasFiniteElement(const float* input, size_t n);
 

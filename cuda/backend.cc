@@ -1,0 +1,568 @@
+// The CUDA backend: device discovery (CudaDeviceUsable), the host-pointer
+// path of bitnet_quantize / bitnet_dequantize, and the bitnet_cuda_* entry
+// points. Kernels are in kernels.cu.
+//
+// cudart is linked statically and loads the driver lazily, so on a machine
+// without a driver cudaGetDeviceCount fails (35, insufficient driver; 100
+// with a driver but no device): that means "no GPU", never a failure of the
+// library.
+#include <cuda_runtime_api.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "api/errors.h"
+#include "api/validate.h"
+#include "bitnet_quant.h"
+#include "kernels.h"
+#include "device/device.h"
+#include "formats/formats.h"
+
+namespace bitnet {
+namespace {
+
+int DeviceFailure(const char* what, cudaError_t err) {
+  cudaGetLastError();  // a failed launch is not left pending for the caller
+  return Fail(BITNET_E_DEVICE_FAILURE, "CUDA %s failed: %s (%s, %d)", what,
+              cudaGetErrorString(err), cudaGetErrorName(err), static_cast<int>(err));
+}
+
+// ---- discovery -------------------------------------------------------------------
+
+// Whether one device runs this library's kernels, decided once: that takes
+// creating its context, which only a device a call asks for should pay.
+struct DeviceState {
+  std::once_flag once;
+  bool usable = false;
+  std::string why;
+};
+
+struct Devices {
+  int count = 0;
+  std::string why_none;  // when count == 0
+  std::unique_ptr<DeviceState[]> state;
+};
+
+const Devices& AllDevices() {
+  static const Devices* devices = [] {
+    auto* d = new Devices;  // lives as long as the process: `why` strings are handed out
+    const cudaError_t err = cudaGetDeviceCount(&d->count);
+    if (err != cudaSuccess) {
+      cudaGetLastError();
+      d->count = 0;
+      d->why_none = err == cudaErrorInsufficientDriver
+                        ? "no usable CUDA driver (cudaGetDeviceCount: cudaErrorInsufficientDriver, 35)"
+                        : std::string("no CUDA device (cudaGetDeviceCount: ") +
+                              cudaGetErrorName(err) + ", " + std::to_string(err) + ")";
+    } else if (d->count == 0) {
+      d->why_none = "no CUDA device";
+    }
+    d->state.reset(new DeviceState[d->count > 0 ? d->count : 1]);
+    return d;
+  }();
+  return *devices;
+}
+
+// Makes `device` current for the lifetime of the guard, then restores the
+// caller's current device.
+class CurrentDevice {
+ public:
+  explicit CurrentDevice(int device) {
+    if (cudaGetDevice(&previous_) != cudaSuccess) {
+      cudaGetLastError();
+      previous_ = -1;
+    }
+    status_ = previous_ == device ? cudaSuccess : cudaSetDevice(device);
+    if (status_ != cudaSuccess) cudaGetLastError();
+  }
+  ~CurrentDevice() {
+    if (previous_ >= 0 && status_ == cudaSuccess) cudaSetDevice(previous_);
+  }
+  CurrentDevice(const CurrentDevice&) = delete;
+  CurrentDevice& operator=(const CurrentDevice&) = delete;
+  cudaError_t status() const { return status_; }
+
+ private:
+  int previous_ = -1;
+  cudaError_t status_ = cudaSuccess;
+};
+
+void Probe(int index, DeviceState* state) {
+  CurrentDevice current(index);
+  cudaFuncAttributes attributes;
+  cudaError_t err = current.status();
+  if (err == cudaSuccess) err = cudaFuncGetAttributes(&attributes, cuda::AnyKernel());
+  if (err == cudaSuccess) {
+    state->usable = true;
+    return;
+  }
+  cudaGetLastError();
+  cudaDeviceProp prop;
+  const bool named = cudaGetDeviceProperties(&prop, index) == cudaSuccess;
+  char why[512];
+  std::snprintf(why, sizeof(why), "CUDA device %d (%s, compute capability %d.%d) cannot run this "
+                "library's kernels: %s (%s)", index, named ? prop.name : "?",
+                named ? prop.major : 0, named ? prop.minor : 0, cudaGetErrorName(err),
+                cudaGetErrorString(err));
+  cudaGetLastError();
+  state->why = why;
+}
+
+// ---- device-pointer checks --------------------------------------------------------
+
+// The buffer must be memory that `device` can address: a device allocation of
+// that device, managed memory, or mapped pinned host memory.
+int CheckDeviceAccessible(const Region& r, int device) {
+  cudaPointerAttributes attributes;
+  const cudaError_t err = cudaPointerGetAttributes(&attributes, r.ptr);
+  if (err != cudaSuccess) {
+    cudaGetLastError();
+    return Fail(BITNET_E_INVALID_ARGUMENT, "%s (%p): cudaPointerGetAttributes failed: %s", r.name,
+                r.ptr, cudaGetErrorName(err));
+  }
+  switch (attributes.type) {
+    case cudaMemoryTypeDevice:
+      if (attributes.device == device) return BITNET_OK;
+      return Fail(BITNET_E_INVALID_ARGUMENT,
+                  "%s (%p) is memory of CUDA device %d; the call runs on device %d", r.name,
+                  r.ptr, attributes.device, device);
+    case cudaMemoryTypeManaged:
+      return BITNET_OK;
+    case cudaMemoryTypeHost:
+      if (attributes.devicePointer == r.ptr) return BITNET_OK;
+      return Fail(BITNET_E_INVALID_ARGUMENT,
+                  "%s (%p) is pinned host memory not mapped at the same address on the device",
+                  r.name, r.ptr);
+    default:
+      return Fail(BITNET_E_INVALID_ARGUMENT,
+                  "%s (%p) is not memory the GPU can access (host buffers go to "
+                  "bitnet_quantize / bitnet_dequantize)",
+                  r.name, r.ptr);
+  }
+}
+
+int CheckStream(cudaStream_t stream, int device) {
+  if (stream == nullptr) return BITNET_OK;  // the legacy default stream of the current device
+  int stream_device = -1;
+  const cudaError_t err = cudaStreamGetDevice(stream, &stream_device);
+  if (err != cudaSuccess) {
+    cudaGetLastError();
+    return Fail(BITNET_E_INVALID_ARGUMENT, "stream %p: cudaStreamGetDevice failed: %s",
+                static_cast<void*>(stream), cudaGetErrorName(err));
+  }
+  if (stream_device != device) {
+    return Fail(BITNET_E_INVALID_ARGUMENT, "stream %p belongs to CUDA device %d; the call runs on "
+                "device %d", static_cast<void*>(stream), stream_device, device);
+  }
+  return BITNET_OK;
+}
+
+// format + options of a device-pointer call: AUTO or CUDA, and a usable GPU.
+int ResolveDeviceCall(bitnet_format format, const bitnet_quant_options* options,
+                      CallConfig* config) {
+  if (options != nullptr && options->struct_size == sizeof(bitnet_quant_options) &&
+      options->device == BITNET_DEVICE_CPU) {
+    return Fail(BITNET_E_INVALID_OPTIONS,
+                "options->device is CPU; device-pointer calls run on CUDA (AUTO or CUDA)");
+  }
+  const int status = ResolveCall(format, options, config);
+  if (status != BITNET_OK) return status;
+  if (config->device.backend != BITNET_BACKEND_CUDA) {
+    const char* why = nullptr;
+    CudaDeviceUsable(config->device.device_index, &why);
+    return Fail(BITNET_E_DEVICE_UNAVAILABLE, "device-pointer call: CUDA device %d unusable: %s",
+                config->device.device_index, why);
+  }
+  return BITNET_OK;
+}
+
+// What every device-pointer call does once its arguments are checked: makes
+// its device current, checks the buffers and the stream against it, then
+// runs `enqueue(stream)`.
+template <class Enqueue>
+int RunDevicePointerCall(int device, std::initializer_list<const Region*> regions, void* stream,
+                         const Enqueue& enqueue) {
+  CurrentDevice current(device);
+  if (current.status() != cudaSuccess) return DeviceFailure("cudaSetDevice", current.status());
+  int status = BITNET_OK;
+  for (const Region* r : regions) {
+    if ((status = CheckDeviceAccessible(*r, device)) != BITNET_OK) return status;
+  }
+  const cudaStream_t s = static_cast<cudaStream_t>(stream);
+  if ((status = CheckStream(s, device)) != BITNET_OK) return status;
+  if ((status = enqueue(s)) != BITNET_OK) return status;
+  SetLastBackend(BITNET_BACKEND_CUDA);
+  return BITNET_OK;
+}
+
+// Per-thread flags of the I2_S probe: an int in mapped pinned host memory
+// (written by kernels of any device, read by the host after synchronizing)
+// and a device int per device (the quantize kernel's gate). Allocated once
+// per thread, as per-call allocations would cost more than the probe.
+class ProbeFlags {
+ public:
+  ProbeFlags() = default;
+  ProbeFlags(const ProbeFlags&) = delete;
+  ProbeFlags& operator=(const ProbeFlags&) = delete;
+  ~ProbeFlags() {
+    for (int* gate : gates_) {
+      if (gate != nullptr) cudaFree(gate);
+    }
+    if (host_ != nullptr) cudaFreeHost(host_);
+  }
+  cudaError_t Get(int device, int** host, int** gate, const char** what) {
+    if (host_ == nullptr) {
+      void* p = nullptr;
+      *what = "cudaHostAlloc";
+      const cudaError_t err =
+          cudaHostAlloc(&p, sizeof(int), cudaHostAllocMapped | cudaHostAllocPortable);
+      if (err != cudaSuccess) return err;
+      host_ = static_cast<int*>(p);
+    }
+    if (static_cast<size_t>(device) >= gates_.size()) gates_.resize(device + 1, nullptr);
+    if (gates_[device] == nullptr) {
+      void* p = nullptr;
+      *what = "cudaMalloc";
+      const cudaError_t err = cudaMalloc(&p, sizeof(int));  // the current device is `device`
+      if (err != cudaSuccess) return err;
+      gates_[device] = static_cast<int*>(p);
+    }
+    *host = host_;
+    *gate = gates_[device];
+    return cudaSuccess;
+  }
+
+ private:
+  int* host_ = nullptr;
+  std::vector<int*> gates_;
+};
+
+// Device-pointer I2_S quantize, which must fail without writing anything when
+// the input has no finite element. The first elements are probed and the
+// quantize kernel, gated on the probe's device flag, is enqueued right behind
+// it; one synchronization of `stream` then tells whether it ran. Only when
+// those elements are all non-finite is the rest probed (a second
+// synchronization) and the kernel enqueued again, ungated.
+int QuantizeI2SOnDevice(int device, const float* input, size_t n, size_t block,
+                        uint8_t* packed, float* scales, cudaStream_t stream) {
+  constexpr size_t kFirst = size_t{1} << 16;
+  static thread_local ProbeFlags flags;
+  const size_t first = std::min(n, kFirst);
+  int* found = nullptr;
+  int* gate = nullptr;
+  const char* what = "";
+  cudaError_t err = flags.Get(device, &found, &gate, &what);
+  if (err == cudaSuccess) {
+    *static_cast<volatile int*>(found) = 0;
+    what = "cudaMemsetAsync";
+    err = cudaMemsetAsync(gate, 0, sizeof(int), stream);
+  }
+  if (err == cudaSuccess) {
+    what = "finite-element probe";
+    err = cuda::LaunchFindFinite(input, first, gate, found, stream);
+  }
+  if (err == cudaSuccess) {
+    what = "quantize kernel launch";
+    err = cuda::LaunchQuantize(cuda::Family::kQuantizer, Format::kI2S, input, n, block, packed,
+                               scales, gate, stream);
+  }
+  if (err == cudaSuccess) {
+    what = "cudaStreamSynchronize";
+    err = cudaStreamSynchronize(stream);
+  }
+  if (err == cudaSuccess && *static_cast<volatile int*>(found) == 0 && n > first) {
+    what = "finite-element probe";
+    err = cuda::LaunchFindFinite(input + first, n - first, nullptr, found, stream);
+    if (err == cudaSuccess) {
+      what = "cudaStreamSynchronize";
+      err = cudaStreamSynchronize(stream);
+    }
+    if (err == cudaSuccess && *static_cast<volatile int*>(found) != 0) {
+      what = "quantize kernel launch";
+      err = cuda::LaunchQuantize(cuda::Family::kQuantizer, Format::kI2S, input, n, block, packed,
+                                 scales, nullptr, stream);
+    }
+  }
+  if (err != cudaSuccess) return DeviceFailure(what, err);
+  if (*static_cast<volatile int*>(found) == 0) {
+    return Fail(BITNET_E_ALL_NONFINITE,
+                "I2_S input of %zu elements has no finite element (BitNet-rs: MalformedData)", n);
+  }
+  return BITNET_OK;
+}
+
+// Records the name of the step that fails; `what` is the caller's.
+#define BITNET_CUDA_STEP(name, call) \
+  do {                               \
+    *what = name;                    \
+    const cudaError_t e_ = (call);   \
+    if (e_ != cudaSuccess) return e_; \
+  } while (0)
+
+// ---- host-pointer path -------------------------------------------------------------
+
+// Input floats staged on the device at a time: bounds the device memory a
+// call takes (the small outputs of a quantize, or inputs of a dequantize,
+// are whole).
+constexpr size_t kChunkElements = size_t{1} << 24;
+
+size_t ChunkFor(size_t block) { return std::max<size_t>(1, kChunkElements / block) * block; }
+
+// Device buffers of one host-pointer call, freed in stream order.
+class DeviceBuffers {
+ public:
+  explicit DeviceBuffers(cudaStream_t stream) : stream_(stream) {}
+  ~DeviceBuffers() {
+    for (void* p : buffers_) cudaFreeAsync(p, stream_);
+  }
+  DeviceBuffers(const DeviceBuffers&) = delete;
+  DeviceBuffers& operator=(const DeviceBuffers&) = delete;
+  template <class T>
+  cudaError_t Allocate(size_t count, T** out) {
+    void* p = nullptr;
+    const cudaError_t err = cudaMallocAsync(&p, std::max<size_t>(count, 1) * sizeof(T), stream_);
+    if (err == cudaSuccess) buffers_.push_back(p);
+    *out = static_cast<T*>(p);
+    return err;
+  }
+
+ private:
+  cudaStream_t stream_;
+  std::vector<void*> buffers_;
+};
+
+// Runs `body` (which records what failed in *what) and finishes the stream.
+template <class Body>
+int RunOnDevice(int device, const Body& body) {
+  CurrentDevice current(device);
+  if (current.status() != cudaSuccess) return DeviceFailure("cudaSetDevice", current.status());
+  const cudaStream_t stream = cudaStreamPerThread;
+  const char* what = "";
+  cudaError_t err;
+  {
+    DeviceBuffers buffers(stream);
+    err = body(stream, buffers, &what);
+  }
+  const cudaError_t sync = cudaStreamSynchronize(stream);
+  if (err != cudaSuccess) return DeviceFailure(what, err);
+  if (sync != cudaSuccess) return DeviceFailure("cudaStreamSynchronize", sync);
+  return BITNET_OK;
+}
+
+}  // namespace
+
+bool CudaDeviceUsable(int index, const char** why) {
+  const Devices& devices = AllDevices();
+  if (devices.count == 0) {
+    *why = devices.why_none.c_str();
+    return false;
+  }
+  if (index >= devices.count) {
+    static const std::string out_of_range =
+        "no CUDA device of that index (" + std::to_string(devices.count) + " present)";
+    *why = out_of_range.c_str();
+    return false;
+  }
+  DeviceState& state = devices.state[index];
+  std::call_once(state.once, Probe, index, &state);
+  *why = state.why.c_str();
+  return state.usable;
+}
+
+int CudaQuantizeHost(int device, Format format, const float* input, size_t n, size_t block,
+                     uint8_t* packed, float* scales) {
+  return RunOnDevice(device, [&](cudaStream_t stream, DeviceBuffers& buffers, const char** what) {
+    const size_t chunk = ChunkFor(block);
+    const size_t num_blocks = NumBlocks(n, block);
+    float* d_input = nullptr;
+    uint8_t* d_packed = nullptr;
+    float* d_scales = nullptr;
+    BITNET_CUDA_STEP("cudaMallocAsync", buffers.Allocate(std::min(n, chunk), &d_input));
+    BITNET_CUDA_STEP("cudaMallocAsync", buffers.Allocate(PackedSize(n), &d_packed));
+    BITNET_CUDA_STEP("cudaMallocAsync", buffers.Allocate(num_blocks, &d_scales));
+    for (size_t start = 0; start < n; start += chunk) {
+      const size_t len = std::min(chunk, n - start);
+      BITNET_CUDA_STEP("cudaMemcpyAsync", cudaMemcpyAsync(d_input, input + start, len * sizeof(float),
+                                       cudaMemcpyHostToDevice, stream));
+      BITNET_CUDA_STEP("quantize kernel launch", cuda::LaunchQuantize(cuda::Family::kQuantizer, format, d_input, len, block,
+                                            d_packed + start / 4, d_scales + start / block,
+                                            nullptr, stream));
+    }
+    // The outputs are copied only once every chunk has run, so that a
+    // failure leaves them unwritten.
+    BITNET_CUDA_STEP("cudaMemcpyAsync", cudaMemcpyAsync(packed, d_packed, PackedSize(n), cudaMemcpyDeviceToHost,
+                                     stream));
+    BITNET_CUDA_STEP("cudaMemcpyAsync", cudaMemcpyAsync(scales, d_scales, num_blocks * sizeof(float),
+                                     cudaMemcpyDeviceToHost, stream));
+    return cudaSuccess;
+  });
+}
+
+int CudaDequantizeHost(int device, Format format, const uint8_t* packed, const float* scales,
+                       size_t n, size_t block, float* output) {
+  return RunOnDevice(device, [&](cudaStream_t stream, DeviceBuffers& buffers, const char** what) {
+    const size_t chunk = ChunkFor(block);
+    const size_t num_blocks = NumBlocks(n, block);
+    uint8_t* d_packed = nullptr;
+    float* d_scales = nullptr;
+    float* d_output = nullptr;
+    BITNET_CUDA_STEP("cudaMallocAsync", buffers.Allocate(PackedSize(n), &d_packed));
+    BITNET_CUDA_STEP("cudaMallocAsync", buffers.Allocate(num_blocks, &d_scales));
+    BITNET_CUDA_STEP("cudaMallocAsync", buffers.Allocate(std::min(n, chunk), &d_output));
+    BITNET_CUDA_STEP("cudaMemcpyAsync", cudaMemcpyAsync(d_packed, packed, PackedSize(n), cudaMemcpyHostToDevice,
+                                     stream));
+    BITNET_CUDA_STEP("cudaMemcpyAsync", cudaMemcpyAsync(d_scales, scales, num_blocks * sizeof(float),
+                                     cudaMemcpyHostToDevice, stream));
+    for (size_t start = 0; start < n; start += chunk) {
+      const size_t len = std::min(chunk, n - start);
+      BITNET_CUDA_STEP("dequantize kernel launch", cuda::LaunchDequantize(format, d_packed + start / 4,
+                                              d_scales + start / block, len, block, d_output,
+                                              stream));
+      BITNET_CUDA_STEP("cudaMemcpyAsync", cudaMemcpyAsync(output + start, d_output, len * sizeof(float),
+                                       cudaMemcpyDeviceToHost, stream));
+    }
+    return cudaSuccess;
+  });
+}
+
+}  // namespace bitnet
+
+// ---- the public CUDA entry points -------------------------------------------------
+
+extern "C" {
+
+int bitnet_cuda_device_count(void) { return bitnet::AllDevices().count; }
+
+int bitnet_cuda_get_device_info(int device_index, bitnet_cuda_device_info* info) {
+  using bitnet::Fail;
+  if (info == nullptr) return Fail(BITNET_E_NULL_POINTER, "info is NULL");
+  if (info->struct_size != sizeof(bitnet_cuda_device_info)) {
+    return Fail(BITNET_E_INVALID_ARGUMENT,
+                "info->struct_size is %u; this library knows %u", info->struct_size,
+                static_cast<unsigned>(sizeof(bitnet_cuda_device_info)));
+  }
+  const bitnet::Devices& devices = bitnet::AllDevices();
+  if (devices.count == 0) {
+    return Fail(BITNET_E_DEVICE_UNAVAILABLE, "%s", devices.why_none.c_str());
+  }
+  if (device_index < 0 || device_index >= devices.count) {
+    return Fail(BITNET_E_DEVICE_UNAVAILABLE, "device_index is %d; %d CUDA device(s) present",
+                device_index, devices.count);
+  }
+  cudaDeviceProp prop;
+  cudaError_t err = cudaGetDeviceProperties(&prop, device_index);
+  if (err != cudaSuccess) return bitnet::DeviceFailure("cudaGetDeviceProperties", err);
+  const char* why = nullptr;
+  const bool usable = bitnet::CudaDeviceUsable(device_index, &why);
+  size_t free_bytes = 0, total_bytes = prop.totalGlobalMem;
+  if (usable) {
+    bitnet::CurrentDevice current(device_index);
+    err = current.status() != cudaSuccess ? current.status() : cudaMemGetInfo(&free_bytes, &total_bytes);
+    if (err != cudaSuccess) return bitnet::DeviceFailure("cudaMemGetInfo", err);
+  }
+  std::snprintf(info->name, sizeof(info->name), "%s", prop.name);
+  info->compute_major = prop.major;
+  info->compute_minor = prop.minor;
+  info->multiprocessor_count = prop.multiProcessorCount;
+  info->usable = usable ? 1 : 0;
+  info->total_memory = total_bytes;
+  info->free_memory = free_bytes;
+  const int cc = prop.major * 10 + prop.minor;
+  info->supports_fp16 = cc >= 53 ? 1 : 0;
+  info->supports_bf16 = cc >= 80 ? 1 : 0;
+  return BITNET_OK;
+}
+
+int bitnet_cuda_quantize(bitnet_format format, const bitnet_quant_options* options,
+                         const float* d_input, size_t n, uint8_t* d_packed, size_t packed_len,
+                         float* d_scales, size_t scales_len, void* stream) {
+  using namespace bitnet;
+  CallConfig config;
+  int status = ResolveDeviceCall(format, options, &config);
+  if (status != BITNET_OK) return status;
+  status = CheckQuantizeBuffers(d_input, n, config.block, d_packed, packed_len, d_scales,
+                                scales_len);
+  if (status != BITNET_OK) return status;
+  if (n == 0) {
+    SetLastBackend(BITNET_BACKEND_CUDA);
+    return BITNET_OK;
+  }
+  const Region in{"d_input", d_input, n * sizeof(float)};
+  const Region out_packed{"d_packed", d_packed, PackedSize(n)};
+  const Region out_scales{"d_scales", d_scales, NumBlocks(n, config.block) * sizeof(float)};
+  return RunDevicePointerCall(
+      config.device.device_index, {&in, &out_packed, &out_scales}, stream, [&](cudaStream_t s) {
+        if (config.format == Format::kI2S) {
+          return QuantizeI2SOnDevice(config.device.device_index, d_input, n, config.block,
+                                     d_packed, d_scales, s);
+        }
+        const cudaError_t err = cuda::LaunchQuantize(cuda::Family::kQuantizer, config.format,
+                                                     d_input, n, config.block, d_packed,
+                                                     d_scales, nullptr, s);
+        return err == cudaSuccess ? BITNET_OK : DeviceFailure("quantize kernel launch", err);
+      });
+}
+
+int bitnet_cuda_dequantize(bitnet_format format, const bitnet_quant_options* options,
+                           const uint8_t* d_packed, size_t packed_len, const float* d_scales,
+                           size_t scales_len, float* d_output, size_t n, void* stream) {
+  using namespace bitnet;
+  CallConfig config;
+  int status = ResolveDeviceCall(format, options, &config);
+  if (status != BITNET_OK) return status;
+  status = CheckDequantizeBuffers(d_packed, packed_len, d_scales, scales_len, d_output, n,
+                                  config.block);
+  if (status != BITNET_OK) return status;
+  if (n == 0) {
+    SetLastBackend(BITNET_BACKEND_CUDA);
+    return BITNET_OK;
+  }
+  const Region in_packed{"d_packed", d_packed, packed_len};
+  const Region in_scales{"d_scales", d_scales, scales_len * sizeof(float)};
+  const Region out{"d_output", d_output, n * sizeof(float)};
+  return RunDevicePointerCall(
+      config.device.device_index, {&in_packed, &in_scales, &out}, stream, [&](cudaStream_t s) {
+        const cudaError_t err = cuda::LaunchDequantize(config.format, d_packed, d_scales, n,
+                                                       config.block, d_output, s);
+        return err == cudaSuccess ? BITNET_OK : DeviceFailure("dequantize kernel launch", err);
+      });
+}
+
+int bitnet_cuda_kernel_quantize(bitnet_format format, const bitnet_quant_options* options,
+                                const float* d_input, size_t n, uint8_t* d_packed,
+                                size_t packed_len, float* d_scales, size_t scales_len,
+                                void* stream) {
+  using namespace bitnet;
+  CallConfig config;
+  int status = ResolveDeviceCall(format, options, &config);
+  if (status != BITNET_OK) return status;
+  if (config.block != DefaultBlockSize(config.format)) {
+    return Fail(BITNET_E_INVALID_BLOCK_SIZE,
+                "options->block_size is %zu; the kernel family's %s blocks are fixed at %zu",
+                config.block, FormatName(config.format), DefaultBlockSize(config.format));
+  }
+  status = CheckQuantizeBuffers(d_input, n, config.block, d_packed, packed_len, d_scales,
+                                scales_len);
+  if (status != BITNET_OK) return status;
+  if (n == 0) {
+    SetLastBackend(BITNET_BACKEND_CUDA);
+    return BITNET_OK;
+  }
+  const Region in{"d_input", d_input, n * sizeof(float)};
+  const Region out_packed{"d_packed", d_packed, PackedSize(n)};
+  const Region out_scales{"d_scales", d_scales, NumBlocks(n, config.block) * sizeof(float)};
+  return RunDevicePointerCall(
+      config.device.device_index, {&in, &out_packed, &out_scales}, stream, [&](cudaStream_t s) {
+        const cudaError_t err = cuda::LaunchQuantize(cuda::Family::kKernel, config.format,
+                                                     d_input, n, config.block, d_packed,
+                                                     d_scales, nullptr, s);
+        return err == cudaSuccess ? BITNET_OK
+                                  : DeviceFailure("kernel-family quantize launch", err);
+      });
+}
+
+}  // extern "C"

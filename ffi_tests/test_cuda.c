@@ -1,0 +1,806 @@
+/* The CUDA backend against the CPU, bit for bit: every golden case, random
+ * and adversarial inputs from 1 element to 256 M (and 2^31 + 5 in `huge`),
+ * sub-ranges at odd offsets, several streams and threads at once, strict
+ * mode and the argument checks of the device-pointer entry points.
+ * The CPU side is the scalar reference (BITNET_CPU_REFERENCE).
+ * usage: test_cuda golden|random|offsets|streams|modes|sanitize|huge [GOLDEN_DIR]
+ * Exits 77 (ctest SKIP_RETURN_CODE) with the reason when no GPU is usable. */
+#include <cuda_runtime_api.h>
+#include <float.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bitnet_quant.h"
+#include "test_util.h"
+
+#define SKIP_RETURN_CODE 77
+#define POISON 0xA5
+
+#define CUDA_OK(call)                                                                 \
+  do {                                                                                \
+    const cudaError_t e_ = (call);                                                    \
+    if (e_ != cudaSuccess) {                                                          \
+      fprintf(stderr, "FATAL: %s:%d: %s: %s\n", __FILE__, __LINE__, #call,            \
+              cudaGetErrorString(e_));                                                \
+      exit(2);                                                                        \
+    }                                                                                 \
+  } while (0)
+
+static const char* const kFormatNames[3] = {"I2_S", "TL1", "TL2"};
+static const uint32_t kDefaultBlock[3] = {32, 64, 128};
+
+static bitnet_quant_options cuda_options(uint32_t block) {
+  bitnet_quant_options opt = BITNET_QUANT_OPTIONS_INIT;
+  opt.block_size = block;
+  opt.device = BITNET_DEVICE_CUDA;
+  opt.flags = BITNET_FLAG_STRICT;
+  return opt;
+}
+
+static bitnet_quant_options reference_options(uint32_t block) {
+  bitnet_quant_options opt = BITNET_QUANT_OPTIONS_INIT;
+  opt.block_size = block;
+  opt.device = BITNET_DEVICE_CPU;
+  opt.cpu_target = BITNET_CPU_REFERENCE;
+  return opt;
+}
+
+static void* xmalloc(size_t bytes) {
+  void* p = malloc(bytes ? bytes : 1);
+  if (!p) {
+    fprintf(stderr, "FATAL: out of host memory (%zu bytes)\n", bytes);
+    exit(2);
+  }
+  return p;
+}
+
+static void* device_alloc(size_t bytes) {
+  void* p = NULL;
+  CUDA_OK(cudaMalloc(&p, bytes ? bytes : 1));
+  return p;
+}
+
+static void* to_device(const void* host, size_t bytes) {
+  void* p = device_alloc(bytes);
+  CUDA_OK(cudaMemcpy(p, host, bytes, cudaMemcpyHostToDevice));
+  return p;
+}
+
+static void* from_device(const void* device, size_t bytes) {
+  void* p = xmalloc(bytes);
+  CUDA_OK(cudaMemcpy(p, device, bytes, cudaMemcpyDeviceToHost));
+  return p;
+}
+
+static int all_poison(const uint8_t* p, size_t bytes) {
+  size_t i;
+  for (i = 0; i < bytes; ++i) {
+    if (p[i] != POISON) return 0;
+  }
+  return 1;
+}
+
+/* ---- inputs ------------------------------------------------------------------ */
+
+enum fill_kind { GAUSS, TIES, SPECIALS, NUM_FILLS };
+static const char* const kFillNames[NUM_FILLS] = {"gauss", "ties", "specials"};
+
+static float special_value(uint64_t* rng) {
+  switch (rng_next(rng) % 12) {
+    case 0: return NAN;
+    case 1: return INFINITY;
+    case 2: return -INFINITY;
+    case 3: return -0.0f;
+    case 4: return (float)(rng_normal(rng) * 1e-40); /* subnormal */
+    case 5: return nextafterf(1e-30f, 0.0f);
+    case 6: return 1e30f;
+    case 7: return nextafterf(1e30f, INFINITY);
+    case 8: return (rng_next(rng) & 1) ? FLT_MAX : -FLT_MAX;
+    case 9: return (float)(rng_normal(rng) * 1e31);
+    case 10: return (float)(rng_normal(rng) * 1e-33);
+    default: return (float)rng_normal(rng);
+  }
+}
+
+/* TIES: each block's absmax is a power of two (held by its first element)
+ * and the others are multiples of absmax/256, so x/s lands exactly on the
+ * rounding boundaries of the I2_S, TL1 and TL2 rules; every 5th block has
+ * an absmax above 1e30 (scale capped at 1e30, so |x/s| reaches 2). */
+static void fill(enum fill_kind kind, float* x, size_t n, size_t block, uint64_t seed) {
+  uint64_t rng = seed;
+  size_t i;
+  for (i = 0; i < n; ++i) {
+    switch (kind) {
+      case GAUSS: x[i] = (float)rng_normal(&rng); break;
+      case TIES: {
+        const size_t b = i / block;
+        const int capped = b % 5 == 4;
+        const float m = capped ? 4e30f : ldexpf(1.0f, (int)(b % 9) - 4);
+        const float k = (float)((int)(rng_next(&rng) % 513) - 256) / 256.0f;
+        x[i] = (i % block == 0) ? m : capped ? 2.0f * k * 1e30f : k * m;
+        break;
+      }
+      default: x[i] = (rng_next(&rng) % 4 == 0) ? special_value(&rng) : (float)rng_normal(&rng); break;
+    }
+  }
+}
+
+/* ---- one comparison: CPU reference vs both GPU entry points ---------------------- */
+
+typedef struct result {
+  int status;
+  uint8_t* packed;
+  float* scales;
+} result;
+
+static void result_free(result* r) {
+  free(r->packed);
+  free(r->scales);
+}
+
+/* Quantizes through the device-pointer entry point (family A, or family B
+ * when kernel_family), input at element offset `offset` of a larger buffer. */
+static result gpu_quantize_device(int kernel_family, bitnet_format format, uint32_t block,
+                                  const float* x, size_t n, size_t offset) {
+  const bitnet_quant_options opt = cuda_options(block);
+  const size_t packed_len = (n + 3) / 4, scales_len = (n + block - 1) / block;
+  float* d_base = (float*)device_alloc((n + offset) * sizeof(float));
+  uint8_t* d_packed = (uint8_t*)device_alloc(packed_len);
+  float* d_scales = (float*)device_alloc(scales_len * sizeof(float));
+  result r;
+  CUDA_OK(cudaMemcpy(d_base + offset, x, n * sizeof(float), cudaMemcpyHostToDevice));
+  CUDA_OK(cudaMemset(d_packed, POISON, packed_len));
+  CUDA_OK(cudaMemset(d_scales, POISON, scales_len * sizeof(float)));
+  r.status = kernel_family ? bitnet_cuda_kernel_quantize(format, &opt, d_base + offset, n, d_packed,
+                                                         packed_len, d_scales, scales_len, NULL)
+                           : bitnet_cuda_quantize(format, &opt, d_base + offset, n, d_packed,
+                                                  packed_len, d_scales, scales_len, NULL);
+  CUDA_OK(cudaDeviceSynchronize());
+  r.packed = (uint8_t*)from_device(d_packed, packed_len);
+  r.scales = (float*)from_device(d_scales, scales_len * sizeof(float));
+  CUDA_OK(cudaFree(d_base));
+  CUDA_OK(cudaFree(d_packed));
+  CUDA_OK(cudaFree(d_scales));
+  return r;
+}
+
+static result quantize_host(const bitnet_quant_options* opt, bitnet_format format, const float* x,
+                            size_t n) {
+  const size_t packed_len = (n + 3) / 4, scales_len = (n + opt->block_size - 1) / opt->block_size;
+  result r;
+  r.packed = (uint8_t*)xmalloc(packed_len);
+  r.scales = (float*)xmalloc(scales_len * sizeof(float));
+  memset(r.packed, POISON, packed_len);
+  memset(r.scales, POISON, scales_len * sizeof(float));
+  r.status = bitnet_quantize(format, opt, x, n, r.packed, packed_len, r.scales, scales_len);
+  return r;
+}
+
+static void expect_same(const result* got, const result* want, size_t n, uint32_t block,
+                        const char* where, const char* path) {
+  const size_t packed_len = (n + 3) / 4, scales_len = (n + block - 1) / block;
+  long d;
+  if (!check(got->status == want->status, "%s [%s]: status %d, CPU %d (%s)", where, path,
+             got->status, want->status, bitnet_last_error() ? bitnet_last_error() : ""))
+    return;
+  if (want->status != BITNET_OK) {
+    check(all_poison(got->packed, packed_len) && all_poison((uint8_t*)got->scales, scales_len * 4),
+          "%s [%s]: outputs written on error", where, path);
+    return;
+  }
+  d = first_byte_diff(got->packed, want->packed, packed_len);
+  check(d < 0, "%s [%s]: byte %ld is 0x%02x, CPU 0x%02x", where, path, d, d < 0 ? 0 : got->packed[d],
+        d < 0 ? 0 : want->packed[d]);
+  d = first_float_diff(got->scales, want->scales, scales_len);
+  check(d < 0, "%s [%s]: scale %ld is %.9g, CPU %.9g", where, path, d, d < 0 ? 0 : got->scales[d],
+        d < 0 ? 0 : want->scales[d]);
+}
+
+/* Dequantizes `q` on the CPU and through both GPU paths (output at element
+ * offset `offset` for the device path) and compares. */
+static void compare_dequantize(bitnet_format format, uint32_t block, const result* q, size_t n,
+                               size_t offset, const char* where) {
+  const bitnet_quant_options ref = reference_options(block), gpu = cuda_options(block);
+  const size_t packed_len = (n + 3) / 4, scales_len = (n + block - 1) / block;
+  float* want = (float*)xmalloc(n * sizeof(float));
+  float* got = (float*)xmalloc(n * sizeof(float));
+  uint8_t* d_packed = (uint8_t*)to_device(q->packed, packed_len);
+  float* d_scales = (float*)to_device(q->scales, scales_len * sizeof(float));
+  float* d_out = (float*)device_alloc((n + offset) * sizeof(float));
+  float* back;
+  long d;
+  check(bitnet_dequantize(format, &ref, q->packed, packed_len, q->scales, scales_len, want, n) == 0,
+        "%s: CPU dequantize", where);
+  check(bitnet_dequantize(format, &gpu, q->packed, packed_len, q->scales, scales_len, got, n) == 0,
+        "%s: GPU host-pointer dequantize: %s", where, bitnet_last_error());
+  d = first_float_diff(got, want, n);
+  check(d < 0, "%s [dequantize host]: element %ld is %.9g, CPU %.9g", where, d, d < 0 ? 0 : got[d],
+        d < 0 ? 0 : want[d]);
+  check(bitnet_cuda_dequantize(format, &gpu, d_packed, packed_len, d_scales, scales_len,
+                               d_out + offset, n, NULL) == 0,
+        "%s: GPU device-pointer dequantize: %s", where, bitnet_last_error());
+  CUDA_OK(cudaDeviceSynchronize());
+  back = (float*)from_device(d_out + offset, n * sizeof(float));
+  d = first_float_diff(back, want, n);
+  check(d < 0, "%s [dequantize device]: element %ld is %.9g, CPU %.9g", where, d,
+        d < 0 ? 0 : back[d], d < 0 ? 0 : want[d]);
+  free(want);
+  free(got);
+  free(back);
+  CUDA_OK(cudaFree(d_packed));
+  CUDA_OK(cudaFree(d_scales));
+  CUDA_OK(cudaFree(d_out));
+}
+
+/* Family A on both GPU paths vs the reference, then the round trip. */
+static void compare_quantize(bitnet_format format, uint32_t block, const float* x, size_t n,
+                             size_t offset, const char* where) {
+  const bitnet_quant_options ref_opt = reference_options(block), gpu_opt = cuda_options(block);
+  result want = quantize_host(&ref_opt, format, x, n);
+  result host = quantize_host(&gpu_opt, format, x, n);
+  result dev;
+  if (host.status == BITNET_OK) {
+    check(bitnet_last_backend() == BITNET_BACKEND_CUDA, "%s: backend %d, not CUDA", where,
+          (int)bitnet_last_backend());
+  }
+  expect_same(&host, &want, n, block, where, "host");
+  dev = gpu_quantize_device(0, format, block, x, n, offset);
+  expect_same(&dev, &want, n, block, where, "device");
+  if (want.status == BITNET_OK) compare_dequantize(format, block, &want, n, offset, where);
+  result_free(&want);
+  result_free(&host);
+  result_free(&dev);
+}
+
+/* Family B: bitnet_cpp_quantize (CPU) vs bitnet_cuda_kernel_quantize. */
+static void compare_kernel_quantize(bitnet_format format, const float* x, size_t n, size_t offset,
+                                    const char* where) {
+  const uint32_t block = kDefaultBlock[format];
+  const size_t packed_len = (n + 3) / 4, scales_len = (n + block - 1) / block;
+  result want, dev;
+  want.packed = (uint8_t*)xmalloc(packed_len);
+  want.scales = (float*)xmalloc(scales_len * sizeof(float));
+  check(bitnet_cpu_set_target(BITNET_CPU_REFERENCE) == 0, "set REFERENCE");
+  want.status = bitnet_cpp_quantize(x, (int)n, want.packed, (int)packed_len, want.scales,
+                                    (int)scales_len, (int)format);
+  check(bitnet_cpu_set_target(BITNET_CPU_AUTO) == 0, "restore AUTO");
+  dev = gpu_quantize_device(1, format, block, x, n, offset);
+  expect_same(&dev, &want, n, block, where, "kernel family");
+  result_free(&want);
+  result_free(&dev);
+}
+
+/* ---- golden --------------------------------------------------------------------- */
+
+static int golden_format(const char* file, int* kernel_family, uint32_t* block) {
+  static const char* const kNames[3] = {"i2s", "tl1", "tl2"};
+  int f;
+  for (f = 0; f < 3; ++f) {
+    char prefix[64];
+    snprintf(prefix, sizeof(prefix), "kernel_%s_", kNames[f]);
+    if (strncmp(file, prefix, strlen(prefix)) == 0) {
+      *kernel_family = 1;
+      *block = kDefaultBlock[f];
+      return f;
+    }
+    snprintf(prefix, sizeof(prefix), "quantizer_%s_scalar_bs", kNames[f]);
+    if (strncmp(file, prefix, strlen(prefix)) == 0) {
+      *kernel_family = 0;
+      *block = (uint32_t)atoi(file + strlen(prefix));
+      return f;
+    }
+  }
+  return -1;
+}
+
+static void run_golden(const char* dir) {
+  st_file* inputs = st_open(path_join(dir, "inputs.safetensors"));
+  FILE* index = fopen(path_join(dir, "index.tsv"), "r");
+  char line[1024], loaded_name[256] = "";
+  st_file* gold = NULL;
+  long cases = 0;
+  if (!index) {
+    fprintf(stderr, "FATAL: cannot open index.tsv in %s\n", dir);
+    exit(2);
+  }
+  while (fgets(line, sizeof(line), index)) {
+    char *file, *name, *error, where[300];
+    int kernel_family = 0, f;
+    uint32_t block = 0;
+    const st_tensor* in;
+    const st_tensor *gp, *gs, *gd;
+    float* x;
+    size_t n;
+    result dev;
+    if (line[0] == '#') continue;
+    line[strcspn(line, "\r\n")] = '\0';
+    file = strtok(line, "\t");
+    name = strtok(NULL, "\t");
+    error = strtok(NULL, "\t");
+    if (!file || !name || !error) continue;
+    f = golden_format(file, &kernel_family, &block);
+    if (f < 0) continue; /* matmul: CPU only */
+    if (strcmp(loaded_name, file) != 0) {
+      st_close(gold);
+      gold = st_open(path_join(dir, file));
+      snprintf(loaded_name, sizeof(loaded_name), "%s", file);
+    }
+    in = st_find(inputs, name);
+    if (!check(in != NULL, "input %s missing", name)) continue;
+    x = st_floats(in);
+    n = st_numel(in);
+    snprintf(where, sizeof(where), "%s %s", file, name);
+    ++cases;
+    gp = st_field(gold, name, "packed");
+    gs = st_field(gold, name, "scales");
+    gd = st_field(gold, name, "dequant");
+    dev = gpu_quantize_device(kernel_family, f, block, x, n, 1);
+    if (strcmp(error, "-") != 0) {
+      const bitnet_quant_options gpu = cuda_options(block);
+      result host = quantize_host(&gpu, f, x, n);
+      check(dev.status == BITNET_E_ALL_NONFINITE && host.status == BITNET_E_ALL_NONFINITE,
+            "%s: status %d / %d, BitNet-rs errors", where, dev.status, host.status);
+      check(all_poison(dev.packed, (n + 3) / 4) && all_poison(host.packed, (n + 3) / 4),
+            "%s: outputs written on error", where);
+      result_free(&host);
+    } else if (check(dev.status == 0 && gp && gs, "%s: status %d (%s)", where, dev.status,
+                     bitnet_last_error() ? bitnet_last_error() : "")) {
+      result want;
+      want.status = BITNET_OK;
+      want.packed = (uint8_t*)gp->data;
+      want.scales = st_floats(gs);
+      expect_same(&dev, &want, n, block, where, "device vs BitNet-rs");
+      if (!kernel_family) {
+        const bitnet_quant_options gpu = cuda_options(block);
+        result host = quantize_host(&gpu, f, x, n);
+        float* got = (float*)xmalloc(n * sizeof(float));
+        expect_same(&host, &want, n, block, where, "host vs BitNet-rs");
+        if (check(gd != NULL, "%s: no dequant tensor", where)) {
+          float* want_values = st_floats(gd);
+          check(bitnet_dequantize(f, &gpu, gp->data, gp->nbytes, want.scales, st_numel(gs), got,
+                                  n) == 0 &&
+                    first_float_diff(got, want_values, n) < 0,
+                "%s: GPU dequantize differs from BitNet-rs", where);
+          free(want_values);
+        }
+        compare_dequantize(f, block, &want, n, 3, where);
+        free(got);
+        result_free(&host);
+      }
+      free(want.scales);
+    }
+    result_free(&dev);
+    free(x);
+  }
+  fclose(index);
+  st_close(gold);
+  st_close(inputs);
+  printf("golden: %ld cases on the GPU\n", cases);
+  check(cases > 0, "no golden cases");
+}
+
+/* ---- random ----------------------------------------------------------------------- */
+
+/* sanitize: the subset run under compute-sanitizer (every block size and
+ * kernel, fewer sizes and inputs, nothing large). */
+static void run_random(int sanitize) {
+  static const uint32_t kBlocks[] = {4, 8, 12, 32, 64, 100, 128, 256, 512, 516, 1024, 4096, 1u << 20};
+  static const size_t kSizes[] = {1, 2, 3, 5, 33, 4099, 65537, 4, 7, 31, 127, 1000, (1u << 20) + 13};
+  const size_t num_sizes = sanitize ? 7 : sizeof(kSizes) / sizeof(kSizes[0]);
+  const size_t big = sanitize ? 0 : (size_t)256 << 20; /* 256 M elements */
+  size_t b, s;
+  int format, kind;
+  uint64_t seed = 1;
+  for (format = 0; format < 3; ++format) {
+    for (kind = sanitize ? SPECIALS : 0; kind < NUM_FILLS; ++kind) {
+      for (b = 0; b < sizeof(kBlocks) / sizeof(kBlocks[0]); ++b) {
+        for (s = 0; s < num_sizes; ++s) {
+          const size_t n = kSizes[s];
+          float* x = (float*)xmalloc(n * sizeof(float));
+          char where[160];
+          fill((enum fill_kind)kind, x, n, kBlocks[b], ++seed);
+          snprintf(where, sizeof(where), "%s block %u %s n %zu", kFormatNames[format], kBlocks[b],
+                   kFillNames[kind], n);
+          compare_quantize(format, kBlocks[b], x, n, s % 4, where);
+          if (b == 0) {
+            snprintf(where, sizeof(where), "kernel %s %s n %zu", kFormatNames[format],
+                     kFillNames[kind], n);
+            compare_kernel_quantize(format, x, n, s % 4, where);
+          }
+          free(x);
+        }
+      }
+    }
+  }
+  if (big) {
+    float* x = (float*)xmalloc((big + 3) * sizeof(float));
+    fill(SPECIALS, x, big + 3, 32, 99);
+    for (format = 0; format < 3; ++format) {
+      char where[160];
+      snprintf(where, sizeof(where), "%s block %u specials n %zu", kFormatNames[format],
+               kDefaultBlock[format], big + 3);
+      compare_quantize(format, kDefaultBlock[format], x, big + 3, 0, where);
+      snprintf(where, sizeof(where), "kernel %s n %zu", kFormatNames[format], big + 3);
+      compare_kernel_quantize(format, x, big + 3, 0, where);
+      printf("%s done\n", where);
+      fflush(stdout);
+    }
+    free(x);
+  }
+}
+
+/* ---- sub-ranges ---------------------------------------------------------------------- */
+
+/* Outputs at odd offsets inside larger poisoned buffers: the right bytes are
+ * written and none outside. */
+static void run_offsets(void) {
+  static const size_t kOffsets[] = {1, 2, 3, 5, 17};
+  const size_t n = 100003, pad = 64;
+  float* x = (float*)xmalloc(n * sizeof(float));
+  size_t o;
+  int format;
+  fill(SPECIALS, x, n, 32, 7);
+  for (format = 0; format < 3; ++format) {
+    for (o = 0; o < sizeof(kOffsets) / sizeof(kOffsets[0]); ++o) {
+      const size_t off = kOffsets[o];
+      const uint32_t block = kDefaultBlock[format];
+      const size_t packed_len = (n + 3) / 4, scales_len = (n + block - 1) / block;
+      const bitnet_quant_options ref = reference_options(block), gpu = cuda_options(block);
+      result want = quantize_host(&ref, format, x, n);
+      float* d_in = (float*)device_alloc((n + 2 * pad) * sizeof(float));
+      uint8_t* d_packed = (uint8_t*)device_alloc(packed_len + 2 * pad);
+      float* d_scales = (float*)device_alloc((scales_len + 2 * pad) * sizeof(float));
+      float* d_out = (float*)device_alloc((n + 2 * pad) * sizeof(float));
+      uint8_t *packed, *scales_bytes, *out_bytes;
+      float* out_values = (float*)xmalloc(n * sizeof(float));
+      char where[128];
+      snprintf(where, sizeof(where), "%s offset %zu", kFormatNames[format], off);
+      CUDA_OK(cudaMemcpy(d_in + off, x, n * sizeof(float), cudaMemcpyHostToDevice));
+      CUDA_OK(cudaMemset(d_packed, POISON, packed_len + 2 * pad));
+      CUDA_OK(cudaMemset(d_scales, POISON, (scales_len + 2 * pad) * sizeof(float)));
+      CUDA_OK(cudaMemset(d_out, POISON, (n + 2 * pad) * sizeof(float)));
+      check(bitnet_cuda_quantize(format, &gpu, d_in + off, n, d_packed + off, packed_len,
+                                 d_scales + off, scales_len, NULL) == 0,
+            "%s: quantize: %s", where, bitnet_last_error());
+      check(bitnet_cuda_dequantize(format, &gpu, d_packed + off, packed_len, d_scales + off,
+                                   scales_len, d_out + off, n, NULL) == 0,
+            "%s: dequantize: %s", where, bitnet_last_error());
+      CUDA_OK(cudaDeviceSynchronize());
+      packed = (uint8_t*)from_device(d_packed, packed_len + 2 * pad);
+      scales_bytes = (uint8_t*)from_device(d_scales, (scales_len + 2 * pad) * sizeof(float));
+      out_bytes = (uint8_t*)from_device(d_out, (n + 2 * pad) * sizeof(float));
+      check(first_byte_diff(packed + off, want.packed, packed_len) < 0, "%s: packed differs", where);
+      check(first_float_diff((float*)scales_bytes + off, want.scales, scales_len) < 0,
+            "%s: scales differ", where);
+      check(all_poison(packed, off) && all_poison(packed + off + packed_len, 2 * pad - off),
+            "%s: bytes outside packed written", where);
+      check(all_poison(scales_bytes, off * 4) &&
+                all_poison(scales_bytes + (off + scales_len) * 4, (2 * pad - off) * 4),
+            "%s: floats outside scales written", where);
+      check(all_poison(out_bytes, off * 4) && all_poison(out_bytes + (off + n) * 4, (2 * pad - off) * 4),
+            "%s: floats outside output written", where);
+      check(bitnet_dequantize(format, &ref, want.packed, packed_len, want.scales, scales_len,
+                              out_values, n) == 0 &&
+                first_float_diff((float*)out_bytes + off, out_values, n) < 0,
+            "%s: dequantized values differ", where);
+      free(packed);
+      free(scales_bytes);
+      free(out_bytes);
+      free(out_values);
+      result_free(&want);
+      CUDA_OK(cudaFree(d_in));
+      CUDA_OK(cudaFree(d_packed));
+      CUDA_OK(cudaFree(d_scales));
+      CUDA_OK(cudaFree(d_out));
+    }
+  }
+  free(x);
+}
+
+/* ---- streams and threads ------------------------------------------------------------ */
+
+#define NUM_STREAMS 4
+
+typedef struct host_job {
+  int format;
+  const float* x;
+  size_t n;
+  result got;
+} host_job;
+
+static void* host_worker(void* arg) {
+  host_job* job = (host_job*)arg;
+  const bitnet_quant_options gpu = cuda_options(kDefaultBlock[job->format]);
+  job->got = quantize_host(&gpu, job->format, job->x, job->n);
+  return NULL;
+}
+
+static void run_streams(void) {
+  const size_t n = (4u << 20) + 3;
+  cudaStream_t streams[NUM_STREAMS];
+  float* x[NUM_STREAMS];
+  float *d_in[NUM_STREAMS], *d_scales[NUM_STREAMS], *d_out[NUM_STREAMS];
+  uint8_t* d_packed[NUM_STREAMS];
+  pthread_t threads[NUM_STREAMS];
+  host_job jobs[NUM_STREAMS];
+  int i;
+  for (i = 0; i < NUM_STREAMS; ++i) {
+    const int format = i % 3;
+    const uint32_t block = kDefaultBlock[format];
+    x[i] = (float*)xmalloc(n * sizeof(float));
+    fill(i % 2 ? SPECIALS : GAUSS, x[i], n, block, 1000 + i);
+    CUDA_OK(cudaStreamCreateWithFlags(&streams[i], cudaStreamNonBlocking));
+    d_in[i] = (float*)to_device(x[i], n * sizeof(float));
+    d_packed[i] = (uint8_t*)device_alloc((n + 3) / 4);
+    d_scales[i] = (float*)device_alloc((n + block - 1) / block * sizeof(float));
+    d_out[i] = (float*)device_alloc(n * sizeof(float));
+  }
+  /* All streams enqueued before any is waited for. */
+  for (i = 0; i < NUM_STREAMS; ++i) {
+    const int format = i % 3;
+    const uint32_t block = kDefaultBlock[format];
+    const bitnet_quant_options gpu = cuda_options(block);
+    const size_t packed_len = (n + 3) / 4, scales_len = (n + block - 1) / block;
+    check(bitnet_cuda_quantize(format, &gpu, d_in[i], n, d_packed[i], packed_len, d_scales[i],
+                               scales_len, streams[i]) == 0,
+          "stream %d quantize: %s", i, bitnet_last_error());
+    check(bitnet_cuda_dequantize(format, &gpu, d_packed[i], packed_len, d_scales[i], scales_len,
+                                 d_out[i], n, streams[i]) == 0,
+          "stream %d dequantize: %s", i, bitnet_last_error());
+  }
+  for (i = 0; i < NUM_STREAMS; ++i) {
+    jobs[i].format = i % 3;
+    jobs[i].x = x[i];
+    jobs[i].n = n;
+    check(pthread_create(&threads[i], NULL, host_worker, &jobs[i]) == 0, "pthread_create");
+  }
+  for (i = 0; i < NUM_STREAMS; ++i) {
+    const int format = i % 3;
+    const uint32_t block = kDefaultBlock[format];
+    const bitnet_quant_options ref = reference_options(block);
+    const size_t packed_len = (n + 3) / 4, scales_len = (n + block - 1) / block;
+    result want = quantize_host(&ref, format, x[i], n), dev;
+    float* want_values = (float*)xmalloc(n * sizeof(float));
+    float* got_values;
+    char where[64];
+    snprintf(where, sizeof(where), "stream %d (%s)", i, kFormatNames[format]);
+    pthread_join(threads[i], NULL);
+    CUDA_OK(cudaStreamSynchronize(streams[i]));
+    dev.status = BITNET_OK;
+    dev.packed = (uint8_t*)from_device(d_packed[i], packed_len);
+    dev.scales = (float*)from_device(d_scales[i], scales_len * sizeof(float));
+    got_values = (float*)from_device(d_out[i], n * sizeof(float));
+    expect_same(&dev, &want, n, block, where, "device");
+    expect_same(&jobs[i].got, &want, n, block, where, "host thread");
+    check(bitnet_dequantize(format, &ref, want.packed, packed_len, want.scales, scales_len,
+                            want_values, n) == 0 &&
+              first_float_diff(got_values, want_values, n) < 0,
+          "%s: dequantized values differ", where);
+    result_free(&want);
+    result_free(&dev);
+    result_free(&jobs[i].got);
+    free(want_values);
+    free(got_values);
+    free(x[i]);
+    CUDA_OK(cudaStreamDestroy(streams[i]));
+    CUDA_OK(cudaFree(d_in[i]));
+    CUDA_OK(cudaFree(d_packed[i]));
+    CUDA_OK(cudaFree(d_scales[i]));
+    CUDA_OK(cudaFree(d_out[i]));
+  }
+}
+
+/* ---- selection, strict mode, argument checks ------------------------------------------ */
+
+static void expect_status(int got, int want, const char* what) {
+  check(got == want, "%s: status %d, expected %d (%s)", what, got, want,
+        bitnet_last_error() ? bitnet_last_error() : "");
+}
+
+static void run_modes(void) {
+  const int count = bitnet_cuda_device_count();
+  const size_t n = 70000, packed_len = (n + 3) / 4, scales_len = (n + 31) / 32;
+  bitnet_cuda_device_info info;
+  bitnet_quant_options opt = cuda_options(32);
+  float* x = (float*)xmalloc(n * sizeof(float));
+  uint8_t packed[16];
+  float scales[4];
+  float *d_x, *d_scales, *pinned, *managed;
+  uint8_t* d_packed;
+  size_t i;
+  int status;
+  fill(GAUSS, x, n, 32, 5);
+  d_x = (float*)to_device(x, n * sizeof(float));
+  d_packed = (uint8_t*)device_alloc(packed_len + 1);
+  d_scales = (float*)device_alloc(scales_len * sizeof(float) + 4);
+
+  /* Capability queries. */
+  memset(&info, 0, sizeof(info));
+  info.struct_size = sizeof(info);
+  if (check(bitnet_cuda_get_device_info(0, &info) == 0, "device info: %s", bitnet_last_error())) {
+    printf("device 0: %s, compute %d.%d, %d SMs, %.1f GiB (%.1f free), fp16 %d, bf16 %d\n",
+           info.name, info.compute_major, info.compute_minor, info.multiprocessor_count,
+           info.total_memory / 1073741824.0, info.free_memory / 1073741824.0, info.supports_fp16,
+           info.supports_bf16);
+    check(info.usable == 1 && info.name[0] != '\0' && info.total_memory > 0 &&
+              info.free_memory <= info.total_memory && info.compute_major >= 8 &&
+              info.supports_fp16 == 1 && info.supports_bf16 == 1,
+          "device info fields");
+  }
+  info.struct_size = 8;
+  expect_status(bitnet_cuda_get_device_info(0, &info), BITNET_E_INVALID_ARGUMENT, "info struct_size");
+  info.struct_size = sizeof(info);
+  expect_status(bitnet_cuda_get_device_info(count, &info), BITNET_E_DEVICE_UNAVAILABLE,
+                "info of device count");
+  expect_status(bitnet_cuda_get_device_info(0, NULL), BITNET_E_NULL_POINTER, "info NULL");
+
+  /* Host-pointer dispatch. */
+  {
+    bitnet_quant_options o = BITNET_QUANT_OPTIONS_INIT;
+    uint8_t p[2];
+    float s[1];
+    expect_status(bitnet_quantize(0, &o, x, 8, p, 2, s, 1), 0, "AUTO");
+    check(bitnet_last_backend() == BITNET_BACKEND_CUDA, "AUTO ran on %d", (int)bitnet_last_backend());
+    expect_status(bitnet_quantize_tl2(x, 8, p, 2, s, 1), 0, "fixed-format, NULL options");
+    check(bitnet_last_backend() == BITNET_BACKEND_CUDA, "NULL options ran on %d",
+          (int)bitnet_last_backend());
+    o.device = BITNET_DEVICE_CPU;
+    expect_status(bitnet_quantize(0, &o, x, 8, p, 2, s, 1), 0, "CPU");
+    check(bitnet_last_backend() == BITNET_BACKEND_CPU, "CPU ran on %d", (int)bitnet_last_backend());
+    o.device = BITNET_DEVICE_AUTO;
+    o.device_index = count; /* no such GPU: AUTO falls back unless strict */
+    o.flags = BITNET_FLAG_NOT_STRICT;
+    expect_status(bitnet_quantize(0, &o, x, 8, p, 2, s, 1), 0, "AUTO, missing index, not strict");
+    check(bitnet_last_backend() == BITNET_BACKEND_CPU_FALLBACK, "fallback reported as %d",
+          (int)bitnet_last_backend());
+    o.flags = BITNET_FLAG_STRICT;
+    memset(p, POISON, sizeof(p));
+    expect_status(bitnet_quantize(0, &o, x, 8, p, 2, s, 1), BITNET_E_DEVICE_UNAVAILABLE,
+                  "AUTO, missing index, strict");
+    check(all_poison(p, sizeof(p)), "strict failure wrote its output");
+    o.device = BITNET_DEVICE_CUDA;
+    o.flags = BITNET_FLAG_NOT_STRICT;
+    expect_status(bitnet_quantize(0, &o, x, 8, p, 2, s, 1), BITNET_E_DEVICE_UNAVAILABLE,
+                  "CUDA, missing index");
+  }
+
+  /* Device-pointer argument checks. */
+  expect_status(bitnet_cuda_quantize(0, &opt, d_x, n, d_packed, packed_len, d_scales, scales_len,
+                                     NULL), 0, "device-pointer quantize");
+  expect_status(bitnet_cuda_quantize(0, &opt, x, 8, d_packed, 2, d_scales, 1, NULL),
+                BITNET_E_INVALID_ARGUMENT, "host input to device-pointer call");
+  expect_status(bitnet_cuda_quantize(0, &opt, d_x, 8, packed, 2, d_scales, 1, NULL),
+                BITNET_E_INVALID_ARGUMENT, "host output to device-pointer call");
+  expect_status(bitnet_cuda_dequantize(0, &opt, d_packed, 2, scales, 1, d_x, 8, NULL),
+                BITNET_E_INVALID_ARGUMENT, "host scales to device-pointer dequantize");
+  expect_status(bitnet_cuda_quantize(0, &opt, NULL, 8, d_packed, 2, d_scales, 1, NULL),
+                BITNET_E_NULL_POINTER, "NULL input");
+  expect_status(bitnet_cuda_quantize(0, &opt, d_x, 8, d_packed, 1, d_scales, 1, NULL),
+                BITNET_E_BUFFER_TOO_SMALL, "packed_len too small");
+  expect_status(bitnet_cuda_quantize(0, &opt, (const float*)((const char*)d_x + 2), 8, d_packed, 2,
+                                     d_scales, 1, NULL), BITNET_E_MISALIGNED, "misaligned input");
+  expect_status(bitnet_cuda_quantize(0, &opt, d_x, 8, (uint8_t*)d_x + 4, 2, d_scales, 1, NULL),
+                BITNET_E_OVERLAP, "packed overlaps input");
+  expect_status(bitnet_cuda_dequantize(0, &opt, d_packed, 3, d_scales, 1, d_x, 8, NULL),
+                BITNET_E_SIZE_MISMATCH, "dequantize packed_len");
+  expect_status(bitnet_cuda_kernel_quantize(0, &opt, d_x, 8, d_packed, 2, d_scales, 1, NULL), 0,
+                "kernel family, block 32");
+  opt.block_size = 64;
+  expect_status(bitnet_cuda_kernel_quantize(0, &opt, d_x, 8, d_packed, 2, d_scales, 1, NULL),
+                BITNET_E_INVALID_BLOCK_SIZE, "kernel family, block 64 for I2_S");
+  opt = cuda_options(32);
+  opt.device = BITNET_DEVICE_CPU;
+  expect_status(bitnet_cuda_quantize(0, &opt, d_x, 8, d_packed, 2, d_scales, 1, NULL),
+                BITNET_E_INVALID_OPTIONS, "device-pointer call with device CPU");
+  opt = cuda_options(32);
+  opt.device_index = count;
+  expect_status(bitnet_cuda_quantize(0, &opt, d_x, 8, d_packed, 2, d_scales, 1, NULL),
+                BITNET_E_DEVICE_UNAVAILABLE, "device-pointer call, missing GPU");
+  opt = cuda_options(32);
+
+  /* I2_S with no finite element: nothing written; a finite element at the
+   * very end (past the probe's first look) is found. */
+  for (i = 0; i < n; ++i) x[i] = (i % 2) ? NAN : -INFINITY;
+  CUDA_OK(cudaMemcpy(d_x, x, n * sizeof(float), cudaMemcpyHostToDevice));
+  CUDA_OK(cudaMemset(d_packed, POISON, packed_len));
+  CUDA_OK(cudaMemset(d_scales, POISON, scales_len * 4));
+  expect_status(bitnet_cuda_quantize(0, &opt, d_x, n, d_packed, packed_len, d_scales, scales_len,
+                                     NULL), BITNET_E_ALL_NONFINITE, "I2_S all non-finite");
+  {
+    uint8_t* back_packed = (uint8_t*)from_device(d_packed, packed_len);
+    uint8_t* back_scales = (uint8_t*)from_device(d_scales, scales_len * 4);
+    check(all_poison(back_packed, packed_len) && all_poison(back_scales, scales_len * 4),
+          "I2_S all non-finite: outputs written");
+    free(back_packed);
+    free(back_scales);
+  }
+  x[n - 1] = 0.25f;
+  compare_quantize(0, 32, x, n, 0, "I2_S, one finite element at the end");
+
+  /* Mapped pinned host memory and managed memory are device-accessible. */
+  CUDA_OK(cudaHostAlloc((void**)&pinned, n * sizeof(float), cudaHostAllocMapped));
+  CUDA_OK(cudaMallocManaged((void**)&managed, n * sizeof(float), cudaMemAttachGlobal));
+  fill(SPECIALS, pinned, n, 32, 9);
+  memcpy(managed, pinned, n * sizeof(float));
+  {
+    const bitnet_quant_options ref = reference_options(128), gpu = cuda_options(128);
+    result want = quantize_host(&ref, 2, pinned, n), got_pinned, got_managed;
+    const size_t tl2_scales = (n + 127) / 128;
+    got_pinned.status = bitnet_cuda_quantize(2, &gpu, pinned, n, d_packed, packed_len, d_scales,
+                                             tl2_scales, NULL);
+    CUDA_OK(cudaDeviceSynchronize());
+    got_pinned.packed = (uint8_t*)from_device(d_packed, packed_len);
+    got_pinned.scales = (float*)from_device(d_scales, tl2_scales * 4);
+    expect_same(&got_pinned, &want, n, 128, "TL2 from pinned host memory", "device");
+    got_managed.status = bitnet_cuda_quantize(2, &gpu, managed, n, d_packed, packed_len, d_scales,
+                                              tl2_scales, NULL);
+    CUDA_OK(cudaDeviceSynchronize());
+    got_managed.packed = (uint8_t*)from_device(d_packed, packed_len);
+    got_managed.scales = (float*)from_device(d_scales, tl2_scales * 4);
+    expect_same(&got_managed, &want, n, 128, "TL2 from managed memory", "device");
+    result_free(&want);
+    result_free(&got_pinned);
+    result_free(&got_managed);
+  }
+  status = bitnet_cuda_quantize(0, &opt, d_x, 0, NULL, 0, NULL, 0, NULL);
+  expect_status(status, 0, "n = 0");
+  CUDA_OK(cudaFreeHost(pinned));
+  CUDA_OK(cudaFree(managed));
+  CUDA_OK(cudaFree(d_x));
+  CUDA_OK(cudaFree(d_packed));
+  CUDA_OK(cudaFree(d_scales));
+  free(x);
+}
+
+/* ---- 2^31 + 5 elements ----------------------------------------------------------------- */
+
+static void run_huge(void) {
+  const size_t n = ((size_t)1 << 31) + 5, chunk = (size_t)1 << 20;
+  float* x = (float*)xmalloc(n * sizeof(float));
+  size_t i;
+  /* A random first MiB, repeated with a different sign and magnitude per copy. */
+  fill(SPECIALS, x, chunk, 32, 31);
+  for (i = chunk; i < n; ++i) x[i] = x[i % chunk] * ((i / chunk) % 2 ? -0.5f : 3.0f);
+  compare_quantize(BITNET_FORMAT_I2S, 32, x, n, 1, "I2_S n 2^31+5");
+  free(x);
+}
+
+int main(int argc, char** argv) {
+  bitnet_cuda_device_info info;
+  const char* mode = argc > 1 ? argv[1] : "";
+  memset(&info, 0, sizeof(info));
+  info.struct_size = sizeof(info);
+  if (bitnet_cuda_device_count() == 0 || bitnet_cuda_get_device_info(0, &info) != 0 ||
+      !info.usable) {
+    bitnet_quant_options opt = cuda_options(0);
+    size_t a, b;
+    bitnet_quant_buffer_sizes(0, &opt, 0, &a, &b); /* records why CUDA is unusable */
+    printf("SKIPPED: no usable CUDA GPU: %s\n", bitnet_last_error() ? bitnet_last_error() : "?");
+    return SKIP_RETURN_CODE;
+  }
+  printf("GPU: %s (compute %d.%d)\n", info.name, info.compute_major, info.compute_minor);
+  if (strcmp(mode, "golden") == 0 && argc == 3) {
+    run_golden(argv[2]);
+  } else if (strcmp(mode, "random") == 0) {
+    run_random(0);
+  } else if (strcmp(mode, "sanitize") == 0) {
+    run_random(1);
+    run_offsets();
+  } else if (strcmp(mode, "offsets") == 0) {
+    run_offsets();
+  } else if (strcmp(mode, "streams") == 0) {
+    run_streams();
+  } else if (strcmp(mode, "modes") == 0) {
+    run_modes();
+  } else if (strcmp(mode, "huge") == 0) {
+    run_huge();
+  } else {
+    fprintf(stderr, "usage: %s golden GOLDEN_DIR | random | offsets | streams | modes | sanitize | huge\n",
+            argv[0]);
+    return 2;
+  }
+  return finish(mode);
+}
