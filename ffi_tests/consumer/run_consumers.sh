@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs a build into a fresh prefix with `cmake --install`, then builds
+# and runs consumer.c against the installed files only, twice: with
+# `cc $(pkg-config --cflags --libs bitnet_quant)` and as a CMake project
+# with find_package(BitnetQuant). C_FLAGS (e.g. sanitizer flags of the
+# build under test) are used for both.
+# usage: run_consumers.sh BUILD_DIR WORK_DIR C_COMPILER CMAKE GENERATOR [C_FLAGS]
+set -euo pipefail
+build=$1 work=$2 cc=$3 cmake=$4 generator=$5 cflags=${6:-}
+here=$(cd "$(dirname "$0")" && pwd)
+prefix=$work/prefix
+
+rm -rf "$work"
+mkdir -p "$work"
+"$cmake" --install "$build" --prefix "$prefix" > "$work/install.log"
+
+echo "== pkg-config consumer"
+pc=$(find "$prefix" -name bitnet_quant.pc)
+[ -n "$pc" ] || { echo "no bitnet_quant.pc installed under $prefix"; exit 1; }
+export PKG_CONFIG_PATH=$(dirname "$pc")
+pkg-config --validate bitnet_quant
+libdir=$(pkg-config --variable=libdir bitnet_quant)
+# shellcheck disable=SC2046,SC2086  # pkg-config output and flags are word lists
+"$cc" $cflags -o "$work/consumer_pkgconfig" "$here/consumer.c" \
+  $(pkg-config --cflags --libs bitnet_quant) -Wl,-rpath,"$libdir"
+"$work/consumer_pkgconfig"
+
+echo "== find_package consumer"
+"$cmake" -S "$here" -B "$work/cmake-build" -G "$generator" -DCMAKE_C_COMPILER="$cc" \
+  -DCMAKE_C_FLAGS="$cflags" -DCMAKE_PREFIX_PATH="$prefix" \
+  -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF > "$work/configure.log"
+"$cmake" --build "$work/cmake-build" > "$work/build.log"
+"$work/cmake-build/consumer"

@@ -1,0 +1,17 @@
+/* Compiled as C99, C++11 and C++17 with -Wall -Wextra -Werror -pedantic by
+ * the header_* tests: the public header must be self-contained, idempotent
+ * and warning-free in every language a caller may use. */
+#include "bitnet_quant.h"
+#include "bitnet_quant.h"
+
+int header_check(void);
+int header_check(void) {
+  bitnet_quant_options options = BITNET_QUANT_OPTIONS_INIT;
+  const bitnet_format format = BITNET_FORMAT_TL2;
+  const bitnet_cpu_target target = BITNET_CPU_AVX3_DL;
+  const bitnet_device device = BITNET_DEVICE_CUDA;
+  const enum bitnet_status status = BITNET_E_DEVICE_FAILURE;
+  options.flags = BITNET_FLAG_STRICT | BITNET_FLAG_NOT_STRICT;
+  return (int)options.struct_size + (int)format + (int)target + (int)device + (int)status +
+         (int)options.flags + BITNET_QUANT_VERSION_NUMBER + (int)sizeof(BITNET_QUANT_VERSION_STRING);
+}

@@ -1,0 +1,145 @@
+#include "fuzz_common.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+uint8_t take_u8(fuzz_input* in) {
+  uint8_t v;
+  if (in->size == 0) return 0;
+  v = in->data[0];
+  ++in->data;
+  --in->size;
+  return v;
+}
+
+uint32_t take_u32(fuzz_input* in) {
+  uint32_t v = 0;
+  int i;
+  for (i = 0; i < 4; ++i) v |= (uint32_t)take_u8(in) << (8 * i);
+  return v;
+}
+
+void require(int cond, const char* fmt, ...) {
+  va_list args;
+  if (cond) return;
+  va_start(args, fmt);
+  fprintf(stderr, "fuzz check failed: ");
+  vfprintf(stderr, fmt, args);
+  fprintf(stderr, "\n");
+  va_end(args);
+  abort();
+}
+
+void* poisoned(size_t bytes) {
+  void* p = malloc(bytes + FUZZ_GUARD);
+  require(p != NULL, "out of memory");
+  memset(p, FUZZ_POISON, bytes + FUZZ_GUARD);
+  return p;
+}
+
+int untouched(const void* p, size_t bytes) {
+  const uint8_t* b = (const uint8_t*)p;
+  size_t i;
+  for (i = 0; i < bytes; ++i) {
+    if (b[i] != FUZZ_POISON) return 0;
+  }
+  return 1;
+}
+
+int same_floats(const float* a, const float* b, size_t n) {
+  size_t i;
+  for (i = 0; i < n; ++i) {
+    if (a[i] != a[i] && b[i] != b[i]) continue;
+    if (memcmp(&a[i], &b[i], sizeof(float)) != 0) return 0;
+  }
+  return 1;
+}
+
+void require_documented(int status, const char* call) {
+  const char* msg;
+  require(status <= BITNET_OK && status >= BITNET_E_DEVICE_FAILURE,
+          "%s returned %d, not a documented status", call, status);
+  if (status == BITNET_OK) return;
+  msg = bitnet_last_error();
+  require(msg != NULL && msg[0] != '\0', "%s failed with %d and no message", call, status);
+}
+
+bitnet_format take_format(fuzz_input* in) {
+  const uint8_t b = take_u8(in);
+  return b < 240 ? (bitnet_format)(b % 3) : (bitnet_format)take_u32(in);
+}
+
+bitnet_cpu_target take_supported_target(fuzz_input* in) {
+  const bitnet_cpu_target supported = bitnet_cpu_targets_supported();
+  int k = take_u8(in) % __builtin_popcount(supported);
+  bitnet_cpu_target bit;
+  for (bit = 1;; bit <<= 1) {
+    if ((supported & bit) && k-- == 0) return bit;
+  }
+}
+
+void take_options(fuzz_input* in, bitnet_quant_options* options, int* use_options) {
+  const uint8_t mode = take_u8(in);
+  const bitnet_quant_options defaults = BITNET_QUANT_OPTIONS_INIT;
+  *options = defaults;
+  *use_options = (mode & 1) != 0;
+  if (!*use_options) return;
+  if (mode & 2) options->struct_size = take_u32(in);
+  switch ((mode >> 2) & 3) {
+    case 0: break; /* the default block */
+    case 1: options->block_size = 4u * (1u + take_u8(in)); break;
+    case 2: options->block_size = take_u32(in) % ((1u << 20) + 8); break;
+    default: options->block_size = take_u32(in); break;
+  }
+  switch ((mode >> 4) & 3) {
+    case 0: break; /* AUTO */
+    case 1: case 2: options->cpu_target = take_supported_target(in); break;
+    default: options->cpu_target = take_u32(in); break;
+  }
+  if (mode & 0x40) {
+    options->device = (int8_t)take_u8(in);
+    options->device_index = (int8_t)take_u8(in);
+    options->flags = take_u8(in);
+  } else {
+    options->device = BITNET_DEVICE_CPU;
+  }
+}
+
+/* Whether a CUDA device is usable, asked once through the public API. */
+static int gpu_usable(void) {
+  static int usable = -1;
+  if (usable < 0) {
+    bitnet_quant_options cuda = BITNET_QUANT_OPTIONS_INIT;
+    size_t a, b;
+    cuda.device = BITNET_DEVICE_CUDA;
+    usable = bitnet_quant_buffer_sizes(BITNET_FORMAT_I2S, &cuda, 0, &a, &b) == BITNET_OK;
+  }
+  return usable;
+}
+
+int options_valid(bitnet_format format, const bitnet_quant_options* options, size_t* block) {
+  static const size_t kDefaultBlock[3] = {32, 64, 128};
+  const bitnet_cpu_target t = options ? options->cpu_target : 0;
+  if (format < 0 || format > 2) return 0;
+  *block = kDefaultBlock[format];
+  if (options == NULL) return gpu_usable() ? -1 : 1;
+  if (options->struct_size != sizeof(bitnet_quant_options)) return 0;
+  if (options->block_size != 0) {
+    if (options->block_size < 4 || options->block_size > (1u << 20) || options->block_size % 4)
+      return 0;
+    *block = options->block_size;
+  }
+  if (options->device < BITNET_DEVICE_AUTO || options->device > BITNET_DEVICE_CUDA) return 0;
+  if (options->device_index < 0) return 0;
+  if (options->flags > 2) return 0;
+  if (options->device != BITNET_DEVICE_CPU && gpu_usable()) return -1;
+  if (options->device == BITNET_DEVICE_CUDA) return 0;
+  if (options->device == BITNET_DEVICE_AUTO && options->flags == BITNET_FLAG_STRICT) return 0;
+  if (t != BITNET_CPU_AUTO && ((t & (t - 1)) != 0 || !(t & bitnet_cpu_targets_supported())))
+    return 0;
+  return 1;
+}
+
+size_t ceil_div(size_t a, size_t b) { return a / b + (a % b != 0); }
