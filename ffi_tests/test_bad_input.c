@@ -351,8 +351,10 @@ static const row kRows[] = {
      {NUL, P(R_SIZES, sizeof(size_t)), NUL}, NQ, {0, 0}, {0}, 0, NULL, 0},
     {"scales_len NULL", BUFFER_SIZES, BITNET_E_NULL_POINTER, BITNET_FORMAT_TL2, NULL,
      {P(R_SIZES, 0), NUL, NUL}, NQ, {0, 0}, {0}, 0, NULL, 0},
-    {"n SIZE_MAX", BUFFER_SIZES, BITNET_OK, BITNET_FORMAT_TL2, NULL,
+    {"n SIZE_MAX", BUFFER_SIZES, BITNET_E_SIZE_OVERFLOW, BITNET_FORMAT_TL2, NULL,
      {P(R_SIZES, 0), P(R_SIZES, sizeof(size_t)), NUL}, SIZE_MAX, {0, 0}, {0}, 0, NULL, 0},
+    {"n PTRDIFF_MAX/4", BUFFER_SIZES, BITNET_OK, BITNET_FORMAT_TL2, NULL,
+     {P(R_SIZES, 0), P(R_SIZES, sizeof(size_t)), NUL}, PTRDIFF_MAX / 4, {0, 0}, {0}, 0, NULL, 0},
     {"n 0", BUFFER_SIZES, BITNET_OK, BITNET_FORMAT_TL1, NULL,
      {P(R_SIZES, 0), P(R_SIZES, sizeof(size_t)), NUL}, 0, {0, 0}, {0}, 0, NULL, 0},
 

@@ -165,7 +165,8 @@ typedef struct bitnet_quant_options {
   { (uint32_t)sizeof(bitnet_quant_options), 0u, 0u, 0, 0, 0u }
 
 /* Sizes a call needs for n elements: packed bytes ceil(n/4) and scales
- * ceil(n/block_size). options may be NULL for the defaults. */
+ * ceil(n/block_size). options may be NULL for the defaults.
+ * BITNET_E_SIZE_OVERFLOW when n floats cannot be addressed. */
 BITNET_API int bitnet_quant_buffer_sizes(bitnet_format format,
                                          const bitnet_quant_options* options,
                                          size_t n, size_t* packed_len,

@@ -68,6 +68,9 @@ int bitnet_quant_buffer_sizes(bitnet_format format, const bitnet_quant_options* 
   if (status != BITNET_OK) return status;
   if (packed_len == nullptr) return bitnet::Fail(BITNET_E_NULL_POINTER, "packed_len is NULL");
   if (scales_len == nullptr) return bitnet::Fail(BITNET_E_NULL_POINTER, "scales_len is NULL");
+  // No call can take more elements than this; say so here already.
+  const int count_status = bitnet::CheckCount("n", n, sizeof(float));
+  if (count_status != BITNET_OK) return count_status;
   *packed_len = bitnet::PackedSize(n);
   *scales_len = bitnet::NumBlocks(n, config.block);
   return BITNET_OK;
