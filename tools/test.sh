@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# Runs every test of bitnet-quant: installs what it needs (Debian 12),
-# builds, runs ctest. Usage: tools/test.sh   (from anywhere)
+# Runs every test of bitnet-quant, installing what it needs (Debian 12):
+# the hardening checks (sanitizers, fuzzing, ABI, static analysis), then the
+# release build's ctest suite and the Rust crate's tests, ending with one
+# summary line. Usage: tools/test.sh   (from anywhere; about 10 minutes on
+# 2 cores; BITNET_SKIP_HARDENING=1 leaves out the hardening checks)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 tools/setup_debian.sh
+[ "${BITNET_SKIP_HARDENING:-0}" = 1 ] || tools/test_hardening.sh
 
 BUILD=${BITNET_BUILD_DIR:-build}
 cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release
