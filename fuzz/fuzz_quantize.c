@@ -139,7 +139,11 @@ int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     status = bitnet_quant_buffer_sizes(format, use_options ? &options : NULL, n, &sizes[0],
                                        &sizes[1]);
     require_documented(status, "bitnet_quant_buffer_sizes");
-    if (valid >= 0) require((status == BITNET_OK) == valid, "buffer sizes status %d", status);
+    /* Valid options and an n that a call can take: n floats addressable. */
+    if (valid >= 0) {
+      const int expect_ok = valid && n <= (size_t)PTRDIFF_MAX / sizeof(float);
+      require((status == BITNET_OK) == expect_ok, "buffer sizes status %d", status);
+    }
     if (status == BITNET_OK) {
       require(sizes[0] == ceil_div(n, 4) && sizes[1] == ceil_div(n, block),
               "buffer sizes %zu %zu for n %zu block %zu", sizes[0], sizes[1], n, block);
