@@ -6,15 +6,18 @@
 // Work mapping. Quad q = elements [4q, 4q+4) = packed byte q; a block of B
 // elements is B/4 quads (B is a multiple of 4, so a quad never straddles
 // two blocks). Blocks of at most 512 elements each go to a group of 1..32
-// lanes of one warp (a power of two no larger than B/4); each lane holds 4
-// quads in registers (of 4, 2 or 1 blocks) from the scale reductions (warp
-// shuffles) to the codes, so the input is read once, with 4 loads in flight
-// per thread. Larger blocks each go to a whole thread block, which reads its
+// lanes of one warp (the fewest, a power of two, that leave each lane at
+// most 4 quads of a block: the per-block work, the scale reduction (warp
+// shuffles) and the rule's setup, is shared by as many elements as
+// possible); each lane holds 4 quads in registers (of 4, 2 or 1 blocks)
+// from the reduction to the codes, so the input is read once, with 4 loads
+// in flight per thread. Larger blocks each go to a whole thread block, which reads its
 // block twice (the second time mostly from cache).
 #include "kernels.h"
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 #include "formats/bitnet_rs_kernel.h"
 #include "formats/bitnet_rs_quantizer.h"
@@ -39,7 +42,7 @@ struct BlockMax {
 __device__ __forceinline__ void Add(BlockMax& m, float x) {
   const float a = fabsf(x);
   if (isfinite(x)) m.finite = fmaxf(m.finite, a);
-  if (!isnan(x)) m.nonnan = fmaxf(m.nonnan, a);
+  m.nonnan = fmaxf(m.nonnan, a);  // fmaxf ignores a NaN
 }
 
 __device__ __forceinline__ void Merge(BlockMax& m, float finite, float nonnan) {
@@ -52,15 +55,89 @@ struct Levels {
   float v[4];
 };
 
-// ---- element rules: one block's scale, then each element's 2-bit code ------
-// `scale` is the block's stored scale. kUsesNonNan: the rule needs
-// BlockMax::nonnan (else its reduction is skipped).
+// ---- the division-free code --------------------------------------------------
+// Every rule below codes a finite element x of a block as Q(y) of the IEEE
+// quotient y = fl(x/d), d > 0 the block's divisor, where Q's rank (the
+// position of its code in Rule::kCodes) is non-decreasing in y over every
+// quotient a finite element can give (|y| <= 1.5 + 2^-22, or y in
+// [-3.4e8, 3.4e8] for a family-A block whose scale is capped at 1e30). So
+// rank(Q(y)) = #{k : y >= Y_k}, Y_k the least float of [-4, 4] of rank >= k
+// (found on the host by bisection on Q itself, CutsOf). Per block:
+//   hi_k = fl_up(Y_k * d) >= Y_k * d and lo_k = fl_down(pred(Y_k) * d) <= pred(Y_k) * d
+// (directed rounding bounds the real products). Since fl(x/d) is monotone in x:
+//   x >= hi_k  =>  x/d >= Y_k        =>  fl(x/d) >= Y_k
+//   x <  lo_k  =>  x/d <  pred(Y_k)  =>  fl(x/d) <= pred(Y_k) < Y_k
+// and lo_k <= hi_k. When #{x >= hi_k} == #{x >= lo_k}, every k is decided,
+// and that count is y's rank with no division. Otherwise (x within about an
+// ulp of a cut; a NaN x; an infinite d; see Bracket::Rank), the rule's own
+// division decides.
+constexpr unsigned kMaxCuts = 3;
 
-// Family A, I2SQuantizer: the reference rule itself.
+struct Cuts {
+  float at[kMaxCuts];     // Y_k
+  float below[kMaxCuts];  // pred(Y_k)
+};
+
+// What a quantize kernel takes beside its buffers.
+struct RuleParams {
+  Levels levels;
+  Cuts cuts;
+};
+
+// Codes listed in rank order, two bits each, lowest rank first.
+constexpr unsigned CodeOrder(unsigned c0, unsigned c1, unsigned c2, unsigned c3 = 0) {
+  return c0 | c1 << 2 | c2 << 4 | c3 << 6;
+}
+
+template <unsigned kCuts>
+struct Bracket {
+  float lo[kCuts];
+  float hi[kCuts];
+  __device__ Bracket(float divisor, const Cuts& cuts) {
+#pragma unroll
+    for (unsigned k = 0; k < kCuts; ++k) {
+      lo[k] = isfinite(divisor) ? __fmul_rd(cuts.below[k], divisor) : -INFINITY;
+      hi[k] = isfinite(divisor) ? __fmul_ru(cuts.at[k], divisor) : NAN;
+    }
+  }
+  // The rank of x's code; false when the rule's division must decide.
+  // !(x < lo) is true for a NaN x, so a NaN is never decided (sure = 0,
+  // maybe = kCuts), nor is any x when d is infinite (hi NaN, lo -Inf).
+  // x = +-Inf with a finite d gets the top / bottom rank, as fl(x/d) = +-Inf
+  // does where Q is monotone up to +-Inf (kInfApart: the rule codes it apart).
+  template <bool kInfApart>
+  __device__ __forceinline__ bool Rank(float x, unsigned* rank) const {
+    unsigned sure = 0, maybe = 0;
+#pragma unroll
+    for (unsigned k = 0; k < kCuts; ++k) {
+      sure += x >= hi[k];
+      maybe += !(x < lo[k]);
+    }
+    *rank = sure;
+    return sure == maybe && (!kInfApart || fabsf(x) != INFINITY);
+  }
+};
+
+// ---- element rules: one block's scale, then each element's 2-bit code ------
+// `scale` is the block's stored scale, `bracket` its division-free form,
+// Code(x) the rule itself. kUsesNonNan: the rule needs BlockMax::nonnan
+// (else its reduction is skipped). QuotientCode(y) = Q(y) above. kInfApart:
+// an infinite x with a finite d is not coded as Q's monotone extension
+// (I2_S codes it 2; NearestLevel(+-Inf) is 0).
+
+// Family A, I2SQuantizer: for finite x, I2SValue(x, s) = I2SValue(fl(x/s), 1).
 struct QuantizerI2S {
   static constexpr bool kUsesNonNan = false;
+  static constexpr bool kInfApart = true;
+  static constexpr unsigned kCuts = 3;
+  static constexpr unsigned kCodes = CodeOrder(0, 1, 2, 3);
+  __host__ __device__ static unsigned QuotientCode(float y, const Levels&) {
+    return static_cast<unsigned>(I2SValue(y, 1.0f) + 2);
+  }
   float scale;
-  __device__ QuantizerI2S(const BlockMax& m, const Levels&) : scale(StoredScale(m.finite)) {}
+  Bracket<kCuts> bracket;
+  __device__ QuantizerI2S(const BlockMax& m, const RuleParams& p)
+      : scale(StoredScale(m.finite)), bracket(scale, p.cuts) {}
   __device__ unsigned Code(float x) const { return static_cast<unsigned>(I2SValue(x, scale) + 2); }
 };
 
@@ -72,45 +149,72 @@ struct QuantizerI2S {
 // forms as src/cpu/quantize_hwy.cc, which the tests check against the reference.
 struct QuantizerTl1 {
   static constexpr bool kUsesNonNan = true;
+  static constexpr bool kInfApart = false;
+  static constexpr unsigned kCuts = 3;
+  static constexpr unsigned kCodes = CodeOrder(0, 1, 2, 3);
+  __host__ __device__ static unsigned QuotientCode(float y, const Levels&) {
+    const float t = y + 128.0f;
+    return (t >= 126.5f) + (t >= 127.5f) + (t >= 128.5f);
+  }
   float scale;
   float table_scale;
-  __device__ QuantizerTl1(const BlockMax& m, const Levels&) : scale(StoredScale(m.finite)) {
-    const float abs_max = m.nonnan < 0.0f ? INFINITY : m.nonnan;
-    table_scale = abs_max == 0.0f ? 1.0f : abs_max;
-  }
+  Bracket<kCuts> bracket;
+  __device__ QuantizerTl1(const BlockMax& m, const RuleParams& p)
+      : scale(StoredScale(m.finite)),
+        table_scale(m.nonnan < 0.0f ? INFINITY : m.nonnan == 0.0f ? 1.0f : m.nonnan),
+        bracket(table_scale, p.cuts) {}
   __device__ unsigned Code(float x) const {
-    if (isinf(table_scale)) return 2;
-    const float t = x / table_scale + 128.0f;
-    return (t >= 126.5f) + (t >= 127.5f) + (t >= 128.5f);
+    return isinf(table_scale) ? 2 : QuotientCode(x / table_scale, Levels{});
   }
 };
 
 // TL2Quantizer: forward[round(x/s*128 + 128)] = 1 + [t >= 64.5] + [t >= 191.5].
 struct QuantizerTl2 {
   static constexpr bool kUsesNonNan = false;
-  float scale;
-  __device__ QuantizerTl2(const BlockMax& m, const Levels&) : scale(StoredScale(m.finite)) {}
-  __device__ unsigned Code(float x) const {
-    const float t = x / scale * 128.0f + 128.0f;
+  static constexpr bool kInfApart = false;
+  static constexpr unsigned kCuts = 2;
+  static constexpr unsigned kCodes = CodeOrder(1, 2, 3);
+  __host__ __device__ static unsigned QuotientCode(float y, const Levels&) {
+    const float t = y * 128.0f + 128.0f;
     return 1u + (t >= 64.5f) + (t >= 191.5f);
   }
+  float scale;
+  Bracket<kCuts> bracket;
+  __device__ QuantizerTl2(const BlockMax& m, const RuleParams& p)
+      : scale(StoredScale(m.finite)), bracket(scale, p.cuts) {}
+  __device__ unsigned Code(float x) const { return QuotientCode(x / scale, Levels{}); }
 };
 
-// Family B (FallbackKernel): scale from the non-NaN absmax, reference rules.
+// Family B (FallbackKernel): scale from the non-NaN absmax (infinite when an
+// element is), reference rules.
 struct KernelI2S {
   static constexpr bool kUsesNonNan = true;
+  static constexpr bool kInfApart = false;
+  static constexpr unsigned kCuts = 2;
+  static constexpr unsigned kCodes = CodeOrder(3, 0, 1);
+  __host__ __device__ static unsigned QuotientCode(float y, const Levels&) {
+    return KernelI2SCode(y);
+  }
   float scale;
-  __device__ KernelI2S(const BlockMax& m, const Levels&)
-      : scale(KernelScale(fmaxf(m.nonnan, 0.0f))) {}
+  Bracket<kCuts> bracket;
+  __device__ KernelI2S(const BlockMax& m, const RuleParams& p)
+      : scale(KernelScale(fmaxf(m.nonnan, 0.0f))), bracket(scale, p.cuts) {}
   __device__ unsigned Code(float x) const { return KernelI2SCode(x / scale); }
 };
 
 struct KernelNearestLevel {
   static constexpr bool kUsesNonNan = true;
+  static constexpr bool kInfApart = true;
+  static constexpr unsigned kCuts = 3;
+  static constexpr unsigned kCodes = CodeOrder(0, 1, 2, 3);
+  __host__ __device__ static unsigned QuotientCode(float y, const Levels& levels) {
+    return NearestLevel(y, levels.v);
+  }
   float scale;
   Levels levels;
-  __device__ KernelNearestLevel(const BlockMax& m, const Levels& table)
-      : scale(KernelScale(fmaxf(m.nonnan, 0.0f))), levels(table) {}
+  Bracket<kCuts> bracket;
+  __device__ KernelNearestLevel(const BlockMax& m, const RuleParams& p)
+      : scale(KernelScale(fmaxf(m.nonnan, 0.0f))), levels(p.levels), bracket(scale, p.cuts) {}
   __device__ unsigned Code(float x) const { return NearestLevel(x / scale, levels.v); }
 };
 
@@ -149,12 +253,23 @@ __device__ __forceinline__ void AddQuad(BlockMax& m, const float v[4]) {
   }
 }
 
-// The packed byte of a quad: codes LSB first, bits past `count` zero.
+// The packed byte of a quad: codes LSB first, bits past `count` zero. The
+// rule's division codes the whole quad when the bracket leaves one undecided.
 template <class Rule>
 __device__ __forceinline__ uint8_t CodeByte(const Rule& rule, const float v[4], unsigned count) {
   unsigned byte = 0;
+  bool decided = true;
 #pragma unroll
-  for (unsigned i = 0; i < 4; ++i) byte |= rule.Code(v[i]) << (2 * i);
+  for (unsigned i = 0; i < 4; ++i) {
+    unsigned rank;
+    decided &= rule.bracket.template Rank<Rule::kInfApart>(v[i], &rank);
+    byte |= ((Rule::kCodes >> (2 * rank)) & 3u) << (2 * i);
+  }
+  if (!decided) {
+    byte = 0;
+#pragma unroll
+    for (unsigned i = 0; i < 4; ++i) byte |= rule.Code(v[i]) << (2 * i);
+  }
   return static_cast<uint8_t>(byte & (0xFFu >> (2 * (4 - count))));
 }
 
@@ -179,7 +294,7 @@ template <class Rule, bool kAligned, unsigned kQuads>
 __global__ void __launch_bounds__(kThreads)
     QuantizeWarpBlocks(const float* __restrict__ x, size_t n, unsigned block,
                        unsigned lanes_log2, uint8_t* __restrict__ packed,
-                       float* __restrict__ scales, Levels levels, const int* gate) {
+                       float* __restrict__ scales, RuleParams params, const int* gate) {
   constexpr unsigned kBlocks = kMaxQuadsPerLane / kQuads;
   if (gate != nullptr && *gate == 0) return;
   const unsigned lanes = 1u << lanes_log2;
@@ -219,7 +334,7 @@ __global__ void __launch_bounds__(kThreads)
     for (unsigned r = 0; r < kBlocks; ++r) {
       const size_t b = warp_first + group_in_warp + r * groups;
       if (b >= num_blocks) continue;
-      const Rule rule(m[r], levels);
+      const Rule rule(m[r], params);
       if (lane == 0) scales[b] = rule.scale;
 #pragma unroll
       for (unsigned k = 0; k < kQuads; ++k) {
@@ -235,7 +350,7 @@ __global__ void __launch_bounds__(kThreads)
 template <class Rule, bool kAligned>
 __global__ void __launch_bounds__(kThreads)
     QuantizeLargeBlocks(const float* __restrict__ x, size_t n, unsigned block,
-                        uint8_t* __restrict__ packed, float* __restrict__ scales, Levels levels,
+                        uint8_t* __restrict__ packed, float* __restrict__ scales, RuleParams params,
                         const int* gate) {
   __shared__ float warp_finite[kThreads / kWarp];
   __shared__ float warp_nonnan[kThreads / kWarp];
@@ -258,7 +373,7 @@ __global__ void __launch_bounds__(kThreads)
     }
     __syncthreads();
     for (unsigned w = 0; w < kThreads / kWarp; ++w) Merge(m, warp_finite[w], warp_nonnan[w]);
-    const Rule rule(m, levels);
+    const Rule rule(m, params);
     if (threadIdx.x == 0) scales[b] = rule.scale;
     for (size_t q = threadIdx.x; q < quads; q += kThreads) {
       float v[4];
@@ -357,47 +472,87 @@ bool Aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0;
 
 template <class Rule, bool kAligned, unsigned kQuads>
 cudaError_t LaunchWarpBlocks(const float* x, size_t n, unsigned block, unsigned lanes_log2,
-                             uint8_t* packed, float* scales, const Levels& levels,
+                             uint8_t* packed, float* scales, const RuleParams& params,
                              const int* gate, cudaStream_t stream) {
   constexpr unsigned kBlocks = kMaxQuadsPerLane / kQuads;
   unsigned grid = 0;
   const cudaError_t err = GridFor((NumBlocks(n, block) << lanes_log2) / kBlocks, &grid);
   if (err != cudaSuccess) return err;
   return Launch(QuantizeWarpBlocks<Rule, kAligned, kQuads>, grid, stream, x, n, block, lanes_log2,
-                packed, scales, levels, gate);
+                packed, scales, params, gate);
 }
 
 template <class Rule, bool kAligned>
 cudaError_t LaunchRule(const float* x, size_t n, size_t block, uint8_t* packed, float* scales,
-                       const Levels& levels, const int* gate, cudaStream_t stream) {
+                       const RuleParams& params, const int* gate, cudaStream_t stream) {
   const unsigned b = static_cast<unsigned>(block);
   if (block <= kMaxWarpBlock) {
     unsigned lanes_log2 = 0;
-    while ((2u << lanes_log2) <= b / 4 && (1u << lanes_log2) < kWarp) ++lanes_log2;
+    while ((kMaxQuadsPerLane << lanes_log2) < b / 4 && (1u << lanes_log2) < kWarp) ++lanes_log2;
     const unsigned quads_per_lane = (b / 4 + (1u << lanes_log2) - 1) >> lanes_log2;
     if (quads_per_lane == 1) {
-      return LaunchWarpBlocks<Rule, kAligned, 1>(x, n, b, lanes_log2, packed, scales, levels,
+      return LaunchWarpBlocks<Rule, kAligned, 1>(x, n, b, lanes_log2, packed, scales, params,
                                                  gate, stream);
     }
     if (quads_per_lane == 2) {
-      return LaunchWarpBlocks<Rule, kAligned, 2>(x, n, b, lanes_log2, packed, scales, levels,
+      return LaunchWarpBlocks<Rule, kAligned, 2>(x, n, b, lanes_log2, packed, scales, params,
                                                  gate, stream);
     }
-    return LaunchWarpBlocks<Rule, kAligned, 4>(x, n, b, lanes_log2, packed, scales, levels, gate,
+    return LaunchWarpBlocks<Rule, kAligned, 4>(x, n, b, lanes_log2, packed, scales, params, gate,
                                                stream);
   }
   unsigned grid = 0;
   const cudaError_t err = GridFor(NumBlocks(n, block) * kThreads, &grid);
   if (err != cudaSuccess) return err;
-  return Launch(QuantizeLargeBlocks<Rule, kAligned>, grid, stream, x, n, b, packed, scales, levels,
+  return Launch(QuantizeLargeBlocks<Rule, kAligned>, grid, stream, x, n, b, packed, scales, params,
                 gate);
+}
+
+// Floats as integers in the same order (-0 and +0 both 0), and back.
+int64_t OrderKey(float f) {
+  int32_t i;
+  std::memcpy(&i, &f, sizeof(i));
+  return i < 0 ? -int64_t{i & INT32_MAX} : i;
+}
+
+float FromOrderKey(int64_t k) {
+  const uint32_t i = k < 0 ? 0x80000000u | static_cast<uint32_t>(-k) : static_cast<uint32_t>(k);
+  float f;
+  std::memcpy(&f, &i, sizeof(f));
+  return f;
+}
+
+template <class Rule>
+unsigned RankOf(float y, const Levels& levels) {
+  const unsigned code = Rule::QuotientCode(y, levels);
+  unsigned rank = 0;
+  while (((Rule::kCodes >> (2 * rank)) & 3u) != code) ++rank;
+  return rank;
+}
+
+// The cuts Y_k of the rule's quotient code (see Bracket): bisection over
+// the floats of [-4, 4], at whose ends the ranks are 0 and kCuts.
+template <class Rule>
+Cuts CutsOf(const Levels& levels) {
+  Cuts cuts{};
+  for (unsigned k = 0; k < Rule::kCuts; ++k) {
+    int64_t below = OrderKey(-4.0f), above = OrderKey(4.0f);  // rank <= k, rank > k
+    while (above - below > 1) {
+      const int64_t mid = below + (above - below) / 2;
+      (RankOf<Rule>(FromOrderKey(mid), levels) > k ? above : below) = mid;
+    }
+    cuts.at[k] = FromOrderKey(above);
+    cuts.below[k] = FromOrderKey(above - 1);
+  }
+  return cuts;
 }
 
 template <class Rule>
 cudaError_t LaunchRule(const float* x, size_t n, size_t block, uint8_t* packed, float* scales,
                        const Levels& levels, const int* gate, cudaStream_t stream) {
-  return Aligned16(x) ? LaunchRule<Rule, true>(x, n, block, packed, scales, levels, gate, stream)
-                      : LaunchRule<Rule, false>(x, n, block, packed, scales, levels, gate, stream);
+  const RuleParams params{levels, CutsOf<Rule>(levels)};
+  return Aligned16(x) ? LaunchRule<Rule, true>(x, n, block, packed, scales, params, gate, stream)
+                      : LaunchRule<Rule, false>(x, n, block, packed, scales, params, gate, stream);
 }
 
 Levels LevelsOf(const float* table) {

@@ -3,7 +3,8 @@
  * sub-ranges at odd offsets, several streams and threads at once, strict
  * mode and the argument checks of the device-pointer entry points.
  * The CPU side is the scalar reference (BITNET_CPU_REFERENCE).
- * usage: test_cuda golden|random|offsets|streams|modes|sanitize|huge [GOLDEN_DIR]
+ * usage: test_cuda golden|random|thresholds|offsets|streams|modes|sanitize|huge [GOLDEN_DIR]
+ * (random and sanitize include thresholds)
  * Exits 77 (ctest SKIP_RETURN_CODE) with the reason when no GPU is usable. */
 #include <cuda_runtime_api.h>
 #include <float.h>
@@ -432,6 +433,140 @@ static void run_random(int sanitize) {
   }
 }
 
+/* ---- thresholds ------------------------------------------------------------------ */
+
+/* The GPU codes an element without dividing unless its quotient lies within
+ * about an ulp of a rule's threshold; these inputs sit exactly there. For
+ * each rule and block absmax m, the CPU reference (as a black box, on the
+ * block [m, x]) locates every x where the code changes, by bisection over
+ * the floats of [-m, m]; the blocks then hold m followed by those x and
+ * their neighbours up to 3 ulps away, and the GPU must match the reference
+ * on them at several block sizes. */
+
+/* Floats in order as integers, and back. */
+static int64_t order_key(float f) {
+  int32_t i;
+  memcpy(&i, &f, sizeof(i));
+  return i < 0 ? -(int64_t)(i & INT32_MAX) : (int64_t)i;
+}
+
+static float from_order_key(int64_t k) {
+  const uint32_t i = k < 0 ? 0x80000000u | (uint32_t)(-k) : (uint32_t)k;
+  float f;
+  memcpy(&f, &i, sizeof(f));
+  return f;
+}
+
+/* The reference code of x in a block whose absmax is m (family B when
+ * kernel_family; the caller has set the CPU target to REFERENCE). */
+static unsigned reference_code(int kernel_family, bitnet_format format, float m, float x) {
+  const float block[2] = {m, x};
+  uint8_t packed = 0;
+  float scale = 0.0f;
+  int status;
+  if (kernel_family) {
+    status = bitnet_cpp_quantize(block, 2, &packed, 1, &scale, 1, (int)format);
+  } else {
+    bitnet_quant_options opt = reference_options(4);
+    status = bitnet_quantize(format, &opt, block, 2, &packed, 1, &scale, 1);
+  }
+  check(status == 0, "thresholds: reference quantize of [%g, %g]: %d", m, x, status);
+  return (packed >> 2) & 3u;
+}
+
+/* Appends to cuts[] every key in (lo, hi] where the code differs from the
+ * code just below it (the code being monotone up to a relabelling). */
+static size_t find_cuts(int kernel_family, bitnet_format format, float m, int64_t lo, unsigned code_lo,
+                        int64_t hi, unsigned code_hi, int64_t* cuts, size_t count, size_t max) {
+  int64_t mid;
+  unsigned code_mid;
+  if (code_lo == code_hi || count == max) return count;
+  if (hi - lo == 1) {
+    cuts[count] = hi;
+    return count + 1;
+  }
+  mid = lo + (hi - lo) / 2;
+  code_mid = reference_code(kernel_family, format, m, from_order_key(mid));
+  count = find_cuts(kernel_family, format, m, lo, code_lo, mid, code_mid, cuts, count, max);
+  return find_cuts(kernel_family, format, m, mid, code_mid, hi, code_hi, cuts, count, max);
+}
+
+#define MAX_CANDIDATES 64
+
+/* The inputs around the cuts of one rule and absmax m; returns how many. */
+static size_t threshold_inputs(int kernel_family, bitnet_format format, float m, float* out) {
+  int64_t cuts[8];
+  const int64_t lo = order_key(-m), hi = order_key(m);
+  const size_t num_cuts =
+      find_cuts(kernel_family, format, m, lo, reference_code(kernel_family, format, m, -m), hi,
+                reference_code(kernel_family, format, m, m), cuts, 0, 8);
+  size_t count = 0, c;
+  int d;
+  out[count++] = 0.0f;
+  out[count++] = -m;
+  for (c = 0; c < num_cuts; ++c) {
+    for (d = -3; d <= 3; ++d) {
+      const int64_t k = cuts[c] + d;
+      if (k >= lo && k <= hi && count < MAX_CANDIDATES) out[count++] = from_order_key(k);
+    }
+  }
+  return count;
+}
+
+static void run_thresholds(void) {
+  static const uint32_t kBlocks[] = {4, 12, 32, 64, 128, 512, 1024};
+  const float kAbsmax[] = {1.0f,   0.75f,  3.0f,   1e-3f,  0.1f,   12345.678f, 7e-20f,
+                           0x1p-100f, 1.5e-30f, 1e-38f, 1e-40f, 1e-8f, 1.6e-8f, 1e30f,
+                           5e30f,  3e38f,  FLT_MAX};
+  const size_t num_absmax = sizeof(kAbsmax) / sizeof(kAbsmax[0]);
+  float* candidates = (float*)xmalloc(num_absmax * MAX_CANDIDATES * sizeof(float));
+  size_t counts[sizeof(kAbsmax) / sizeof(kAbsmax[0])];
+  int kernel_family, format;
+  size_t b, a, i;
+  for (kernel_family = 0; kernel_family < 2; ++kernel_family) {
+    for (format = 0; format < 3; ++format) {
+      size_t total = 0;
+      check(bitnet_cpu_set_target(BITNET_CPU_REFERENCE) == 0, "set REFERENCE");
+      for (a = 0; a < num_absmax; ++a) {
+        counts[a] = threshold_inputs(kernel_family, format, kAbsmax[a],
+                                     candidates + a * MAX_CANDIDATES);
+        total += counts[a];
+      }
+      check(bitnet_cpu_set_target(BITNET_CPU_AUTO) == 0, "restore AUTO");
+      for (b = 0; b < sizeof(kBlocks) / sizeof(kBlocks[0]); ++b) {
+        const uint32_t block = kernel_family ? kDefaultBlock[format] : kBlocks[b];
+        /* Each absmax starts a block; each block starts with +-m. */
+        const size_t cap = (total + num_absmax) * block + 1;
+        float* x = (float*)xmalloc(cap * sizeof(float));
+        size_t n = 0;
+        char where[160];
+        for (a = 0; a < num_absmax; ++a) {
+          size_t next = 0;
+          while (next < counts[a]) {
+            x[n] = (n / block) % 2 ? -kAbsmax[a] : kAbsmax[a];
+            for (i = 1; i < block; ++i) {
+              x[n + i] = candidates[a * MAX_CANDIDATES + next % counts[a]];
+              ++next;
+            }
+            n += block;
+          }
+        }
+        x[n++] = kAbsmax[0]; /* a partial last block */
+        snprintf(where, sizeof(where), "thresholds %s%s block %u n %zu",
+                 kernel_family ? "kernel " : "", kFormatNames[format], block, n);
+        if (kernel_family) {
+          compare_kernel_quantize(format, x, n, 1, where);
+        } else {
+          compare_quantize(format, block, x, n, 3, where);
+        }
+        free(x);
+        if (kernel_family) break;
+      }
+    }
+  }
+  free(candidates);
+}
+
 /* ---- sub-ranges ---------------------------------------------------------------------- */
 
 /* Outputs at odd offsets inside larger poisoned buffers: the right bytes are
@@ -786,8 +921,12 @@ int main(int argc, char** argv) {
     run_golden(argv[2]);
   } else if (strcmp(mode, "random") == 0) {
     run_random(0);
+    run_thresholds();
+  } else if (strcmp(mode, "thresholds") == 0) {
+    run_thresholds();
   } else if (strcmp(mode, "sanitize") == 0) {
     run_random(1);
+    run_thresholds();
     run_offsets();
   } else if (strcmp(mode, "offsets") == 0) {
     run_offsets();
@@ -798,7 +937,7 @@ int main(int argc, char** argv) {
   } else if (strcmp(mode, "huge") == 0) {
     run_huge();
   } else {
-    fprintf(stderr, "usage: %s golden GOLDEN_DIR | random | offsets | streams | modes | sanitize | huge\n",
+    fprintf(stderr, "usage: %s golden GOLDEN_DIR | random | thresholds | offsets | streams | modes | sanitize | huge\n",
             argv[0]);
     return 2;
   }
