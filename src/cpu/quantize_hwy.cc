@@ -161,7 +161,7 @@ template <bool kWide>
 HWY_INLINE void EmitI2S(const float* HWY_RESTRICT x, size_t len, float scale, bool has_inf,
                         CodeStage& out) {
   const VF vscale = hn::Set(DF(), scale);
-  if (has_inf) {
+  if (HWY_UNLIKELY(has_inf)) {
     out.Emit(x, len, I2SCodes<kWide, true>{vscale});
   } else {
     out.Emit(x, len, I2SCodes<kWide, false>{vscale});
@@ -210,13 +210,16 @@ struct BlockRange {
 
 HWY_INLINE BlockRange MeasureBlock(const float* HWY_RESTRICT x, size_t len) {
   const float nonnan = BlockAbsMax(x, len, FoldNonNaN(), -1.0f);
-  if (std::isinf(nonnan)) return {nonnan, BlockAbsMax(x, len, FoldFinite(), 0.0f), true};
+  if (HWY_UNLIKELY(std::isinf(nonnan))) {
+    return {nonnan, BlockAbsMax(x, len, FoldFinite(), 0.0f), true};
+  }
   return {nonnan, nonnan < 0.0f ? 0.0f : nonnan, false};
 }
 
-void Quantize(Format format, const float* HWY_RESTRICT input, size_t n,
-              size_t block, uint8_t* HWY_RESTRICT packed,
-              float* HWY_RESTRICT scales) {
+// The block loop of one format (a template, so no per-block switch).
+template <Format kFormat>
+void QuantizeBlocks(const float* HWY_RESTRICT input, size_t n, size_t block,
+                    uint8_t* HWY_RESTRICT packed, float* HWY_RESTRICT scales) {
   const DF df;
   CodeStage out(packed);
   for (size_t b = 0, start = 0; start < n; ++b, start += block) {
@@ -225,31 +228,35 @@ void Quantize(Format format, const float* HWY_RESTRICT input, size_t n,
     const BlockRange range = MeasureBlock(x, len);
     const float scale = StoredScale(range.finite_absmax);
     scales[b] = scale;
-    switch (format) {
-      case Format::kI2S:
-        if (scale == 1e30f) {
-          EmitI2S<true>(x, len, scale, range.has_inf, out);
-        } else {
-          EmitI2S<false>(x, len, scale, range.has_inf, out);
-        }
-        break;
-      case Format::kTL1: {
-        // tl1.rs: the table's scale is the block's non-NaN absmax (1 when
-        // 0); infinite (a block with +-Inf, or all NaN) codes every element 2.
-        const float abs_max = range.nonnan_absmax < 0.0f ? INFINITY : range.nonnan_absmax;
-        if (std::isinf(abs_max)) {
-          out.Emit(x, len, ConstantCode{2});
-        } else {
-          out.Emit(x, len, Tl1Codes{hn::Set(df, abs_max == 0.0f ? 1.0f : abs_max)});
-        }
-        break;
+    if (kFormat == Format::kI2S) {
+      if (HWY_UNLIKELY(scale == 1e30f)) {
+        EmitI2S<true>(x, len, scale, range.has_inf, out);
+      } else {
+        EmitI2S<false>(x, len, scale, range.has_inf, out);
       }
-      case Format::kTL2:
-        out.Emit(x, len, Tl2Codes{hn::Set(df, scale)});
-        break;
+    } else if (kFormat == Format::kTL1) {
+      // tl1.rs: the table's scale is the block's non-NaN absmax (1 when 0);
+      // infinite (a block with +-Inf, or all NaN) codes every element 2.
+      const float abs_max = range.nonnan_absmax < 0.0f ? INFINITY : range.nonnan_absmax;
+      if (HWY_UNLIKELY(std::isinf(abs_max))) {
+        out.Emit(x, len, ConstantCode{2});
+      } else {
+        out.Emit(x, len, Tl1Codes{hn::Set(df, abs_max == 0.0f ? 1.0f : abs_max)});
+      }
+    } else {
+      out.Emit(x, len, Tl2Codes{hn::Set(df, scale)});
     }
   }
   out.Finish();
+}
+
+void Quantize(Format format, const float* HWY_RESTRICT input, size_t n, size_t block,
+              uint8_t* HWY_RESTRICT packed, float* HWY_RESTRICT scales) {
+  switch (format) {
+    case Format::kI2S: return QuantizeBlocks<Format::kI2S>(input, n, block, packed, scales);
+    case Format::kTL1: return QuantizeBlocks<Format::kTL1>(input, n, block, packed, scales);
+    case Format::kTL2: return QuantizeBlocks<Format::kTL2>(input, n, block, packed, scales);
+  }
 }
 
 // Family B codes (BitNet-rs FallbackKernel).
