@@ -222,10 +222,17 @@ void QuantizeBlocks(const float* HWY_RESTRICT input, size_t n, size_t block,
                     uint8_t* HWY_RESTRICT packed, float* HWY_RESTRICT scales) {
   const DF df;
   CodeStage out(packed);
+  // Block b+1 is measured before block b's codes are emitted: the two
+  // chains (reduction -> scale, scale -> codes) then overlap in the core.
+  BlockRange next = MeasureBlock(input, n < block ? n : block);
   for (size_t b = 0, start = 0; start < n; ++b, start += block) {
     const float* x = input + start;
     const size_t len = n - start < block ? n - start : block;
-    const BlockRange range = MeasureBlock(x, len);
+    const BlockRange range = next;
+    const size_t next_start = start + block;
+    if (next_start < n) {
+      next = MeasureBlock(input + next_start, n - next_start < block ? n - next_start : block);
+    }
     const float scale = StoredScale(range.finite_absmax);
     scales[b] = scale;
     if (kFormat == Format::kI2S) {
