@@ -9,29 +9,7 @@
 mod bridge {
     use std::ffi::{c_char, c_float, c_int, c_uchar};
 
-    extern "C" {
-        fn bitnet_cpp_init() -> c_int;
-        fn bitnet_cpp_cleanup();
-        fn bitnet_cpp_is_available() -> c_int;
-        fn bitnet_cpp_matmul_i2s(
-            a: *const i8,
-            b: *const c_uchar,
-            c: *mut c_float,
-            m: c_int,
-            n: c_int,
-            k: c_int,
-        ) -> c_int;
-        fn bitnet_cpp_quantize(
-            input: *const c_float,
-            input_len: c_int,
-            output: *mut c_uchar,
-            output_len: c_int,
-            scales: *mut c_float,
-            scales_len: c_int,
-            qtype: c_int,
-        ) -> c_int;
-        fn bitnet_cpp_get_last_error() -> *const c_char;
-    }
+    include!("../../bitnet_rs_bridge.rs");
 
     fn check(rc: c_int, what: &str) {
         if rc != 0 {
