@@ -201,20 +201,23 @@ int RunDevicePointerCall(int device, std::initializer_list<const Region*> region
 
 // Per-thread flags of the I2_S probe: an int in mapped pinned host memory
 // (written by kernels of any device, read by the host after synchronizing)
-// and a device int per device (the quantize kernel's gate). Allocated once
-// per thread, as per-call allocations would cost more than the probe.
+// and a device flag per device (the quantize kernel's gate, which the probe
+// sets to the call's epoch, so no memset resets it between calls).
+// Allocated once per thread, as per-call allocations would cost more than
+// the probe.
 class ProbeFlags {
  public:
   ProbeFlags() = default;
   ProbeFlags(const ProbeFlags&) = delete;
   ProbeFlags& operator=(const ProbeFlags&) = delete;
   ~ProbeFlags() {
-    for (int* gate : gates_) {
+    for (unsigned long long* gate : gates_) {
       if (gate != nullptr) cudaFree(gate);
     }
     if (host_ != nullptr) cudaFreeHost(host_);
   }
-  cudaError_t Get(int device, int** host, int** gate, const char** what) {
+  cudaError_t Get(int device, cudaStream_t stream, int** host, unsigned long long** gate,
+                  unsigned long long* epoch, const char** what) {
     if (host_ == nullptr) {
       void* p = nullptr;
       *what = "cudaHostAlloc";
@@ -227,18 +230,23 @@ class ProbeFlags {
     if (gates_[device] == nullptr) {
       void* p = nullptr;
       *what = "cudaMalloc";
-      const cudaError_t err = cudaMalloc(&p, sizeof(int));  // the current device is `device`
+      cudaError_t err = cudaMalloc(&p, sizeof(unsigned long long));  // on `device`, current
       if (err != cudaSuccess) return err;
-      gates_[device] = static_cast<int*>(p);
+      gates_[device] = static_cast<unsigned long long*>(p);
+      *what = "cudaMemsetAsync";
+      err = cudaMemsetAsync(p, 0, sizeof(unsigned long long), stream);  // epochs start at 1
+      if (err != cudaSuccess) return err;
     }
     *host = host_;
     *gate = gates_[device];
+    *epoch = ++epoch_;  // 64 bits: never wraps, so a stale flag never matches
     return cudaSuccess;
   }
 
  private:
   int* host_ = nullptr;
-  std::vector<int*> gates_;
+  std::vector<unsigned long long*> gates_;
+  unsigned long long epoch_ = 0;
 };
 
 // Device-pointer I2_S quantize, which must fail without writing anything when
@@ -253,22 +261,19 @@ int QuantizeI2SOnDevice(int device, const float* input, size_t n, size_t block,
   static thread_local ProbeFlags flags;
   const size_t first = std::min(n, kFirst);
   int* found = nullptr;
-  int* gate = nullptr;
+  unsigned long long* gate = nullptr;
+  unsigned long long epoch = 0;
   const char* what = "";
-  cudaError_t err = flags.Get(device, &found, &gate, &what);
+  cudaError_t err = flags.Get(device, stream, &found, &gate, &epoch, &what);
   if (err == cudaSuccess) {
     *static_cast<volatile int*>(found) = 0;
-    what = "cudaMemsetAsync";
-    err = cudaMemsetAsync(gate, 0, sizeof(int), stream);
-  }
-  if (err == cudaSuccess) {
     what = "finite-element probe";
-    err = cuda::LaunchFindFinite(input, first, gate, found, stream);
+    err = cuda::LaunchFindFinite(input, first, gate, epoch, found, stream);
   }
   if (err == cudaSuccess) {
     what = "quantize kernel launch";
     err = cuda::LaunchQuantize(cuda::Family::kQuantizer, Format::kI2S, input, n, block, packed,
-                               scales, gate, stream);
+                               scales, cuda::Gate{gate, epoch}, stream);
   }
   if (err == cudaSuccess) {
     what = "cudaStreamSynchronize";
@@ -276,7 +281,7 @@ int QuantizeI2SOnDevice(int device, const float* input, size_t n, size_t block,
   }
   if (err == cudaSuccess && *static_cast<volatile int*>(found) == 0 && n > first) {
     what = "finite-element probe";
-    err = cuda::LaunchFindFinite(input + first, n - first, nullptr, found, stream);
+    err = cuda::LaunchFindFinite(input + first, n - first, nullptr, 0, found, stream);
     if (err == cudaSuccess) {
       what = "cudaStreamSynchronize";
       err = cudaStreamSynchronize(stream);
@@ -284,7 +289,7 @@ int QuantizeI2SOnDevice(int device, const float* input, size_t n, size_t block,
     if (err == cudaSuccess && *static_cast<volatile int*>(found) != 0) {
       what = "quantize kernel launch";
       err = cuda::LaunchQuantize(cuda::Family::kQuantizer, Format::kI2S, input, n, block, packed,
-                                 scales, nullptr, stream);
+                                 scales, cuda::Gate{}, stream);
     }
   }
   if (err != cudaSuccess) return DeviceFailure(what, err);
@@ -390,7 +395,7 @@ int CudaQuantizeHost(int device, Format format, const float* input, size_t n, si
                                        cudaMemcpyHostToDevice, stream));
       BITNET_CUDA_STEP("quantize kernel launch", cuda::LaunchQuantize(cuda::Family::kQuantizer, format, d_input, len, block,
                                             d_packed + start / 4, d_scales + start / block,
-                                            nullptr, stream));
+                                            cuda::Gate{}, stream));
     }
     // The outputs are copied only once every chunk has run, so that a
     // failure leaves them unwritten.
@@ -502,7 +507,7 @@ int bitnet_cuda_quantize(bitnet_format format, const bitnet_quant_options* optio
         }
         const cudaError_t err = cuda::LaunchQuantize(cuda::Family::kQuantizer, config.format,
                                                      d_input, n, config.block, d_packed,
-                                                     d_scales, nullptr, s);
+                                                     d_scales, cuda::Gate{}, s);
         return err == cudaSuccess ? BITNET_OK : DeviceFailure("quantize kernel launch", err);
       });
 }
@@ -559,7 +564,7 @@ int bitnet_cuda_kernel_quantize(bitnet_format format, const bitnet_quant_options
       config.device.device_index, {&in, &out_packed, &out_scales}, stream, [&](cudaStream_t s) {
         const cudaError_t err = cuda::LaunchQuantize(cuda::Family::kKernel, config.format,
                                                      d_input, n, config.block, d_packed,
-                                                     d_scales, nullptr, s);
+                                                     d_scales, cuda::Gate{}, s);
         return err == cudaSuccess ? BITNET_OK
                                   : DeviceFailure("kernel-family quantize launch", err);
       });

@@ -7,16 +7,18 @@
 // elements is B/4 quads (B is a multiple of 4, so a quad never straddles
 // two blocks). Blocks of at most 512 elements each go to a group of 1..32
 // lanes of one warp (the fewest, a power of two, that leave each lane at
-// most 4 quads of a block: the per-block work, the scale reduction (warp
-// shuffles) and the rule's setup, is shared by as many elements as
-// possible); each lane holds 4 quads in registers (of 4, 2 or 1 blocks)
-// from the reduction to the codes, so the input is read once, with 4 loads
-// in flight per thread. Larger blocks each go to a whole thread block, which reads its
-// block twice (the second time mostly from cache).
+// most 4 quads of a block, but at least kMinLanes: the per-block work, the
+// scale reduction (warp shuffles) and the rule's setup, is shared by as
+// many elements as possible); each lane holds 4 quads in registers (of 4,
+// 2 or 1 blocks) from the reduction to the codes, so the input is read
+// once, with 4 loads in flight per thread. Larger blocks each go to a whole
+// thread block, which reads its block twice (the second time mostly from
+// cache). Grids cover the whole work (GridFor).
 #include "kernels.h"
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 
 #include "formats/bitnet_rs_kernel.h"
@@ -30,6 +32,12 @@ constexpr unsigned kThreads = 256;
 constexpr unsigned kWarp = 32;
 constexpr unsigned kFullMask = 0xffffffffu;
 constexpr unsigned kMaxQuadsPerLane = 4;
+// Lanes per block at least (where it has as many quads): each load
+// instruction then reads 64-byte pieces of the input, not the 32-byte ones
+// of 2-lane groups of 32-element blocks; on an H100 that took I2_S quantize
+// from 85 to 89 % of the copy bandwidth, 8 lanes (4 blocks, so 4 scales
+// and reductions per lane) back to 77 %.
+constexpr unsigned kMinLanes = 4;
 constexpr size_t kMaxWarpBlock = 4 * kWarp * kMaxQuadsPerLane;  // 512 elements
 
 // The largest |x| of a block over its finite elements, and over its non-NaN
@@ -69,7 +77,7 @@ struct Levels {
 //   x <  lo_k  =>  x/d <  pred(Y_k)  =>  fl(x/d) <= pred(Y_k) < Y_k
 // and lo_k <= hi_k. When #{x >= hi_k} == #{x >= lo_k}, every k is decided,
 // and that count is y's rank with no division. Otherwise (x within about an
-// ulp of a cut; a NaN x; an infinite d; see Bracket::Rank), the rule's own
+// ulp of a cut; a NaN x; an infinite d; see CodeByte), the rule's own
 // division decides.
 constexpr unsigned kMaxCuts = 3;
 
@@ -89,6 +97,11 @@ constexpr unsigned CodeOrder(unsigned c0, unsigned c1, unsigned c2, unsigned c3 
   return c0 | c1 << 2 | c2 << 4 | c3 << 6;
 }
 
+// The code of rank r.
+__host__ __device__ constexpr unsigned CodeOfRank(unsigned codes, unsigned r) {
+  return (codes >> (2 * r)) & 3u;
+}
+
 template <unsigned kCuts>
 struct Bracket {
   float lo[kCuts];
@@ -100,22 +113,6 @@ struct Bracket {
       hi[k] = isfinite(divisor) ? __fmul_ru(cuts.at[k], divisor) : NAN;
     }
   }
-  // The rank of x's code; false when the rule's division must decide.
-  // !(x < lo) is true for a NaN x, so a NaN is never decided (sure = 0,
-  // maybe = kCuts), nor is any x when d is infinite (hi NaN, lo -Inf).
-  // x = +-Inf with a finite d gets the top / bottom rank, as fl(x/d) = +-Inf
-  // does where Q is monotone up to +-Inf (kInfApart: the rule codes it apart).
-  template <bool kInfApart>
-  __device__ __forceinline__ bool Rank(float x, unsigned* rank) const {
-    unsigned sure = 0, maybe = 0;
-#pragma unroll
-    for (unsigned k = 0; k < kCuts; ++k) {
-      sure += x >= hi[k];
-      maybe += !(x < lo[k]);
-    }
-    *rank = sure;
-    return sure == maybe && (!kInfApart || fabsf(x) != INFINITY);
-  }
 };
 
 // ---- element rules: one block's scale, then each element's 2-bit code ------
@@ -123,21 +120,28 @@ struct Bracket {
 // Code(x) the rule itself. kUsesNonNan: the rule needs BlockMax::nonnan
 // (else its reduction is skipped). QuotientCode(y) = Q(y) above. kInfApart:
 // an infinite x with a finite d is not coded as Q's monotone extension
-// (I2_S codes it 2; NearestLevel(+-Inf) is 0).
+// (I2_S codes it 2; NearestLevel(+-Inf) is 0). kLowCuts: how many of the
+// lowest cuts lie at or below -1 (Y_0 = -1.5 for the quantizers' I2_S and
+// TL1), so that every finite x with |x| <= d passes them, as |fl(x/d)| <= 1;
+// Bounded(): d bounds every finite |x| of the block (the block maximum's own
+// scale, not a capped one), so CodeByte may skip those cuts.
 
 // Family A, I2SQuantizer: for finite x, I2SValue(x, s) = I2SValue(fl(x/s), 1).
 struct QuantizerI2S {
   static constexpr bool kUsesNonNan = false;
   static constexpr bool kInfApart = true;
   static constexpr unsigned kCuts = 3;
+  static constexpr unsigned kLowCuts = 1;
   static constexpr unsigned kCodes = CodeOrder(0, 1, 2, 3);
   __host__ __device__ static unsigned QuotientCode(float y, const Levels&) {
     return static_cast<unsigned>(I2SValue(y, 1.0f) + 2);
   }
   float scale;
+  bool bounded;
   Bracket<kCuts> bracket;
   __device__ QuantizerI2S(const BlockMax& m, const RuleParams& p)
-      : scale(StoredScale(m.finite)), bracket(scale, p.cuts) {}
+      : scale(StoredScale(m.finite)), bounded(scale >= m.finite), bracket(scale, p.cuts) {}
+  __device__ bool Bounded() const { return bounded; }
   __device__ unsigned Code(float x) const { return static_cast<unsigned>(I2SValue(x, scale) + 2); }
 };
 
@@ -151,6 +155,7 @@ struct QuantizerTl1 {
   static constexpr bool kUsesNonNan = true;
   static constexpr bool kInfApart = false;
   static constexpr unsigned kCuts = 3;
+  static constexpr unsigned kLowCuts = 1;
   static constexpr unsigned kCodes = CodeOrder(0, 1, 2, 3);
   __host__ __device__ static unsigned QuotientCode(float y, const Levels&) {
     const float t = y + 128.0f;
@@ -163,6 +168,8 @@ struct QuantizerTl1 {
       : scale(StoredScale(m.finite)),
         table_scale(m.nonnan < 0.0f ? INFINITY : m.nonnan == 0.0f ? 1.0f : m.nonnan),
         bracket(table_scale, p.cuts) {}
+  // Finite |x| <= nonnan absmax <= table scale (1 when that is 0).
+  __device__ static constexpr bool Bounded() { return true; }
   __device__ unsigned Code(float x) const {
     return isinf(table_scale) ? 2 : QuotientCode(x / table_scale, Levels{});
   }
@@ -173,6 +180,8 @@ struct QuantizerTl2 {
   static constexpr bool kUsesNonNan = false;
   static constexpr bool kInfApart = false;
   static constexpr unsigned kCuts = 2;
+  static constexpr unsigned kLowCuts = 0;
+  __device__ static constexpr bool Bounded() { return false; }
   static constexpr unsigned kCodes = CodeOrder(1, 2, 3);
   __host__ __device__ static unsigned QuotientCode(float y, const Levels&) {
     const float t = y * 128.0f + 128.0f;
@@ -191,6 +200,8 @@ struct KernelI2S {
   static constexpr bool kUsesNonNan = true;
   static constexpr bool kInfApart = false;
   static constexpr unsigned kCuts = 2;
+  static constexpr unsigned kLowCuts = 0;
+  __device__ static constexpr bool Bounded() { return false; }
   static constexpr unsigned kCodes = CodeOrder(3, 0, 1);
   __host__ __device__ static unsigned QuotientCode(float y, const Levels&) {
     return KernelI2SCode(y);
@@ -206,6 +217,8 @@ struct KernelNearestLevel {
   static constexpr bool kUsesNonNan = true;
   static constexpr bool kInfApart = true;
   static constexpr unsigned kCuts = 3;
+  static constexpr unsigned kLowCuts = 0;
+  __device__ static constexpr bool Bounded() { return false; }
   static constexpr unsigned kCodes = CodeOrder(0, 1, 2, 3);
   __host__ __device__ static unsigned QuotientCode(float y, const Levels& levels) {
     return NearestLevel(y, levels.v);
@@ -220,13 +233,20 @@ struct KernelNearestLevel {
 
 // ---- quads ---------------------------------------------------------------------
 
-// Loads the elements of the quad starting at element e that lie before n,
-// the rest NaN (which no block maximum counts); returns how many. kAligned:
-// x is 16-byte aligned, so whole quads load as one float4.
+// Elements of block b (of at most 2^20), the last one possibly short.
+__device__ __forceinline__ unsigned BlockLength(size_t n, unsigned block, size_t b) {
+  const size_t rest = n - b * block;
+  return rest < block ? static_cast<unsigned>(rest) : block;
+}
+
+// Loads the elements of the quad starting at element e of a block that lie
+// before its length len, the rest NaN (which no block maximum counts);
+// returns how many. kAligned: x is 16-byte aligned, so whole quads load as
+// one float4. Offsets within a block are 32-bit (blocks hold at most 2^20).
 template <bool kAligned>
-__device__ __forceinline__ unsigned LoadQuad(const float* __restrict__ x, size_t n, size_t e,
+__device__ __forceinline__ unsigned LoadQuad(const float* __restrict__ x, unsigned len, unsigned e,
                                              float v[4]) {
-  if (kAligned && e + 4 <= n) {
+  if (kAligned && e + 4 <= len) {
     const float4 f = __ldg(reinterpret_cast<const float4*>(x + e));
     v[0] = f.x;
     v[1] = f.y;
@@ -234,7 +254,7 @@ __device__ __forceinline__ unsigned LoadQuad(const float* __restrict__ x, size_t
     v[3] = f.w;
     return 4;
   }
-  const unsigned count = n - e < 4 ? static_cast<unsigned>(n - e) : 4u;
+  const unsigned count = len - e < 4 ? len - e : 4u;
 #pragma unroll
   for (unsigned i = 0; i < 4; ++i) v[i] = i < count ? __ldg(x + e + i) : NAN;
   return count;
@@ -255,15 +275,34 @@ __device__ __forceinline__ void AddQuad(BlockMax& m, const float v[4]) {
 
 // The packed byte of a quad: codes LSB first, bits past `count` zero. The
 // rule's division codes the whole quad when the bracket leaves one undecided.
-template <class Rule>
-__device__ __forceinline__ uint8_t CodeByte(const Rule& rule, const float v[4], unsigned count) {
-  unsigned byte = 0;
+// Cut k of element x is decided when x >= hi_k or x < lo_k (lo_k <= hi_k, so
+// that is #{x >= hi_k} == #{x >= lo_k} cut by cut); a NaN x never is, nor is
+// any x when d is infinite (hi NaN, lo -Inf). x = +-Inf with a finite d gets
+// the top / bottom rank, as fl(x/d) = +-Inf does where Q is monotone up to
+// +-Inf (kInfApart: the rule codes it apart). When all are decided, the
+// [x >= hi_k] are the exact [fl(x/d) >= Y_k], nested in k, so adding code
+// steps CodeOfRank(k+1) - CodeOfRank(k) for the cuts passed to each field,
+// from the lowest rank's code, leaves every field in [0, 3]: the sum is the
+// packed codes, with no carry between fields (a predicated add per cut
+// instead of counting ranks and looking codes up).
+// kFirst: cuts below it are known passed by every finite x (Rule::kLowCuts).
+template <class Rule, unsigned kFirst>
+__device__ __forceinline__ uint8_t CodeByteFrom(const Rule& rule, const float v[4],
+                                                unsigned count) {
+  static_assert(kFirst < Rule::kCuts, "a NaN must meet a cut to stay undecided");
+  // Unsigned: a step down wraps, and the sum is exact modulo 2^32.
+  unsigned byte = CodeOfRank(Rule::kCodes, kFirst) * 0x55u;
   bool decided = true;
 #pragma unroll
   for (unsigned i = 0; i < 4; ++i) {
-    unsigned rank;
-    decided &= rule.bracket.template Rank<Rule::kInfApart>(v[i], &rank);
-    byte |= ((Rule::kCodes >> (2 * rank)) & 3u) << (2 * i);
+#pragma unroll
+    for (unsigned k = kFirst; k < Rule::kCuts; ++k) {
+      const unsigned step = CodeOfRank(Rule::kCodes, k + 1) - CodeOfRank(Rule::kCodes, k);
+      const bool above = v[i] >= rule.bracket.hi[k];
+      if (above) byte += step << (2 * i);
+      decided &= above || v[i] < rule.bracket.lo[k];
+    }
+    if (Rule::kInfApart) decided &= fabsf(v[i]) != INFINITY;
   }
   if (!decided) {
     byte = 0;
@@ -271,6 +310,12 @@ __device__ __forceinline__ uint8_t CodeByte(const Rule& rule, const float v[4], 
     for (unsigned i = 0; i < 4; ++i) byte |= rule.Code(v[i]) << (2 * i);
   }
   return static_cast<uint8_t>(byte & (0xFFu >> (2 * (4 - count))));
+}
+
+template <class Rule>
+__device__ __forceinline__ uint8_t CodeByte(const Rule& rule, const float v[4], unsigned count) {
+  return Rule::kLowCuts > 0 && rule.Bounded() ? CodeByteFrom<Rule, Rule::kLowCuts>(rule, v, count)
+                                              : CodeByteFrom<Rule, 0>(rule, v, count);
 }
 
 // Max over the `lanes` lanes of each aligned group of a warp.
@@ -294,9 +339,9 @@ template <class Rule, bool kAligned, unsigned kQuads>
 __global__ void __launch_bounds__(kThreads)
     QuantizeWarpBlocks(const float* __restrict__ x, size_t n, unsigned block,
                        unsigned lanes_log2, uint8_t* __restrict__ packed,
-                       float* __restrict__ scales, RuleParams params, const int* gate) {
+                       float* __restrict__ scales, RuleParams params, Gate gate) {
   constexpr unsigned kBlocks = kMaxQuadsPerLane / kQuads;
-  if (gate != nullptr && *gate == 0) return;
+  if (gate.flag != nullptr && *gate.flag != gate.epoch) return;
   const unsigned lanes = 1u << lanes_log2;
   const unsigned lane = threadIdx.x & (lanes - 1);
   const unsigned quads = block / 4;
@@ -313,13 +358,11 @@ __global__ void __launch_bounds__(kThreads)
 #pragma unroll
     for (unsigned r = 0; r < kBlocks; ++r) {  // all loads first
       const size_t b = warp_first + group_in_warp + r * groups;
+      const unsigned len = b < num_blocks ? BlockLength(n, block, b) : 0;
 #pragma unroll
       for (unsigned k = 0; k < kQuads; ++k) {
-        const size_t e = b * block + 4 * static_cast<size_t>(lane + k * lanes);
-        count[r][k] = 0;
-        if (b < num_blocks && lane + k * lanes < quads && e < n) {
-          count[r][k] = LoadQuad<kAligned>(x, n, e, v[r][k]);
-        }
+        const unsigned e = 4 * (lane + k * lanes);
+        count[r][k] = e < len ? LoadQuad<kAligned>(x + b * block, len, e, v[r][k]) : 0;
       }
     }
 #pragma unroll
@@ -339,7 +382,7 @@ __global__ void __launch_bounds__(kThreads)
 #pragma unroll
       for (unsigned k = 0; k < kQuads; ++k) {
         if (count[r][k] > 0) {
-          packed[b * (block / 4) + lane + k * lanes] = CodeByte(rule, v[r][k], count[r][k]);
+          packed[b * quads + lane + k * lanes] = CodeByte(rule, v[r][k], count[r][k]);
         }
       }
     }
@@ -351,19 +394,19 @@ template <class Rule, bool kAligned>
 __global__ void __launch_bounds__(kThreads)
     QuantizeLargeBlocks(const float* __restrict__ x, size_t n, unsigned block,
                         uint8_t* __restrict__ packed, float* __restrict__ scales, RuleParams params,
-                        const int* gate) {
+                        Gate gate) {
   __shared__ float warp_finite[kThreads / kWarp];
   __shared__ float warp_nonnan[kThreads / kWarp];
-  if (gate != nullptr && *gate == 0) return;
+  if (gate.flag != nullptr && *gate.flag != gate.epoch) return;
   const size_t num_blocks = NumBlocks(n, block);
   for (size_t b = blockIdx.x; b < num_blocks; b += gridDim.x) {
-    const size_t start = b * block;
-    const size_t len = n - start < block ? n - start : block;
-    const size_t quads = (len + 3) / 4;
+    const float* xb = x + b * block;
+    const unsigned len = BlockLength(n, block, b);
+    const unsigned quads = (len + 3) / 4;
     BlockMax m;
-    for (size_t q = threadIdx.x; q < quads; q += kThreads) {
+    for (unsigned q = threadIdx.x; q < quads; q += kThreads) {
       float v[4];
-      LoadQuad<kAligned>(x, n, start + 4 * q, v);
+      LoadQuad<kAligned>(xb, len, 4 * q, v);
       AddQuad<Rule>(m, v);
     }
     GroupMax<Rule>(m, kWarp);
@@ -375,10 +418,10 @@ __global__ void __launch_bounds__(kThreads)
     for (unsigned w = 0; w < kThreads / kWarp; ++w) Merge(m, warp_finite[w], warp_nonnan[w]);
     const Rule rule(m, params);
     if (threadIdx.x == 0) scales[b] = rule.scale;
-    for (size_t q = threadIdx.x; q < quads; q += kThreads) {
+    for (unsigned q = threadIdx.x; q < quads; q += kThreads) {
       float v[4];
-      const unsigned count = LoadQuad<kAligned>(x, n, start + 4 * q, v);
-      packed[start / 4 + q] = CodeByte(rule, v, count);
+      const unsigned count = LoadQuad<kAligned>(xb, len, 4 * q, v);
+      packed[b * (block / 4) + q] = CodeByte(rule, v, count);
     }
     __syncthreads();  // the next block reuses warp_finite / warp_nonnan
   }
@@ -430,32 +473,33 @@ __global__ void __launch_bounds__(kThreads)
   }
 }
 
+// One write per thread block that found one: the host flag is written
+// across the bus.
 __global__ void __launch_bounds__(kThreads)
-    FindFiniteKernel(const float* __restrict__ x, size_t n, int* found_device, int* found_host) {
+    FindFiniteKernel(const float* __restrict__ x, size_t n, unsigned long long* found_device,
+                     unsigned long long epoch, int* found_host) {
   bool any = false;
   for (size_t i = static_cast<size_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
        i += static_cast<size_t>(gridDim.x) * blockDim.x) {
     any = any || isfinite(x[i]);
   }
-  if (__any_sync(kFullMask, any) && threadIdx.x % kWarp == 0) {
-    if (found_device != nullptr) *found_device = 1;
+  if (__syncthreads_or(any) && threadIdx.x == 0) {
+    if (found_device != nullptr) *found_device = epoch;
     *found_host = 1;
   }
 }
 
 // ---- launchers -------------------------------------------------------------------
 
-// Thread blocks for `threads` threads of work: at most 4 waves of resident
-// blocks; the kernels' loops cover the rest.
-cudaError_t GridFor(size_t threads, unsigned* grid) {
-  int device = 0, sms = 0;
-  cudaError_t err = cudaGetDevice(&device);
-  if (err == cudaSuccess) err = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
-  if (err != cudaSuccess) return err;
-  const size_t most = static_cast<size_t>(sms) * (2048 / kThreads) * 4;
+// Thread blocks for `threads` threads of work: one per kThreads of them
+// (the kernels' loops cover what a grid of at most 2^31 - 1 blocks leaves).
+// The whole grid, not a few waves of resident blocks that loop: the
+// hardware then hands out the work as blocks finish, which took dequantize
+// at 256 M elements from 88 to 94 % of the copy bandwidth on an H100, and
+// quantize up by 1 to 5 points.
+unsigned GridFor(size_t threads) {
   const size_t wanted = (threads + kThreads - 1) / kThreads;
-  *grid = static_cast<unsigned>(std::max<size_t>(1, std::min(wanted, most)));
-  return cudaSuccess;
+  return static_cast<unsigned>(std::max<size_t>(1, std::min<size_t>(wanted, INT32_MAX)));
 }
 
 template <class... Params, class... Args>
@@ -473,22 +517,24 @@ bool Aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0;
 template <class Rule, bool kAligned, unsigned kQuads>
 cudaError_t LaunchWarpBlocks(const float* x, size_t n, unsigned block, unsigned lanes_log2,
                              uint8_t* packed, float* scales, const RuleParams& params,
-                             const int* gate, cudaStream_t stream) {
+                             Gate gate, cudaStream_t stream) {
   constexpr unsigned kBlocks = kMaxQuadsPerLane / kQuads;
-  unsigned grid = 0;
-  const cudaError_t err = GridFor((NumBlocks(n, block) << lanes_log2) / kBlocks, &grid);
-  if (err != cudaSuccess) return err;
+  const unsigned grid = GridFor(((NumBlocks(n, block) << lanes_log2) + kBlocks - 1) / kBlocks);
   return Launch(QuantizeWarpBlocks<Rule, kAligned, kQuads>, grid, stream, x, n, block, lanes_log2,
                 packed, scales, params, gate);
 }
 
 template <class Rule, bool kAligned>
 cudaError_t LaunchRule(const float* x, size_t n, size_t block, uint8_t* packed, float* scales,
-                       const RuleParams& params, const int* gate, cudaStream_t stream) {
+                       const RuleParams& params, Gate gate, cudaStream_t stream) {
   const unsigned b = static_cast<unsigned>(block);
   if (block <= kMaxWarpBlock) {
     unsigned lanes_log2 = 0;
-    while ((kMaxQuadsPerLane << lanes_log2) < b / 4 && (1u << lanes_log2) < kWarp) ++lanes_log2;
+    while (((kMaxQuadsPerLane << lanes_log2) < b / 4 ||
+            ((1u << lanes_log2) < kMinLanes && (1u << lanes_log2) < b / 4)) &&
+           (1u << lanes_log2) < kWarp) {
+      ++lanes_log2;
+    }
     const unsigned quads_per_lane = (b / 4 + (1u << lanes_log2) - 1) >> lanes_log2;
     if (quads_per_lane == 1) {
       return LaunchWarpBlocks<Rule, kAligned, 1>(x, n, b, lanes_log2, packed, scales, params,
@@ -501,9 +547,7 @@ cudaError_t LaunchRule(const float* x, size_t n, size_t block, uint8_t* packed, 
     return LaunchWarpBlocks<Rule, kAligned, 4>(x, n, b, lanes_log2, packed, scales, params, gate,
                                                stream);
   }
-  unsigned grid = 0;
-  const cudaError_t err = GridFor(NumBlocks(n, block) * kThreads, &grid);
-  if (err != cudaSuccess) return err;
+  const unsigned grid = GridFor(NumBlocks(n, block) * kThreads);
   return Launch(QuantizeLargeBlocks<Rule, kAligned>, grid, stream, x, n, b, packed, scales, params,
                 gate);
 }
@@ -549,7 +593,7 @@ Cuts CutsOf(const Levels& levels) {
 
 template <class Rule>
 cudaError_t LaunchRule(const float* x, size_t n, size_t block, uint8_t* packed, float* scales,
-                       const Levels& levels, const int* gate, cudaStream_t stream) {
+                       const Levels& levels, Gate gate, cudaStream_t stream) {
   const RuleParams params{levels, CutsOf<Rule>(levels)};
   return Aligned16(x) ? LaunchRule<Rule, true>(x, n, block, packed, scales, params, gate, stream)
                       : LaunchRule<Rule, false>(x, n, block, packed, scales, params, gate, stream);
@@ -572,7 +616,7 @@ cudaError_t LaunchDequantizeIndexed(const uint8_t* packed, const float* scales, 
 }  // namespace
 
 cudaError_t LaunchQuantize(Family family, Format format, const float* input, size_t n,
-                           size_t block, uint8_t* packed, float* scales, const int* gate,
+                           size_t block, uint8_t* packed, float* scales, Gate gate,
                            cudaStream_t stream) {
   const Levels none{};
   if (family == Family::kQuantizer) {
@@ -599,9 +643,7 @@ cudaError_t LaunchQuantize(Family family, Format format, const float* input, siz
 cudaError_t LaunchDequantize(Format format, const uint8_t* packed, const float* scales, size_t n,
                              size_t block, float* output, cudaStream_t stream) {
   const size_t quads = PackedSize(n);
-  unsigned grid = 0;
-  const cudaError_t err = GridFor((quads + kDequantUnroll - 1) / kDequantUnroll, &grid);
-  if (err != cudaSuccess) return err;
+  const unsigned grid = GridFor((quads + kDequantUnroll - 1) / kDequantUnroll);
   const bool zero_nonfinite = DequantZeroesNonFiniteScale(format);
   // 32-bit indices when base + the grid's stride cannot wrap around.
   const bool narrow =
@@ -618,12 +660,9 @@ cudaError_t LaunchDequantize(Format format, const uint8_t* packed, const float* 
                                                          zero_nonfinite, output, grid, stream);
 }
 
-cudaError_t LaunchFindFinite(const float* input, size_t n, int* found_device, int* found_host,
-                             cudaStream_t stream) {
-  unsigned grid = 0;
-  const cudaError_t err = GridFor(n, &grid);
-  if (err != cudaSuccess) return err;
-  return Launch(FindFiniteKernel, grid, stream, input, n, found_device, found_host);
+cudaError_t LaunchFindFinite(const float* input, size_t n, unsigned long long* found_device,
+                             unsigned long long epoch, int* found_host, cudaStream_t stream) {
+  return Launch(FindFiniteKernel, GridFor(n), stream, input, n, found_device, epoch, found_host);
 }
 
 const void* AnyKernel() { return reinterpret_cast<const void*>(&FindFiniteKernel); }
