@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "bitnet_quant.h"
+#include "fixed_entry_points.h"
 #include "test_util.h"
 
 enum family_kind { QUANTIZER, KERNEL, MATMUL };
@@ -39,12 +40,6 @@ static st_file* g_inputs;
 static st_file* g_files[NUM_FAMILIES];
 static long g_cases[NUM_FAMILIES];
 
-typedef int (*fixed_quantize_fn)(const float*, size_t, uint8_t*, size_t, float*, size_t);
-typedef int (*fixed_dequantize_fn)(const uint8_t*, size_t, const float*, size_t, float*, size_t);
-static const fixed_quantize_fn kFixedQuantize[3] = {bitnet_quantize_i2s, bitnet_quantize_tl1,
-                                                    bitnet_quantize_tl2};
-static const fixed_dequantize_fn kFixedDequantize[3] = {
-    bitnet_dequantize_i2s, bitnet_dequantize_tl1, bitnet_dequantize_tl2};
 static const uint32_t kDefaultBlock[3] = {32, 64, 128};
 
 #define POISON 0xA5

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "bitnet_quant.h"
+#include "fixed_entry_points.h"
 #include "test_util.h"
 
 #define NUM_INPUTS 4
@@ -119,12 +120,6 @@ static void record_failure(report* r, const char* fmt, ...) {
   va_end(args);
 }
 
-typedef int (*fixed_quantize_fn)(const float*, size_t, uint8_t*, size_t, float*, size_t);
-typedef int (*fixed_dequantize_fn)(const uint8_t*, size_t, const float*, size_t, float*, size_t);
-static const fixed_quantize_fn kFixedQuantize[3] = {bitnet_quantize_i2s, bitnet_quantize_tl1,
-                                                    bitnet_quantize_tl2};
-static const fixed_dequantize_fn kFixedDequantize[3] = {
-    bitnet_dequantize_i2s, bitnet_dequantize_tl1, bitnet_dequantize_tl2};
 
 /* One job through the general (on a random target) or the fixed-format
  * entry points, and through bitnet_cpp_quantize. */

@@ -22,8 +22,14 @@ pub fn first_byte_diff(got: &[u8], want: &[u8]) -> Option<usize> {
     got.iter().zip(want).position(|(a, b)| a != b)
 }
 
-fn expect_floats(what: &str, got: &[f32], want: &[f32]) -> Result<(), String> {
-    match first_float_diff(got, want) {
+/// Err naming the first index where `first_diff` finds got and want differ.
+fn expect_same<T: std::fmt::Debug>(
+    what: &str,
+    got: &[T],
+    want: &[T],
+    first_diff: fn(&[T], &[T]) -> Option<usize>,
+) -> Result<(), String> {
+    match first_diff(got, want) {
         None => Ok(()),
         Some(i) => Err(format!(
             "{what}[{i}] is {:?}, expected {:?} (lengths {} and {})",
@@ -35,17 +41,12 @@ fn expect_floats(what: &str, got: &[f32], want: &[f32]) -> Result<(), String> {
     }
 }
 
+fn expect_floats(what: &str, got: &[f32], want: &[f32]) -> Result<(), String> {
+    expect_same(what, got, want, first_float_diff)
+}
+
 fn expect_bytes(what: &str, got: &[u8], want: &[u8]) -> Result<(), String> {
-    match first_byte_diff(got, want) {
-        None => Ok(()),
-        Some(i) => Err(format!(
-            "{what}[{i}] is {:?}, expected {:?} (lengths {} and {})",
-            got.get(i),
-            want.get(i),
-            got.len(),
-            want.len()
-        )),
-    }
+    expect_same(what, got, want, first_byte_diff)
 }
 
 /// Cases and mismatches of one suite on one target through one library.
