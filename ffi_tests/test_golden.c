@@ -218,7 +218,7 @@ static int family_index(const char* file) {
 int main(int argc, char** argv) {
   bitnet_cpu_target targets[32];
   const int num_targets = supported_targets(targets);
-  char line[1024];
+  char line[1024], *file, *name, *error;
   FILE* index;
   size_t i;
   int t;
@@ -237,16 +237,8 @@ int main(int argc, char** argv) {
   for (t = 0; t < num_targets; ++t) printf(" %s", bitnet_cpu_target_name(targets[t]));
   printf("\n");
 
-  while (fgets(line, sizeof(line), index)) {
-    char *file, *name, *error;
-    int f;
-    if (line[0] == '#') continue;
-    line[strcspn(line, "\r\n")] = '\0';
-    file = strtok(line, "\t");
-    name = strtok(NULL, "\t");
-    error = strtok(NULL, "\t");
-    if (!file || !name || !error) continue;
-    f = family_index(file);
+  while (golden_index_next(index, line, sizeof(line), &file, &name, &error)) {
+    const int f = family_index(file);
     if (!check(f >= 0, "index.tsv names unknown file %s", file)) continue;
     if (!g_files[f]) g_files[f] = st_open(path_join(g_dir, file));
     ++g_cases[f];

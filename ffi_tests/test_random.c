@@ -43,25 +43,6 @@ static float value_with_quotient(float q, float s) {
   return v;
 }
 
-static float special_value(uint64_t* rng) {
-  switch (rng_next(rng) % 14) {
-    case 0: return NAN;
-    case 1: return INFINITY;
-    case 2: return -INFINITY;
-    case 3: return -0.0f;
-    case 4: return 0.0f;
-    case 5: return (float)(rng_normal(rng) * 1e-40); /* subnormal */
-    case 6: return 1e-30f;
-    case 7: return nextafterf(1e-30f, 0.0f);
-    case 8: return 1e30f;
-    case 9: return nextafterf(1e30f, INFINITY);
-    case 10: return (rng_next(rng) & 1) ? FLT_MAX : -FLT_MAX;
-    case 11: return FLT_MIN;
-    case 12: return (float)(rng_normal(rng) * 1e31);
-    default: return (float)rng_normal(rng);
-  }
-}
-
 static void fill(enum distribution dist, float* x, size_t n, size_t block, uint64_t seed) {
   uint64_t rng = seed;
   size_t i;
@@ -86,7 +67,7 @@ static void fill(enum distribution dist, float* x, size_t n, size_t block, uint6
         x[i] = (i % block == 0) ? m : v;
         break;
       }
-      case SPECIALS: x[i] = (rng_next(&rng) % 3 == 0) ? special_value(&rng) : (float)rng_normal(&rng); break;
+      case SPECIALS: x[i] = (rng_next(&rng) % 3 == 0) ? rng_special(&rng) : (float)rng_normal(&rng); break;
       case BLOCKY: {
         const size_t b = i / block;
         switch (b % 6) {
@@ -213,7 +194,7 @@ static void compare_dequantizer(bitnet_format format, uint32_t block, size_t n, 
   for (i = 0; i < packed_len; ++i) packed[i] = (uint8_t)rng_next(&rng);
   for (i = 0; i < scales_len; ++i) {
     const uint64_t r = rng_next(&rng) % 4;
-    scales[i] = r == 0 ? special_value(&rng) : (float)(rng_normal(&rng) * (r == 1 ? -1.0 : 1.0));
+    scales[i] = r == 0 ? rng_special(&rng) : (float)(rng_normal(&rng) * (r == 1 ? -1.0 : 1.0));
   }
   opt.block_size = block;
   opt.device = BITNET_DEVICE_CPU;

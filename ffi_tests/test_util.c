@@ -1,5 +1,6 @@
 #include "test_util.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -76,6 +77,38 @@ double rng_uniform(uint64_t* state) { return (double)(rng_next(state) >> 11) * (
 double rng_normal(uint64_t* state) {
   const double u1 = rng_uniform(state), u2 = rng_uniform(state);
   return sqrt(-2.0 * log(u1 > 0 ? u1 : 1e-300)) * cos(6.283185307179586 * u2);
+}
+
+float rng_special(uint64_t* state) {
+  switch (rng_next(state) % 14) {
+    case 0: return NAN;
+    case 1: return INFINITY;
+    case 2: return -INFINITY;
+    case 3: return -0.0f;
+    case 4: return 0.0f;
+    case 5: return (float)(rng_normal(state) * 1e-40); /* subnormal */
+    case 6: return 1e-30f;
+    case 7: return nextafterf(1e-30f, 0.0f);
+    case 8: return 1e30f;
+    case 9: return nextafterf(1e30f, INFINITY);
+    case 10: return (rng_next(state) & 1) ? FLT_MAX : -FLT_MAX;
+    case 11: return FLT_MIN;
+    case 12: return (float)(rng_normal(state) * 1e31);
+    default: return (float)rng_normal(state);
+  }
+}
+
+int golden_index_next(FILE* index, char* line, int size, char** file, char** name,
+                      char** error) {
+  while (fgets(line, size, index)) {
+    if (line[0] == '#') continue;
+    line[strcspn(line, "\r\n")] = '\0';
+    *file = strtok(line, "\t");
+    *name = strtok(NULL, "\t");
+    *error = strtok(NULL, "\t");
+    if (*file && *name && *error) return 1;
+  }
+  return 0;
 }
 
 const char* path_join(const char* dir, const char* name) {

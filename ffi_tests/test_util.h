@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "bitnet_quant.h"
 #include "safetensors.h"
@@ -36,6 +37,17 @@ int supported_targets(bitnet_cpu_target out[32]);
 uint64_t rng_next(uint64_t* state);
 double rng_uniform(uint64_t* state); /* [0, 1) */
 double rng_normal(uint64_t* state);
+/* A value of the kinds that stress quantizers: NaN, +-Inf, +-0, a
+ * subnormal, the 1e-30 / 1e30 scale-cap edges, +-FLT_MAX, FLT_MIN, a huge
+ * or a standard normal value. */
+float rng_special(uint64_t* state);
+
+/* ---- golden vectors ----------------------------------------------------------- */
+/* Reads the next case of a golden index.tsv into line[size] and points file,
+ * name and error at its three tab-separated columns (lines starting with
+ * '#' and short lines are skipped). Returns 0 at the end of the index. */
+int golden_index_next(FILE* index, char* line, int size, char** file, char** name,
+                      char** error);
 
 /* Joins dir and name into a static buffer. */
 const char* path_join(const char* dir, const char* name);
