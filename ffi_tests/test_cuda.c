@@ -89,23 +89,6 @@ static int all_poison(const uint8_t* p, size_t bytes) {
 enum fill_kind { GAUSS, TIES, SPECIALS, NUM_FILLS };
 static const char* const kFillNames[NUM_FILLS] = {"gauss", "ties", "specials"};
 
-static float special_value(uint64_t* rng) {
-  switch (rng_next(rng) % 12) {
-    case 0: return NAN;
-    case 1: return INFINITY;
-    case 2: return -INFINITY;
-    case 3: return -0.0f;
-    case 4: return (float)(rng_normal(rng) * 1e-40); /* subnormal */
-    case 5: return nextafterf(1e-30f, 0.0f);
-    case 6: return 1e30f;
-    case 7: return nextafterf(1e30f, INFINITY);
-    case 8: return (rng_next(rng) & 1) ? FLT_MAX : -FLT_MAX;
-    case 9: return (float)(rng_normal(rng) * 1e31);
-    case 10: return (float)(rng_normal(rng) * 1e-33);
-    default: return (float)rng_normal(rng);
-  }
-}
-
 /* TIES: each block's absmax is a power of two (held by its first element)
  * and the others are multiples of absmax/256, so x/s lands exactly on the
  * rounding boundaries of the I2_S, TL1 and TL2 rules; every 5th block has
@@ -124,7 +107,7 @@ static void fill(enum fill_kind kind, float* x, size_t n, size_t block, uint64_t
         x[i] = (i % block == 0) ? m : capped ? 2.0f * k * 1e30f : k * m;
         break;
       }
-      default: x[i] = (rng_next(&rng) % 4 == 0) ? special_value(&rng) : (float)rng_normal(&rng); break;
+      default: x[i] = (rng_next(&rng) % 4 == 0) ? rng_special(&rng) : (float)rng_normal(&rng); break;
     }
   }
 }
@@ -307,8 +290,9 @@ static void run_golden(const char* dir) {
     fprintf(stderr, "FATAL: cannot open index.tsv in %s\n", dir);
     exit(2);
   }
-  while (fgets(line, sizeof(line), index)) {
-    char *file, *name, *error, where[300];
+  char *file, *name, *error;
+  while (golden_index_next(index, line, sizeof(line), &file, &name, &error)) {
+    char where[300];
     int kernel_family = 0, f;
     uint32_t block = 0;
     const st_tensor* in;
@@ -316,12 +300,6 @@ static void run_golden(const char* dir) {
     float* x;
     size_t n;
     result dev;
-    if (line[0] == '#') continue;
-    line[strcspn(line, "\r\n")] = '\0';
-    file = strtok(line, "\t");
-    name = strtok(NULL, "\t");
-    error = strtok(NULL, "\t");
-    if (!file || !name || !error) continue;
     f = golden_format(file, &kernel_family, &block);
     if (f < 0) continue; /* matmul: CPU only */
     if (strcmp(loaded_name, file) != 0) {
