@@ -300,6 +300,35 @@ int QuantizeI2SOnDevice(int device, const float* input, size_t n, size_t block,
   return BITNET_OK;
 }
 
+// The device-pointer quantize of either family, once the block size is
+// resolved: checks, then the launch (I2_S of the quantizer family through
+// QuantizeI2SOnDevice, for its error contract).
+int QuantizeDevicePointers(cuda::Family family, const CallConfig& config, const float* d_input,
+                           size_t n, uint8_t* d_packed, size_t packed_len, float* d_scales,
+                           size_t scales_len, void* stream) {
+  const int status = CheckQuantizeBuffers(d_input, n, config.block, d_packed, packed_len,
+                                          d_scales, scales_len);
+  if (status != BITNET_OK) return status;
+  if (n == 0) {
+    SetLastBackend(BITNET_BACKEND_CUDA);
+    return BITNET_OK;
+  }
+  const Region in{"d_input", d_input, n * sizeof(float)};
+  const Region out_packed{"d_packed", d_packed, PackedSize(n)};
+  const Region out_scales{"d_scales", d_scales, NumBlocks(n, config.block) * sizeof(float)};
+  return RunDevicePointerCall(
+      config.device.device_index, {&in, &out_packed, &out_scales}, stream, [&](cudaStream_t s) {
+        if (family == cuda::Family::kQuantizer && config.format == Format::kI2S) {
+          return QuantizeI2SOnDevice(config.device.device_index, d_input, n, config.block,
+                                     d_packed, d_scales, s);
+        }
+        const cudaError_t err = cuda::LaunchQuantize(family, config.format, d_input, n,
+                                                     config.block, d_packed, d_scales,
+                                                     cuda::Gate{}, s);
+        return err == cudaSuccess ? BITNET_OK : DeviceFailure("quantize kernel launch", err);
+      });
+}
+
 // Records the name of the step that fails; `what` is the caller's.
 #define BITNET_CUDA_STEP(name, call) \
   do {                               \
@@ -487,29 +516,10 @@ int bitnet_cuda_quantize(bitnet_format format, const bitnet_quant_options* optio
                          float* d_scales, size_t scales_len, void* stream) {
   using namespace bitnet;
   CallConfig config;
-  int status = ResolveDeviceCall(format, options, &config);
+  const int status = ResolveDeviceCall(format, options, &config);
   if (status != BITNET_OK) return status;
-  status = CheckQuantizeBuffers(d_input, n, config.block, d_packed, packed_len, d_scales,
-                                scales_len);
-  if (status != BITNET_OK) return status;
-  if (n == 0) {
-    SetLastBackend(BITNET_BACKEND_CUDA);
-    return BITNET_OK;
-  }
-  const Region in{"d_input", d_input, n * sizeof(float)};
-  const Region out_packed{"d_packed", d_packed, PackedSize(n)};
-  const Region out_scales{"d_scales", d_scales, NumBlocks(n, config.block) * sizeof(float)};
-  return RunDevicePointerCall(
-      config.device.device_index, {&in, &out_packed, &out_scales}, stream, [&](cudaStream_t s) {
-        if (config.format == Format::kI2S) {
-          return QuantizeI2SOnDevice(config.device.device_index, d_input, n, config.block,
-                                     d_packed, d_scales, s);
-        }
-        const cudaError_t err = cuda::LaunchQuantize(cuda::Family::kQuantizer, config.format,
-                                                     d_input, n, config.block, d_packed,
-                                                     d_scales, cuda::Gate{}, s);
-        return err == cudaSuccess ? BITNET_OK : DeviceFailure("quantize kernel launch", err);
-      });
+  return QuantizeDevicePointers(cuda::Family::kQuantizer, config, d_input, n, d_packed,
+                                packed_len, d_scales, scales_len, stream);
 }
 
 int bitnet_cuda_dequantize(bitnet_format format, const bitnet_quant_options* options,
@@ -543,31 +553,15 @@ int bitnet_cuda_kernel_quantize(bitnet_format format, const bitnet_quant_options
                                 void* stream) {
   using namespace bitnet;
   CallConfig config;
-  int status = ResolveDeviceCall(format, options, &config);
+  const int status = ResolveDeviceCall(format, options, &config);
   if (status != BITNET_OK) return status;
   if (config.block != DefaultBlockSize(config.format)) {
     return Fail(BITNET_E_INVALID_BLOCK_SIZE,
                 "options->block_size is %zu; the kernel family's %s blocks are fixed at %zu",
                 config.block, FormatName(config.format), DefaultBlockSize(config.format));
   }
-  status = CheckQuantizeBuffers(d_input, n, config.block, d_packed, packed_len, d_scales,
-                                scales_len);
-  if (status != BITNET_OK) return status;
-  if (n == 0) {
-    SetLastBackend(BITNET_BACKEND_CUDA);
-    return BITNET_OK;
-  }
-  const Region in{"d_input", d_input, n * sizeof(float)};
-  const Region out_packed{"d_packed", d_packed, PackedSize(n)};
-  const Region out_scales{"d_scales", d_scales, NumBlocks(n, config.block) * sizeof(float)};
-  return RunDevicePointerCall(
-      config.device.device_index, {&in, &out_packed, &out_scales}, stream, [&](cudaStream_t s) {
-        const cudaError_t err = cuda::LaunchQuantize(cuda::Family::kKernel, config.format,
-                                                     d_input, n, config.block, d_packed,
-                                                     d_scales, cuda::Gate{}, s);
-        return err == cudaSuccess ? BITNET_OK
-                                  : DeviceFailure("kernel-family quantize launch", err);
-      });
+  return QuantizeDevicePointers(cuda::Family::kKernel, config, d_input, n, d_packed, packed_len,
+                                d_scales, scales_len, stream);
 }
 
 }  // extern "C"
