@@ -84,34 +84,6 @@ static int all_poison(const uint8_t* p, size_t bytes) {
   return 1;
 }
 
-/* ---- inputs ------------------------------------------------------------------ */
-
-enum fill_kind { GAUSS, TIES, SPECIALS, NUM_FILLS };
-static const char* const kFillNames[NUM_FILLS] = {"gauss", "ties", "specials"};
-
-/* TIES: each block's absmax is a power of two (held by its first element)
- * and the others are multiples of absmax/256, so x/s lands exactly on the
- * rounding boundaries of the I2_S, TL1 and TL2 rules; every 5th block has
- * an absmax above 1e30 (scale capped at 1e30, so |x/s| reaches 2). */
-static void fill(enum fill_kind kind, float* x, size_t n, size_t block, uint64_t seed) {
-  uint64_t rng = seed;
-  size_t i;
-  for (i = 0; i < n; ++i) {
-    switch (kind) {
-      case GAUSS: x[i] = (float)rng_normal(&rng); break;
-      case TIES: {
-        const size_t b = i / block;
-        const int capped = b % 5 == 4;
-        const float m = capped ? 4e30f : ldexpf(1.0f, (int)(b % 9) - 4);
-        const float k = (float)((int)(rng_next(&rng) % 513) - 256) / 256.0f;
-        x[i] = (i % block == 0) ? m : capped ? 2.0f * k * 1e30f : k * m;
-        break;
-      }
-      default: x[i] = (rng_next(&rng) % 4 == 0) ? rng_special(&rng) : (float)rng_normal(&rng); break;
-    }
-  }
-}
-
 /* ---- one comparison: CPU reference vs both GPU entry points ---------------------- */
 
 typedef struct result {
@@ -371,22 +343,24 @@ static void run_random(int sanitize) {
   const size_t num_sizes = sanitize ? 7 : sizeof(kSizes) / sizeof(kSizes[0]);
   const size_t big = sanitize ? 0 : (size_t)256 << 20; /* 256 M elements */
   size_t b, s;
-  int format, kind;
+  const int first_dist = sanitize ? SPECIALS : 0;
+  const int end_dist = sanitize ? SPECIALS + 1 : NUM_DISTRIBUTIONS;
+  int format, d;
   uint64_t seed = 1;
   for (format = 0; format < 3; ++format) {
-    for (kind = sanitize ? SPECIALS : 0; kind < NUM_FILLS; ++kind) {
+    for (d = first_dist; d < end_dist; ++d) {
       for (b = 0; b < sizeof(kBlocks) / sizeof(kBlocks[0]); ++b) {
         for (s = 0; s < num_sizes; ++s) {
           const size_t n = kSizes[s];
           float* x = (float*)xmalloc(n * sizeof(float));
           char where[160];
-          fill((enum fill_kind)kind, x, n, kBlocks[b], ++seed);
+          fill_random((enum distribution)d, x, n, kBlocks[b], ++seed);
           snprintf(where, sizeof(where), "%s block %u %s n %zu", kFormatNames[format], kBlocks[b],
-                   kFillNames[kind], n);
+                   kDistributionNames[d], n);
           compare_quantize(format, kBlocks[b], x, n, s % 4, where);
           if (b == 0) {
             snprintf(where, sizeof(where), "kernel %s %s n %zu", kFormatNames[format],
-                     kFillNames[kind], n);
+                     kDistributionNames[d], n);
             compare_kernel_quantize(format, x, n, s % 4, where);
           }
           free(x);
@@ -396,7 +370,7 @@ static void run_random(int sanitize) {
   }
   if (big) {
     float* x = (float*)xmalloc((big + 3) * sizeof(float));
-    fill(SPECIALS, x, big + 3, 32, 99);
+    fill_random(SPECIALS, x, big + 3, 32, 99);
     for (format = 0; format < 3; ++format) {
       char where[160];
       snprintf(where, sizeof(where), "%s block %u specials n %zu", kFormatNames[format],
@@ -555,7 +529,7 @@ static void run_offsets(void) {
   float* x = (float*)xmalloc(n * sizeof(float));
   size_t o;
   int format;
-  fill(SPECIALS, x, n, 32, 7);
+  fill_random(SPECIALS, x, n, 32, 7);
   for (format = 0; format < 3; ++format) {
     for (o = 0; o < sizeof(kOffsets) / sizeof(kOffsets[0]); ++o) {
       const size_t off = kOffsets[o];
@@ -644,7 +618,7 @@ static void run_streams(void) {
     const int format = i % 3;
     const uint32_t block = kDefaultBlock[format];
     x[i] = (float*)xmalloc(n * sizeof(float));
-    fill(i % 2 ? SPECIALS : GAUSS, x[i], n, block, 1000 + i);
+    fill_random(i % 2 ? SPECIALS : GAUSS, x[i], n, block, 1000 + i);
     CUDA_OK(cudaStreamCreateWithFlags(&streams[i], cudaStreamNonBlocking));
     d_in[i] = (float*)to_device(x[i], n * sizeof(float));
     d_packed[i] = (uint8_t*)device_alloc((n + 3) / 4);
@@ -725,7 +699,7 @@ static void run_modes(void) {
   uint8_t* d_packed;
   size_t i;
   int status;
-  fill(GAUSS, x, n, 32, 5);
+  fill_random(GAUSS, x, n, 32, 5);
   d_x = (float*)to_device(x, n * sizeof(float));
   d_packed = (uint8_t*)device_alloc(packed_len + 1);
   d_scales = (float*)device_alloc(scales_len * sizeof(float) + 4);
@@ -836,7 +810,7 @@ static void run_modes(void) {
   /* Mapped pinned host memory and managed memory are device-accessible. */
   CUDA_OK(cudaHostAlloc((void**)&pinned, n * sizeof(float), cudaHostAllocMapped));
   CUDA_OK(cudaMallocManaged((void**)&managed, n * sizeof(float), cudaMemAttachGlobal));
-  fill(SPECIALS, pinned, n, 32, 9);
+  fill_random(SPECIALS, pinned, n, 32, 9);
   memcpy(managed, pinned, n * sizeof(float));
   {
     const bitnet_quant_options ref = reference_options(128), gpu = cuda_options(128);
@@ -875,7 +849,7 @@ static void run_huge(void) {
   float* x = (float*)xmalloc(n * sizeof(float));
   size_t i;
   /* A random first MiB, repeated with a different sign and magnitude per copy. */
-  fill(SPECIALS, x, chunk, 32, 31);
+  fill_random(SPECIALS, x, chunk, 32, 31);
   for (i = chunk; i < n; ++i) x[i] = x[i % chunk] * ((i / chunk) % 2 ? -0.5f : 3.0f);
   compare_quantize(BITNET_FORMAT_I2S, 32, x, n, 1, "I2_S n 2^31+5");
   free(x);

@@ -12,79 +12,6 @@
 #include "bitnet_quant.h"
 #include "test_util.h"
 
-enum distribution {
-  GAUSS,
-  UNIFORM,
-  TIES,     /* rounding boundaries of every rule, and their neighbours */
-  SPECIALS, /* NaN, +-Inf, -0.0, subnormals, 1e-30 / 1e30 edges, FLT_MAX */
-  BLOCKY,   /* each block a different magnitude, some all-NaN or all-zero */
-  NUM_DISTRIBUTIONS
-};
-static const char* const kDistNames[] = {"gauss", "uniform", "ties", "specials", "blocky"};
-
-/* x/s values at which some rule changes its answer (I2_S half-way points,
- * TL1 and TL2 table steps, kernel-family thresholds and level midpoints). */
-static const float kBoundaries[] = {0.5f,        1.5f,  0.49609375f, 0.50390625f, 1.0f / 3.0f,
-                                    0.33f,       0.665f, 0.8f,       0.4f,        0.75f,
-                                    0.5f / 1.5f, 1.0f,  0.0f,        2.0f / 3.0f, 0.25f,
-                                    2.5f,        3.0f};
-
-/* A float v near q*s whose IEEE quotient v/s is exactly q, if one of its
- * neighbours has one; else the nearest. */
-static float value_with_quotient(float q, float s) {
-  float v = q * s, up = v, down = v;
-  int k;
-  for (k = 0; k < 8; ++k) {
-    if (up / s == q) return up;
-    if (down / s == q) return down;
-    up = nextafterf(up, INFINITY);
-    down = nextafterf(down, -INFINITY);
-  }
-  return v;
-}
-
-static void fill(enum distribution dist, float* x, size_t n, size_t block, uint64_t seed) {
-  uint64_t rng = seed;
-  size_t i;
-  for (i = 0; i < n; ++i) {
-    switch (dist) {
-      case GAUSS: x[i] = (float)rng_normal(&rng); break;
-      case UNIFORM: x[i] = (float)(rng_uniform(&rng) * 2.0 - 1.0); break;
-      case TIES: {
-        /* Block absmax is a power of two (exact quotients), a random
-         * scale, or above 1e30 (scale capped at 1e30, so x/s reaches
-         * beyond +-1); the first element of each block holds it. */
-        const size_t b = i / block;
-        const int capped = b % 3 == 2;
-        const float m = capped ? 4e30f : (b % 2) ? ldexpf(1.0f, (int)(b % 7) - 3) : 0.7f + (float)(b % 5);
-        const float scale = capped ? 1e30f : m; /* the stored scale */
-        float q = kBoundaries[rng_next(&rng) % (sizeof(kBoundaries) / sizeof(kBoundaries[0]))];
-        const uint64_t r = rng_next(&rng);
-        float v;
-        if (!capped && q > 1.0f) q /= 3.0f; /* stay within the block's absmax */
-        v = value_with_quotient((r & 1) ? -q : q, scale);
-        if (r & 2) v = nextafterf(v, (r & 4) ? INFINITY : -INFINITY);
-        x[i] = (i % block == 0) ? m : v;
-        break;
-      }
-      case SPECIALS: x[i] = (rng_next(&rng) % 3 == 0) ? rng_special(&rng) : (float)rng_normal(&rng); break;
-      case BLOCKY: {
-        const size_t b = i / block;
-        switch (b % 6) {
-          case 0: x[i] = NAN; break;
-          case 1: x[i] = (b & 8) ? -0.0f : 0.0f; break;
-          case 2: x[i] = (float)(rng_normal(&rng) * 1e-35); break;
-          case 3: x[i] = (float)(rng_normal(&rng) * 1e36); break;
-          case 4: x[i] = (i % block == 3) ? INFINITY : (float)rng_normal(&rng); break;
-          default: x[i] = (float)(rng_normal(&rng) * 3e-39); break; /* subnormal block */
-        }
-        break;
-      }
-      default: break;
-    }
-  }
-}
-
 static bitnet_cpu_target g_targets[32];
 static int g_num_targets;
 
@@ -376,8 +303,8 @@ int main(void) {
       for (d = 0; d < NUM_DISTRIBUTIONS; ++d) {
         for (li = 0; li < sizeof(kLengths) / sizeof(kLengths[0]); ++li) {
           const size_t n = kLengths[li];
-          fill((enum distribution)d, x, n, block, ++seed);
-          snprintf(what, sizeof(what), "format %d block %u %s n %zu", f, block, kDistNames[d], n);
+          fill_random((enum distribution)d, x, n, block, ++seed);
+          snprintf(what, sizeof(what), "format %d block %u %s n %zu", f, block, kDistributionNames[d], n);
           compare_quantizer(f, block, x, n, what);
           if (f != BITNET_FORMAT_TL1) check_round_trip(f, block, x, n, what);
           ++cases;
@@ -385,8 +312,8 @@ int main(void) {
         /* Lengths around multiples of the block. */
         for (li = 0; li < 3; ++li) {
           const size_t n = 3 * (size_t)block + li - 1;
-          fill((enum distribution)d, x, n, block, ++seed);
-          snprintf(what, sizeof(what), "format %d block %u %s n %zu", f, block, kDistNames[d], n);
+          fill_random((enum distribution)d, x, n, block, ++seed);
+          snprintf(what, sizeof(what), "format %d block %u %s n %zu", f, block, kDistributionNames[d], n);
           compare_quantizer(f, block, x, n, what);
           ++cases;
         }
@@ -394,14 +321,14 @@ int main(void) {
       for (li = 0; li < sizeof(kLengths) / sizeof(kLengths[0]); li += 3) {
         compare_dequantizer(f, block, kLengths[li], ++seed);
       }
-      fill(SPECIALS, x, 50000, block, ++seed);
+      fill_random(SPECIALS, x, 50000, block, ++seed);
       check_split(f, block, x, 50000, ++seed);
     }
     /* One large input per distribution. */
     for (d = 0; d < NUM_DISTRIBUTIONS; ++d) {
       const uint32_t block = f == 0 ? 32 : f == 1 ? 64 : 128;
-      fill((enum distribution)d, x, big, block, ++seed);
-      snprintf(what, sizeof(what), "format %d block %u %s n %zu", f, block, kDistNames[d], big);
+      fill_random((enum distribution)d, x, big, block, ++seed);
+      snprintf(what, sizeof(what), "format %d block %u %s n %zu", f, block, kDistributionNames[d], big);
       compare_quantizer(f, block, x, big, what);
       ++cases;
     }
@@ -409,11 +336,11 @@ int main(void) {
   for (f = 0; f < 3; ++f) {
     for (d = 0; d < NUM_DISTRIBUTIONS; ++d) {
       for (li = 0; li < sizeof(kLengths) / sizeof(kLengths[0]); ++li) {
-        fill((enum distribution)d, x, kLengths[li], 32, ++seed);
-        snprintf(what, sizeof(what), "kernel %s n %zu", kDistNames[d], kLengths[li]);
+        fill_random((enum distribution)d, x, kLengths[li], 32, ++seed);
+        snprintf(what, sizeof(what), "kernel %s n %zu", kDistributionNames[d], kLengths[li]);
         compare_kernel_family(f, x, kLengths[li], what);
       }
-      fill((enum distribution)d, x, 1 << 20, 32, ++seed);
+      fill_random((enum distribution)d, x, 1 << 20, 32, ++seed);
       compare_kernel_family(f, x, 1 << 20, "kernel large");
     }
   }

@@ -98,6 +98,72 @@ float rng_special(uint64_t* state) {
   }
 }
 
+const char* const kDistributionNames[NUM_DISTRIBUTIONS] = {"gauss", "uniform", "ties",
+                                                           "specials", "blocky"};
+
+/* x/s values at which some rule changes its answer (I2_S half-way points,
+ * TL1 and TL2 table steps, kernel-family thresholds and level midpoints). */
+static const float kBoundaries[] = {0.5f,        1.5f,  0.49609375f, 0.50390625f, 1.0f / 3.0f,
+                                    0.33f,       0.665f, 0.8f,       0.4f,        0.75f,
+                                    0.5f / 1.5f, 1.0f,  0.0f,        2.0f / 3.0f, 0.25f,
+                                    2.5f,        3.0f};
+
+/* A float v near q*s whose IEEE quotient v/s is exactly q, if one of its
+ * neighbours has one; else the nearest. */
+static float value_with_quotient(float q, float s) {
+  float v = q * s, up = v, down = v;
+  int k;
+  for (k = 0; k < 8; ++k) {
+    if (up / s == q) return up;
+    if (down / s == q) return down;
+    up = nextafterf(up, INFINITY);
+    down = nextafterf(down, -INFINITY);
+  }
+  return v;
+}
+
+void fill_random(enum distribution dist, float* x, size_t n, size_t block, uint64_t seed) {
+  uint64_t rng = seed;
+  size_t i;
+  for (i = 0; i < n; ++i) {
+    switch (dist) {
+      case GAUSS: x[i] = (float)rng_normal(&rng); break;
+      case UNIFORM: x[i] = (float)(rng_uniform(&rng) * 2.0 - 1.0); break;
+      case TIES: {
+        /* Block absmax is a power of two (exact quotients), a random
+         * scale, or above 1e30 (scale capped at 1e30, so x/s reaches
+         * beyond +-1); the first element of each block holds it. */
+        const size_t b = i / block;
+        const int capped = b % 3 == 2;
+        const float m = capped ? 4e30f : (b % 2) ? ldexpf(1.0f, (int)(b % 7) - 3) : 0.7f + (float)(b % 5);
+        const float scale = capped ? 1e30f : m; /* the stored scale */
+        float q = kBoundaries[rng_next(&rng) % (sizeof(kBoundaries) / sizeof(kBoundaries[0]))];
+        const uint64_t r = rng_next(&rng);
+        float v;
+        if (!capped && q > 1.0f) q /= 3.0f; /* stay within the block's absmax */
+        v = value_with_quotient((r & 1) ? -q : q, scale);
+        if (r & 2) v = nextafterf(v, (r & 4) ? INFINITY : -INFINITY);
+        x[i] = (i % block == 0) ? m : v;
+        break;
+      }
+      case SPECIALS: x[i] = (rng_next(&rng) % 3 == 0) ? rng_special(&rng) : (float)rng_normal(&rng); break;
+      case BLOCKY: {
+        const size_t b = i / block;
+        switch (b % 6) {
+          case 0: x[i] = NAN; break;
+          case 1: x[i] = (b & 8) ? -0.0f : 0.0f; break;
+          case 2: x[i] = (float)(rng_normal(&rng) * 1e-35); break;
+          case 3: x[i] = (float)(rng_normal(&rng) * 1e36); break;
+          case 4: x[i] = (i % block == 3) ? INFINITY : (float)rng_normal(&rng); break;
+          default: x[i] = (float)(rng_normal(&rng) * 3e-39); break; /* subnormal block */
+        }
+        break;
+      }
+      default: break;
+    }
+  }
+}
+
 int golden_index_next(FILE* index, char* line, int size, char** file, char** name,
                       char** error) {
   while (fgets(line, size, index)) {

@@ -42,6 +42,19 @@ double rng_normal(uint64_t* state);
  * or a standard normal value. */
 float rng_special(uint64_t* state);
 
+/* Random inputs of one distribution, x[0, n) from seed; `block` places the
+ * block-wise patterns of TIES and BLOCKY. */
+enum distribution {
+  GAUSS,
+  UNIFORM,
+  TIES,     /* rounding boundaries of every rule, and their neighbours */
+  SPECIALS, /* NaN, +-Inf, -0.0, subnormals, 1e-30 / 1e30 edges, FLT_MAX */
+  BLOCKY,   /* each block a different magnitude, some all-NaN or all-zero */
+  NUM_DISTRIBUTIONS
+};
+extern const char* const kDistributionNames[NUM_DISTRIBUTIONS];
+void fill_random(enum distribution dist, float* x, size_t n, size_t block, uint64_t seed);
+
 /* ---- golden vectors ----------------------------------------------------------- */
 /* Reads the next case of a golden index.tsv into line[size] and points file,
  * name and error at its three tab-separated columns (lines starting with
