@@ -420,18 +420,20 @@ int CudaQuantizeHost(int device, Format format, const float* input, size_t n, si
     BITNET_CUDA_STEP("cudaMallocAsync", buffers.Allocate(num_blocks, &d_scales));
     for (size_t start = 0; start < n; start += chunk) {
       const size_t len = std::min(chunk, n - start);
-      BITNET_CUDA_STEP("cudaMemcpyAsync", cudaMemcpyAsync(d_input, input + start, len * sizeof(float),
+      BITNET_CUDA_STEP("cudaMemcpyAsync",
+                       cudaMemcpyAsync(d_input, input + start, len * sizeof(float),
                                        cudaMemcpyHostToDevice, stream));
-      BITNET_CUDA_STEP("quantize kernel launch", cuda::LaunchQuantize(cuda::Family::kQuantizer, format, d_input, len, block,
+      BITNET_CUDA_STEP("quantize kernel launch",
+                       cuda::LaunchQuantize(cuda::Family::kQuantizer, format, d_input, len, block,
                                             d_packed + start / 4, d_scales + start / block,
                                             cuda::Gate{}, stream));
     }
     // The outputs are copied only once every chunk has run, so that a
     // failure leaves them unwritten.
-    BITNET_CUDA_STEP("cudaMemcpyAsync", cudaMemcpyAsync(packed, d_packed, PackedSize(n), cudaMemcpyDeviceToHost,
-                                     stream));
+    BITNET_CUDA_STEP("cudaMemcpyAsync", cudaMemcpyAsync(packed, d_packed, PackedSize(n),
+                                                        cudaMemcpyDeviceToHost, stream));
     BITNET_CUDA_STEP("cudaMemcpyAsync", cudaMemcpyAsync(scales, d_scales, num_blocks * sizeof(float),
-                                     cudaMemcpyDeviceToHost, stream));
+                                                        cudaMemcpyDeviceToHost, stream));
     return cudaSuccess;
   });
 }
@@ -447,16 +449,18 @@ int CudaDequantizeHost(int device, Format format, const uint8_t* packed, const f
     BITNET_CUDA_STEP("cudaMallocAsync", buffers.Allocate(PackedSize(n), &d_packed));
     BITNET_CUDA_STEP("cudaMallocAsync", buffers.Allocate(num_blocks, &d_scales));
     BITNET_CUDA_STEP("cudaMallocAsync", buffers.Allocate(std::min(n, chunk), &d_output));
-    BITNET_CUDA_STEP("cudaMemcpyAsync", cudaMemcpyAsync(d_packed, packed, PackedSize(n), cudaMemcpyHostToDevice,
-                                     stream));
+    BITNET_CUDA_STEP("cudaMemcpyAsync", cudaMemcpyAsync(d_packed, packed, PackedSize(n),
+                                                        cudaMemcpyHostToDevice, stream));
     BITNET_CUDA_STEP("cudaMemcpyAsync", cudaMemcpyAsync(d_scales, scales, num_blocks * sizeof(float),
-                                     cudaMemcpyHostToDevice, stream));
+                                                        cudaMemcpyHostToDevice, stream));
     for (size_t start = 0; start < n; start += chunk) {
       const size_t len = std::min(chunk, n - start);
-      BITNET_CUDA_STEP("dequantize kernel launch", cuda::LaunchDequantize(format, d_packed + start / 4,
+      BITNET_CUDA_STEP("dequantize kernel launch",
+                       cuda::LaunchDequantize(format, d_packed + start / 4,
                                               d_scales + start / block, len, block, d_output,
                                               stream));
-      BITNET_CUDA_STEP("cudaMemcpyAsync", cudaMemcpyAsync(output + start, d_output, len * sizeof(float),
+      BITNET_CUDA_STEP("cudaMemcpyAsync",
+                       cudaMemcpyAsync(output + start, d_output, len * sizeof(float),
                                        cudaMemcpyDeviceToHost, stream));
     }
     return cudaSuccess;
