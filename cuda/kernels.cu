@@ -40,11 +40,16 @@ constexpr unsigned kMaxQuadsPerLane = 4;
 constexpr unsigned kMinLanes = 4;
 constexpr size_t kMaxWarpBlock = 4 * kWarp * kMaxQuadsPerLane;  // 512 elements
 
-// The largest |x| of a block over its finite elements, and over its non-NaN
-// elements (-1 when every element is NaN).
+// The largest |x| of a block over its finite elements (-1 when there is
+// none), and over its non-NaN elements (-1 when every element is NaN). The
+// -1 tells the deferral whether a block holds a finite element, with no
+// per-element flag beside the maximum.
 struct BlockMax {
-  float finite = 0.0f;
+  float finite = -1.0f;
   float nonnan = -1.0f;
+  __device__ bool HasFinite() const { return finite >= 0.0f; }
+  // The reference's finite absmax: 0 when there is no finite element.
+  __device__ float FiniteAbsMax() const { return fmaxf(finite, 0.0f); }
 };
 
 __device__ __forceinline__ void Add(BlockMax& m, float x) {
@@ -140,7 +145,9 @@ struct QuantizerI2S {
   bool bounded;
   Bracket<kCuts> bracket;
   __device__ QuantizerI2S(const BlockMax& m, const RuleParams& p)
-      : scale(StoredScale(m.finite)), bounded(scale >= m.finite), bracket(scale, p.cuts) {}
+      : scale(StoredScale(m.FiniteAbsMax())),
+        bounded(scale >= m.FiniteAbsMax()),
+        bracket(scale, p.cuts) {}
   __device__ bool Bounded() const { return bounded; }
   __device__ unsigned Code(float x) const { return static_cast<unsigned>(I2SValue(x, scale) + 2); }
 };
@@ -165,7 +172,7 @@ struct QuantizerTl1 {
   float table_scale;
   Bracket<kCuts> bracket;
   __device__ QuantizerTl1(const BlockMax& m, const RuleParams& p)
-      : scale(StoredScale(m.finite)),
+      : scale(StoredScale(m.FiniteAbsMax())),
         table_scale(m.nonnan < 0.0f ? INFINITY : m.nonnan == 0.0f ? 1.0f : m.nonnan),
         bracket(table_scale, p.cuts) {}
   // Finite |x| <= nonnan absmax <= table scale (1 when that is 0).
@@ -190,7 +197,7 @@ struct QuantizerTl2 {
   float scale;
   Bracket<kCuts> bracket;
   __device__ QuantizerTl2(const BlockMax& m, const RuleParams& p)
-      : scale(StoredScale(m.finite)), bracket(scale, p.cuts) {}
+      : scale(StoredScale(m.FiniteAbsMax())), bracket(scale, p.cuts) {}
   __device__ unsigned Code(float x) const { return QuotientCode(x / scale, Levels{}); }
 };
 
@@ -260,21 +267,17 @@ __device__ __forceinline__ unsigned LoadQuad(const float* __restrict__ x, unsign
   return count;
 }
 
-// Adds a quad loaded by LoadQuad (its padding is NaN) to the maxima;
-// returns whether it holds a finite element.
+// Adds a quad loaded by LoadQuad (its padding is NaN) to the maxima.
 template <class Rule>
-__device__ __forceinline__ bool AddQuad(BlockMax& m, const float v[4]) {
-  bool finite = false;
+__device__ __forceinline__ void AddQuad(BlockMax& m, const float v[4]) {
 #pragma unroll
   for (unsigned i = 0; i < 4; ++i) {
-    finite |= static_cast<bool>(isfinite(v[i]));
     if (Rule::kUsesNonNan) {
       Add(m, v[i]);
     } else if (isfinite(v[i])) {
       m.finite = fmaxf(m.finite, fabsf(v[i]));
     }
   }
-  return finite;
 }
 
 // The packed byte of a quad: codes LSB first, bits past `count` zero. The
@@ -338,17 +341,18 @@ __device__ __forceinline__ void GroupMax(BlockMax& m, unsigned lanes) {
 // Blocks of at most kMaxWarpBlock elements, one per group of 2^lanes_log2
 // lanes; kQuads = quads of a block per lane (1, 2 or 4), so a group takes
 // 4 / kQuads blocks at a time, `groups` blocks apart (each of them
-// contiguous across the warp). deferral: see Deferral (per warp).
+// contiguous across the warp). num_blocks = NumBlocks(n, block), divided
+// out once on the host instead of in every thread. deferral: see Deferral
+// (per warp).
 template <class Rule, bool kAligned, unsigned kQuads>
 __global__ void __launch_bounds__(kThreads)
-    QuantizeWarpBlocks(const float* __restrict__ x, size_t n, unsigned block,
+    QuantizeWarpBlocks(const float* __restrict__ x, size_t n, size_t num_blocks, unsigned block,
                        unsigned lanes_log2, uint8_t* __restrict__ packed,
                        float* __restrict__ scales, RuleParams params, Deferral deferral) {
   constexpr unsigned kBlocks = kMaxQuadsPerLane / kQuads;
   const unsigned lanes = 1u << lanes_log2;
   const unsigned lane = threadIdx.x & (lanes - 1);
   const unsigned quads = block / 4;
-  const size_t num_blocks = NumBlocks(n, block);
   const size_t thread = static_cast<size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   const size_t groups = (static_cast<size_t>(gridDim.x) * blockDim.x) >> lanes_log2;
   const size_t group_in_warp = (threadIdx.x % kWarp) >> lanes_log2;
@@ -358,7 +362,6 @@ __global__ void __launch_bounds__(kThreads)
     float v[kBlocks][kQuads][4];
     unsigned count[kBlocks][kQuads];
     BlockMax m[kBlocks];
-    bool finite = false;  // among this lane's elements
 #pragma unroll
     for (unsigned r = 0; r < kBlocks; ++r) {  // all loads first
       const size_t b = warp_first + group_in_warp + r * groups;
@@ -369,13 +372,15 @@ __global__ void __launch_bounds__(kThreads)
         count[r][k] = e < len ? LoadQuad<kAligned>(x + b * block, len, e, v[r][k]) : 0;
       }
     }
+    bool finite = false;  // among this lane's blocks
 #pragma unroll
     for (unsigned r = 0; r < kBlocks; ++r) {
 #pragma unroll
       for (unsigned k = 0; k < kQuads; ++k) {
-        if (count[r][k] > 0) finite |= AddQuad<Rule>(m[r], v[r][k]);
+        if (count[r][k] > 0) AddQuad<Rule>(m[r], v[r][k]);
       }
       GroupMax<Rule>(m[r], lanes);
+      finite |= m[r].HasFinite();
     }
     if (deferral.flag != nullptr && !__any_sync(kFullMask, finite)) {
       if (threadIdx.x % kWarp == 0) *deferral.flag = 1;
@@ -401,31 +406,29 @@ __global__ void __launch_bounds__(kThreads)
 // deferral: see Deferral (per block of elements).
 template <class Rule, bool kAligned>
 __global__ void __launch_bounds__(kThreads)
-    QuantizeLargeBlocks(const float* __restrict__ x, size_t n, unsigned block,
+    QuantizeLargeBlocks(const float* __restrict__ x, size_t n, size_t num_blocks, unsigned block,
                         uint8_t* __restrict__ packed, float* __restrict__ scales, RuleParams params,
                         Deferral deferral) {
   __shared__ float warp_finite[kThreads / kWarp];
   __shared__ float warp_nonnan[kThreads / kWarp];
-  const size_t num_blocks = NumBlocks(n, block);
   for (size_t b = blockIdx.x; b < num_blocks; b += gridDim.x) {
     const float* xb = x + b * block;
     const unsigned len = BlockLength(n, block, b);
     const unsigned quads = (len + 3) / 4;
     BlockMax m;
-    bool finite = false;
     for (unsigned q = threadIdx.x; q < quads; q += kThreads) {
       float v[4];
       LoadQuad<kAligned>(xb, len, 4 * q, v);
-      finite |= AddQuad<Rule>(m, v);
+      AddQuad<Rule>(m, v);
     }
     GroupMax<Rule>(m, kWarp);
     if (threadIdx.x % kWarp == 0) {
       warp_finite[threadIdx.x / kWarp] = m.finite;
       warp_nonnan[threadIdx.x / kWarp] = m.nonnan;
     }
-    finite = __syncthreads_or(finite);
+    __syncthreads();
     for (unsigned w = 0; w < kThreads / kWarp; ++w) Merge(m, warp_finite[w], warp_nonnan[w]);
-    if (deferral.flag == nullptr || finite) {
+    if (deferral.flag == nullptr || m.HasFinite()) {  // the same in every thread
       const Rule rule(m, params);
       if (threadIdx.x == 0) scales[b] = rule.scale;
       for (unsigned q = threadIdx.x; q < quads; q += kThreads) {
@@ -528,9 +531,10 @@ cudaError_t LaunchWarpBlocks(const float* x, size_t n, unsigned block, unsigned 
                              uint8_t* packed, float* scales, const RuleParams& params,
                              Deferral deferral, cudaStream_t stream) {
   constexpr unsigned kBlocks = kMaxQuadsPerLane / kQuads;
-  const unsigned grid = GridFor(((NumBlocks(n, block) << lanes_log2) + kBlocks - 1) / kBlocks);
-  return Launch(QuantizeWarpBlocks<Rule, kAligned, kQuads>, grid, stream, x, n, block, lanes_log2,
-                packed, scales, params, deferral);
+  const size_t num_blocks = NumBlocks(n, block);
+  const unsigned grid = GridFor(((num_blocks << lanes_log2) + kBlocks - 1) / kBlocks);
+  return Launch(QuantizeWarpBlocks<Rule, kAligned, kQuads>, grid, stream, x, n, num_blocks, block,
+                lanes_log2, packed, scales, params, deferral);
 }
 
 template <class Rule, bool kAligned>
@@ -556,9 +560,9 @@ cudaError_t LaunchRule(const float* x, size_t n, size_t block, uint8_t* packed, 
     return LaunchWarpBlocks<Rule, kAligned, 4>(x, n, b, lanes_log2, packed, scales, params, deferral,
                                                stream);
   }
-  const unsigned grid = GridFor(NumBlocks(n, block) * kThreads);
-  return Launch(QuantizeLargeBlocks<Rule, kAligned>, grid, stream, x, n, b, packed, scales, params,
-                deferral);
+  const size_t num_blocks = NumBlocks(n, block);
+  return Launch(QuantizeLargeBlocks<Rule, kAligned>, GridFor(num_blocks * kThreads), stream, x, n,
+                num_blocks, b, packed, scales, params, deferral);
 }
 
 // Floats as integers in the same order (-0 and +0 both 0), and back.
