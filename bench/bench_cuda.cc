@@ -2,7 +2,8 @@
 // points at 1 M, 16 M and 256 M elements (CUDA events, after warm-up, median
 // of the timed calls), each against a device-to-device copy measured in the
 // same run (bytes read + written), and the host-pointer path end to end
-// (pageable host buffers, transfers included) next to the CPU.
+// (pageable host buffers, transfers included) next to the CPU; and the cost
+// of I2_S quantize's all-non-finite check when warps defer.
 // usage: bench_cuda [max_elements]   (default 256 M)
 #include <cuda_runtime_api.h>
 
@@ -143,6 +144,34 @@ int main(int argc, char** argv) {
     std::printf("| kernel-family quantize | I2_S | %zu M | %.3f | %.1f | %.1f | %.1f |\n", n >> 20,
                 tk * 1e3, n / tk / 1e9, bytes_k / tk / 1e9, 100.0 * bytes_k / tk / copy_bw);
   }
+
+  // I2_S quantize's error contract at the largest size: an input whose first
+  // half is NaN makes those warps defer, so the whole input is probed and
+  // quantized again; an all-NaN input is probed and fails, writing nothing.
+  // Staged in d_out, which the dequantize rows no longer need.
+  std::printf("\n| I2_S quantize, %zu M elements | time (ms) | vs all finite |\n", max_n >> 20);
+  std::printf("|---|---:|---:|\n");
+  const auto time_i2s = [&](int expected) {
+    return TimeDevice([&] {
+      const int status = bitnet_cuda_quantize(0, &opt, d_out, max_n, d_packed, (max_n + 3) / 4,
+                                              d_scales, (max_n + 31) / 32, nullptr);
+      if (status != expected) {
+        std::fprintf(stderr, "FATAL: bitnet_cuda_quantize returned %d, expected %d: %s\n",
+                     status, expected, bitnet_last_error());
+        std::exit(2);
+      }
+    }, 3, 20);
+  };
+  CudaOk(cudaMemcpy(d_out, d_in, max_n * sizeof(float), cudaMemcpyDeviceToDevice), "stage");
+  const double t_finite = time_i2s(BITNET_OK);
+  CudaOk(cudaMemset(d_out, 0xFF, max_n / 2 * sizeof(float)), "stage");  // 0xFFFFFFFF: a NaN
+  const double t_half = time_i2s(BITNET_OK);
+  CudaOk(cudaMemset(d_out, 0xFF, max_n * sizeof(float)), "stage");
+  const double t_none = time_i2s(BITNET_E_ALL_NONFINITE);
+  std::printf("| all finite: one pass | %.3f | 1.00 |\n", t_finite * 1e3);
+  std::printf("| first half NaN: pass, probe, pass | %.3f | %.2f |\n", t_half * 1e3, t_half / t_finite);
+  std::printf("| all NaN: pass, probe, BITNET_E_ALL_NONFINITE | %.3f | %.2f |\n", t_none * 1e3,
+              t_none / t_finite);
 
   // Host-pointer path end to end (pageable buffers, copies included) vs the CPU.
   std::printf("\n| host-pointer I2_S quantize | elements | time (ms) | Melem/s | input GB/s |\n");

@@ -199,101 +199,86 @@ int RunDevicePointerCall(int device, std::initializer_list<const Region*> region
   return BITNET_OK;
 }
 
-// Per-thread flags of the I2_S probe: an int in mapped pinned host memory
-// (written by kernels of any device, read by the host after synchronizing)
-// and a device flag per device (the quantize kernel's gate, which the probe
-// sets to the call's epoch, so no memset resets it between calls).
-// Allocated once per thread, as per-call allocations would cost more than
-// the probe.
-class ProbeFlags {
+// A per-thread int in mapped pinned host memory, which kernels of any device
+// write and the host reads once the stream has synchronized: I2_S quantize's
+// deferral flag, then its finite-element probe's result. Allocated once per
+// thread (a per-call allocation would cost more than the kernel at small
+// sizes); a call sets it before enqueuing its writers and reads it after
+// synchronizing with them, so calls of one thread never share it in flight.
+class MappedFlag {
  public:
-  ProbeFlags() = default;
-  ProbeFlags(const ProbeFlags&) = delete;
-  ProbeFlags& operator=(const ProbeFlags&) = delete;
-  ~ProbeFlags() {
-    for (unsigned long long* gate : gates_) {
-      if (gate != nullptr) cudaFree(gate);
-    }
-    if (host_ != nullptr) cudaFreeHost(host_);
+  MappedFlag() = default;
+  MappedFlag(const MappedFlag&) = delete;
+  MappedFlag& operator=(const MappedFlag&) = delete;
+  ~MappedFlag() {
+    if (flag_ != nullptr) cudaFreeHost(const_cast<int*>(flag_));
   }
-  cudaError_t Get(int device, cudaStream_t stream, int** host, unsigned long long** gate,
-                  unsigned long long* epoch, const char** what) {
-    if (host_ == nullptr) {
+  cudaError_t Reset() {
+    if (flag_ == nullptr) {
       void* p = nullptr;
-      *what = "cudaHostAlloc";
       const cudaError_t err =
           cudaHostAlloc(&p, sizeof(int), cudaHostAllocMapped | cudaHostAllocPortable);
       if (err != cudaSuccess) return err;
-      host_ = static_cast<int*>(p);
+      flag_ = static_cast<volatile int*>(p);
     }
-    if (static_cast<size_t>(device) >= gates_.size()) gates_.resize(device + 1, nullptr);
-    if (gates_[device] == nullptr) {
-      void* p = nullptr;
-      *what = "cudaMalloc";
-      cudaError_t err = cudaMalloc(&p, sizeof(unsigned long long));  // on `device`, current
-      if (err != cudaSuccess) return err;
-      gates_[device] = static_cast<unsigned long long*>(p);
-      *what = "cudaMemsetAsync";
-      err = cudaMemsetAsync(p, 0, sizeof(unsigned long long), stream);  // epochs start at 1
-      if (err != cudaSuccess) return err;
-    }
-    *host = host_;
-    *gate = gates_[device];
-    *epoch = ++epoch_;  // 64 bits: never wraps, so a stale flag never matches
+    *flag_ = 0;
     return cudaSuccess;
   }
+  int* device_pointer() const { return const_cast<int*>(flag_); }
+  bool raised() const { return *flag_ != 0; }
 
  private:
-  int* host_ = nullptr;
-  std::vector<unsigned long long*> gates_;
-  unsigned long long epoch_ = 0;
+  volatile int* flag_ = nullptr;
 };
 
+// Records the name of the step that fails; `what` is the caller's.
+#define BITNET_CUDA_STEP(name, call) \
+  do {                               \
+    *what = name;                    \
+    const cudaError_t e_ = (call);   \
+    if (e_ != cudaSuccess) return e_; \
+  } while (0)
+
 // Device-pointer I2_S quantize, which must fail without writing anything when
-// the input has no finite element. The first elements are probed and the
-// quantize kernel, gated on the probe's device flag, is enqueued right behind
-// it; one synchronization of `stream` then tells whether it ran. Only when
-// those elements are all non-finite is the rest probed (a second
-// synchronization) and the kernel enqueued again, ungated.
-int QuantizeI2SOnDevice(int device, const float* input, size_t n, size_t block,
-                        uint8_t* packed, float* scales, cudaStream_t stream) {
-  constexpr size_t kFirst = size_t{1} << 16;
-  static thread_local ProbeFlags flags;
-  const size_t first = std::min(n, kFirst);
-  int* found = nullptr;
-  unsigned long long* gate = nullptr;
-  unsigned long long epoch = 0;
+// the input holds no finite element. The kernel runs with a deferral (see
+// cuda::Deferral): every warp whose share holds a finite element writes it,
+// and one synchronization of `stream` tells whether any warp held back. Only
+// then (runs of 128 or more non-finite elements) is the whole input probed,
+// and, when it holds a finite element after all, quantized again with no
+// deferral; a last synchronization keeps the outputs complete on return.
+// *finite: whether the input holds a finite element.
+cudaError_t QuantizeI2SSteps(const float* input, size_t n, size_t block, uint8_t* packed,
+                             float* scales, cudaStream_t stream, bool* finite,
+                             const char** what) {
+  static thread_local MappedFlag flag;
+  BITNET_CUDA_STEP("cudaHostAlloc", flag.Reset());
+  BITNET_CUDA_STEP("quantize kernel launch",
+                   cuda::LaunchQuantize(cuda::Family::kQuantizer, Format::kI2S, input, n, block,
+                                        packed, scales, cuda::Deferral{flag.device_pointer()},
+                                        stream));
+  BITNET_CUDA_STEP("cudaStreamSynchronize", cudaStreamSynchronize(stream));
+  *finite = true;
+  if (!flag.raised()) return cudaSuccess;
+  BITNET_CUDA_STEP("cudaHostAlloc", flag.Reset());
+  BITNET_CUDA_STEP("finite-element probe",
+                   cuda::LaunchFindFinite(input, n, flag.device_pointer(), stream));
+  BITNET_CUDA_STEP("cudaStreamSynchronize", cudaStreamSynchronize(stream));
+  *finite = flag.raised();
+  if (!*finite) return cudaSuccess;
+  BITNET_CUDA_STEP("quantize kernel launch",
+                   cuda::LaunchQuantize(cuda::Family::kQuantizer, Format::kI2S, input, n, block,
+                                        packed, scales, cuda::Deferral{}, stream));
+  BITNET_CUDA_STEP("cudaStreamSynchronize", cudaStreamSynchronize(stream));
+  return cudaSuccess;
+}
+
+int QuantizeI2SOnDevice(const float* input, size_t n, size_t block, uint8_t* packed,
+                        float* scales, cudaStream_t stream) {
   const char* what = "";
-  cudaError_t err = flags.Get(device, stream, &found, &gate, &epoch, &what);
-  if (err == cudaSuccess) {
-    *static_cast<volatile int*>(found) = 0;
-    what = "finite-element probe";
-    err = cuda::LaunchFindFinite(input, first, gate, epoch, found, stream);
-  }
-  if (err == cudaSuccess) {
-    what = "quantize kernel launch";
-    err = cuda::LaunchQuantize(cuda::Family::kQuantizer, Format::kI2S, input, n, block, packed,
-                               scales, cuda::Gate{gate, epoch}, stream);
-  }
-  if (err == cudaSuccess) {
-    what = "cudaStreamSynchronize";
-    err = cudaStreamSynchronize(stream);
-  }
-  if (err == cudaSuccess && *static_cast<volatile int*>(found) == 0 && n > first) {
-    what = "finite-element probe";
-    err = cuda::LaunchFindFinite(input + first, n - first, nullptr, 0, found, stream);
-    if (err == cudaSuccess) {
-      what = "cudaStreamSynchronize";
-      err = cudaStreamSynchronize(stream);
-    }
-    if (err == cudaSuccess && *static_cast<volatile int*>(found) != 0) {
-      what = "quantize kernel launch";
-      err = cuda::LaunchQuantize(cuda::Family::kQuantizer, Format::kI2S, input, n, block, packed,
-                                 scales, cuda::Gate{}, stream);
-    }
-  }
+  bool finite = true;
+  const cudaError_t err = QuantizeI2SSteps(input, n, block, packed, scales, stream, &finite, &what);
   if (err != cudaSuccess) return DeviceFailure(what, err);
-  if (*static_cast<volatile int*>(found) == 0) {
+  if (!finite) {
     return Fail(BITNET_E_ALL_NONFINITE,
                 "I2_S input of %zu elements has no finite element (BitNet-rs: MalformedData)", n);
   }
@@ -302,7 +287,7 @@ int QuantizeI2SOnDevice(int device, const float* input, size_t n, size_t block,
 
 // The device-pointer quantize of either family, once the block size is
 // resolved: checks, then the launch (I2_S of the quantizer family through
-// QuantizeI2SOnDevice, for its error contract).
+// its deferral, see QuantizeI2SOnDevice).
 int QuantizeDevicePointers(cuda::Family family, const CallConfig& config, const float* d_input,
                            size_t n, uint8_t* d_packed, size_t packed_len, float* d_scales,
                            size_t scales_len, void* stream) {
@@ -319,23 +304,14 @@ int QuantizeDevicePointers(cuda::Family family, const CallConfig& config, const 
   return RunDevicePointerCall(
       config.device.device_index, {&in, &out_packed, &out_scales}, stream, [&](cudaStream_t s) {
         if (family == cuda::Family::kQuantizer && config.format == Format::kI2S) {
-          return QuantizeI2SOnDevice(config.device.device_index, d_input, n, config.block,
-                                     d_packed, d_scales, s);
+          return QuantizeI2SOnDevice(d_input, n, config.block, d_packed, d_scales, s);
         }
         const cudaError_t err = cuda::LaunchQuantize(family, config.format, d_input, n,
                                                      config.block, d_packed, d_scales,
-                                                     cuda::Gate{}, s);
+                                                     cuda::Deferral{}, s);
         return err == cudaSuccess ? BITNET_OK : DeviceFailure("quantize kernel launch", err);
       });
 }
-
-// Records the name of the step that fails; `what` is the caller's.
-#define BITNET_CUDA_STEP(name, call) \
-  do {                               \
-    *what = name;                    \
-    const cudaError_t e_ = (call);   \
-    if (e_ != cudaSuccess) return e_; \
-  } while (0)
 
 // ---- host-pointer path -------------------------------------------------------------
 
@@ -426,7 +402,7 @@ int CudaQuantizeHost(int device, Format format, const float* input, size_t n, si
       BITNET_CUDA_STEP("quantize kernel launch",
                        cuda::LaunchQuantize(cuda::Family::kQuantizer, format, d_input, len, block,
                                             d_packed + start / 4, d_scales + start / block,
-                                            cuda::Gate{}, stream));
+                                            cuda::Deferral{}, stream));
     }
     // The outputs are copied only once every chunk has run, so that a
     // failure leaves them unwritten.

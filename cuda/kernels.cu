@@ -40,11 +40,16 @@ constexpr unsigned kMaxQuadsPerLane = 4;
 constexpr unsigned kMinLanes = 4;
 constexpr size_t kMaxWarpBlock = 4 * kWarp * kMaxQuadsPerLane;  // 512 elements
 
-// The largest |x| of a block over its finite elements, and over its non-NaN
-// elements (-1 when every element is NaN).
+// The largest |x| of a block over its finite elements (-1 when there is
+// none), and over its non-NaN elements (-1 when every element is NaN). The
+// -1 tells the deferral whether a block holds a finite element, with no
+// per-element flag beside the maximum.
 struct BlockMax {
-  float finite = 0.0f;
+  float finite = -1.0f;
   float nonnan = -1.0f;
+  __device__ bool HasFinite() const { return finite >= 0.0f; }
+  // The reference's finite absmax: 0 when there is no finite element.
+  __device__ float FiniteAbsMax() const { return fmaxf(finite, 0.0f); }
 };
 
 __device__ __forceinline__ void Add(BlockMax& m, float x) {
@@ -140,7 +145,9 @@ struct QuantizerI2S {
   bool bounded;
   Bracket<kCuts> bracket;
   __device__ QuantizerI2S(const BlockMax& m, const RuleParams& p)
-      : scale(StoredScale(m.finite)), bounded(scale >= m.finite), bracket(scale, p.cuts) {}
+      : scale(StoredScale(m.FiniteAbsMax())),
+        bounded(scale >= m.FiniteAbsMax()),
+        bracket(scale, p.cuts) {}
   __device__ bool Bounded() const { return bounded; }
   __device__ unsigned Code(float x) const { return static_cast<unsigned>(I2SValue(x, scale) + 2); }
 };
@@ -165,7 +172,7 @@ struct QuantizerTl1 {
   float table_scale;
   Bracket<kCuts> bracket;
   __device__ QuantizerTl1(const BlockMax& m, const RuleParams& p)
-      : scale(StoredScale(m.finite)),
+      : scale(StoredScale(m.FiniteAbsMax())),
         table_scale(m.nonnan < 0.0f ? INFINITY : m.nonnan == 0.0f ? 1.0f : m.nonnan),
         bracket(table_scale, p.cuts) {}
   // Finite |x| <= nonnan absmax <= table scale (1 when that is 0).
@@ -190,7 +197,7 @@ struct QuantizerTl2 {
   float scale;
   Bracket<kCuts> bracket;
   __device__ QuantizerTl2(const BlockMax& m, const RuleParams& p)
-      : scale(StoredScale(m.finite)), bracket(scale, p.cuts) {}
+      : scale(StoredScale(m.FiniteAbsMax())), bracket(scale, p.cuts) {}
   __device__ unsigned Code(float x) const { return QuotientCode(x / scale, Levels{}); }
 };
 
@@ -334,18 +341,18 @@ __device__ __forceinline__ void GroupMax(BlockMax& m, unsigned lanes) {
 // Blocks of at most kMaxWarpBlock elements, one per group of 2^lanes_log2
 // lanes; kQuads = quads of a block per lane (1, 2 or 4), so a group takes
 // 4 / kQuads blocks at a time, `groups` blocks apart (each of them
-// contiguous across the warp). gate: see LaunchQuantize.
+// contiguous across the warp). num_blocks = NumBlocks(n, block), divided
+// out once on the host instead of in every thread. deferral: see Deferral
+// (per warp).
 template <class Rule, bool kAligned, unsigned kQuads>
 __global__ void __launch_bounds__(kThreads)
-    QuantizeWarpBlocks(const float* __restrict__ x, size_t n, unsigned block,
+    QuantizeWarpBlocks(const float* __restrict__ x, size_t n, size_t num_blocks, unsigned block,
                        unsigned lanes_log2, uint8_t* __restrict__ packed,
-                       float* __restrict__ scales, RuleParams params, Gate gate) {
+                       float* __restrict__ scales, RuleParams params, Deferral deferral) {
   constexpr unsigned kBlocks = kMaxQuadsPerLane / kQuads;
-  if (gate.flag != nullptr && *gate.flag != gate.epoch) return;
   const unsigned lanes = 1u << lanes_log2;
   const unsigned lane = threadIdx.x & (lanes - 1);
   const unsigned quads = block / 4;
-  const size_t num_blocks = NumBlocks(n, block);
   const size_t thread = static_cast<size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   const size_t groups = (static_cast<size_t>(gridDim.x) * blockDim.x) >> lanes_log2;
   const size_t group_in_warp = (threadIdx.x % kWarp) >> lanes_log2;
@@ -365,6 +372,7 @@ __global__ void __launch_bounds__(kThreads)
         count[r][k] = e < len ? LoadQuad<kAligned>(x + b * block, len, e, v[r][k]) : 0;
       }
     }
+    bool finite = false;  // among this lane's blocks
 #pragma unroll
     for (unsigned r = 0; r < kBlocks; ++r) {
 #pragma unroll
@@ -372,6 +380,11 @@ __global__ void __launch_bounds__(kThreads)
         if (count[r][k] > 0) AddQuad<Rule>(m[r], v[r][k]);
       }
       GroupMax<Rule>(m[r], lanes);
+      finite |= m[r].HasFinite();
+    }
+    if (deferral.flag != nullptr && !__any_sync(kFullMask, finite)) {
+      if (threadIdx.x % kWarp == 0) *deferral.flag = 1;
+      continue;
     }
 #pragma unroll
     for (unsigned r = 0; r < kBlocks; ++r) {
@@ -390,15 +403,14 @@ __global__ void __launch_bounds__(kThreads)
 }
 
 // Blocks of more than kMaxWarpBlock elements, one per thread block.
+// deferral: see Deferral (per block of elements).
 template <class Rule, bool kAligned>
 __global__ void __launch_bounds__(kThreads)
-    QuantizeLargeBlocks(const float* __restrict__ x, size_t n, unsigned block,
+    QuantizeLargeBlocks(const float* __restrict__ x, size_t n, size_t num_blocks, unsigned block,
                         uint8_t* __restrict__ packed, float* __restrict__ scales, RuleParams params,
-                        Gate gate) {
+                        Deferral deferral) {
   __shared__ float warp_finite[kThreads / kWarp];
   __shared__ float warp_nonnan[kThreads / kWarp];
-  if (gate.flag != nullptr && *gate.flag != gate.epoch) return;
-  const size_t num_blocks = NumBlocks(n, block);
   for (size_t b = blockIdx.x; b < num_blocks; b += gridDim.x) {
     const float* xb = x + b * block;
     const unsigned len = BlockLength(n, block, b);
@@ -416,12 +428,16 @@ __global__ void __launch_bounds__(kThreads)
     }
     __syncthreads();
     for (unsigned w = 0; w < kThreads / kWarp; ++w) Merge(m, warp_finite[w], warp_nonnan[w]);
-    const Rule rule(m, params);
-    if (threadIdx.x == 0) scales[b] = rule.scale;
-    for (unsigned q = threadIdx.x; q < quads; q += kThreads) {
-      float v[4];
-      const unsigned count = LoadQuad<kAligned>(xb, len, 4 * q, v);
-      packed[b * (block / 4) + q] = CodeByte(rule, v, count);
+    if (deferral.flag == nullptr || m.HasFinite()) {  // the same in every thread
+      const Rule rule(m, params);
+      if (threadIdx.x == 0) scales[b] = rule.scale;
+      for (unsigned q = threadIdx.x; q < quads; q += kThreads) {
+        float v[4];
+        const unsigned count = LoadQuad<kAligned>(xb, len, 4 * q, v);
+        packed[b * (block / 4) + q] = CodeByte(rule, v, count);
+      }
+    } else if (threadIdx.x == 0) {
+      *deferral.flag = 1;
     }
     __syncthreads();  // the next block reuses warp_finite / warp_nonnan
   }
@@ -473,20 +489,16 @@ __global__ void __launch_bounds__(kThreads)
   }
 }
 
-// One write per thread block that found one: the host flag is written
+// One write per thread block that found one, as the flag is written
 // across the bus.
 __global__ void __launch_bounds__(kThreads)
-    FindFiniteKernel(const float* __restrict__ x, size_t n, unsigned long long* found_device,
-                     unsigned long long epoch, int* found_host) {
+    FindFiniteKernel(const float* __restrict__ x, size_t n, int* found) {
   bool any = false;
   for (size_t i = static_cast<size_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
        i += static_cast<size_t>(gridDim.x) * blockDim.x) {
     any = any || isfinite(x[i]);
   }
-  if (__syncthreads_or(any) && threadIdx.x == 0) {
-    if (found_device != nullptr) *found_device = epoch;
-    *found_host = 1;
-  }
+  if (__syncthreads_or(any) && threadIdx.x == 0) *found = 1;
 }
 
 // ---- launchers -------------------------------------------------------------------
@@ -517,16 +529,17 @@ bool Aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0;
 template <class Rule, bool kAligned, unsigned kQuads>
 cudaError_t LaunchWarpBlocks(const float* x, size_t n, unsigned block, unsigned lanes_log2,
                              uint8_t* packed, float* scales, const RuleParams& params,
-                             Gate gate, cudaStream_t stream) {
+                             Deferral deferral, cudaStream_t stream) {
   constexpr unsigned kBlocks = kMaxQuadsPerLane / kQuads;
-  const unsigned grid = GridFor(((NumBlocks(n, block) << lanes_log2) + kBlocks - 1) / kBlocks);
-  return Launch(QuantizeWarpBlocks<Rule, kAligned, kQuads>, grid, stream, x, n, block, lanes_log2,
-                packed, scales, params, gate);
+  const size_t num_blocks = NumBlocks(n, block);
+  const unsigned grid = GridFor(((num_blocks << lanes_log2) + kBlocks - 1) / kBlocks);
+  return Launch(QuantizeWarpBlocks<Rule, kAligned, kQuads>, grid, stream, x, n, num_blocks, block,
+                lanes_log2, packed, scales, params, deferral);
 }
 
 template <class Rule, bool kAligned>
 cudaError_t LaunchRule(const float* x, size_t n, size_t block, uint8_t* packed, float* scales,
-                       const RuleParams& params, Gate gate, cudaStream_t stream) {
+                       const RuleParams& params, Deferral deferral, cudaStream_t stream) {
   const unsigned b = static_cast<unsigned>(block);
   if (block <= kMaxWarpBlock) {
     unsigned lanes_log2 = 0;
@@ -538,18 +551,18 @@ cudaError_t LaunchRule(const float* x, size_t n, size_t block, uint8_t* packed, 
     const unsigned quads_per_lane = (b / 4 + (1u << lanes_log2) - 1) >> lanes_log2;
     if (quads_per_lane == 1) {
       return LaunchWarpBlocks<Rule, kAligned, 1>(x, n, b, lanes_log2, packed, scales, params,
-                                                 gate, stream);
+                                                 deferral, stream);
     }
     if (quads_per_lane == 2) {
       return LaunchWarpBlocks<Rule, kAligned, 2>(x, n, b, lanes_log2, packed, scales, params,
-                                                 gate, stream);
+                                                 deferral, stream);
     }
-    return LaunchWarpBlocks<Rule, kAligned, 4>(x, n, b, lanes_log2, packed, scales, params, gate,
+    return LaunchWarpBlocks<Rule, kAligned, 4>(x, n, b, lanes_log2, packed, scales, params, deferral,
                                                stream);
   }
-  const unsigned grid = GridFor(NumBlocks(n, block) * kThreads);
-  return Launch(QuantizeLargeBlocks<Rule, kAligned>, grid, stream, x, n, b, packed, scales, params,
-                gate);
+  const size_t num_blocks = NumBlocks(n, block);
+  return Launch(QuantizeLargeBlocks<Rule, kAligned>, GridFor(num_blocks * kThreads), stream, x, n,
+                num_blocks, b, packed, scales, params, deferral);
 }
 
 // Floats as integers in the same order (-0 and +0 both 0), and back.
@@ -593,10 +606,10 @@ Cuts CutsOf(const Levels& levels) {
 
 template <class Rule>
 cudaError_t LaunchRule(const float* x, size_t n, size_t block, uint8_t* packed, float* scales,
-                       const Levels& levels, Gate gate, cudaStream_t stream) {
+                       const Levels& levels, Deferral deferral, cudaStream_t stream) {
   const RuleParams params{levels, CutsOf<Rule>(levels)};
-  return Aligned16(x) ? LaunchRule<Rule, true>(x, n, block, packed, scales, params, gate, stream)
-                      : LaunchRule<Rule, false>(x, n, block, packed, scales, params, gate, stream);
+  return Aligned16(x) ? LaunchRule<Rule, true>(x, n, block, packed, scales, params, deferral, stream)
+                      : LaunchRule<Rule, false>(x, n, block, packed, scales, params, deferral, stream);
 }
 
 Levels LevelsOf(const float* table) {
@@ -616,25 +629,25 @@ cudaError_t LaunchDequantizeIndexed(const uint8_t* packed, const float* scales, 
 }  // namespace
 
 cudaError_t LaunchQuantize(Family family, Format format, const float* input, size_t n,
-                           size_t block, uint8_t* packed, float* scales, Gate gate,
+                           size_t block, uint8_t* packed, float* scales, Deferral deferral,
                            cudaStream_t stream) {
   const Levels none{};
   if (family == Family::kQuantizer) {
     switch (format) {
-      case Format::kI2S: return LaunchRule<QuantizerI2S>(input, n, block, packed, scales, none, gate, stream);
-      case Format::kTL1: return LaunchRule<QuantizerTl1>(input, n, block, packed, scales, none, gate, stream);
-      case Format::kTL2: return LaunchRule<QuantizerTl2>(input, n, block, packed, scales, none, gate, stream);
+      case Format::kI2S: return LaunchRule<QuantizerI2S>(input, n, block, packed, scales, none, deferral, stream);
+      case Format::kTL1: return LaunchRule<QuantizerTl1>(input, n, block, packed, scales, none, deferral, stream);
+      case Format::kTL2: return LaunchRule<QuantizerTl2>(input, n, block, packed, scales, none, deferral, stream);
     }
   } else {
     switch (format) {
       case Format::kI2S:
-        return LaunchRule<KernelI2S>(input, n, block, packed, scales, none, gate, stream);
+        return LaunchRule<KernelI2S>(input, n, block, packed, scales, none, deferral, stream);
       case Format::kTL1:
         return LaunchRule<KernelNearestLevel>(input, n, block, packed, scales,
-                                              LevelsOf(kKernelTl1Levels), gate, stream);
+                                              LevelsOf(kKernelTl1Levels), deferral, stream);
       case Format::kTL2:
         return LaunchRule<KernelNearestLevel>(input, n, block, packed, scales,
-                                              LevelsOf(kKernelTl2Levels), gate, stream);
+                                              LevelsOf(kKernelTl2Levels), deferral, stream);
     }
   }
   return cudaErrorInvalidValue;
@@ -660,9 +673,9 @@ cudaError_t LaunchDequantize(Format format, const uint8_t* packed, const float* 
                                                          zero_nonfinite, output, grid, stream);
 }
 
-cudaError_t LaunchFindFinite(const float* input, size_t n, unsigned long long* found_device,
-                             unsigned long long epoch, int* found_host, cudaStream_t stream) {
-  return Launch(FindFiniteKernel, GridFor(n), stream, input, n, found_device, epoch, found_host);
+cudaError_t LaunchFindFinite(const float* input, size_t n, int* found, cudaStream_t stream) {
+  // At most 4096 thread blocks, so at most 4096 writes cross the bus.
+  return Launch(FindFiniteKernel, std::min(GridFor(n), 4096u), stream, input, n, found);
 }
 
 const void* AnyKernel() { return reinterpret_cast<const void*>(&FindFiniteKernel); }

@@ -19,26 +19,28 @@ namespace cuda {
 // blocks 32/64/128, scale absmax/1.5).
 enum class Family { kQuantizer, kKernel };
 
-// A quantize kernel's gate: with a flag (device memory), the kernel writes
-// nothing unless *flag == epoch when it starts. A caller that takes a new
-// epoch for each call needs no reset of the flag between calls.
-struct Gate {
-  const unsigned long long* flag = nullptr;
-  unsigned long long epoch = 0;
+// A quantize kernel's deferral, for I2_S, which must write nothing when the
+// whole input holds no finite element. With a flag (mapped pinned host
+// memory), a warp (a thread block, for blocks of more than 512 elements)
+// writes its blocks only when they hold a finite element, which proves that
+// the input has one; otherwise it writes nothing and sets *flag to 1. So an
+// input with a finite element in every warp's share, which is any but long
+// runs of non-finite elements, is done in one pass with no probe before it.
+struct Deferral {
+  int* flag = nullptr;
 };
 
-// Writes PackedSize(n) bytes and NumBlocks(n, block) scales, unless gated off.
+// Writes PackedSize(n) bytes and NumBlocks(n, block) scales, but for the
+// blocks a deferral holds back.
 cudaError_t LaunchQuantize(Family family, Format format, const float* input, size_t n,
-                           size_t block, uint8_t* packed, float* scales, Gate gate,
+                           size_t block, uint8_t* packed, float* scales, Deferral deferral,
                            cudaStream_t stream);
 // Writes n floats.
 cudaError_t LaunchDequantize(Format format, const uint8_t* packed, const float* scales, size_t n,
                              size_t block, float* output, cudaStream_t stream);
-// When input[0, n) holds a finite element, sets *found_device (device
-// memory; may be nullptr) to epoch and *found_host (mapped pinned host
-// memory) to 1; leaves them alone otherwise.
-cudaError_t LaunchFindFinite(const float* input, size_t n, unsigned long long* found_device,
-                             unsigned long long epoch, int* found_host, cudaStream_t stream);
+// When input[0, n) holds a finite element, sets *found (mapped pinned host
+// memory) to 1; leaves it alone otherwise.
+cudaError_t LaunchFindFinite(const float* input, size_t n, int* found, cudaStream_t stream);
 
 // A kernel of this library, for asking whether a device can run its code.
 const void* AnyKernel();

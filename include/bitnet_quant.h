@@ -268,12 +268,13 @@ BITNET_API int bitnet_cuda_get_device_info(int device_index, bitnet_cuda_device_
  * They return once the work is enqueued: read the outputs after the stream
  * has synchronized. Errors the kernels hit while running surface at that
  * synchronization, as CUDA reports them.
- * Exception: I2_S quantize must know whether the input holds a finite
- * element before it writes anything: it enqueues a probe of the first
- * elements and the quantize kernel (which writes nothing unless the probe
- * found one), then synchronizes `stream` once, so it returns with the
- * outputs complete. Only an input whose first 65536 elements are all
- * non-finite costs a second synchronization (a probe of the rest).
+ * Exception: I2_S quantize must write nothing when the input holds no
+ * finite element. Its kernel writes the blocks of every warp that sees a
+ * finite element among its own (128 to 2048 elements, in runs of at least
+ * 128) and holds back the others; it synchronizes `stream` once and returns
+ * with the outputs complete. Only an input holding runs of 128 or more
+ * non-finite elements may cost more: a probe of the whole input and a
+ * second pass, with two more synchronizations.
  * What is checked: NULL, lengths (as capacities / exact counts like the host
  * functions), float alignment, overlap of the address ranges, and that
  * every pointer is memory the device can access (cudaPointerGetAttributes);
