@@ -18,7 +18,6 @@
 #include "test_util.h"
 
 #define SKIP_RETURN_CODE 77
-#define POISON 0xA5
 
 #define CUDA_OK(call)                                                                 \
   do {                                                                                \
@@ -31,7 +30,6 @@
   } while (0)
 
 static const char* const kFormatNames[3] = {"I2_S", "TL1", "TL2"};
-static const uint32_t kDefaultBlock[3] = {32, 64, 128};
 
 static bitnet_quant_options cuda_options(uint32_t block) {
   bitnet_quant_options opt = BITNET_QUANT_OPTIONS_INIT;
@@ -74,14 +72,6 @@ static void* from_device(const void* device, size_t bytes) {
   void* p = xmalloc(bytes);
   CUDA_OK(cudaMemcpy(p, device, bytes, cudaMemcpyDeviceToHost));
   return p;
-}
-
-static int all_poison(const uint8_t* p, size_t bytes) {
-  size_t i;
-  for (i = 0; i < bytes; ++i) {
-    if (p[i] != POISON) return 0;
-  }
-  return 1;
 }
 
 /* ---- one comparison: CPU reference vs both GPU entry points ---------------------- */
@@ -143,7 +133,7 @@ static void expect_same(const result* got, const result* want, size_t n, uint32_
              got->status, want->status, bitnet_last_error() ? bitnet_last_error() : ""))
     return;
   if (want->status != BITNET_OK) {
-    check(all_poison(got->packed, packed_len) && all_poison((uint8_t*)got->scales, scales_len * 4),
+    check(untouched(got->packed, packed_len) && untouched(got->scales, scales_len * 4),
           "%s [%s]: outputs written on error", where, path);
     return;
   }
@@ -294,7 +284,7 @@ static void run_golden(const char* dir) {
       result host = quantize_host(&gpu, f, x, n);
       check(dev.status == BITNET_E_ALL_NONFINITE && host.status == BITNET_E_ALL_NONFINITE,
             "%s: status %d / %d, BitNet-rs errors", where, dev.status, host.status);
-      check(all_poison(dev.packed, (n + 3) / 4) && all_poison(host.packed, (n + 3) / 4),
+      check(untouched(dev.packed, (n + 3) / 4) && untouched(host.packed, (n + 3) / 4),
             "%s: outputs written on error", where);
       result_free(&host);
     } else if (check(dev.status == 0 && gp && gs, "%s: status %d (%s)", where, dev.status,
@@ -562,12 +552,12 @@ static void run_offsets(void) {
       check(first_byte_diff(packed + off, want.packed, packed_len) < 0, "%s: packed differs", where);
       check(first_float_diff((float*)scales_bytes + off, want.scales, scales_len) < 0,
             "%s: scales differ", where);
-      check(all_poison(packed, off) && all_poison(packed + off + packed_len, 2 * pad - off),
+      check(untouched(packed, off) && untouched(packed + off + packed_len, 2 * pad - off),
             "%s: bytes outside packed written", where);
-      check(all_poison(scales_bytes, off * 4) &&
-                all_poison(scales_bytes + (off + scales_len) * 4, (2 * pad - off) * 4),
+      check(untouched(scales_bytes, off * 4) &&
+                untouched(scales_bytes + (off + scales_len) * 4, (2 * pad - off) * 4),
             "%s: floats outside scales written", where);
-      check(all_poison(out_bytes, off * 4) && all_poison(out_bytes + (off + n) * 4, (2 * pad - off) * 4),
+      check(untouched(out_bytes, off * 4) && untouched(out_bytes + (off + n) * 4, (2 * pad - off) * 4),
             "%s: floats outside output written", where);
       check(bitnet_dequantize(format, &ref, want.packed, packed_len, want.scales, scales_len,
                               out_values, n) == 0 &&
@@ -746,7 +736,7 @@ static void run_modes(void) {
     memset(p, POISON, sizeof(p));
     expect_status(bitnet_quantize(0, &o, x, 8, p, 2, s, 1), BITNET_E_DEVICE_UNAVAILABLE,
                   "AUTO, missing index, strict");
-    check(all_poison(p, sizeof(p)), "strict failure wrote its output");
+    check(untouched(p, sizeof(p)), "strict failure wrote its output");
     o.device = BITNET_DEVICE_CUDA;
     o.flags = BITNET_FLAG_NOT_STRICT;
     expect_status(bitnet_quantize(0, &o, x, 8, p, 2, s, 1), BITNET_E_DEVICE_UNAVAILABLE,

@@ -13,21 +13,11 @@
 #include "test_util.h"
 
 #define N 1001
-#define POISON 0xA5
 
 static float g_x[N];
 static uint8_t g_want_packed[(N + 3) / 4];
 static float g_want_scales[(N + 31) / 32];
 static float g_want_values[N];
-
-static int untouched(const void* p, size_t bytes) {
-  const uint8_t* b = (const uint8_t*)p;
-  size_t i;
-  for (i = 0; i < bytes; ++i) {
-    if (b[i] != POISON) return 0;
-  }
-  return 1;
-}
 
 /* One quantize + dequantize with `opt` (NULL: the fixed-format functions):
  * either it runs on `backend` with the CPU's results, or (backend NONE) it

@@ -40,9 +40,6 @@ static st_file* g_inputs;
 static st_file* g_files[NUM_FAMILIES];
 static long g_cases[NUM_FAMILIES];
 
-static const uint32_t kDefaultBlock[3] = {32, 64, 128};
-
-#define POISON 0xA5
 #define SLACK 16
 
 /* Buffers with SLACK poisoned entries past the required length, so that a
@@ -70,16 +67,6 @@ static void outputs_free(outputs* o) {
   free(o->packed);
   free(o->scales);
   free(o->values);
-}
-
-/* 1 when the first `count` bytes from p are all POISON. */
-static int untouched(const void* p, size_t count) {
-  const uint8_t* b = (const uint8_t*)p;
-  size_t i;
-  for (i = 0; i < count; ++i) {
-    if (b[i] != POISON) return 0;
-  }
-  return 1;
 }
 
 static void expect_bytes(const uint8_t* got, const st_tensor* want, const char* what,

@@ -2,8 +2,6 @@
  * scalar reference (BITNET_CPU_REFERENCE), bit for bit, for both BitNet-rs
  * families and matmul_i2s; round trips; splitting at block boundaries,
  * also across threads. Deterministic (fixed seeds). */
-#include <float.h>
-#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>

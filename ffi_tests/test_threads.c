@@ -29,7 +29,6 @@
 
 /* Windows [offset, INPUT_LEN) of each input; they overlap. */
 static const size_t kWindowOffset[NUM_WINDOWS] = {0, 96, 1001};
-static const uint32_t kDefaultBlock[3] = {32, 64, 128};
 
 typedef struct job {
   bitnet_format format;

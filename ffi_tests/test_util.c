@@ -32,6 +32,17 @@ int finish(const char* test_name) {
   return g_checks_failed == 0 && g_checks_passed > 0 ? 0 : 1;
 }
 
+const uint32_t kDefaultBlock[3] = {32, 64, 128};
+
+int untouched(const void* p, size_t bytes) {
+  const uint8_t* b = (const uint8_t*)p;
+  size_t i;
+  for (i = 0; i < bytes; ++i) {
+    if (b[i] != POISON) return 0;
+  }
+  return 1;
+}
+
 int same_float(float a, float b) {
   uint32_t ua, ub;
   if (a != a && b != b) return 1;

@@ -29,6 +29,14 @@ int same_float(float a, float b);
 long first_float_diff(const float* a, const float* b, size_t n);
 long first_byte_diff(const uint8_t* a, const uint8_t* b, size_t n);
 
+/* ---- buffers -------------------------------------------------------------- */
+/* The default (and the kernel family's fixed) block of I2_S, TL1, TL2. */
+extern const uint32_t kDefaultBlock[3];
+/* What output buffers are filled with before a call, to see what it wrote. */
+#define POISON 0xA5
+/* 1 when the first `bytes` bytes from p are all POISON. */
+int untouched(const void* p, size_t bytes);
+
 /* ---- targets ---------------------------------------------------------------- */
 /* The supported targets, one bit each, REFERENCE first; returns the count. */
 int supported_targets(bitnet_cpu_target out[32]);

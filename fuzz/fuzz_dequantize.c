@@ -7,11 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fixed_entry_points.h"
 #include "fuzz_common.h"
-
-typedef int (*fixed_dequantize_fn)(const uint8_t*, size_t, const float*, size_t, float*, size_t);
-static const fixed_dequantize_fn kFixedDequantize[3] = {
-    bitnet_dequantize_i2s, bitnet_dequantize_tl1, bitnet_dequantize_tl2};
 
 int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

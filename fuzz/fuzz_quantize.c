@@ -8,11 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fixed_entry_points.h"
 #include "fuzz_common.h"
-
-typedef int (*fixed_quantize_fn)(const float*, size_t, uint8_t*, size_t, float*, size_t);
-static const fixed_quantize_fn kFixedQuantize[3] = {bitnet_quantize_i2s, bitnet_quantize_tl1,
-                                                    bitnet_quantize_tl2};
 
 static int has_finite(const float* x, size_t n) {
   size_t i;

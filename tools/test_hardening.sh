@@ -20,7 +20,7 @@ step() { printf '\n==== %s\n' "$*"; }
 bounded() {
   local seconds=$1
   shift
-  timeout --foreground "$seconds" "$@"
+  timeout "$seconds" "$@"
 }
 
 step "packages"
