@@ -14,7 +14,7 @@ RUST_PACKAGES=(
   librust-libloading-dev librust-proptest+default-dev librust-criterion-dev
   librust-serde-json-dev librust-pkg-config-dev binutils
 )
-export PATH="$PATH:$HOME/.cargo/bin"
+export PATH="$HOME/.cargo/bin:$PATH"
 cargo_is_recent() {
   command -v cargo >/dev/null &&
     cargo --version | awk '{ split($2, v, "."); exit !(v[1] > 1 || v[2] >= 77) }'
@@ -28,7 +28,6 @@ cmake --build "$BUILD" --target bitnet_quant
 
 export BITNET_QUANT_DIR
 BITNET_QUANT_DIR=$(cd "$BUILD" && pwd)
-export CARGO_BUILD_JOBS=${CARGO_BUILD_JOBS:-2}
 cargo_is_recent || { echo "test_rust: needs cargo >= 1.77, found: $(cargo --version 2>&1)" >&2; exit 1; }
 
 cd rust_crossval

@@ -1,4 +1,4 @@
-//! BitNet-rs's library discovery (specs/bitnet-rs-formats.md §9.3): the root
+//! BitNet-rs's library discovery (crates/bitnet-kernels/build.rs): the root
 //! is $BITNET_CPP_DIR, else $BITNET_CPP_PATH, else ~/.cache/bitnet_cpp. The
 //! bridge is enabled (cfg have_cpp) only when <root>/include/ggml-bitnet.h
 //! exists and <root>/build/lib holds a bitnet or ggml library; then it links

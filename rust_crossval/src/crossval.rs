@@ -6,20 +6,23 @@ use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use crate::golden::{Case, Family, GoldenSet};
 use crate::{model, sys, CpuTarget, Format, Library, Options};
 
+/// The first index where `same` fails, or the shorter length when the
+/// lengths differ.
+fn first_diff<T>(got: &[T], want: &[T], same: impl Fn(&T, &T) -> bool) -> Option<usize> {
+    if got.len() != want.len() {
+        return Some(got.len().min(want.len()));
+    }
+    got.iter().zip(want).position(|(a, b)| !same(a, b))
+}
+
 /// Float slices are equal when every pair has the same bits or both are
 /// NaN (so -0.0 differs from +0.0). Returns the first differing index.
 pub fn first_float_diff(got: &[f32], want: &[f32]) -> Option<usize> {
-    if got.len() != want.len() {
-        return Some(got.len().min(want.len()));
-    }
-    got.iter().zip(want).position(|(a, b)| !(a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan())))
+    first_diff(got, want, |a, b| a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()))
 }
 
 pub fn first_byte_diff(got: &[u8], want: &[u8]) -> Option<usize> {
-    if got.len() != want.len() {
-        return Some(got.len().min(want.len()));
-    }
-    got.iter().zip(want).position(|(a, b)| a != b)
+    first_diff(got, want, |a, b| a == b)
 }
 
 /// Err naming the first index where `first_diff` finds got and want differ.
@@ -169,12 +172,13 @@ fn check_matmul(lib: &Library, set: &GoldenSet, case: &Case, target: CpuTarget) 
 /// Every golden case on every target in `targets`; one row per file and target.
 pub fn golden_parity(lib: &Library, backend: &str, set: &GoldenSet, targets: &[CpuTarget]) -> Vec<ParityRow> {
     let mut rows = Vec::new();
-    for (file, first) in set.files.keys().filter_map(|f| set.cases.iter().find(|c| &c.file == f).map(|c| (f, c))) {
-        let family = first.family;
+    for file in set.files.keys() {
+        let family = Family::from_file_name(file).expect("GoldenSet::open checked every file name");
+        let cases: Vec<&Case> = set.cases.iter().filter(|c| &c.file == file).collect();
         for &target in targets {
             let format = family.format().map_or("matmul", Format::name);
             let mut row = ParityRow::new(lib, backend, file.clone(), format, family.block().unwrap_or(0), target);
-            for case in set.cases.iter().filter(|c| &c.file == file) {
+            for case in &cases {
                 let outcome = match family {
                     Family::Quantizer { format, block } => check_quantizer(lib, set, case, format, block, target),
                     Family::Kernel { format } => check_kernel(lib, set, case, format, target),

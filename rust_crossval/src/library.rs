@@ -174,7 +174,6 @@ pub struct DeviceQuantizeBuffers {
 /// libbitnet_quant, linked or loaded.
 pub struct Library {
     functions: sys::Functions,
-    origin: String,
     /// Serialises `with_cpu_target` so that its closure runs on its target.
     process_target: Mutex<()>,
     // Declared last: dropped (dlclose) after nothing can use the pointers.
@@ -203,7 +202,6 @@ impl Library {
         static LINKED: OnceLock<Library> = OnceLock::new();
         LINKED.get_or_init(|| Library {
             functions: sys::Functions::linked(),
-            origin: "linked".to_string(),
             process_target: Mutex::new(()),
             _handle: None,
         })
@@ -218,12 +216,7 @@ impl Library {
         // SAFETY: the pointers live in `Library` next to `handle`, which keeps
         // the library loaded; the ABI is the one of include/bitnet_quant.h.
         let functions = unsafe { sys::Functions::from_library(&handle)? };
-        Ok(Library {
-            functions,
-            origin: format!("loaded {}", path.to_string_lossy()),
-            process_target: Mutex::new(()),
-            _handle: Some(handle),
-        })
+        Ok(Library { functions, process_target: Mutex::new(()), _handle: Some(handle) })
     }
 
     /// `$BITNET_QUANT_LIBRARY`, else the library build.rs linked against.
@@ -233,16 +226,6 @@ impl Library {
         }
         let file = format!("libbitnet_quant.so.{}", sys::BITNET_QUANT_VERSION_MAJOR);
         PathBuf::from(BUILD_LIBDIR).join(file)
-    }
-
-    /// "linked", or "loaded PATH".
-    pub fn origin(&self) -> &str {
-        &self.origin
-    }
-
-    /// The raw entry points, for calls the safe API does not allow.
-    pub fn raw(&self) -> &sys::Functions {
-        &self.functions
     }
 
     fn check(&self, status: c_int, message: unsafe extern "C" fn() -> *const c_char) -> Result<()> {
@@ -489,7 +472,8 @@ impl Library {
         self.check(status, self.functions.bitnet_cpp_get_last_error)
     }
 
-    /// Reference-counted; pair each success with `cpp_cleanup`.
+    /// Resolves the CPU kernels (a bad `BITNET_CPU_TARGET` fails here); pair
+    /// each success with `cpp_cleanup`, as BitNet-rs does.
     pub fn cpp_init(&self) -> Result<()> {
         // SAFETY: no arguments.
         self.check_cpp(unsafe { (self.functions.bitnet_cpp_init)() })

@@ -1,7 +1,8 @@
 //! A Rust model of BitNet-rs's family-A scalar quantizers (I2SQuantizer,
-//! TL1Quantizer, TL2Quantizer), written from specs/bitnet-rs-formats.md
-//! §1-§4: the independent oracle the library is compared with in the
-//! property tests and the crossval run.
+//! TL1Quantizer, TL2Quantizer of crates/bitnet-quantization), following
+//! their code step by step, redundant checks included: the independent
+//! oracle the library is compared with in the property tests and the
+//! crossval run.
 //!
 //! Rust's `f32::round` rounds half away from zero and `as` casts saturate
 //! (NaN to 0), which is what the spec's rules assume.
@@ -11,7 +12,7 @@ use crate::{Format, Quantized};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct AllNonFinite;
 
-/// §1 `calculate_scale(block, bits = 2)`: the finite absmax, with 1.0 for
+/// utils.rs `calculate_scale(block, bits = 2)`: the finite absmax, with 1.0 for
 /// zero or below 1e-30 and a cap of 1e30.
 pub fn block_scale(block: &[f32]) -> f32 {
     let absmax = block.iter().filter(|x| x.is_finite()).fold(0.0f32, |m, x| m.max(x.abs()));
@@ -24,7 +25,8 @@ pub fn block_scale(block: &[f32]) -> f32 {
     }
 }
 
-/// §2 step 4: a value in [-2, 1]; stored as value + 2.
+/// i2s.rs, through simd_ops.rs `quantize_value_scalar`: a value in
+/// [-2, 1]; stored as value + 2.
 fn i2s_code(x: f32, scale: f32) -> u8 {
     let q =
         if x.is_finite() && scale != 0.0 && scale.is_finite() { ((x / scale).round() as i32).clamp(-2, 1) } else { 0 };
@@ -42,7 +44,7 @@ fn forward_table(step: impl Fn(f32) -> f32, scale: f32) -> [u8; 256] {
     table
 }
 
-/// §3: TL1 codes with a table from the block's own min and max (NaN
+/// tl1.rs: TL1 codes with a table from the block's own min and max (NaN
 /// ignored, ±Inf kept), not from the stored scale.
 fn tl1_codes(block: &[f32], codes: &mut Vec<u8>) {
     let min = block.iter().fold(f32::INFINITY, |m, &x| m.min(x));
@@ -56,7 +58,7 @@ fn tl1_codes(block: &[f32], codes: &mut Vec<u8>) {
     }));
 }
 
-/// §4: TL2 codes through the table of VectorizedLookupTable::new(-s, s).
+/// tl2.rs: TL2 codes through the table of VectorizedLookupTable::new(-s, s).
 fn tl2_codes(block: &[f32], scale: f32, codes: &mut Vec<u8>) {
     let table_scale = scale.abs().max((-scale).abs()) / 1.0;
     let table = forward_table(|centered| centered * table_scale / 128.0, table_scale);

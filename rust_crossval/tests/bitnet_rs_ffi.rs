@@ -1,9 +1,9 @@
-//! BitNet-rs's own expectations of a C kernel library (specs §9.4), through
+//! BitNet-rs's own expectations of a C kernel library (its FFI tests), through
 //! the `bitnet_cpp_*` block declared exactly as BitNet-rs's
 //! crates/bitnet-kernels/src/ffi/bridge.rs declares it, with BitNet-rs's
 //! FallbackKernel output taken from the golden files.
 //!
-//! The §9.4 contradiction: `ffi_quantize_matches_rust` needs the scale
+//! A contradiction in those tests: `ffi_quantize_matches_rust` needs the scale
 //! entries past ceil(n/block) left as the caller set them (0.0), while
 //! `test_kernel_correctness` asserts all 4 scales > 0 for TL1 and TL2, which
 //! have only 2 and 1 blocks in 128 elements. The library leaves unused
@@ -204,10 +204,12 @@ fn test_ffi_kernel_quantization_and_availability() {
     assert!(c.iter().all(|x| x.is_finite()));
 }
 
-/// FfiKernel instances on many threads: init is reference-counted, each
-/// drop's cleanup is balanced, and calls keep working after others drop.
+/// FfiKernel instances (init, then cleanup on drop) on many threads while
+/// others quantize: every call keeps giving the same bytes, and an extra
+/// cleanup does not break a later init. (The library holds no state that
+/// init sets up, so the count it keeps is not observable.)
 #[test]
-fn init_and_cleanup_are_reference_counted_across_threads() {
+fn init_and_cleanup_from_many_threads_leave_calls_working() {
     let input: Vec<f32> = (0..100).map(|i| (i as f32 - 50.0) / 10.0).collect();
     let mut want = (vec![0u8; 25], vec![0f32; 4]);
     quantize(&input, &mut want.0, &mut want.1, 0).unwrap();

@@ -16,14 +16,15 @@ fn assert_golden_parity(backend: &str, lib: &Library) {
     assert!(set.cases.iter().any(|c| matches!(c.family, Family::Quantizer { .. })));
     assert!(set.cases.iter().any(|c| matches!(c.family, Family::Kernel { .. })));
     assert!(set.cases.iter().any(|c| c.family == Family::MatmulI2s));
-    assert_eq!(rows.len(), set.files.len() * targets.len());
     let failures: Vec<String> = rows
         .iter()
         .filter(|r| r.mismatches > 0)
         .map(|r| format!("{} [{}]: {} of {} cases: {:?}", r.suite, r.target, r.mismatches, r.cases, r.failures))
         .collect();
-    assert!(rows.iter().all(|r| r.cases > 0));
     assert!(failures.is_empty(), "{backend}: golden mismatches:\n{}", failures.join("\n"));
+    // Every case of the index (323, as the reference implementations wrote
+    // it) ran on every target.
+    assert_eq!(set.cases.len(), 323, "golden cases in index.tsv");
     let total: usize = rows.iter().map(|r| r.cases).sum();
     assert_eq!(total, set.cases.len() * targets.len());
     println!("{backend}: {} golden cases x {} targets, 0 mismatches", set.cases.len(), targets.len());
@@ -39,15 +40,16 @@ fn golden_parity_loaded() {
     assert_golden_parity("loaded", common::loaded());
 }
 
-/// A check that can fail: one flipped byte of BitNet-rs's output is caught.
+/// The comparison every parity check relies on: it finds a flipped byte,
+/// tells -0.0 from +0.0, takes NaN as equal to NaN, and reports a length
+/// difference.
 #[test]
-fn a_corrupted_golden_value_is_reported() {
-    let lib = Library::linked();
-    let input: Vec<f32> = (0..64).map(|i| (i as f32 - 31.5) / 8.0).collect();
-    let good = lib.quantize(bitnet_quant::Format::I2S, &Default::default(), &input).unwrap();
-    let mut bad = good.packed.clone();
-    bad[3] ^= 0b01;
-    assert_eq!(bitnet_quant::crossval::first_byte_diff(&good.packed, &bad), Some(3));
-    assert_eq!(bitnet_quant::crossval::first_float_diff(&[0.0], &[-0.0]), Some(0));
-    assert_eq!(bitnet_quant::crossval::first_float_diff(&[f32::NAN], &[-f32::NAN]), None);
+fn the_bitwise_comparison_finds_each_kind_of_difference() {
+    use bitnet_quant::crossval::{first_byte_diff, first_float_diff};
+    assert_eq!(first_byte_diff(&[1, 2, 3, 4], &[1, 2, 3, 5]), Some(3));
+    assert_eq!(first_byte_diff(&[1, 2], &[1, 2]), None);
+    assert_eq!(first_byte_diff(&[1, 2], &[1, 2, 3]), Some(2));
+    assert_eq!(first_float_diff(&[1.0, 0.0], &[1.0, -0.0]), Some(1));
+    assert_eq!(first_float_diff(&[f32::NAN], &[-f32::NAN]), None);
+    assert_eq!(first_float_diff(&[1.0], &[1.0, 2.0]), Some(1));
 }

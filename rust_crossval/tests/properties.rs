@@ -107,14 +107,11 @@ proptest! {
     fn every_target_agrees_on_bitnet_cpp_quantize_and_matmul(
         format in format(),
         input in tensor(400),
-        (m, n, k) in (1usize..9, 1usize..9, 1usize..40),
-        seed in any::<u64>(),
+        (m, n, k, a, b) in (1usize..9, 1usize..9, 1usize..40).prop_flat_map(|(m, n, k)| {
+            (Just(m), Just(n), Just(k), prop::collection::vec(any::<i8>(), m * k), prop::collection::vec(any::<u8>(), k * n))
+        }),
     ) {
         let lib = Library::linked();
-        let mut state = seed;
-        let mut next_byte = || { state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407); (state >> 56) as u8 };
-        let a: Vec<i8> = (0..m * k).map(|_| next_byte() as i8).collect();
-        let b: Vec<u8> = (0..k * n).map(|_| next_byte()).collect();
         let run = |target| lib.with_cpu_target(target, || {
             let mut packed = vec![0u8; input.len().div_ceil(4)];
             let mut scales = vec![0f32; input.len().div_ceil(format.default_block_size())];
