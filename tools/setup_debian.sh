@@ -5,7 +5,7 @@
 set -euo pipefail
 
 PACKAGES=(
-  build-essential cmake ninja-build pkg-config git python3 bc
+  build-essential cmake ninja-build pkg-config git python3 bc npm
   libhwy-dev libbenchmark-dev
   "$@"
 )
