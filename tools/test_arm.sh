@@ -27,20 +27,19 @@ tools/setup_debian.sh g++-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
 tools/fetch_highway_source.sh
 build=${BITNET_ARM_BUILD_DIR:-build-aarch64}
 jobs=${BITNET_JOBS:-2}
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
 
 # No CUDA (no aarch64 CUDA toolkit here) and no benchmark (no aarch64
 # Google Benchmark in the cross sysroot; timings under an emulator mean
 # nothing). The demo program and every C test are built.
 cmake -S . -B "$build" -G Ninja -DCMAKE_TOOLCHAIN_FILE="$PWD/cmake/aarch64-linux-gnu.cmake" \
   -DCMAKE_BUILD_TYPE=Release -DBITNET_HIGHWAY_SOURCE_DIR=third_party/highway \
-  -DBITNET_WITH_CUDA=OFF -DBITNET_BUILD_BENCH=OFF > "$build.configure.log" ||
-  { cat "$build.configure.log"; exit 1; }
+  -DBITNET_WITH_CUDA=OFF -DBITNET_BUILD_BENCH=OFF > "$log" || { cat "$log"; exit 1; }
 timeout 900 cmake --build "$build" -j "$jobs"
 
 export BITNET_TEST_EMULATED=1
 summary=()
-log=$(mktemp)
-trap 'rm -f "$log"' EXIT
 for model in "${MODELS[@]}"; do
   IFS='|' read -r cpu what expected <<< "$model"
   printf '\n==== qemu-aarch64 -cpu %s: %s\n' "$cpu" "$what"
