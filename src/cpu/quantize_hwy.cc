@@ -334,6 +334,11 @@ HWY_AFTER_NAMESPACE();
 #if HWY_ONCE
 #include "cpu/hwy_table.h"
 
+#if HWY_ARCH_ARM_A64 && HWY_OS_LINUX
+#include <asm/hwcap.h>
+#include <sys/auxv.h>
+#endif
+
 namespace bitnet {
 
 HWY_EXPORT(Quantize);
@@ -346,7 +351,28 @@ KernelQuantizeFn HwyKernelQuantize(int64_t hwy_target) {
   return HwyTableEntry(HWY_DISPATCH_TABLE(KernelQuantize), hwy_target);
 }
 int64_t HwyCompiledTargets() { return HWY_TARGETS; }
+#if HWY_ARCH_ARM_A64 && HWY_OS_LINUX
+// From the kernel's hwcaps: the features the kernels use. Highway 1.0.3
+// also demands crypto extensions (AES for NEON, SVE-AES for SVE2) that no
+// kernel uses (the arm_instructions test checks that the library holds no
+// crypto instruction); without this, CPUs that lack them, such as the
+// Raspberry Pi 3 and 4, would run only the reference, after a warning that
+// Highway prints on stderr.
+int64_t HwySupportedTargets() {
+  const unsigned long hwcap = getauxval(AT_HWCAP);
+  int64_t targets = 0;
+  if (hwcap & HWCAP_ASIMD) targets |= HWY_NEON;
+#if defined(HWCAP_SVE)
+  if (hwcap & HWCAP_SVE) targets |= HWY_SVE;
+#endif
+#if defined(HWCAP2_SVE2)
+  if (getauxval(AT_HWCAP2) & HWCAP2_SVE2) targets |= HWY_SVE2;
+#endif
+  return targets & HWY_TARGETS;
+}
+#else
 int64_t HwySupportedTargets() { return hwy::SupportedTargets() & HWY_TARGETS; }
+#endif
 
 }  // namespace bitnet
 #endif  // HWY_ONCE
