@@ -6,6 +6,7 @@
 #define _GNU_SOURCE
 #include <asm/hwcap.h>
 #include <dlfcn.h>
+#include <string.h>
 #include <sys/auxv.h>
 
 unsigned long getauxval(unsigned long type) {
@@ -14,8 +15,9 @@ unsigned long getauxval(unsigned long type) {
   static const unsigned long kSveCrypto =
       HWCAP2_SVEAES | HWCAP2_SVEPMULL | HWCAP2_SVESHA3 | HWCAP2_SVESM4;
   unsigned long (*real)(unsigned long);
+  void* sym = dlsym(RTLD_NEXT, "getauxval");
   /* POSIX: a function pointer and void* share their representation. */
-  *(void**)&real = dlsym(RTLD_NEXT, "getauxval");
+  memcpy(&real, &sym, sizeof(real));
   if (type == AT_HWCAP) return real(type) & ~kCrypto;
   if (type == AT_HWCAP2) return real(type) & ~kSveCrypto;
   return real(type);
