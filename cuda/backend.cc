@@ -187,7 +187,7 @@ int CheckStream(cudaStream_t stream, int device) {
 // and a usable GPU.
 int ResolveDeviceCall(bitnet_format format, const bitnet_quant_options* options,
                       CallConfig* config) {
-  bitnet_quant_options fields;
+  bitnet_quant_options fields = BITNET_QUANT_OPTIONS_INIT;
   const int status = ResolveOptions(format, options, config, &fields);
   if (status != BITNET_OK) return status;
   if (config->device.device == BITNET_DEVICE_CPU) {
@@ -219,7 +219,7 @@ int RunDevicePointerCall(int device, std::initializer_list<const Region*> region
   for (const Region* r : regions) {
     if ((status = CheckDeviceAccessible(*r, device)) != BITNET_OK) return status;
   }
-  const cudaStream_t s = static_cast<cudaStream_t>(stream);
+  cudaStream_t s = static_cast<cudaStream_t>(stream);
   if ((status = CheckStream(s, device)) != BITNET_OK) return status;
   if ((status = enqueue(s)) != BITNET_OK) return status;
   SetLastBackend(BITNET_BACKEND_CUDA);
@@ -379,7 +379,7 @@ template <class Body>
 int RunOnDevice(int device, const Body& body) {
   CurrentDevice current(device);
   if (current.status() != cudaSuccess) return DeviceFailure("cudaSetDevice", current.status());
-  const cudaStream_t stream = cudaStreamPerThread;
+  cudaStream_t stream = cudaStreamPerThread;
   const char* what = "";
   cudaError_t err;
   {

@@ -101,7 +101,7 @@ int bitnet_quant_options_init(bitnet_quant_options* options, size_t struct_size)
 int bitnet_quant_buffer_sizes(bitnet_format format, const bitnet_quant_options* options,
                               size_t n, size_t* packed_len, size_t* scales_len) {
   bitnet::FormatBlock format_block;
-  bitnet_quant_options fields;
+  bitnet_quant_options fields = BITNET_QUANT_OPTIONS_INIT;
   const int status = bitnet::ResolveFormatBlock(format, options, &format_block, &fields);
   if (status != BITNET_OK) return status;
   if (packed_len == nullptr) return bitnet::Fail(BITNET_E_NULL_POINTER, "packed_len is NULL");

@@ -74,7 +74,7 @@ int ResolveOptions(bitnet_format format, const bitnet_quant_options* options, Ca
 }
 
 int ResolveCall(bitnet_format format, const bitnet_quant_options* options, CallConfig* config) {
-  bitnet_quant_options fields;
+  bitnet_quant_options fields = BITNET_QUANT_OPTIONS_INIT;
   const int status = ResolveOptions(format, options, config, &fields);
   if (status != BITNET_OK) return status;
   if (config->device.device == BITNET_DEVICE_CUDA) return BITNET_OK;
