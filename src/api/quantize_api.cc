@@ -1,5 +1,6 @@
 // The public quantize / dequantize entry points: checks, then one kernel.
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 
 #include "api/errors.h"
@@ -19,10 +20,12 @@ int RunChosen(const DeviceChoice& choice, const OnCuda& on_cuda, const OnCpu& on
   if (backend == BITNET_BACKEND_CUDA) {
     const int status = on_cuda();
     if (status == BITNET_E_DEVICE_FAILURE && choice.may_fall_back) {
-      // Keep what failed for bitnet_last_error(), marked as a fallback.
-      const char* what = LastError();
+      // Keep what failed for bitnet_last_error(), marked as a fallback (a
+      // copy: the message is rewritten in place).
+      char what[400];
+      std::snprintf(what, sizeof(what), "%s", LastError() != nullptr ? LastError() : "");
       Note("device AUTO ran on the CPU after a failure of CUDA device %d: %s",
-           choice.device_index, what != nullptr ? what : "");
+           choice.device_index, what);
       backend = BITNET_BACKEND_CPU_FALLBACK;
     } else if (status != BITNET_OK) {
       return status;
