@@ -159,13 +159,15 @@ BITNET_API bitnet_cpu_target bitnet_cpu_get_target(void);
  *    when options.cpu_target is BITNET_CPU_AUTO (a named target means the
  *    CPU) and n >= BITNET_CUDA_MIN_ELEMENTS (default 16777216 = 2^24; the
  *    environment variable of that name, a decimal element count, overrides
- *    it, 0 meaning every call). Below that no CUDA call is made at all (no
- *    driver load, no context). The default comes from host-pointer runs on
- *    H100 machines (README, "CUDA"): copies from pageable memory included,
- *    the GPU quantized 1.7-2.2 Gelem/s at 2^28 elements against 1.1-1.4 for
- *    those hosts' CPU on one thread, a saving of at least 0.13 ns per
- *    element, which passes 20 times a call's fixed GPU cost (allocation,
- *    three copies, a synchronization: about 100 us) from about 2^24
+ *    it, 0 meaning every call; any other value makes the calls that consult
+ *    it fail with BITNET_E_INVALID_ARGUMENT). Below that no CUDA call is
+ *    made at all (no driver load, no context). The default comes from
+ *    host-pointer runs on H100 machines (README, "CUDA"): copies from
+ *    pageable memory included, the GPU quantized 1.7-2.2 Gelem/s at 2^28
+ *    elements against 1.1-1.4 for those hosts' CPU on one thread, a saving
+ *    of at least 0.13 ns per element, which passes 20 times a call's fixed
+ *    GPU cost (allocation, three copies, a synchronization: about 100 us,
+ *    an estimate; bench_cuda measures the crossover) from about 2^24
  *    elements on; the first GPU call also creates the CUDA context. On a CPU
  *    whose one thread outruns the PCIe copies, the GPU never pays: set the
  *    variable higher or use BITNET_DEVICE_CPU.
