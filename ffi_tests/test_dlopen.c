@@ -284,10 +284,16 @@ static void reload_many(const char* path) {
   check(heap_after - heap_before <= RELOAD_HEAP_GROWTH_KIB,
         "the heap in use grew by %ld KiB over %d loads and unloads (at most %d allowed)",
         heap_after - heap_before, RELOAD_CYCLES, RELOAD_HEAP_GROWTH_KIB);
-  check(resident_before > 0 && resident_after > 0 &&
-            resident_after - resident_before <= RELOAD_RESIDENT_GROWTH_KIB,
-        "resident memory grew by %ld KiB over %d loads and unloads (at most %d allowed)",
-        resident_after - resident_before, RELOAD_CYCLES, RELOAD_RESIDENT_GROWTH_KIB);
+  if (emulated()) {
+    /* qemu-user's /proc/self/statm is the emulator's, whose translated code
+     * grows with each load at a new address. */
+    printf("(resident memory not bounded under an emulator: it is the emulator's)\n");
+  } else {
+    check(resident_before > 0 && resident_after > 0 &&
+              resident_after - resident_before <= RELOAD_RESIDENT_GROWTH_KIB,
+          "resident memory grew by %ld KiB over %d loads and unloads (at most %d allowed)",
+          resident_after - resident_before, RELOAD_CYCLES, RELOAD_RESIDENT_GROWTH_KIB);
+  }
 #endif
 }
 

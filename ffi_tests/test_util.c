@@ -100,10 +100,12 @@ int supported_targets(bitnet_cpu_target out[32]) {
   return count;
 }
 
-size_t large_length(size_t n) {
-  const char* emulated = getenv("BITNET_TEST_EMULATED");
-  return emulated != NULL && strcmp(emulated, "1") == 0 ? n / 16 : n;
+int emulated(void) {
+  const char* value = getenv("BITNET_TEST_EMULATED");
+  return value != NULL && strcmp(value, "1") == 0;
 }
+
+size_t large_length(size_t n) { return emulated() ? n / 16 : n; }
 
 uint64_t rng_next(uint64_t* state) {
   uint64_t z = (*state += 0x9E3779B97F4A7C15ull);

@@ -44,10 +44,12 @@ int untouched(const void* p, size_t bytes);
  * failed check: a run meant for a CPU model cannot pass on fewer targets. */
 int supported_targets(bitnet_cpu_target out[32]);
 
-/* ---- sizes ------------------------------------------------------------------ */
-/* The length of a large input: n, or n / 16 when BITNET_TEST_EMULATED=1
- * (the suite runs under an emulator, tools/test_arm.sh). Callers add their
- * ragged tail after it; the input still spans many blocks and chunks. */
+/* ---- under an emulator -------------------------------------------------------- */
+/* 1 when BITNET_TEST_EMULATED=1: the suite runs under an emulator such as
+ * qemu-user (tools/test_arm.sh). */
+int emulated(void);
+/* The length of a large input: n, or n / 16 under an emulator. Callers add
+ * their ragged tail after it; the input still spans many blocks and chunks. */
 size_t large_length(size_t n);
 
 /* Deterministic PRNG (SplitMix64) for random tests. */
