@@ -454,8 +454,10 @@ static const row kRows[] = {
     OPTIONS_INIT_ROW("struct_size one field long", BITNET_E_INVALID_OPTIONS, P(R_OPTIONS, 0),
                      SZ + 4),
     OPTIONS_INIT_ROW("struct_size SIZE_MAX", BITNET_E_INVALID_OPTIONS, P(R_OPTIONS, 0), SIZE_MAX),
+#if SIZE_MAX > 0xFFFFFFFFu /* a 32-bit size_t cannot hold it */
     OPTIONS_INIT_ROW("struct_size 2^32 + 24: not truncated", BITNET_E_INVALID_OPTIONS,
                      P(R_OPTIONS, 0), ((size_t)1 << 32) + 24),
+#endif
     OPTIONS_INIT_ROW("sizeof(bitnet_quant_options)", BITNET_OK, P(R_OPTIONS, 0), SZ),
     OPTIONS_INIT_ROW("the 0.1 layout", BITNET_OK, P(R_OPTIONS, 0), BITNET_QUANT_OPTIONS_SIZE_V1),
 };
