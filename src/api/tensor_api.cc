@@ -219,12 +219,12 @@ extern "C" {
 
 int bitnet_type_get_info(bitnet_type type, bitnet_type_info* info) {
   if (info == nullptr) return Fail(BITNET_E_NULL_POINTER, "info is NULL");
+  const Layout* l = bitnet::FindLayout(type);
+  if (l == nullptr) return Fail(BITNET_E_INVALID_TYPE, "type %d is not a bitnet_type", static_cast<int>(type));
   if (info->struct_size != sizeof(bitnet_type_info)) {
     return Fail(BITNET_E_INVALID_OPTIONS, "info->struct_size is %u; this library knows %zu",
                 info->struct_size, sizeof(bitnet_type_info));
   }
-  const Layout* l = bitnet::FindLayout(type);
-  if (l == nullptr) return Fail(BITNET_E_INVALID_TYPE, "type %d is not a bitnet_type", static_cast<int>(type));
   const int64_t block = l->block_elements != 0 ? l->block_elements : 32;
   const uint64_t block_bytes = l->block_elements != 0 ? l->block_bytes : 8 + 4;  // family A at block 32
   info->name = l->name;
