@@ -403,6 +403,10 @@ int bitnet_quantize_i8s(const bitnet_tensor_options* options, bitnet_type src_ty
     return status;
   }
   const size_t nrows = static_cast<size_t>(rows);
+  if (nrows > static_cast<size_t>(PTRDIFF_MAX) / sizeof(float)) {
+    return Fail(BITNET_E_SIZE_OVERFLOW, "rows is %lld: one scale and sum per row cannot be addressed",
+                static_cast<long long>(rows));
+  }
   if ((status = CheckBuffer("src", src, src_bytes, bitnet::AlignmentOf(*s))) != BITNET_OK ||
       (status = CheckBuffer("q", q, shape.n, 1)) != BITNET_OK ||
       (status = CheckBuffer("scales", scales, nrows * sizeof(float), alignof(float))) != BITNET_OK ||

@@ -222,7 +222,7 @@ void QuantizeHf(const TensorJob& job, Workers& workers, const FloatSource& src,
   // transformers stores s as weight_scale (value q / s); an already-ternary
   // tensor of magnitude a keeps q * a as q / (1/a).
   const float weight_scale = unit.ternary ? 1.0f / unit.alpha : unit.s;
-  workers.Run(byte_rows, [&](Scratch& s, size_t b, size_t e) {
+  workers.Run(shape.n > 0 ? byte_rows : 0, [&](Scratch& s, size_t b, size_t e) {
     // The four rows' codes, one int8 each, in the second buffer (4*cols floats).
     int8_t* q = reinterpret_cast<int8_t*>(s.b.data());
     for (size_t br = b; br < e; ++br) {
@@ -264,7 +264,7 @@ int TensorQuantize(const TensorJob& job, const Layout& dst, void* out, const Lay
   const ValueSource values(job, floats, shape, job.absmean && n > 0 ? &units : nullptr);
   size_t scratch = kStep;
   if (dst.id == LayoutId::kBitnetRsI2S) scratch = BitnetRsStep(job.rs_block);
-  if (dst.id == LayoutId::kHfBitnet) scratch = static_cast<size_t>(shape.cols);
+  if (dst.id == LayoutId::kHfBitnet) scratch = n > 0 ? static_cast<size_t>(shape.cols) : 0;
   Workers workers(job.threads, scratch);
   if (!workers.ok()) return OutOfMemory(scratch);
   const size_t steps = Steps(n, kStep);
@@ -513,7 +513,7 @@ int TensorTranscode(const TensorJob& job, const Layout& dst, void* out, const La
   // The target's scale groups: its blocks, or one for the tensor.
   const bool per_tensor = dst.scale == ScaleKind::kTensorF32 || dst.scale == ScaleKind::kTensorF32Divisor;
   const size_t dst_block = per_tensor ? (n > 0 ? n : 1) : static_cast<size_t>(BlockElements(dst, job.rs_block));
-  const size_t groups = n / dst_block + (n % dst_block != 0);
+  const size_t groups = per_tensor ? 1 : n / dst_block + (n % dst_block != 0);
   std::vector<float> alpha(groups, 0.0f);
   std::vector<unsigned char> nonzero(groups, 0);
   const int min_value = -dst.code_offset, max_value = dst.code_max - dst.code_offset;
@@ -557,6 +557,11 @@ int TensorTranscode(const TensorJob& job, const Layout& dst, void* out, const La
                   "pass BITNET_TENSOR_ALLOW_SCALE_ROUNDING to round it", dst.name,
                   static_cast<double>(a), g * dst_block, static_cast<double>(stored[g]));
     }
+  }
+  if (n == 0) {  // only a tensor scale's tail to write
+    if (dst.scale == ScaleKind::kTensorF32) WriteI2STail(0.0f, Bytes(out));
+    if (dst.scale == ScaleKind::kTensorF32Divisor) memcpy(out, &stored[0], sizeof(float));
+    return BITNET_OK;
   }
   // Write: codes element by element through the target's map, then scales.
   std::vector<uint8_t> codes(dst.block_elements > 0 ? static_cast<size_t>(dst.block_elements) : 0);
@@ -661,7 +666,7 @@ int TensorQuantizeI8S(const TensorJob& job, const Layout& src, const void* in,
   const TensorKernels& k = *job.kernels->tensor;
   const FloatSource floats(k, src, in);
   const size_t cols = static_cast<size_t>(shape.cols);
-  const size_t scratch = floats.IsF32() ? 0 : cols;
+  const size_t scratch = floats.IsF32() || shape.n == 0 ? 0 : cols;
   Workers workers(job.threads, scratch);
   if (!workers.ok()) return OutOfMemory(scratch);
   workers.Run(static_cast<size_t>(shape.rows), [&](Scratch& s, size_t b, size_t e) {
