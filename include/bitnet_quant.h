@@ -72,7 +72,12 @@ enum bitnet_status {
   BITNET_E_UNSUPPORTED_TARGET = -11, /* CPU target not compiled in or not runnable */
   BITNET_E_INVALID_ARGUMENT = -12,   /* any other invalid argument */
   BITNET_E_DEVICE_UNAVAILABLE = -13, /* the requested device cannot run the call */
-  BITNET_E_DEVICE_FAILURE = -14      /* the device reported an error */
+  BITNET_E_DEVICE_FAILURE = -14,     /* the device reported an error */
+  BITNET_E_INVALID_TYPE = -15,       /* not a bitnet_type, or not one this call takes */
+  BITNET_E_INVALID_SHAPE = -16,      /* rows/cols a layout cannot hold */
+  BITNET_E_INEXACT_SCALE = -17,      /* a scale the target cannot hold exactly */
+  BITNET_E_INVALID_DATA = -18,       /* input values the operation cannot represent */
+  BITNET_E_OUT_OF_MEMORY = -19       /* a working buffer could not be allocated */
 };
 
 /* Static English name and description of a status code, never NULL. */
@@ -324,6 +329,152 @@ BITNET_API int bitnet_cpp_quantize(const float* input, int input_len,
                                    float* scales, int scales_len, int qtype);
 /* Message of the last failure on this thread, NULL if none. */
 BITNET_API const char* bitnet_cpp_get_last_error(void);
+
+/* ==== tensor layouts: the formats of real model files ======================
+ * Whole 2-D tensors (rows x cols, row-major) in the layouts that model files
+ * use, each bit-exact with the code that defines it. Conventions as above,
+ * except that lengths of void* buffers are in bytes. Element buffers (F32,
+ * F16, BF16) must be aligned to their element size; layout buffers may have
+ * any alignment. Byte layouts, rules and sources: docs/formats.md. */
+
+/* GGUF ggml_type ids where the layout has one; ids from 0x10000 name layouts
+ * that have none, so they can never collide with a GGUF id. */
+typedef int32_t bitnet_type;
+enum {
+  BITNET_TYPE_F32 = 0,
+  BITNET_TYPE_F16 = 1,
+  BITNET_TYPE_Q8_0 = 8,   /* ggml: 32-blocks, f16 d + 32 int8 (34 B) */
+  BITNET_TYPE_Q8_K = 15,  /* ggml: 256-blocks, f32 d + 256 int8 + 16 int16 sums (292 B) */
+  BITNET_TYPE_IQ2_S = 22, /* ggml: 256-blocks of 82 B; decode only */
+  BITNET_TYPE_BF16 = 30,
+  BITNET_TYPE_TQ1_0 = 34, /* ggml: 256-blocks, base-3 codes then f16 d (54 B) */
+  BITNET_TYPE_TQ2_0 = 35, /* ggml: 256-blocks, 2-bit codes then f16 d (66 B) */
+  BITNET_TYPE_I2_S = 36,  /* bitnet.cpp: 128-blocks of 32 B, then a 32-B tail
+                             whose first 4 B are the tensor's f32 scale */
+  BITNET_TYPE_I8_S = 37,  /* bitnet.cpp's activation type (bitnet_quantize_i8s) */
+  BITNET_TYPE_Q2_0 = 42,  /* ggml: 64-blocks, f16 d then 2-bit codes (18 B) */
+  /* transformers' offline BitNet layout: uint8 [rows/4][cols], byte (r, c)
+   * holding rows r + k*rows/4 (k = 0..3) at bits 2k (code = q + 1), then the
+   * f32 weight_scale (4 B); value = q / weight_scale. */
+  BITNET_TYPE_HF_BITNET = 0x10001,
+  /* BitNet-rs family A I2_S (bitnet_quantize_i2s's layout): ceil(n/4) code
+   * bytes, then ceil(n/B) f32 block scales; B = options->block_size (0: 32). */
+  BITNET_TYPE_BITNET_RS_I2S = 0x10002
+};
+
+/* What a type is, for sizing and inspecting files. */
+typedef struct bitnet_type_info {
+  uint32_t struct_size;       /* sizeof(bitnet_type_info) as the caller compiled it */
+  const char* name;           /* "TQ2_0", ... (static) */
+  const char* defined_by;     /* "ggml", "bitnet.cpp", "transformers", "BitNet-rs", "IEEE" */
+  int64_t block_elements;     /* elements per block (1 for F32/F16/BF16) */
+  uint64_t block_bytes;       /* bytes per block, codes and in-block scales */
+  uint64_t tail_bytes;        /* bytes after the blocks (I2_S 32, HF_BITNET 4) */
+  int64_t cols_multiple;      /* cols must be a multiple of this */
+  int64_t rows_multiple;      /* rows must be a multiple of this */
+  int64_t elements_multiple;  /* rows*cols must be a multiple of this */
+  int32_t ternary;            /* 1: holds ternary codes (a transcode end) */
+  int32_t can_quantize;       /* 1: bitnet_tensor_quantize can write it */
+  double bits_per_weight;     /* block_bytes*8/block_elements, tail excluded */
+} bitnet_type_info;
+
+/* Fills *info (info->struct_size must be set). BITNET_E_INVALID_TYPE for an
+ * unknown type. */
+BITNET_API int bitnet_type_get_info(bitnet_type type, bitnet_type_info* info);
+/* Name of a type ("TQ2_0"), "unknown" for others; never NULL. */
+BITNET_API const char* bitnet_type_name(bitnet_type type);
+/* Parses a name (case-insensitive); BITNET_E_INVALID_TYPE if unknown. */
+BITNET_API int bitnet_type_from_name(const char* name, bitnet_type* type);
+
+/* options.flags */
+#define BITNET_TENSOR_ALLOW_SCALE_ROUNDING 0x1u /* transcode may round a scale
+                                                   the target cannot hold */
+#define BITNET_TENSOR_UNIT_SCALE 0x2u /* transcode to per-block scales writes
+                                         d = 1 (0 in all-zero blocks): the
+                                         caller keeps the tensor's scale */
+/* options.ternarize */
+#define BITNET_TERNARIZE_NONE 0    /* the destination layout's own rule */
+#define BITNET_TERNARIZE_ABSMEAN 1 /* BitNet b1.58's absmean first (see bitnet_ternarize) */
+
+typedef struct bitnet_tensor_options {
+  uint32_t struct_size;         /* sizeof(bitnet_tensor_options) as the caller compiled it */
+  uint32_t flags;               /* BITNET_TENSOR_* */
+  bitnet_cpu_target cpu_target; /* one BITNET_CPU_* bit, or AUTO */
+  int32_t n_threads;            /* threads to split the work over; 0 or 1: the caller's only */
+  int32_t ternarize;            /* BITNET_TERNARIZE_* (quantize) */
+  uint32_t block_size;          /* BITNET_TYPE_BITNET_RS_I2S block; 0 = 32 */
+  int64_t group_size;           /* absmean scale per: 0 tensor, -1 row, G > 0 G columns */
+  float threshold;              /* absmean: |x * s| > threshold is +-1; 0 = 0.5 (the paper) */
+  uint32_t reserved;            /* 0 */
+} bitnet_tensor_options;
+
+/* The size of the first released layout (version 0.2); later versions
+ * accept it, the fields past it taking their defaults. */
+#define BITNET_TENSOR_OPTIONS_SIZE_V1 40u
+
+#define BITNET_TENSOR_OPTIONS_INIT \
+  { (uint32_t)sizeof(bitnet_tensor_options), 0u, 0u, 0, 0, 0u, 0, 0.0f, 0u }
+/* The same defaults for languages without the macro; struct_size as compiled. */
+BITNET_API int bitnet_tensor_options_init(bitnet_tensor_options* options, size_t struct_size);
+
+/* Bytes of a rows x cols tensor of `type` (I2_S: rows*cols/4 + 32).
+ * BITNET_E_INVALID_SHAPE names the constraint a shape breaks (TQ1_0/TQ2_0:
+ * cols % 256, Q2_0: cols % 64, I2_S: rows*cols % 128, HF_BITNET: rows % 4). */
+BITNET_API int bitnet_tensor_size(bitnet_type type, int64_t rows, int64_t cols, size_t* bytes);
+
+/* src (F32, F16 or BF16) -> dst_type. options NULL: the destination's own
+ * reference rule, bit-exact with ggml's quantize_row_*_ref (TQ1_0, TQ2_0,
+ * Q2_0, Q8_0, Q8_K), bitnet.cpp's quantize_i2_s, transformers' offline
+ * quantizer (HF_BITNET) and BitNet-rs's I2SQuantizer. With ternarize =
+ * ABSMEAN the tensor is first ternarized (values q*alpha, bitnet_ternarize)
+ * and the destination's rule applied to those values. dst_len is a
+ * capacity; bitnet_tensor_size bytes are written. */
+BITNET_API int bitnet_tensor_quantize(bitnet_type dst_type, const bitnet_tensor_options* options,
+                                      bitnet_type src_type, const void* src, int64_t rows,
+                                      int64_t cols, void* dst, size_t dst_len);
+/* A tensor of src_type (src_len its exact size) -> F32, F16 or BF16,
+ * bit-exact with ggml's dequantize_row_* (F32; F16/BF16 by ggml's
+ * conversions of those values). dst_len is a capacity. */
+BITNET_API int bitnet_tensor_dequantize(bitnet_type src_type, const bitnet_tensor_options* options,
+                                        const void* src, size_t src_len, int64_t rows,
+                                        int64_t cols, bitnet_type dst_type, void* dst,
+                                        size_t dst_len);
+/* Ternary layout -> ternary layout (I2_S, TQ1_0, TQ2_0, Q2_0, HF_BITNET,
+ * BITNET_RS_I2S), the codes re-packed without a float round trip. Codes are
+ * always kept; a code the target cannot hold (+2 into TQ1_0, -2 out of
+ * BitNet-rs's layout) is BITNET_E_INVALID_DATA. Scales: a per-block target
+ * block gets the one scale of the source elements that are non-zero in it
+ * (d = 0 when all are zero), a per-tensor target the one scale of all
+ * non-zero elements; sources whose non-zero elements disagree, or whose
+ * scales are not finite, are BITNET_E_INVALID_DATA. A scale the target type
+ * cannot hold exactly (f32 -> f16) is BITNET_E_INEXACT_SCALE unless
+ * BITNET_TENSOR_ALLOW_SCALE_ROUNDING (then rounded as ggml rounds). */
+BITNET_API int bitnet_tensor_transcode(bitnet_type dst_type, const bitnet_tensor_options* options,
+                                       bitnet_type src_type, const void* src, size_t src_len,
+                                       int64_t rows, int64_t cols, void* dst, size_t dst_len);
+
+/* BitNet b1.58 absmean ternarization, as the reference converters compute it
+ * (torch float32): per unit (the tensor, a row, or G columns of a row:
+ * options->group_size) m = mean|x|, s = 1/max(m, 1e-5) in f32, code q = +-1
+ * where |x*s| > threshold (0.5: round half to even, clamped), else 0; alpha =
+ * 1/s, so q*alpha is the converters' q/s. The mean is accumulated in double
+ * in a fixed order (chunks of 65536 elements, 16 interleaved partial sums
+ * each, chunks added in order) and rounded once: the same result on every
+ * CPU target and thread count. A unit that is already ternary (every value
+ * 0 or +-a for one a > 0) keeps a and its codes. NaN or +-Inf is
+ * BITNET_E_INVALID_DATA. codes: rows*cols int8; alphas: one per unit. */
+BITNET_API int bitnet_ternarize(const bitnet_tensor_options* options, bitnet_type src_type,
+                                const void* src, int64_t rows, int64_t cols, int8_t* codes,
+                                size_t codes_len, float* alphas, size_t alphas_len);
+
+/* bitnet.cpp's activation quantizer (quantize_row_i8_s), per row: max|x| in
+ * double from 1e-5, scale = (float)(127/max), q = x*scale rounded half to
+ * even, clamped to [-128, 127], sum = the row's sum of q. q: rows*cols int8;
+ * scales, sums: one per row (lengths in elements). */
+BITNET_API int bitnet_quantize_i8s(const bitnet_tensor_options* options, bitnet_type src_type,
+                                   const void* src, int64_t rows, int64_t cols, int8_t* q,
+                                   size_t q_len, float* scales, size_t scales_len,
+                                   int32_t* sums, size_t sums_len);
 
 /* ==== experimental: not frozen, not in the ABI promise ==================== */
 /* Define BITNET_QUANT_EXPERIMENTAL before including this header to use what

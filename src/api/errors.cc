@@ -57,6 +57,11 @@ const char* bitnet_status_string(int status) {
     case BITNET_E_INVALID_ARGUMENT: return "BITNET_E_INVALID_ARGUMENT: invalid argument";
     case BITNET_E_DEVICE_UNAVAILABLE: return "BITNET_E_DEVICE_UNAVAILABLE: the requested device cannot run the call";
     case BITNET_E_DEVICE_FAILURE: return "BITNET_E_DEVICE_FAILURE: the device reported an error";
+    case BITNET_E_INVALID_TYPE: return "BITNET_E_INVALID_TYPE: not a bitnet_type this call takes";
+    case BITNET_E_INVALID_SHAPE: return "BITNET_E_INVALID_SHAPE: rows/cols the layout cannot hold";
+    case BITNET_E_INEXACT_SCALE: return "BITNET_E_INEXACT_SCALE: a scale the target cannot hold exactly";
+    case BITNET_E_INVALID_DATA: return "BITNET_E_INVALID_DATA: input values the operation cannot represent";
+    case BITNET_E_OUT_OF_MEMORY: return "BITNET_E_OUT_OF_MEMORY: a working buffer could not be allocated";
     default: return "unknown bitnet status code";
   }
 }

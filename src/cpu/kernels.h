@@ -7,6 +7,8 @@
 #include <cstdint>
 
 #include "formats/formats.h"
+#include "formats/absmean.h"
+#include "formats/layouts.h"
 
 namespace bitnet {
 
@@ -21,11 +23,40 @@ using KernelQuantizeFn = void (*)(Format, const float* input, size_t n,
 using MatmulI2SFn = void (*)(const int8_t* a, const uint8_t* b, float* c,
                              size_t m, size_t n, size_t k);
 
+// The primitives of the tensor layouts (src/tensor/ composes them). Each
+// works on whole blocks; I2_S counts elements (a multiple of 128).
+struct TensorKernels {
+  // Block-local layouts (formats/block_rules.h): nblocks blocks.
+  void (*encode_blocks)(LayoutId id, const float* x, size_t nblocks, uint8_t* out);
+  void (*decode_blocks)(LayoutId id, const uint8_t* in, size_t nblocks, float* y);
+  // bitnet.cpp I2_S: the scale of a part (merge parts with I2SScaleMerge),
+  // the codes of n elements, their values.
+  float (*i2s_scale)(const float* x, size_t n);
+  void (*i2s_encode)(const float* x, size_t n, float scale, uint8_t* out);
+  void (*i2s_decode)(const uint8_t* in, size_t n, float scale, float* y);
+  // Absmean: one chunk's |x| sum in the fixed order and its ternary scan;
+  // codes of n weights; their values q * alpha.
+  double (*abs_scan_chunk)(const float* x, size_t n, TernaryScan* scan);
+  void (*ternarize)(const float* x, size_t n, float s, float threshold, int8_t* q);
+  void (*ternary_values)(const float* x, size_t n, float s, float threshold, float alpha,
+                         float* v);
+  // Element types (F32, F16, BF16) <-> f32.
+  void (*to_float)(LayoutId src, const void* in, size_t n, float* y);
+  void (*from_float)(LayoutId dst, const float* x, size_t n, void* out);
+  // Ternary block layouts (TQ1_0, TQ2_0, Q2_0, I2_S): the values
+  // code - code_offset of nblocks blocks, and the code bytes from values.
+  void (*unpack_values)(LayoutId id, const uint8_t* blocks, size_t nblocks, int8_t* values);
+  void (*pack_values)(LayoutId id, const int8_t* values, size_t nblocks, uint8_t* blocks);
+  // bitnet.cpp's int8 activations, one row.
+  void (*i8s_row)(const float* x, size_t n, int8_t* q, float* scale, int32_t* sum);
+};
+
 struct KernelSet {
   QuantizeFn quantize;
   DequantizeFn dequantize;
   KernelQuantizeFn kernel_quantize;
   MatmulI2SFn matmul_i2s;
+  const TensorKernels* tensor;
 };
 
 // Highway kernels of the target with Highway bit `hwy_target`; each returns
@@ -34,6 +65,8 @@ QuantizeFn HwyQuantize(int64_t hwy_target);
 DequantizeFn HwyDequantize(int64_t hwy_target);
 KernelQuantizeFn HwyKernelQuantize(int64_t hwy_target);
 MatmulI2SFn HwyMatmulI2S(int64_t hwy_target);
+// The scalar references of the tensor primitives (cpu/tensor_reference.cc).
+extern const TensorKernels kReferenceTensorKernels;
 // HWY_TARGETS, and those of them this CPU runs (hwy::SupportedTargets(),
 // except on aarch64 Linux: see quantize_hwy.cc).
 int64_t HwyCompiledTargets();

@@ -59,10 +59,12 @@ struct KernelTable {
       const TargetInfo& t = kTargets[i];
       if (t.hwy == 0) {
         sets[i] = {ReferenceQuantize, ReferenceDequantize, ReferenceKernelQuantize,
-                   ReferenceMatmulI2S};
+                   ReferenceMatmulI2S, &kReferenceTensorKernels};
       } else {
+        // The tensor layouts have no Highway kernels yet: every target runs
+        // their scalar references.
         sets[i] = {HwyQuantize(t.hwy), HwyDequantize(t.hwy), HwyKernelQuantize(t.hwy),
-                   HwyMatmulI2S(t.hwy)};
+                   HwyMatmulI2S(t.hwy), &kReferenceTensorKernels};
       }
     }
   }

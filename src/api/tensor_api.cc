@@ -1,0 +1,441 @@
+// The tensor-layout entry points: argument checks against the layout
+// descriptors, then one tensor operation (src/tensor) on the resolved CPU
+// target. Nothing is written before every check has passed.
+#include <cmath>
+#include <cstring>
+#include <new>
+
+#include "api/errors.h"
+#include "api/validate.h"
+#include "bitnet_quant.h"
+#include "cpu/targets.h"
+#include "device/device.h"
+#include "formats/formats.h"
+#include "formats/layouts.h"
+#include "tensor/tensor_ops.h"
+
+namespace bitnet {
+namespace {
+
+constexpr int kMaxThreads = 1024;
+static_assert(sizeof(bitnet_tensor_options) == BITNET_TENSOR_OPTIONS_SIZE_V1,
+              "a new field needs a new BITNET_TENSOR_OPTIONS_SIZE and the older size accepted");
+constexpr uint32_t kKnownFlags = BITNET_TENSOR_ALLOW_SCALE_ROUNDING | BITNET_TENSOR_UNIT_SCALE;
+
+const bitnet_tensor_options kDefaultOptions = BITNET_TENSOR_OPTIONS_INIT;
+
+// Which types a call takes in one argument.
+enum class Role { kElement, kQuantizeDestination, kDecodable, kTernary };
+
+bool Allowed(const Layout& l, Role role) {
+  switch (role) {
+    case Role::kElement: return l.element_type;
+    case Role::kQuantizeDestination: return l.element_type || l.can_quantize;
+    case Role::kDecodable: return true;
+    case Role::kTernary: return l.ternary;
+  }
+  return false;
+}
+
+const char* RoleText(Role role) {
+  switch (role) {
+    case Role::kElement: return "F32, F16 or BF16";
+    case Role::kQuantizeDestination: return "a type this library can write (see bitnet_type_info.can_quantize)";
+    case Role::kDecodable: return "a known bitnet_type";
+    case Role::kTernary: return "a ternary layout (I2_S, TQ1_0, TQ2_0, Q2_0, HF_BITNET, BITNET_RS_I2S)";
+  }
+  return "";
+}
+
+int ResolveType(const char* what, bitnet_type type, Role role, const Layout** layout) {
+  const Layout* l = FindLayout(type);
+  if (l == nullptr) {
+    return Fail(BITNET_E_INVALID_TYPE, "%s is %d, not a bitnet_type", what, static_cast<int>(type));
+  }
+  if (!Allowed(*l, role)) {
+    return Fail(BITNET_E_INVALID_TYPE, "%s is %s; this call takes %s", what, l->name, RoleText(role));
+  }
+  *layout = l;
+  return BITNET_OK;
+}
+
+// options (NULL = defaults) -> the job, and whether absmean was asked for.
+int ResolveTensorOptions(const bitnet_tensor_options* options, TensorJob* job) {
+  const bitnet_tensor_options& o = options != nullptr ? *options : kDefaultOptions;
+  if (o.struct_size != sizeof(bitnet_tensor_options)) {
+    return Fail(BITNET_E_INVALID_OPTIONS,
+                "options->struct_size is %u; this library knows %zu (initialise with "
+                "BITNET_TENSOR_OPTIONS_INIT or bitnet_tensor_options_init)",
+                o.struct_size, sizeof(bitnet_tensor_options));
+  }
+  if ((o.flags & ~kKnownFlags) != 0) {
+    return Fail(BITNET_E_INVALID_OPTIONS, "options->flags is 0x%x; known flags are 0x%x", o.flags,
+                kKnownFlags);
+  }
+  if (o.n_threads < 0 || o.n_threads > kMaxThreads) {
+    return Fail(BITNET_E_INVALID_OPTIONS, "options->n_threads is %d; it must be in [0, %d]",
+                o.n_threads, kMaxThreads);
+  }
+  if (o.ternarize != BITNET_TERNARIZE_NONE && o.ternarize != BITNET_TERNARIZE_ABSMEAN) {
+    return Fail(BITNET_E_INVALID_OPTIONS,
+                "options->ternarize is %d; expected BITNET_TERNARIZE_NONE (0) or _ABSMEAN (1)",
+                o.ternarize);
+  }
+  if (o.block_size != 0 && !IsValidBlockSize(o.block_size)) {
+    return Fail(BITNET_E_INVALID_BLOCK_SIZE,
+                "options->block_size is %u; it must be a multiple of 4 in [%zu, %zu]",
+                o.block_size, kMinBlockSize, kMaxBlockSize);
+  }
+  if (o.group_size < -1) {
+    return Fail(BITNET_E_INVALID_OPTIONS,
+                "options->group_size is %lld; expected 0 (tensor), -1 (row) or a group width > 0",
+                static_cast<long long>(o.group_size));
+  }
+  if (!(o.threshold == 0.0f || (std::isfinite(o.threshold) && o.threshold > 0.0f))) {
+    return Fail(BITNET_E_INVALID_OPTIONS,
+                "options->threshold is %g; it must be 0 (the default 0.5) or a finite value > 0",
+                static_cast<double>(o.threshold));
+  }
+  if (o.reserved != 0) {
+    return Fail(BITNET_E_INVALID_OPTIONS, "options->reserved is %u; it must be 0", o.reserved);
+  }
+  const KernelSet* kernels = nullptr;
+  const int status = ResolveKernels(o.cpu_target, &kernels);
+  if (status != BITNET_OK) return status;
+  job->kernels = kernels;
+  job->threads = o.n_threads > 1 ? o.n_threads : 1;
+  job->rs_block = o.block_size != 0 ? o.block_size : static_cast<uint32_t>(DefaultBlockSize(Format::kI2S));
+  job->flags = o.flags;
+  job->absmean = o.ternarize == BITNET_TERNARIZE_ABSMEAN;
+  job->group_size = o.group_size;
+  job->threshold = o.threshold != 0.0f ? o.threshold : 0.5f;
+  return BITNET_OK;
+}
+
+bool MulOverflows(uint64_t a, uint64_t b, uint64_t* out) {
+  if (b != 0 && a > UINT64_MAX / b) return true;
+  *out = a * b;
+  return false;
+}
+
+// rows x cols of layout l: the shape checks and the byte size.
+int TensorBytes(const Layout& l, int64_t rows, int64_t cols, uint32_t rs_block, TensorShape* shape,
+                size_t* bytes) {
+  if (rows < 0 || cols < 0) {
+    return Fail(BITNET_E_INVALID_SHAPE, "%s tensor of %lld x %lld: rows and cols must be >= 0",
+                l.name, static_cast<long long>(rows), static_cast<long long>(cols));
+  }
+  if (cols % l.cols_multiple != 0) {
+    return Fail(BITNET_E_INVALID_SHAPE,
+                "%s holds rows of a multiple of %lld elements; cols is %lld", l.name,
+                static_cast<long long>(l.cols_multiple), static_cast<long long>(cols));
+  }
+  if (rows % l.rows_multiple != 0) {
+    return Fail(BITNET_E_INVALID_SHAPE, "%s needs rows to be a multiple of %lld; rows is %lld",
+                l.name, static_cast<long long>(l.rows_multiple), static_cast<long long>(rows));
+  }
+  uint64_t n = 0;
+  if (MulOverflows(static_cast<uint64_t>(rows), static_cast<uint64_t>(cols), &n) ||
+      n > static_cast<uint64_t>(PTRDIFF_MAX) / sizeof(float)) {
+    return Fail(BITNET_E_SIZE_OVERFLOW, "%s tensor of %lld x %lld elements is too large to address",
+                l.name, static_cast<long long>(rows), static_cast<long long>(cols));
+  }
+  if (n % static_cast<uint64_t>(l.elements_multiple) != 0) {
+    return Fail(BITNET_E_INVALID_SHAPE,
+                "%s holds a multiple of %lld elements; %lld x %lld = %llu is not", l.name,
+                static_cast<long long>(l.elements_multiple), static_cast<long long>(rows),
+                static_cast<long long>(cols), static_cast<unsigned long long>(n));
+  }
+  *shape = {rows, cols, static_cast<size_t>(n)};
+  *bytes = PartsOf(l, static_cast<size_t>(n), rs_block).total;
+  return BITNET_OK;
+}
+
+// A buffer of a call: NULL only when empty, aligned to its element.
+int CheckBuffer(const char* name, const void* p, size_t bytes, size_t alignment) {
+  if (bytes == 0) return BITNET_OK;
+  if (p == nullptr) return Fail(BITNET_E_NULL_POINTER, "%s is NULL", name);
+  if (reinterpret_cast<uintptr_t>(p) % alignment != 0) {
+    return Fail(BITNET_E_MISALIGNED, "%s (%p) is not aligned to %zu bytes", name, p, alignment);
+  }
+  return BITNET_OK;
+}
+
+size_t AlignmentOf(const Layout& l) { return l.element_type ? l.block_bytes : 1; }
+
+int CheckCapacity(const char* name, size_t have, size_t need, const Layout& l, const TensorShape& s) {
+  if (have < need) {
+    return Fail(BITNET_E_BUFFER_TOO_SMALL, "%s is %zu bytes; a %lld x %lld %s tensor needs %zu", name,
+                have, static_cast<long long>(s.rows), static_cast<long long>(s.cols), l.name, need);
+  }
+  return BITNET_OK;
+}
+
+int CheckExact(const char* name, size_t have, size_t need, const Layout& l, const TensorShape& s) {
+  if (have != need) {
+    return Fail(BITNET_E_SIZE_MISMATCH, "%s is %zu bytes; a %lld x %lld %s tensor is %zu", name,
+                have, static_cast<long long>(s.rows), static_cast<long long>(s.cols), l.name, need);
+  }
+  return BITNET_OK;
+}
+
+int CheckGroup(const TensorJob& job, const Layout* dst, const TensorShape& shape) {
+  if (job.group_size > 0 && shape.cols % job.group_size != 0) {
+    return Fail(BITNET_E_INVALID_SHAPE, "options->group_size %lld does not divide cols (%lld)",
+                static_cast<long long>(job.group_size), static_cast<long long>(shape.cols));
+  }
+  if (dst != nullptr && dst->id == LayoutId::kHfBitnet && job.absmean && job.group_size != 0) {
+    return Fail(BITNET_E_INVALID_OPTIONS,
+                "HF_BITNET holds one weight_scale per tensor; options->group_size must be 0");
+  }
+  return BITNET_OK;
+}
+
+// Runs an operation whose checks have passed; allocation failures become a
+// status (they happen before the operation writes).
+template <class Op>
+int Run(const Op& op) {
+  int status;
+  try {
+    status = op();
+  } catch (const std::bad_alloc&) {
+    return Fail(BITNET_E_OUT_OF_MEMORY, "out of memory");
+  }
+  if (status == BITNET_OK) SetLastBackend(BITNET_BACKEND_CPU);
+  return status;
+}
+
+}  // namespace
+}  // namespace bitnet
+
+using bitnet::CheckBuffer;
+using bitnet::CheckCapacity;
+using bitnet::CheckExact;
+using bitnet::Fail;
+using bitnet::Layout;
+using bitnet::Role;
+using bitnet::TensorJob;
+using bitnet::TensorShape;
+
+extern "C" {
+
+int bitnet_type_get_info(bitnet_type type, bitnet_type_info* info) {
+  if (info == nullptr) return Fail(BITNET_E_NULL_POINTER, "info is NULL");
+  const Layout* l = bitnet::FindLayout(type);
+  if (l == nullptr) return Fail(BITNET_E_INVALID_TYPE, "type %d is not a bitnet_type", static_cast<int>(type));
+  if (info->struct_size != sizeof(bitnet_type_info)) {
+    return Fail(BITNET_E_INVALID_OPTIONS, "info->struct_size is %u; this library knows %zu",
+                info->struct_size, sizeof(bitnet_type_info));
+  }
+  const int64_t block = l->block_elements != 0 ? l->block_elements : 32;
+  const uint64_t block_bytes = l->block_elements != 0 ? l->block_bytes : 8 + 4;  // family A at block 32
+  info->name = l->name;
+  info->defined_by = l->defined_by;
+  info->block_elements = block;
+  info->block_bytes = block_bytes;
+  info->tail_bytes = l->tail_bytes;
+  info->cols_multiple = l->cols_multiple;
+  info->rows_multiple = l->rows_multiple;
+  info->elements_multiple = l->elements_multiple;
+  info->ternary = l->ternary;
+  info->can_quantize = l->can_quantize || l->element_type;
+  info->bits_per_weight = static_cast<double>(block_bytes) * 8.0 / static_cast<double>(block);
+  return BITNET_OK;
+}
+
+const char* bitnet_type_name(bitnet_type type) { return bitnet::LayoutName(type); }
+
+int bitnet_type_from_name(const char* name, bitnet_type* type) {
+  if (name == nullptr) return Fail(BITNET_E_NULL_POINTER, "name is NULL");
+  if (type == nullptr) return Fail(BITNET_E_NULL_POINTER, "type is NULL");
+  if (bitnet::LayoutFromName(name, type) != BITNET_OK) {
+    return Fail(BITNET_E_INVALID_TYPE, "\"%s\" is not a type name", name);
+  }
+  return BITNET_OK;
+}
+
+int bitnet_tensor_options_init(bitnet_tensor_options* options, size_t struct_size) {
+  if (options == nullptr) return Fail(BITNET_E_NULL_POINTER, "options is NULL");
+  if (struct_size != sizeof(bitnet_tensor_options)) {
+    return Fail(BITNET_E_INVALID_OPTIONS, "struct_size is %zu; this library knows %zu", struct_size,
+                sizeof(bitnet_tensor_options));
+  }
+  *options = bitnet::kDefaultOptions;
+  return BITNET_OK;
+}
+
+int bitnet_tensor_size(bitnet_type type, int64_t rows, int64_t cols, size_t* bytes) {
+  const Layout* l = nullptr;
+  int status = bitnet::ResolveType("type", type, Role::kDecodable, &l);
+  if (status != BITNET_OK) return status;
+  if (bytes == nullptr) return Fail(BITNET_E_NULL_POINTER, "bytes is NULL");
+  TensorShape shape;
+  const uint32_t rs_block = static_cast<uint32_t>(bitnet::DefaultBlockSize(bitnet::Format::kI2S));
+  return bitnet::TensorBytes(*l, rows, cols, rs_block, &shape, bytes);
+}
+
+int bitnet_tensor_quantize(bitnet_type dst_type, const bitnet_tensor_options* options,
+                           bitnet_type src_type, const void* src, int64_t rows, int64_t cols,
+                           void* dst, size_t dst_len) {
+  TensorJob job;
+  const Layout *d = nullptr, *s = nullptr;
+  int status;
+  if ((status = bitnet::ResolveType("dst_type", dst_type, Role::kQuantizeDestination, &d)) != BITNET_OK ||
+      (status = bitnet::ResolveType("src_type", src_type, Role::kElement, &s)) != BITNET_OK ||
+      (status = bitnet::ResolveTensorOptions(options, &job)) != BITNET_OK) {
+    return status;
+  }
+  TensorShape shape, src_shape;
+  size_t need = 0, src_bytes = 0;
+  if ((status = bitnet::TensorBytes(*d, rows, cols, job.rs_block, &shape, &need)) != BITNET_OK ||
+      (status = bitnet::TensorBytes(*s, rows, cols, job.rs_block, &src_shape, &src_bytes)) != BITNET_OK ||
+      (status = bitnet::CheckGroup(job, d, shape)) != BITNET_OK ||
+      (status = CheckBuffer("src", src, src_bytes, bitnet::AlignmentOf(*s))) != BITNET_OK ||
+      (status = CheckBuffer("dst", dst, need, bitnet::AlignmentOf(*d))) != BITNET_OK ||
+      (status = CheckCapacity("dst_len", dst_len, need, *d, shape)) != BITNET_OK ||
+      (status = bitnet::CheckNoOverlap({"dst", dst, need}, {"src", src, src_bytes})) != BITNET_OK) {
+    return status;
+  }
+  return bitnet::Run([&] { return bitnet::TensorQuantize(job, *d, dst, *s, src, shape); });
+}
+
+int bitnet_tensor_dequantize(bitnet_type src_type, const bitnet_tensor_options* options,
+                             const void* src, size_t src_len, int64_t rows, int64_t cols,
+                             bitnet_type dst_type, void* dst, size_t dst_len) {
+  TensorJob job;
+  const Layout *d = nullptr, *s = nullptr;
+  int status;
+  if ((status = bitnet::ResolveType("src_type", src_type, Role::kDecodable, &s)) != BITNET_OK ||
+      (status = bitnet::ResolveType("dst_type", dst_type, Role::kElement, &d)) != BITNET_OK ||
+      (status = bitnet::ResolveTensorOptions(options, &job)) != BITNET_OK) {
+    return status;
+  }
+  TensorShape shape, dst_shape;
+  size_t have = 0, need = 0;
+  if ((status = bitnet::TensorBytes(*s, rows, cols, job.rs_block, &shape, &have)) != BITNET_OK ||
+      (status = bitnet::TensorBytes(*d, rows, cols, job.rs_block, &dst_shape, &need)) != BITNET_OK ||
+      (status = CheckExact("src_len", src_len, have, *s, shape)) != BITNET_OK ||
+      (status = CheckBuffer("src", src, have, bitnet::AlignmentOf(*s))) != BITNET_OK ||
+      (status = CheckBuffer("dst", dst, need, bitnet::AlignmentOf(*d))) != BITNET_OK ||
+      (status = CheckCapacity("dst_len", dst_len, need, *d, shape)) != BITNET_OK ||
+      (status = bitnet::CheckNoOverlap({"dst", dst, need}, {"src", src, have})) != BITNET_OK) {
+    return status;
+  }
+  return bitnet::Run([&] { return bitnet::TensorDequantize(job, *d, dst, *s, src, shape); });
+}
+
+int bitnet_tensor_transcode(bitnet_type dst_type, const bitnet_tensor_options* options,
+                            bitnet_type src_type, const void* src, size_t src_len, int64_t rows,
+                            int64_t cols, void* dst, size_t dst_len) {
+  TensorJob job;
+  const Layout *d = nullptr, *s = nullptr;
+  int status;
+  if ((status = bitnet::ResolveType("dst_type", dst_type, Role::kTernary, &d)) != BITNET_OK ||
+      (status = bitnet::ResolveType("src_type", src_type, Role::kTernary, &s)) != BITNET_OK ||
+      (status = bitnet::ResolveTensorOptions(options, &job)) != BITNET_OK) {
+    return status;
+  }
+  TensorShape shape, dst_shape;
+  size_t have = 0, need = 0;
+  if ((status = bitnet::TensorBytes(*s, rows, cols, job.rs_block, &shape, &have)) != BITNET_OK ||
+      (status = bitnet::TensorBytes(*d, rows, cols, job.rs_block, &dst_shape, &need)) != BITNET_OK ||
+      (status = CheckExact("src_len", src_len, have, *s, shape)) != BITNET_OK ||
+      (status = CheckBuffer("src", src, have, 1)) != BITNET_OK ||
+      (status = CheckBuffer("dst", dst, need, 1)) != BITNET_OK ||
+      (status = CheckCapacity("dst_len", dst_len, need, *d, shape)) != BITNET_OK ||
+      (status = bitnet::CheckNoOverlap({"dst", dst, need}, {"src", src, have})) != BITNET_OK) {
+    return status;
+  }
+  return bitnet::Run([&] { return bitnet::TensorTranscode(job, *d, dst, *s, src, shape); });
+}
+
+int bitnet_ternarize(const bitnet_tensor_options* options, bitnet_type src_type, const void* src,
+                     int64_t rows, int64_t cols, int8_t* codes, size_t codes_len, float* alphas,
+                     size_t alphas_len) {
+  TensorJob job;
+  const Layout* s = nullptr;
+  int status;
+  if ((status = bitnet::ResolveType("src_type", src_type, Role::kElement, &s)) != BITNET_OK ||
+      (status = bitnet::ResolveTensorOptions(options, &job)) != BITNET_OK) {
+    return status;
+  }
+  TensorShape shape;
+  size_t src_bytes = 0;
+  if ((status = bitnet::TensorBytes(*s, rows, cols, job.rs_block, &shape, &src_bytes)) != BITNET_OK ||
+      (status = bitnet::CheckGroup(job, nullptr, shape)) != BITNET_OK) {
+    return status;
+  }
+  const size_t units = bitnet::AbsmeanUnits(shape, job.group_size);
+  if ((status = CheckBuffer("src", src, src_bytes, bitnet::AlignmentOf(*s))) != BITNET_OK ||
+      (status = CheckBuffer("codes", codes, shape.n, 1)) != BITNET_OK ||
+      (status = CheckBuffer("alphas", alphas, units * sizeof(float), alignof(float))) != BITNET_OK) {
+    return status;
+  }
+  if (codes_len < shape.n) {
+    return Fail(BITNET_E_BUFFER_TOO_SMALL, "codes_len is %zu; %zu elements need %zu codes",
+                codes_len, shape.n, shape.n);
+  }
+  if (alphas_len < units) {
+    return Fail(BITNET_E_BUFFER_TOO_SMALL, "alphas_len is %zu; group_size %lld gives %zu scales",
+                alphas_len, static_cast<long long>(job.group_size), units);
+  }
+  const bitnet::Region in{"src", src, src_bytes}, out_codes{"codes", codes, shape.n},
+      out_alphas{"alphas", alphas, units * sizeof(float)};
+  if ((status = bitnet::CheckNoOverlap(out_codes, in)) != BITNET_OK ||
+      (status = bitnet::CheckNoOverlap(out_alphas, in)) != BITNET_OK ||
+      (status = bitnet::CheckNoOverlap(out_codes, out_alphas)) != BITNET_OK) {
+    return status;
+  }
+  return bitnet::Run([&] { return bitnet::TensorTernarize(job, *s, src, shape, codes, alphas); });
+}
+
+int bitnet_quantize_i8s(const bitnet_tensor_options* options, bitnet_type src_type,
+                        const void* src, int64_t rows, int64_t cols, int8_t* q, size_t q_len,
+                        float* scales, size_t scales_len, int32_t* sums, size_t sums_len) {
+  TensorJob job;
+  const Layout* s = nullptr;
+  int status;
+  if ((status = bitnet::ResolveType("src_type", src_type, Role::kElement, &s)) != BITNET_OK ||
+      (status = bitnet::ResolveTensorOptions(options, &job)) != BITNET_OK) {
+    return status;
+  }
+  TensorShape shape;
+  size_t src_bytes = 0;
+  if ((status = bitnet::TensorBytes(*s, rows, cols, job.rs_block, &shape, &src_bytes)) != BITNET_OK) {
+    return status;
+  }
+  const size_t nrows = static_cast<size_t>(rows);
+  if (nrows > static_cast<size_t>(PTRDIFF_MAX) / sizeof(float)) {
+    return Fail(BITNET_E_SIZE_OVERFLOW, "rows is %lld: one scale and sum per row cannot be addressed",
+                static_cast<long long>(rows));
+  }
+  if ((status = CheckBuffer("src", src, src_bytes, bitnet::AlignmentOf(*s))) != BITNET_OK ||
+      (status = CheckBuffer("q", q, shape.n, 1)) != BITNET_OK ||
+      (status = CheckBuffer("scales", scales, nrows * sizeof(float), alignof(float))) != BITNET_OK ||
+      (status = CheckBuffer("sums", sums, nrows * sizeof(int32_t), alignof(int32_t))) != BITNET_OK) {
+    return status;
+  }
+  if (q_len < shape.n) {
+    return Fail(BITNET_E_BUFFER_TOO_SMALL, "q_len is %zu; %zu activations need %zu", q_len,
+                shape.n, shape.n);
+  }
+  if (scales_len < nrows || sums_len < nrows) {
+    return Fail(BITNET_E_BUFFER_TOO_SMALL, "%s is %zu; %zu rows need one each",
+                scales_len < nrows ? "scales_len" : "sums_len",
+                scales_len < nrows ? scales_len : sums_len, nrows);
+  }
+  const bitnet::Region in{"src", src, src_bytes}, out_q{"q", q, shape.n},
+      out_scales{"scales", scales, nrows * sizeof(float)},
+      out_sums{"sums", sums, nrows * sizeof(int32_t)};
+  for (const bitnet::Region* out : {&out_q, &out_scales, &out_sums}) {
+    if ((status = bitnet::CheckNoOverlap(*out, in)) != BITNET_OK) return status;
+  }
+  if ((status = bitnet::CheckNoOverlap(out_q, out_scales)) != BITNET_OK ||
+      (status = bitnet::CheckNoOverlap(out_q, out_sums)) != BITNET_OK ||
+      (status = bitnet::CheckNoOverlap(out_scales, out_sums)) != BITNET_OK) {
+    return status;
+  }
+  return bitnet::Run([&] { return bitnet::TensorQuantizeI8S(job, *s, src, shape, q, scales, sums); });
+}
+
+}  // extern "C"

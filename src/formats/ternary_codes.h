@@ -1,0 +1,57 @@
+// Reading and writing the codes of one block through its layout's CodeMap
+// (kTwoBit and kTrits layouts): the one place that knows where an element's
+// bits live. Codes are the stored numbers (0..3), value code - code_offset.
+#ifndef BITNET_FORMATS_TERNARY_CODES_H_
+#define BITNET_FORMATS_TERNARY_CODES_H_
+
+#include <cstddef>
+#include <cstdint>
+
+#include "formats/host_device.h"
+#include "formats/layouts.h"
+
+namespace bitnet {
+
+// Byte (from the block start) and bit shift of element j of a kTwoBit block.
+struct BitPosition {
+  size_t byte;
+  unsigned shift;
+};
+BITNET_HOST_DEVICE inline BitPosition TwoBitPosition(const CodeMap& m, size_t j) {
+  const size_t run = m.run;
+  const unsigned field = static_cast<unsigned>((j / run) % 4);
+  return {m.codes_offset + (j / (4 * run)) * run + j % run, m.msb_first ? 6 - 2 * field : 2 * field};
+}
+
+// ggml's TQ1_0 digit n (0 = most significant) of a stored byte:
+// ((uint8)(byte * 3^n) * 3) >> 8, which is defined for every byte value.
+BITNET_HOST_DEVICE inline unsigned TritDigit(uint8_t byte, unsigned n) {
+  const uint8_t pow3[5] = {1, 3, 9, 27, 81};
+  const uint8_t scaled = static_cast<uint8_t>(byte * pow3[n]);
+  return (static_cast<unsigned>(scaled) * 3u) >> 8;
+}
+
+// The stored byte of five digits (most significant first), as ggml forms
+// it: q = q*3 + digit in uint8 arithmetic, then ceil(q*256/243) kept to 8
+// bits. Valid digits (0..2) never wrap; other ones wrap as ggml's do.
+BITNET_HOST_DEVICE inline uint8_t TritByte(const uint8_t digits[5]) {
+  uint8_t q = 0;
+  for (int n = 0; n < 5; ++n) q = static_cast<uint8_t>(q * 3 + digits[n]);
+  return static_cast<uint8_t>((static_cast<unsigned>(q) * 256 + 242) / 243);
+}
+
+// Code of element j of a kTwoBit or kTrits block.
+unsigned BlockCode(const Layout& l, const uint8_t* block, size_t j);
+// Writes the code bytes of a block (not its scale) from one code per element
+// (0..code_max), every byte whole.
+void PackBlockCodes(const Layout& l, const uint8_t* codes, uint8_t* block);
+
+// The values (code - code_offset) of nblocks whole blocks of a block
+// layout (TQ1_0, TQ2_0, Q2_0, I2_S), and back: the code bytes of nblocks
+// blocks from values (their scales are left as they are).
+void UnpackBlockValues(const Layout& l, const uint8_t* blocks, size_t nblocks, int8_t* values);
+void PackBlockValues(const Layout& l, const int8_t* values, size_t nblocks, uint8_t* blocks);
+
+}  // namespace bitnet
+
+#endif  // BITNET_FORMATS_TERNARY_CODES_H_

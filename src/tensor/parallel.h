@@ -1,0 +1,76 @@
+// Splitting a tensor operation over threads: contiguous ranges of tasks, one
+// per thread, the caller's thread taking the first, each with its own
+// scratch allocated before any pass runs (so that running out of memory is
+// reported before anything is written).
+#ifndef BITNET_TENSOR_PARALLEL_H_
+#define BITNET_TENSOR_PARALLEL_H_
+
+#include <cstddef>
+#include <new>
+#include <system_error>
+#include <thread>
+#include <vector>
+
+namespace bitnet {
+
+// Runs fn(part, begin, end) over [0, tasks) in at most `parts` contiguous
+// ranges. Results never depend on the split: every operation computes each
+// task alone and combines reductions in task order. If the system refuses a
+// thread, its range runs on the calling thread (same results, later).
+template <class Fn>
+void ParallelFor(size_t parts, size_t tasks, const Fn& fn) {
+  if (parts > tasks) parts = tasks;
+  if (parts <= 1) {
+    if (tasks > 0) fn(size_t{0}, size_t{0}, tasks);
+    return;
+  }
+  std::vector<std::thread> workers;
+  workers.reserve(parts - 1);
+  const auto begin_of = [&](size_t p) { return tasks * p / parts; };
+  for (size_t p = 1; p < parts; ++p) {
+    try {
+      workers.emplace_back([&fn, p, b = begin_of(p), e = begin_of(p + 1)] { fn(p, b, e); });
+    } catch (const std::system_error&) {
+      fn(p, begin_of(p), begin_of(p + 1));
+    }
+  }
+  fn(size_t{0}, begin_of(0), begin_of(1));
+  for (std::thread& w : workers) w.join();
+}
+
+// Two float buffers per thread.
+struct Scratch {
+  std::vector<float> a, b;
+};
+
+class Workers {
+ public:
+  Workers(int threads, size_t floats) : scratch_() {
+    try {
+      scratch_.resize(threads > 1 ? static_cast<size_t>(threads) : 1);
+      for (Scratch& s : scratch_) {
+        s.a.resize(floats);
+        s.b.resize(floats);
+      }
+      ok_ = true;
+    } catch (const std::bad_alloc&) {
+      scratch_.clear();
+    }
+  }
+  bool ok() const { return ok_; }
+
+  // fn(scratch, begin, end) over [0, tasks).
+  template <class Fn>
+  void Run(size_t tasks, const Fn& fn) {
+    ParallelFor(scratch_.size(), tasks,
+                [&](size_t part, size_t begin, size_t end) { fn(scratch_[part], begin, end); });
+  }
+
+ private:
+  std::vector<Scratch> scratch_;
+  bool ok_ = false;
+};
+
+}  // namespace bitnet
+
+#endif  // BITNET_TENSOR_PARALLEL_H_

@@ -1,0 +1,834 @@
+#include "tensor/tensor_ops.h"
+
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "api/errors.h"
+#include "formats/absmean.h"
+#include "formats/bitnet_cpp_rules.h"
+#include "formats/bitnet_rs_quantizer.h"
+#include "formats/half.h"
+#include "formats/ternary_codes.h"
+#include "tensor/parallel.h"
+
+namespace bitnet {
+namespace {
+
+// Elements per step: a multiple of every block size (256, 128, 64, 32), so a
+// step is whole blocks; 16 KiB of floats stays in L1.
+constexpr size_t kStep = 4096;
+
+size_t Steps(size_t n, size_t step) { return n / step + (n % step != 0); }
+
+uint8_t* Bytes(void* p) { return static_cast<uint8_t*>(p); }
+const uint8_t* Bytes(const void* p) { return static_cast<const uint8_t*>(p); }
+
+// Element types: block_bytes is the element size.
+size_t ElementSize(const Layout& l) { return l.block_bytes; }
+
+// f32 view of elements [i, i + count) of an F32, F16 or BF16 tensor.
+class FloatSource {
+ public:
+  FloatSource(const TensorKernels& k, const Layout& l, const void* base)
+      : k_(k), l_(l), base_(base) {}
+  const float* Get(size_t i, size_t count, float* buffer) const {
+    if (l_.id == LayoutId::kF32) return static_cast<const float*>(base_) + i;
+    k_.to_float(l_.id, Bytes(base_) + i * ElementSize(l_), count, buffer);
+    return buffer;
+  }
+  bool IsF32() const { return l_.id == LayoutId::kF32; }
+
+ private:
+  const TensorKernels& k_;
+  const Layout& l_;
+  const void* base_;
+};
+
+int OutOfMemory(size_t floats) {
+  return Fail(BITNET_E_OUT_OF_MEMORY, "out of memory for the scratch of the threads (%zu floats each)",
+              2 * floats);
+}
+
+// ---- absmean ---------------------------------------------------------------
+
+struct UnitScale {
+  float s;          // the inverse scale the codes use
+  float threshold;  // |x * s| > threshold is +-1
+  float alpha;      // value of code +1
+  bool ternary;     // the unit was already ternary
+};
+
+void ReportNonFinite(const FloatSource& src, const TensorShape& shape, size_t start, size_t len) {
+  std::vector<float> buffer(src.IsF32() ? 0 : len);
+  const float* x = src.Get(start, len, buffer.data());
+  for (size_t i = 0; i < len; ++i) {
+    if (!std::isfinite(x[i])) {
+      const size_t at = start + i;
+      Fail(BITNET_E_INVALID_DATA,
+           "element (%zu, %zu) is %s: absmean ternarization needs finite weights",
+           at / static_cast<size_t>(shape.cols), at % static_cast<size_t>(shape.cols),
+           std::isnan(x[i]) ? "NaN" : "infinite");
+      return;
+    }
+  }
+}
+
+int AbsmeanScales(const TensorJob& job, const FloatSource& src, const TensorShape& shape,
+                  int64_t group_size, std::vector<UnitScale>* units) {
+  const TensorKernels& k = *job.kernels->tensor;
+  const size_t width = AbsmeanUnitWidth(shape, group_size);
+  const size_t count = AbsmeanUnits(shape, group_size);
+  const size_t chunks = Steps(width, kAbsSumChunk);
+  std::vector<double> sums(count * chunks);
+  std::vector<TernaryScan> scans(count * chunks);
+  const size_t scratch = src.IsF32() ? 0 : (width < kAbsSumChunk ? width : kAbsSumChunk);
+  Workers workers(job.threads, scratch);
+  if (!workers.ok()) return OutOfMemory(scratch);
+  workers.Run(count * chunks, [&](Scratch& s, size_t begin, size_t end) {
+    for (size_t t = begin; t < end; ++t) {
+      const size_t offset = (t % chunks) * kAbsSumChunk;
+      const size_t len = width - offset < kAbsSumChunk ? width - offset : kAbsSumChunk;
+      const float* x = src.Get((t / chunks) * width + offset, len, s.a.data());
+      sums[t] = k.abs_scan_chunk(x, len, &scans[t]);
+    }
+  });
+  units->resize(count);
+  for (size_t u = 0; u < count; ++u) {
+    double sum = 0.0;
+    TernaryScan scan{true, true, 0.0f};
+    for (size_t c = 0; c < chunks; ++c) {
+      const size_t t = u * chunks + c;
+      if (!scans[t].finite) {
+        const size_t offset = c * kAbsSumChunk;
+        ReportNonFinite(src, shape, u * width + offset,
+                        width - offset < kAbsSumChunk ? width - offset : kAbsSumChunk);
+        return BITNET_E_INVALID_DATA;
+      }
+      sum += sums[t];
+      scan = c == 0 ? scans[t] : MergeScans(scan, scans[t]);
+    }
+    if (scan.ternary && scan.magnitude > 0.0f) {
+      // Already ternary: the codes are the signs and alpha the magnitude.
+      (*units)[u] = {1.0f / scan.magnitude, kDefaultThreshold, scan.magnitude, true};
+    } else {
+      const float s = AbsmeanInverseScale(sum, width);
+      (*units)[u] = {s, job.threshold, 1.0f / s, false};
+    }
+  }
+  return BITNET_OK;
+}
+
+// Values of elements [i, i + count): the source's, or its ternarized values
+// q * alpha when absmean runs first.
+class ValueSource {
+ public:
+  ValueSource(const TensorJob& job, const FloatSource& src, const TensorShape& shape,
+              const std::vector<UnitScale>* units)
+      : k_(*job.kernels->tensor), src_(src), units_(units),
+        width_(units != nullptr ? AbsmeanUnitWidth(shape, job.group_size) : 0) {}
+
+  const float* Get(size_t i, size_t count, Scratch& s) const {
+    const float* x = src_.Get(i, count, s.a.data());
+    if (units_ == nullptr) return x;
+    for (size_t done = 0; done < count;) {
+      const size_t at = i + done;
+      const size_t unit = at / width_;
+      const size_t in_unit = (unit + 1) * width_ - at;
+      const size_t len = count - done < in_unit ? count - done : in_unit;
+      const UnitScale& u = (*units_)[unit];
+      k_.ternary_values(x + done, len, u.s, u.threshold, u.alpha, s.b.data() + done);
+      done += len;
+    }
+    return s.b.data();
+  }
+
+ private:
+  const TensorKernels& k_;
+  const FloatSource& src_;
+  const std::vector<UnitScale>* units_;
+  size_t width_;
+};
+
+// ---- quantize ----------------------------------------------------------------
+
+void QuantizeI2S(const TensorJob& job, Workers& workers, const ValueSource& values, size_t n,
+                 uint8_t* out) {
+  const TensorKernels& k = *job.kernels->tensor;
+  const size_t steps = Steps(n, kStep);
+  std::vector<float> part_scales(steps);
+  workers.Run(steps, [&](Scratch& s, size_t b, size_t e) {
+    for (size_t t = b; t < e; ++t) {
+      const size_t count = n - t * kStep < kStep ? n - t * kStep : kStep;
+      part_scales[t] = k.i2s_scale(values.Get(t * kStep, count, s), count);
+    }
+  });
+  float scale = 0.0f;
+  for (float p : part_scales) scale = I2SScaleMerge(scale, p);
+  workers.Run(steps, [&](Scratch& s, size_t b, size_t e) {
+    for (size_t t = b; t < e; ++t) {
+      const size_t count = n - t * kStep < kStep ? n - t * kStep : kStep;
+      k.i2s_encode(values.Get(t * kStep, count, s), count, scale, out + t * kStep / 4);
+    }
+  });
+  WriteI2STail(scale, out + n / 4);
+}
+
+// Elements per step of BitNet-rs's layout: whole blocks.
+size_t BitnetRsStep(uint32_t block) { return block * Steps(kStep, block); }
+
+int QuantizeBitnetRs(const TensorJob& job, Workers& workers, const ValueSource& values, size_t n,
+                     uint8_t* out) {
+  const size_t block = job.rs_block;
+  const size_t step = BitnetRsStep(job.rs_block);
+  const size_t steps = Steps(n, step);
+  // BitNet-rs rejects an input without a finite element; look first.
+  std::vector<unsigned char> finite(steps);
+  workers.Run(steps, [&](Scratch& s, size_t b, size_t e) {
+    for (size_t t = b; t < e; ++t) {
+      const size_t count = n - t * step < step ? n - t * step : step;
+      finite[t] = HasFiniteElement(values.Get(t * step, count, s), count);
+    }
+  });
+  bool any = n == 0;
+  for (unsigned char f : finite) any = any || f;
+  if (!any) {
+    return Fail(BITNET_E_ALL_NONFINITE,
+                "BITNET_RS_I2S input of %zu elements has no finite element (BitNet-rs: "
+                "MalformedData)", n);
+  }
+  const size_t codes_bytes = n / 4 + (n % 4 != 0);
+  workers.Run(steps, [&](Scratch& s, size_t b, size_t e) {
+    for (size_t t = b; t < e; ++t) {
+      const size_t first = t * step;
+      const size_t count = n - first < step ? n - first : step;
+      const size_t blocks = count / block + (count % block != 0);
+      const float* x = values.Get(first, count, s);
+      // The planar scales follow the codes at any byte offset: staged
+      // aligned in the scratch's unused buffer.
+      float* scales = x == s.a.data() ? s.b.data() : s.a.data();
+      job.kernels->quantize(Format::kI2S, x, count, block, out + first / 4, scales);
+      memcpy(out + codes_bytes + first / block * sizeof(float), scales, blocks * sizeof(float));
+    }
+  });
+  return BITNET_OK;
+}
+
+void QuantizeHf(const TensorJob& job, Workers& workers, const FloatSource& src,
+                const TensorShape& shape, const UnitScale& unit, uint8_t* out) {
+  const TensorKernels& k = *job.kernels->tensor;
+  const size_t cols = static_cast<size_t>(shape.cols);
+  const size_t byte_rows = static_cast<size_t>(shape.rows) / 4;
+  // transformers stores s as weight_scale (value q / s); an already-ternary
+  // tensor of magnitude a keeps q * a as q / (1/a).
+  const float weight_scale = unit.ternary ? 1.0f / unit.alpha : unit.s;
+  workers.Run(shape.n > 0 ? byte_rows : 0, [&](Scratch& s, size_t b, size_t e) {
+    // The four rows' codes, one int8 each, in the second buffer (4*cols floats).
+    int8_t* q = reinterpret_cast<int8_t*>(s.b.data());
+    for (size_t br = b; br < e; ++br) {
+      for (size_t part = 0; part < 4; ++part) {
+        const size_t row = part * byte_rows + br;
+        k.ternarize(src.Get(row * cols, cols, s.a.data()), cols, unit.s, unit.threshold,
+                    q + part * cols);
+      }
+      for (size_t c = 0; c < cols; ++c) {
+        unsigned byte = 0;
+        for (size_t part = 0; part < 4; ++part) byte |= static_cast<unsigned>(q[part * cols + c] + 1) << (2 * part);
+        out[br * cols + c] = static_cast<uint8_t>(byte);
+      }
+    }
+  });
+  memcpy(out + shape.n / 4, &weight_scale, sizeof weight_scale);
+}
+
+}  // namespace
+
+size_t AbsmeanUnitWidth(const TensorShape& shape, int64_t group_size) {
+  if (group_size == 0) return shape.n;
+  if (group_size < 0) return static_cast<size_t>(shape.cols);
+  return static_cast<size_t>(group_size);
+}
+
+int TensorQuantize(const TensorJob& job, const Layout& dst, void* out, const Layout& src,
+                   const void* in, const TensorShape& shape) {
+  const TensorKernels& k = *job.kernels->tensor;
+  const FloatSource floats(k, src, in);
+  const size_t n = shape.n;
+  std::vector<UnitScale> units;
+  // HF_BITNET's own rule is absmean over the tensor.
+  const bool absmean = job.absmean || dst.id == LayoutId::kHfBitnet;
+  if (absmean && n > 0) {
+    const int status = AbsmeanScales(job, floats, shape, job.absmean ? job.group_size : 0, &units);
+    if (status != BITNET_OK) return status;
+  }
+  const ValueSource values(job, floats, shape, job.absmean && n > 0 ? &units : nullptr);
+  size_t scratch = kStep;
+  if (dst.id == LayoutId::kBitnetRsI2S) scratch = BitnetRsStep(job.rs_block);
+  if (dst.id == LayoutId::kHfBitnet) scratch = n > 0 ? static_cast<size_t>(shape.cols) : 0;
+  Workers workers(job.threads, scratch);
+  if (!workers.ok()) return OutOfMemory(scratch);
+  const size_t steps = Steps(n, kStep);
+  auto count_of = [&](size_t t) { return n - t * kStep < kStep ? n - t * kStep : kStep; };
+  switch (dst.id) {
+    case LayoutId::kF32:
+    case LayoutId::kF16:
+    case LayoutId::kBF16:
+      workers.Run(steps, [&](Scratch& s, size_t b, size_t e) {
+        for (size_t t = b; t < e; ++t) {
+          k.from_float(dst.id, values.Get(t * kStep, count_of(t), s), count_of(t),
+                       Bytes(out) + t * kStep * ElementSize(dst));
+        }
+      });
+      return BITNET_OK;
+    case LayoutId::kTQ1_0:
+    case LayoutId::kTQ2_0:
+    case LayoutId::kQ2_0:
+    case LayoutId::kQ8_0:
+    case LayoutId::kQ8_K: {
+      const size_t block = static_cast<size_t>(dst.block_elements);
+      workers.Run(steps, [&](Scratch& s, size_t b, size_t e) {
+        for (size_t t = b; t < e; ++t) {
+          k.encode_blocks(dst.id, values.Get(t * kStep, count_of(t), s), count_of(t) / block,
+                          Bytes(out) + t * kStep / block * dst.block_bytes);
+        }
+      });
+      return BITNET_OK;
+    }
+    case LayoutId::kI2_S:
+      QuantizeI2S(job, workers, values, n, Bytes(out));
+      return BITNET_OK;
+    case LayoutId::kBitnetRsI2S:
+      return QuantizeBitnetRs(job, workers, values, n, Bytes(out));
+    case LayoutId::kHfBitnet: {
+      const UnitScale empty{AbsmeanInverseScale(0.0, 0), kDefaultThreshold, 0.0f, false};
+      QuantizeHf(job, workers, floats, shape, n > 0 ? units[0] : empty, Bytes(out));
+      return BITNET_OK;
+    }
+    case LayoutId::kIQ2_S:
+      break;  // decode only: the API refuses it before
+  }
+  return Fail(BITNET_E_INVALID_TYPE, "%s cannot be a quantize destination", dst.name);
+}
+
+// ---- dequantize --------------------------------------------------------------
+
+int TensorDequantize(const TensorJob& job, const Layout& dst, void* out, const Layout& src,
+                     const void* in, const TensorShape& shape) {
+  const TensorKernels& k = *job.kernels->tensor;
+  const size_t n = shape.n;
+  const size_t dst_size = ElementSize(dst);
+  if (n == 0) return BITNET_OK;
+  // Runs decode(first, count, y, scratch) over steps of `step` elements,
+  // y being f32 output (the destination itself when it is F32).
+  auto run_steps = [&](size_t step, const auto& decode) -> int {
+    Workers workers(job.threads, step);
+    if (!workers.ok()) return OutOfMemory(step);
+    workers.Run(Steps(n, step), [&](Scratch& s, size_t b, size_t e) {
+      for (size_t t = b; t < e; ++t) {
+        const size_t first = t * step;
+        const size_t count = n - first < step ? n - first : step;
+        float* y = dst.id == LayoutId::kF32 ? static_cast<float*>(out) + first : s.a.data();
+        decode(first, count, y, s);
+        if (dst.id != LayoutId::kF32) k.from_float(dst.id, y, count, Bytes(out) + first * dst_size);
+      }
+    });
+    return BITNET_OK;
+  };
+  switch (src.id) {
+    case LayoutId::kF32:
+    case LayoutId::kF16:
+    case LayoutId::kBF16:
+      return run_steps(kStep, [&](size_t first, size_t count, float* y, Scratch&) {
+        k.to_float(src.id, Bytes(in) + first * ElementSize(src), count, y);
+      });
+    case LayoutId::kTQ1_0:
+    case LayoutId::kTQ2_0:
+    case LayoutId::kQ2_0:
+    case LayoutId::kQ8_0:
+    case LayoutId::kQ8_K:
+    case LayoutId::kIQ2_S: {
+      const size_t block = static_cast<size_t>(src.block_elements);
+      return run_steps(kStep, [&](size_t first, size_t count, float* y, Scratch&) {
+        k.decode_blocks(src.id, Bytes(in) + first / block * src.block_bytes, count / block, y);
+      });
+    }
+    case LayoutId::kI2_S: {
+      const float scale = ReadI2SScale(Bytes(in) + n / 4);
+      return run_steps(kStep, [&](size_t first, size_t count, float* y, Scratch&) {
+        k.i2s_decode(Bytes(in) + first / 4, count, scale, y);
+      });
+    }
+    case LayoutId::kHfBitnet: {
+      float weight_scale;
+      memcpy(&weight_scale, Bytes(in) + n / 4, sizeof weight_scale);
+      const size_t cols = static_cast<size_t>(shape.cols);
+      const size_t byte_rows = static_cast<size_t>(shape.rows) / 4;
+      return run_steps(cols, [&](size_t first, size_t, float* y, Scratch&) {
+        const size_t row = first / cols;
+        const uint8_t* bytes = Bytes(in) + (row % byte_rows) * cols;
+        const unsigned shift = static_cast<unsigned>(2 * (row / byte_rows));
+        for (size_t c = 0; c < cols; ++c) {
+          y[c] = static_cast<float>(static_cast<int>((bytes[c] >> shift) & 3u) - 1) / weight_scale;
+        }
+      });
+    }
+    case LayoutId::kBitnetRsI2S: {
+      const size_t block = job.rs_block;
+      const size_t codes_bytes = n / 4 + (n % 4 != 0);
+      return run_steps(BitnetRsStep(job.rs_block), [&](size_t first, size_t count, float* y,
+                                                        Scratch& s) {
+        // The planar scales may sit at any byte offset: copy them aligned.
+        const size_t blocks = count / block + (count % block != 0);
+        float* scales = s.b.data();
+        memcpy(scales, Bytes(in) + codes_bytes + first / block * sizeof(float),
+               blocks * sizeof(float));
+        job.kernels->dequantize(Format::kI2S, Bytes(in) + first / 4, scales, count, block, y);
+      });
+    }
+  }
+  return Fail(BITNET_E_INVALID_TYPE, "%s cannot be dequantized", src.name);
+}
+
+// ---- transcode -------------------------------------------------------------------
+
+namespace {
+
+// The code (stored number) and value scale of element i of a ternary tensor.
+class CodeReader {
+ public:
+  CodeReader(const Layout& l, const uint8_t* base, const TensorShape& shape, uint32_t rs_block)
+      : l_(l), base_(base), shape_(shape),
+        block_(static_cast<size_t>(BlockElements(l, rs_block))),
+        parts_(PartsOf(l, shape.n, rs_block)) {}
+
+  int Value(size_t i) const { return static_cast<int>(Code(i)) - l_.code_offset; }
+
+  unsigned Code(size_t i) const {
+    switch (l_.codes.kind) {
+      case CodeMapKind::kRowInterleaved: {
+        const size_t cols = static_cast<size_t>(shape_.cols);
+        const size_t byte_rows = static_cast<size_t>(shape_.rows) / 4;
+        const size_t row = i / cols;
+        return (base_[(row % byte_rows) * cols + i % cols] >> (2 * (row / byte_rows))) & 3u;
+      }
+      case CodeMapKind::kTwoBit:
+        if (l_.scale == ScaleKind::kBlockF32Planar) return (base_[i / 4] >> (2 * (i % 4))) & 3u;
+        return BlockCode(l_, base_ + i / block_ * l_.block_bytes, i % block_);
+      case CodeMapKind::kTrits:
+        return BlockCode(l_, base_ + i / block_ * l_.block_bytes, i % block_);
+      case CodeMapKind::kElement:
+      case CodeMapKind::kInt8:
+      case CodeMapKind::kIq2sGrid:
+        break;
+    }
+    return 0;
+  }
+
+  // The scale that multiplies element i's code: a block's or the tensor's
+  // (HF_BITNET: 1 / weight_scale, the value of code +1).
+  float Scale(size_t i) const {
+    switch (l_.scale) {
+      case ScaleKind::kBlockF16: {
+        uint16_t h;
+        memcpy(&h, base_ + i / block_ * l_.block_bytes + l_.scale_offset, sizeof h);
+        return HalfToFloat(h);
+      }
+      case ScaleKind::kBlockF32Planar: {
+        float s;
+        memcpy(&s, base_ + parts_.scales_offset + i / block_ * sizeof(float), sizeof s);
+        return s;
+      }
+      case ScaleKind::kTensorF32:
+        return ReadI2SScale(base_ + parts_.scales_offset);
+      case ScaleKind::kTensorF32Divisor: {
+        float ws;
+        memcpy(&ws, base_ + parts_.scales_offset, sizeof ws);
+        return 1.0f / ws;
+      }
+      case ScaleKind::kNone:
+      case ScaleKind::kBlockF32:
+        break;
+    }
+    return 0.0f;
+  }
+
+  // The stored scale numbers and whether each is finite, for the checks.
+  bool AllScalesFinite(size_t* bad_scale_element) const {
+    const size_t count = l_.scale == ScaleKind::kTensorF32 || l_.scale == ScaleKind::kTensorF32Divisor
+                             ? 1 : parts_.num_blocks;
+    for (size_t b = 0; b < count; ++b) {
+      const float stored = l_.scale == ScaleKind::kTensorF32Divisor ? 1.0f / Scale(0) : Scale(b * block_);
+      if (!std::isfinite(stored) || (l_.scale == ScaleKind::kTensorF32Divisor && stored == 0.0f)) {
+        *bad_scale_element = b * block_;
+        return false;
+      }
+    }
+    return true;
+  }
+
+  size_t block() const { return block_; }
+
+ private:
+  const Layout& l_;
+  const uint8_t* base_;
+  TensorShape shape_;
+  size_t block_;
+  TensorParts parts_;
+};
+
+bool ScaleHoldsExactly(const Layout& dst, float alpha, float* stored) {
+  switch (dst.scale) {
+    case ScaleKind::kBlockF16:
+      *stored = HalfToFloat(FloatToHalf(alpha));
+      return *stored == alpha;
+    case ScaleKind::kTensorF32Divisor: {
+      const float ws = 1.0f / alpha;
+      *stored = ws;
+      return 1.0f / ws == alpha;
+    }
+    case ScaleKind::kBlockF32Planar:
+    case ScaleKind::kTensorF32:
+      *stored = alpha;
+      return true;
+    case ScaleKind::kNone:
+    case ScaleKind::kBlockF32:
+      break;
+  }
+  *stored = alpha;
+  return false;
+}
+
+// Block layouts a transcode can walk block by block: every block size
+// divides kStep, so a step holds whole blocks of both sides.
+bool IsTernaryBlockLayout(LayoutId id) {
+  switch (id) {
+    case LayoutId::kTQ1_0:
+    case LayoutId::kTQ2_0:
+    case LayoutId::kQ2_0:
+    case LayoutId::kI2_S:
+      return true;
+    case LayoutId::kF32:
+    case LayoutId::kF16:
+    case LayoutId::kBF16:
+    case LayoutId::kQ8_0:
+    case LayoutId::kQ8_K:
+    case LayoutId::kIQ2_S:
+    case LayoutId::kHfBitnet:
+    case LayoutId::kBitnetRsI2S:
+      return false;
+  }
+  return false;
+}
+
+// What a step of the source says about the target's scale groups.
+struct StepFinding {
+  size_t bad_value_at = SIZE_MAX;     // element holding a value the target cannot hold
+  int bad_value = 0;
+  size_t disagreement_at = SIZE_MAX;  // first target group whose non-zero elements disagree
+  float disagreement[2] = {0, 0};
+};
+
+float BlockScale(const Layout& l, const uint8_t* base, size_t n, size_t element) {
+  if (l.scale == ScaleKind::kTensorF32) return ReadI2SScale(base + n / 4);
+  const size_t block = static_cast<size_t>(l.block_elements);
+  uint16_t h;
+  memcpy(&h, base + element / block * l.block_bytes + l.scale_offset, sizeof h);
+  return HalfToFloat(h);
+}
+
+// The transcode between the model-file block layouts, a step of whole
+// blocks at a time: a pass that checks values and scales (writing
+// nothing), then a pass that re-packs codes and writes the scales.
+int TranscodeBlocks(const TensorJob& job, const Layout& dst, uint8_t* out, const Layout& src,
+                    const uint8_t* in, size_t n) {
+  const TensorKernels& k = *job.kernels->tensor;
+  const size_t src_block = static_cast<size_t>(src.block_elements);
+  const size_t dst_block = static_cast<size_t>(dst.block_elements);
+  const bool per_tensor = dst.scale == ScaleKind::kTensorF32;
+  const size_t group = per_tensor ? n : dst_block;
+  const size_t groups = per_tensor ? 1 : n / dst_block;
+  const int min_value = -dst.code_offset, max_value = dst.code_max - dst.code_offset;
+  const size_t steps = Steps(n, kStep);
+  // Per group: the scale of its non-zero elements (NaN: none yet). A
+  // per-tensor target gets one entry per step, merged after.
+  std::vector<float> alpha(per_tensor ? steps : groups, NAN);
+  std::vector<StepFinding> findings(steps);
+  Workers workers(job.threads, kStep / 4);  // int8 values live in a float buffer
+  if (!workers.ok()) return OutOfMemory(kStep / 4);
+  workers.Run(steps, [&](Scratch& s, size_t b, size_t e) {
+    int8_t* v = reinterpret_cast<int8_t*>(s.a.data());
+    for (size_t t = b; t < e; ++t) {
+      const size_t first = t * kStep;
+      const size_t count = n - first < kStep ? n - first : kStep;
+      k.unpack_values(src.id, in + first / src_block * src.block_bytes, count / src_block, v);
+      StepFinding& f = findings[t];
+      for (size_t i = 0; i < count; ++i) {
+        if (v[i] == 0) continue;
+        if (v[i] < min_value || v[i] > max_value) {
+          if (f.bad_value_at == SIZE_MAX) {
+            f.bad_value_at = first + i;
+            f.bad_value = v[i];
+          }
+          continue;
+        }
+        const size_t g = per_tensor ? t : (first + i) / group;
+        const float scale = BlockScale(src, in, n, first + i);
+        if (std::isnan(alpha[g])) {
+          alpha[g] = scale;
+        } else if (alpha[g] != scale && f.disagreement_at == SIZE_MAX) {
+          f.disagreement_at = (first + i) / group * group;
+          f.disagreement[0] = alpha[g];
+          f.disagreement[1] = scale;
+        }
+      }
+    }
+  });
+  for (size_t t = 0; t < steps; ++t) {
+    const StepFinding& f = findings[t];
+    if (f.bad_value_at != SIZE_MAX) {
+      return Fail(BITNET_E_INVALID_DATA, "element %zu of the %s tensor is %+d, which %s cannot hold (%d..%+d)",
+                  f.bad_value_at, src.name, f.bad_value, dst.name, min_value, max_value);
+    }
+    if (f.disagreement_at != SIZE_MAX) {
+      return Fail(BITNET_E_INVALID_DATA,
+                  "%s holds one scale per %zu elements, but the non-zero elements of %zu.. have "
+                  "scales %.9g and %.9g in the %s source", dst.name, group, f.disagreement_at,
+                  static_cast<double>(f.disagreement[0]), static_cast<double>(f.disagreement[1]), src.name);
+    }
+  }
+  if (per_tensor) {  // the steps' scales must agree too
+    float merged = NAN;
+    for (size_t t = 0; t < steps; ++t) {
+      if (std::isnan(alpha[t])) continue;
+      if (!std::isnan(merged) && merged != alpha[t]) {
+        return Fail(BITNET_E_INVALID_DATA,
+                    "%s holds one scale per tensor, but the %s source's non-zero elements have "
+                    "scales %.9g and %.9g", dst.name, src.name, static_cast<double>(merged),
+                    static_cast<double>(alpha[t]));
+      }
+      merged = alpha[t];
+    }
+    alpha.assign(1, merged);
+  }
+  // The stored scales: 0 for a group without a non-zero element (I2_S: an
+  // all-zero tensor's scale 0, as quantize_i2_s writes it), 1 for unit scales.
+  const bool unit = (job.flags & BITNET_TENSOR_UNIT_SCALE) != 0;
+  std::vector<uint16_t> halves(per_tensor ? 0 : groups);
+  float tensor_scale = 0.0f;
+  for (size_t g = 0; g < alpha.size(); ++g) {
+    const bool nonzero = !std::isnan(alpha[g]);
+    const float a = !nonzero ? 0.0f : unit ? 1.0f : alpha[g];
+    if (per_tensor) {
+      tensor_scale = a;
+      continue;
+    }
+    halves[g] = FloatToHalf(a);
+    if (HalfToFloat(halves[g]) != a && (job.flags & BITNET_TENSOR_ALLOW_SCALE_ROUNDING) == 0) {
+      return Fail(BITNET_E_INEXACT_SCALE,
+                  "%s cannot hold the scale %.9g of elements %zu.. exactly (it would be %.9g); "
+                  "pass BITNET_TENSOR_ALLOW_SCALE_ROUNDING to round it", dst.name,
+                  static_cast<double>(a), g * group, static_cast<double>(HalfToFloat(halves[g])));
+    }
+  }
+  workers.Run(steps, [&](Scratch& s, size_t b, size_t e) {
+    int8_t* v = reinterpret_cast<int8_t*>(s.a.data());
+    for (size_t t = b; t < e; ++t) {
+      const size_t first = t * kStep;
+      const size_t count = n - first < kStep ? n - first : kStep;
+      k.unpack_values(src.id, in + first / src_block * src.block_bytes, count / src_block, v);
+      uint8_t* blocks = out + first / dst_block * dst.block_bytes;
+      k.pack_values(dst.id, v, count / dst_block, blocks);
+      if (per_tensor) continue;
+      for (size_t j = 0; j < count / dst_block; ++j) {
+        memcpy(blocks + j * dst.block_bytes + dst.scale_offset, &halves[first / dst_block + j], 2);
+      }
+    }
+  });
+  if (per_tensor) WriteI2STail(tensor_scale, out + n / 4);
+  return BITNET_OK;
+}
+
+}  // namespace
+
+int TensorTranscode(const TensorJob& job, const Layout& dst, void* out, const Layout& src,
+                    const void* in, const TensorShape& shape) {
+  const size_t n = shape.n;
+  const CodeReader reader(src, Bytes(in), shape, job.rs_block);
+  size_t bad = 0;
+  if (!reader.AllScalesFinite(&bad)) {
+    return Fail(BITNET_E_INVALID_DATA,
+                "%s scale of element %zu is not finite (or a zero weight_scale): a transcode "
+                "keeps values, which such a scale does not define", src.name, bad);
+  }
+  if (n > 0 && IsTernaryBlockLayout(src.id) && IsTernaryBlockLayout(dst.id)) {
+    return TranscodeBlocks(job, dst, Bytes(out), src, Bytes(in), n);
+  }
+  // HF_BITNET and BitNet-rs's layout: element by element (conversion
+  // formats, not the models' hot path).
+  // The target's scale groups: its blocks, or one for the tensor.
+  const bool per_tensor = dst.scale == ScaleKind::kTensorF32 || dst.scale == ScaleKind::kTensorF32Divisor;
+  const size_t dst_block = per_tensor ? (n > 0 ? n : 1) : static_cast<size_t>(BlockElements(dst, job.rs_block));
+  const size_t groups = per_tensor ? 1 : n / dst_block + (n % dst_block != 0);
+  std::vector<float> alpha(groups, 0.0f);
+  std::vector<unsigned char> nonzero(groups, 0);
+  const int min_value = -dst.code_offset, max_value = dst.code_max - dst.code_offset;
+  for (size_t i = 0; i < n; ++i) {
+    const int v = reader.Value(i);
+    if (v < min_value || v > max_value) {
+      return Fail(BITNET_E_INVALID_DATA,
+                  "element (%zu, %zu) of the %s tensor is %+d, which %s cannot hold (%d..%+d)",
+                  i / static_cast<size_t>(shape.cols), i % static_cast<size_t>(shape.cols),
+                  src.name, v, dst.name, min_value, max_value);
+    }
+    if (v == 0) continue;
+    const size_t g = i / dst_block;
+    const float s = reader.Scale(i);
+    if (!nonzero[g]) {
+      nonzero[g] = 1;
+      alpha[g] = s;
+    } else if (s != alpha[g]) {
+      return Fail(BITNET_E_INVALID_DATA,
+                  "%s holds one scale per %zu elements, but its non-zero elements %zu.. disagree "
+                  "(%.9g and %.9g in the %s source)", dst.name, dst_block, g * dst_block,
+                  static_cast<double>(alpha[g]), static_cast<double>(s), src.name);
+    }
+  }
+  // The stored scales, exact unless the caller allows rounding.
+  const bool unit = (job.flags & BITNET_TENSOR_UNIT_SCALE) != 0;
+  std::vector<float> stored(groups, 0.0f);
+  for (size_t g = 0; g < groups; ++g) {
+    const float a = unit ? 1.0f : alpha[g];
+    if (!nonzero[g]) {
+      // d = 0 in an all-zero block; an all-zero tensor's scale is 0 (I2_S,
+      // as quantize_i2_s writes) or weight_scale 1 (HF_BITNET: any finite one).
+      stored[g] = dst.scale == ScaleKind::kTensorF32Divisor ? 1.0f : 0.0f;
+      continue;
+    }
+    if (!ScaleHoldsExactly(dst, a, &stored[g]) &&
+        (job.flags & BITNET_TENSOR_ALLOW_SCALE_ROUNDING) == 0) {
+      return Fail(BITNET_E_INEXACT_SCALE,
+                  "%s cannot hold the scale %.9g of elements %zu.. exactly (it would be %.9g); "
+                  "pass BITNET_TENSOR_ALLOW_SCALE_ROUNDING to round it", dst.name,
+                  static_cast<double>(a), g * dst_block, static_cast<double>(stored[g]));
+    }
+  }
+  if (n == 0) {  // only a tensor scale's tail to write
+    if (dst.scale == ScaleKind::kTensorF32) WriteI2STail(0.0f, Bytes(out));
+    if (dst.scale == ScaleKind::kTensorF32Divisor) memcpy(out, &stored[0], sizeof(float));
+    return BITNET_OK;
+  }
+  // Write: codes element by element through the target's map, then scales.
+  std::vector<uint8_t> codes(dst.block_elements > 0 ? static_cast<size_t>(dst.block_elements) : 0);
+  uint8_t* o = Bytes(out);
+  const TensorParts parts = PartsOf(dst, n, job.rs_block);
+  switch (dst.codes.kind) {
+    case CodeMapKind::kRowInterleaved: {
+      const size_t cols = static_cast<size_t>(shape.cols);
+      const size_t byte_rows = static_cast<size_t>(shape.rows) / 4;
+      memset(o, 0, parts.codes_bytes);
+      for (size_t i = 0; i < n; ++i) {
+        const size_t row = i / cols;
+        const unsigned code = static_cast<unsigned>(reader.Value(i) + dst.code_offset);
+        o[(row % byte_rows) * cols + i % cols] |= static_cast<uint8_t>(code << (2 * (row / byte_rows)));
+      }
+      break;
+    }
+    case CodeMapKind::kTwoBit:
+    case CodeMapKind::kTrits: {
+      if (dst.scale == ScaleKind::kBlockF32Planar) {
+        memset(o, 0, parts.codes_bytes);
+        for (size_t i = 0; i < n; ++i) {
+          const unsigned code = static_cast<unsigned>(reader.Value(i) + dst.code_offset);
+          o[i / 4] |= static_cast<uint8_t>(code << (2 * (i % 4)));
+        }
+        break;
+      }
+      const size_t block = static_cast<size_t>(dst.block_elements);
+      for (size_t b = 0; b < n / block; ++b) {
+        for (size_t j = 0; j < block; ++j) {
+          codes[j] = static_cast<uint8_t>(reader.Value(b * block + j) + dst.code_offset);
+        }
+        PackBlockCodes(dst, codes.data(), o + b * dst.block_bytes);
+      }
+      break;
+    }
+    case CodeMapKind::kElement:
+    case CodeMapKind::kInt8:
+    case CodeMapKind::kIq2sGrid:
+      return Fail(BITNET_E_INVALID_TYPE, "%s is not a ternary layout", dst.name);
+  }
+  switch (dst.scale) {
+    case ScaleKind::kBlockF16:
+      for (size_t g = 0; g < groups; ++g) {
+        const uint16_t h = FloatToHalf(stored[g]);
+        memcpy(o + g * dst.block_bytes + dst.scale_offset, &h, sizeof h);
+      }
+      break;
+    case ScaleKind::kBlockF32Planar:
+      memcpy(o + parts.scales_offset, stored.data(), groups * sizeof(float));
+      break;
+    case ScaleKind::kTensorF32:
+      WriteI2STail(n > 0 ? stored[0] : 0.0f, o + parts.scales_offset);
+      break;
+    case ScaleKind::kTensorF32Divisor: {
+      const float ws = n > 0 ? stored[0] : 1.0f;
+      memcpy(o + parts.scales_offset, &ws, sizeof ws);
+      break;
+    }
+    case ScaleKind::kNone:
+    case ScaleKind::kBlockF32:
+      break;
+  }
+  return BITNET_OK;
+}
+
+// ---- ternarize, activations ---------------------------------------------------------
+
+int TensorTernarize(const TensorJob& job, const Layout& src, const void* in,
+                    const TensorShape& shape, int8_t* codes, float* alphas) {
+  const TensorKernels& k = *job.kernels->tensor;
+  const FloatSource floats(k, src, in);
+  if (shape.n == 0) return BITNET_OK;
+  std::vector<UnitScale> units;
+  const int status = AbsmeanScales(job, floats, shape, job.group_size, &units);
+  if (status != BITNET_OK) return status;
+  const size_t width = AbsmeanUnitWidth(shape, job.group_size);
+  const size_t n = shape.n;
+  Workers workers(job.threads, kStep);
+  if (!workers.ok()) return OutOfMemory(kStep);
+  workers.Run(Steps(n, kStep), [&](Scratch& s, size_t b, size_t e) {
+    for (size_t t = b; t < e; ++t) {
+      const size_t first = t * kStep;
+      const size_t count = n - first < kStep ? n - first : kStep;
+      const float* x = floats.Get(first, count, s.a.data());
+      for (size_t done = 0; done < count;) {
+        const size_t at = first + done;
+        const size_t in_unit = (at / width + 1) * width - at;
+        const size_t len = count - done < in_unit ? count - done : in_unit;
+        const UnitScale& u = units[at / width];
+        k.ternarize(x + done, len, u.s, u.threshold, codes + at);
+        done += len;
+      }
+    }
+  });
+  for (size_t u = 0; u < units.size(); ++u) alphas[u] = units[u].alpha;
+  return BITNET_OK;
+}
+
+int TensorQuantizeI8S(const TensorJob& job, const Layout& src, const void* in,
+                      const TensorShape& shape, int8_t* q, float* scales, int32_t* sums) {
+  const TensorKernels& k = *job.kernels->tensor;
+  const FloatSource floats(k, src, in);
+  const size_t cols = static_cast<size_t>(shape.cols);
+  const size_t scratch = floats.IsF32() || shape.n == 0 ? 0 : cols;
+  Workers workers(job.threads, scratch);
+  if (!workers.ok()) return OutOfMemory(scratch);
+  workers.Run(static_cast<size_t>(shape.rows), [&](Scratch& s, size_t b, size_t e) {
+    for (size_t r = b; r < e; ++r) {
+      k.i8s_row(floats.Get(r * cols, cols, s.a.data()), cols, q + r * cols, scales + r, sums + r);
+    }
+  });
+  return BITNET_OK;
+}
+
+}  // namespace bitnet
