@@ -12,6 +12,7 @@
 
 #include "errors.h"
 #include "output_file.h"
+#include "safetensors_writer.h"
 #include "test_util.h"
 
 namespace bitnet_cli::testing {
@@ -38,13 +39,13 @@ TEST(OutputFile, AppearsOnlyAtCommit) {
 
 TEST(OutputFile, RefusesAnExistingTargetWithoutForce) {
   TempDir dir;
-  write_file(dir.file("out.bin"), text_bytes("old"));
+  synth::write_binary_file(dir.file("out.bin"), text_bytes("old"));
   EXPECT_THROW(OutputFile(dir.file("out.bin"), false), UsageError);
   EXPECT_THROW(OutputFile(dir.path(), true), UsageError);  // a directory
   {
     OutputFile out(dir.file("late.bin"), false);
     out.write("new", 3);
-    write_file(dir.file("late.bin"), text_bytes("someone else's"));
+    synth::write_binary_file(dir.file("late.bin"), text_bytes("someone else's"));
     EXPECT_THROW(out.commit(), UsageError);
   }
   EXPECT_EQ(read_file(dir.file("late.bin")), text_bytes("someone else's"));
@@ -54,7 +55,7 @@ TEST(OutputFile, RefusesAnExistingTargetWithoutForce) {
 
 TEST(OutputFile, ForceReplacesInOneStep) {
   TempDir dir;
-  write_file(dir.file("out.bin"), text_bytes("old contents"));
+  synth::write_binary_file(dir.file("out.bin"), text_bytes("old contents"));
   OutputFile out(dir.file("out.bin"), true);
   out.reserve(1000);
   out.write("new", 3);

@@ -24,6 +24,5 @@ class TempDir {
 };
 
 std::vector<uint8_t> read_file(const std::string& path);
-void write_file(const std::string& path, const std::vector<uint8_t>& bytes);
 
 }  // namespace bitnet_cli::testing
