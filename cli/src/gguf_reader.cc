@@ -65,7 +65,7 @@ class Cursor {
     const uint64_t length = read<uint64_t>(item);
     if (length > remaining()) {
       fail(std::string("the ") + item + " claims " + std::to_string(length) + " bytes, but only " +
-           std::to_string(remaining()) + " are left in the file");
+           std::to_string(remaining()) + " are left in the file (truncated file or a lying length)");
     }
     std::string text(reinterpret_cast<const char*>(data_ + pos_), length);
     if (!is_valid_utf8(text)) fail(std::string("the ") + item + " " + printable(text) + " is not valid UTF-8");
@@ -113,7 +113,8 @@ GgufValue read_value(Cursor& cursor, GgufType type) {
       const uint64_t size = element == GgufType::kString ? 8 : gguf_scalar_size(element);
       if (count > cursor.remaining() / size) {
         cursor.fail("an array of " + std::to_string(count) + " " + gguf_type_name(element) +
-                    " cannot fit in the " + std::to_string(cursor.remaining()) + " bytes left");
+                    " cannot fit in the " + std::to_string(cursor.remaining()) +
+                    " bytes left in the file (truncated file or a lying count)");
       }
       if (element == GgufType::kString) {
         std::vector<std::string> strings;
@@ -155,13 +156,14 @@ std::string GgufTensorInfo::shape_text() const {
   return text;
 }
 
-GgufFile GgufFile::open(const std::string& path) {
-  auto mapping = std::make_shared<MappedFile>(path);
+GgufFile GgufFile::open(const std::string& path) { return parse(std::make_shared<MappedFile>(path)); }
+
+GgufFile GgufFile::parse(std::shared_ptr<MappedFile> mapping) {
   GgufFile file;
   file.mapping_ = mapping;
   file.data_ = mapping->data();
   file.size_ = mapping->size();
-  file.name_ = path;
+  file.name_ = file.mapping_->path();
   file.parse_all();
   return file;
 }

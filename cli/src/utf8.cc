@@ -45,24 +45,35 @@ bool is_valid_utf8(std::string_view text) {
   return true;
 }
 
-std::string printable(std::string_view text, std::size_t max_chars) {
-  std::string out = "'";
+namespace {
+
+std::string escape(std::string_view text, std::size_t max_chars, bool escape_quote) {
+  std::string out;
   std::size_t i = 0;
   while (i < text.size() && i < max_chars) {
     const std::size_t length = sequence_length(text, i);
     const auto lead = static_cast<uint8_t>(text[i]);
-    if (length == 0 || (length == 1 && (lead < 0x20 || lead == 0x7F || lead == '\''))) {
-      char escaped[8];
-      std::snprintf(escaped, sizeof escaped, "\\x%02X", lead);
-      out += escaped;
+    if (length == 0 || (length == 1 && (lead < 0x20 || lead == 0x7F || (escape_quote && lead == '\'')))) {
+      char code[8];
+      std::snprintf(code, sizeof code, "\\x%02X", lead);
+      out += code;
       ++i;
     } else {
       out.append(text.substr(i, length));
       i += length;
     }
   }
-  out += '\'';
-  if (i < text.size()) out += "... (" + std::to_string(text.size()) + " bytes)";
+  if (i < text.size()) out += "...";
+  return out;
+}
+
+}  // namespace
+
+std::string escaped(std::string_view text, std::size_t max_chars) { return escape(text, max_chars, false); }
+
+std::string printable(std::string_view text, std::size_t max_chars) {
+  std::string out = "'" + escape(text, max_chars, true) + "'";
+  if (text.size() > max_chars) out += " (" + std::to_string(text.size()) + " bytes)";
   return out;
 }
 

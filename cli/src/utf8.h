@@ -11,8 +11,11 @@ namespace bitnet_cli {
 // surrogates, nothing above U+10FFFF.
 bool is_valid_utf8(std::string_view text);
 
-// The text for a message: at most max_chars bytes, control characters and
-// bytes of invalid UTF-8 shown as \xNN, quoted.
+// Text safe for a terminal: at most max_chars bytes, control characters
+// and bytes of invalid UTF-8 shown as \xNN; longer text cut with "...".
+std::string escaped(std::string_view text, std::size_t max_chars = 80);
+
+// The same in quotes (a quote inside shown as \x27), for messages.
 std::string printable(std::string_view text, std::size_t max_chars = 80);
 
 }  // namespace bitnet_cli

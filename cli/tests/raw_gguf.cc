@@ -51,6 +51,14 @@ void RawGguf::add_tensor(const std::string& name, int32_t type, const std::vecto
   }
 }
 
+void RawGguf::add_tensor_with(const std::string& name, int32_t type, const std::vector<int64_t>& ne,
+                              const std::vector<uint8_t>& data) {
+  const uint64_t at = (data_.size() + alignment - 1) / alignment * alignment;
+  add_tensor(name, type, ne, 0, at);
+  data_.resize(at, 0);
+  data_.insert(data_.end(), data.begin(), data.end());
+}
+
 void RawGguf::add_tensor_bytes(std::vector<uint8_t> data) {
   data_.insert(data_.end(), data.begin(), data.end());
 }

@@ -27,6 +27,9 @@ class RawGguf {
   // previous one at the next aligned offset, unless `offset` is given.
   void add_tensor(const std::string& name, int32_t type, const std::vector<int64_t>& ne, uint64_t size,
                   std::optional<uint64_t> offset = std::nullopt, uint32_t seed = 1);
+  // A tensor with the given data at the next aligned offset.
+  void add_tensor_with(const std::string& name, int32_t type, const std::vector<int64_t>& ne,
+                       const std::vector<uint8_t>& data);
   void add_tensor_bytes(std::vector<uint8_t> data);  // raw data appended to the data section
   std::vector<uint8_t> bytes() const;
 
