@@ -2,7 +2,7 @@
 # The hardening checks of bitnet-quant, in order, each bounded in time:
 #   1. ASan+UBSan build of the library and the C tests, the whole ctest suite
 #   2. TSan build, the threaded test
-#   3. the libFuzzer harnesses in fuzz/, FUZZ_SECONDS each (default 60)
+#   3. the libFuzzer harnesses in fuzz/ and cli/fuzz/, FUZZ_SECONDS each (default 60)
 #   4. the ABI check against abi/libbitnet_quant.abi
 #   5. clang-tidy over src/ (.clang-tidy), cppcheck (.cppcheck-suppressions)
 # Fails on the first failure. Installs its Debian packages if missing.
@@ -59,14 +59,19 @@ step "3. fuzzers, ${fuzz_seconds}s each"
 cmake -S fuzz -B "$out/fuzz" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ > "$out/fuzz.configure.log"
 bounded 600 cmake --build "$out/fuzz" -j "$jobs"
-for harness in fuzz_quantize fuzz_dequantize fuzz_cpp; do
+# harness:seed directory (the library's in fuzz/, the command-line tool's parsers in cli/fuzz/)
+for entry in fuzz_quantize:fuzz/corpus/fuzz_quantize fuzz_dequantize:fuzz/corpus/fuzz_dequantize \
+             fuzz_cpp:fuzz/corpus/fuzz_cpp fuzz_gguf:cli/fuzz/corpus/fuzz_gguf \
+             fuzz_safetensors:cli/fuzz/corpus/fuzz_safetensors; do
+  harness=${entry%%:*}
+  seeds=${entry#*:}
   # New inputs go to a scratch directory; the checked-in seeds are read only.
   work=$out/fuzz-corpus/$harness
   mkdir -p "$work"
   echo "-- $harness"
   bounded $((fuzz_seconds + 120)) "$out/fuzz/$harness" -max_total_time="$fuzz_seconds" \
     -max_len=4096 -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
-    -artifact_prefix="$out/fuzz-$harness-" "$work" "fuzz/corpus/$harness" 2> "$out/$harness.log" ||
+    -artifact_prefix="$out/fuzz-$harness-" "$work" "$seeds" 2> "$out/$harness.log" ||
     { tail -n 60 "$out/$harness.log"; echo "$harness failed: $out/$harness.log"; exit 1; }
   grep -E '^stat::number_of_executed_units|^#[0-9]+ +DONE' "$out/$harness.log" || true
 done

@@ -70,7 +70,7 @@ nlohmann::json parse_json(const std::string& text, const std::string& name) {
   nlohmann::json json;
   try {
     json = nlohmann::json::parse(text, callback);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // parse_error, and out_of_range for 1e999
     throw Error(name + ": invalid JSON: " + printable(e.what(), 300));
   }
   if (!duplicate.empty()) throw Error(name + ": duplicate JSON key " + printable(duplicate));

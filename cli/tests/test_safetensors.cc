@@ -91,6 +91,8 @@ TEST(Safetensors, HeaderFaults) {
       {"not an object", raw_file("[1,2]", 0), "not a JSON object"},
       {"invalid JSON", raw_file("{\"t\":", 0), "invalid JSON"},
       {"invalid UTF-8", raw_file("{\"t\xFF\":{}}", 0), "invalid JSON"},
+      {"number overflow", raw_file(R"({"t":{"dtype":"F32","shape":[1e999],"data_offsets":[0,4]}})", 4),
+       "number overflow"},
       {"duplicate tensor", raw_file("{" + ok_entry + "," + ok_entry + "}", 8), "duplicate JSON key 't'"},
       {"duplicate field", raw_file(R"({"t":{"dtype":"F32","dtype":"F16","shape":[2],"data_offsets":[0,8]}})", 8),
        "duplicate JSON key 'dtype'"},
