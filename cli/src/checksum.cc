@@ -1,7 +1,8 @@
 #include "checksum.h"
 
-#define XXH_INLINE_ALL
 #include <xxhash.h>
+
+#include <new>
 
 #include "byte_order.h"
 
@@ -10,14 +11,18 @@ namespace bitnet_cli {
 uint64_t xxh64(const void* data, std::size_t size) { return XXH64(data, size, 0); }
 
 struct StreamingXxh64::State {
-  XXH64_state_t xxh;
+  XXH64_state_t* xxh = XXH64_createState();
+  ~State() { XXH64_freeState(xxh); }
 };
 
-StreamingXxh64::StreamingXxh64() : state_(new State) { reset(); }
+StreamingXxh64::StreamingXxh64() : state_(new State) {
+  if (state_->xxh == nullptr) throw std::bad_alloc();
+  reset();
+}
 StreamingXxh64::~StreamingXxh64() = default;
-void StreamingXxh64::reset() { XXH64_reset(&state_->xxh, 0); }
-void StreamingXxh64::update(const void* data, std::size_t size) { XXH64_update(&state_->xxh, data, size); }
-uint64_t StreamingXxh64::digest() const { return XXH64_digest(&state_->xxh); }
+void StreamingXxh64::reset() { XXH64_reset(state_->xxh, 0); }
+void StreamingXxh64::update(const void* data, std::size_t size) { XXH64_update(state_->xxh, data, size); }
+uint64_t StreamingXxh64::digest() const { return XXH64_digest(state_->xxh); }
 
 uint64_t tensor_layout_digest(const std::vector<TensorLayoutEntry>& tensors) {
   std::vector<uint8_t> bytes;

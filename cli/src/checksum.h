@@ -11,7 +11,7 @@
 //                                     all little-endian
 // The layout digest tells a file rewritten by another tool that copied the
 // KVs (llama-quantize does) from a damaged one. XXH64 comes from Debian's
-// libxxhash-dev (header-only build).
+// libxxhash.
 #pragma once
 
 #include <cstdint>

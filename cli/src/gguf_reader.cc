@@ -158,7 +158,7 @@ std::string GgufTensorInfo::shape_text() const {
 
 GgufFile GgufFile::open(const std::string& path) { return parse(std::make_shared<MappedFile>(path)); }
 
-GgufFile GgufFile::parse(std::shared_ptr<MappedFile> mapping) {
+GgufFile GgufFile::parse(const std::shared_ptr<MappedFile>& mapping) {
   GgufFile file;
   file.mapping_ = mapping;
   file.data_ = mapping->data();

@@ -38,7 +38,7 @@ struct GgufTensorInfo {
 class GgufFile {
  public:
   static GgufFile open(const std::string& path);
-  static GgufFile parse(std::shared_ptr<MappedFile> mapping);
+  static GgufFile parse(const std::shared_ptr<MappedFile>& mapping);
   // Parses bytes the caller keeps alive for the object's lifetime.
   static GgufFile parse(const uint8_t* data, uint64_t size, std::string name);
 

@@ -75,7 +75,7 @@ Number decode_number(GgufType type, uint64_t bits) {
       break;
     case GgufType::kInt8:
       n.is_signed = true;
-      n.i = static_cast<int8_t>(bits);
+      n.i = (bits & 0x80u) != 0 ? static_cast<int64_t>(bits & 0xFFu) - 256 : static_cast<int64_t>(bits & 0xFFu);
       break;
     case GgufType::kInt16:
       n.is_signed = true;
@@ -199,7 +199,8 @@ GgufValue GgufValue::u64_array(const std::vector<uint64_t>& values) {
 uint64_t GgufValue::array_size() const {
   if (type_ != GgufType::kArray) return 0;
   if (element_type_ == GgufType::kString) return strings_.size();
-  return bytes_.size() / gguf_scalar_size(element_type_);
+  const uint64_t size = gguf_scalar_size(element_type_);
+  return size == 0 ? 0 : bytes_.size() / size;
 }
 
 std::optional<uint64_t> GgufValue::as_uint() const {

@@ -37,9 +37,7 @@ const char* const kExitCodes =
     "Exit codes: 0 success; 1 error (invalid input or failed output; nothing is left behind); "
     "2 usage error; 3 verify found a fault.";
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   CLI::App app{"bitnet-quant: BitNet b1.58 checkpoints to GGUF files that mainline llama.cpp and bitnet.cpp load."};
   app.footer(kExitCodes);
   app.require_subcommand(1);
@@ -96,4 +94,17 @@ int main(int argc, char** argv) {
     return kExitError;
   }
   return kExitUsage;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {  // e.g. out of memory while building the command line
+    std::fprintf(stderr, "bitnet-quant: %s\n", e.what());
+  } catch (...) {
+    std::fprintf(stderr, "bitnet-quant: unknown error\n");
+  }
+  return kExitError;
 }

@@ -12,9 +12,9 @@ std::string format_bytes(uint64_t bytes) {
   const auto b = static_cast<double>(bytes);
   if (bytes < 1000) {
     std::snprintf(text, sizeof text, "%llu B", static_cast<unsigned long long>(bytes));
-  } else if (bytes < 1000 * 1000) {
+  } else if (bytes < 1000000u) {
     std::snprintf(text, sizeof text, "%.1f kB", b / 1e3);
-  } else if (bytes < 1000ull * 1000 * 1000) {
+  } else if (bytes < 1000000000u) {
     std::snprintf(text, sizeof text, "%.1f MB", b / 1e6);
   } else {
     std::snprintf(text, sizeof text, "%.2f GB", b / 1e9);

@@ -89,6 +89,12 @@ bool is_directory(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+std::string in_directory(const std::string& directory, const std::string& name) { return directory + "/" + name; }
+
+[[noreturn]] void missing_from_shard(const std::string& path, const std::string& tensor, const std::string& shard) {
+  throw Error(path + ": the index lists " + printable(tensor) + " in " + shard + ", which does not hold it");
+}
+
 bool is_file(const std::string& path) {
   struct stat st {};
   return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
@@ -274,7 +280,7 @@ SafetensorsCheckpoint SafetensorsCheckpoint::open(const std::string& path) {
       shard_of = parse_safetensors_index(text.str(), index_path);
       std::set<std::string> unique;
       for (const auto& [tensor, shard] : shard_of) unique.insert(shard);
-      for (const std::string& shard : unique) files.push_back(path + "/" + shard);
+      for (const std::string& shard : unique) files.push_back(in_directory(path, shard));
       checkpoint.description_ = index_path + " (" + std::to_string(files.size()) + " shards)";
     } else if (is_file(path + "/model.safetensors")) {
       files.push_back(path + "/model.safetensors");
@@ -305,9 +311,7 @@ SafetensorsCheckpoint SafetensorsCheckpoint::open(const std::string& path) {
     }
   }
   for (const auto& [tensor, shard] : shard_of) {
-    if (!checkpoint.by_name_.count(tensor)) {
-      throw Error(path + ": the index lists " + printable(tensor) + " in " + shard + ", which does not hold it");
-    }
+    if (!checkpoint.by_name_.count(tensor)) missing_from_shard(path, tensor, shard);
   }
   return checkpoint;
 }

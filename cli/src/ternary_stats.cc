@@ -13,13 +13,13 @@ namespace {
 // Per byte value: how many of its four 2-bit fields hold code 0, 1, 2, 3.
 struct TwoBitTable {
   std::array<std::array<uint8_t, 4>, 256> counts{};
-  TwoBitTable() {
+  constexpr TwoBitTable() {
     for (int b = 0; b < 256; ++b) {
       for (int f = 0; f < 4; ++f) ++counts[b][(b >> (2 * f)) & 3];
     }
   }
 };
-const TwoBitTable kTwoBit;
+constexpr TwoBitTable kTwoBit;
 
 // TQ1_0: a byte holds 5 (qs) or 4 (qh) base-3 digits; the encoder writes
 // ceil(v * 256 / 243) for the digits' value v (qh: v * 3, a zero digit
@@ -30,8 +30,8 @@ struct TritTable {
   std::array<std::array<uint8_t, 3>, 256> qh_counts{};
   std::array<bool, 256> qs_valid{};
   std::array<bool, 256> qh_valid{};
-  TritTable() {
-    static const uint8_t pow3[5] = {1, 3, 9, 27, 81};
+  constexpr TritTable() {
+    constexpr uint8_t pow3[5] = {1, 3, 9, 27, 81};
     for (int q = 0; q < 256; ++q) {
       for (int n = 0; n < 5; ++n) {
         const int digit = (static_cast<uint8_t>(q * pow3[n]) * 3) >> 8;
@@ -43,7 +43,7 @@ struct TritTable {
     for (int v = 0; v < 81; ++v) qh_valid[(v * 3 * 256 + 242) / 243] = true;
   }
 };
-const TritTable kTrits;
+constexpr TritTable kTrits;
 
 class Collector {
  public:
@@ -85,12 +85,12 @@ class Collector {
 
 // The element a 2-bit field of a block holds, per layout (the field's bit
 // position is 2·field).
-int64_t tq2_element(uint64_t byte, int field) {  // qs byte 0..63
-  return static_cast<int64_t>(128 * (byte / 32) + 32 * field + byte % 32);
+int64_t tq2_element(uint64_t byte, int64_t field) {  // qs byte 0..63
+  return 128 * static_cast<int64_t>(byte / 32) + 32 * field + static_cast<int64_t>(byte % 32);
 }
-int64_t q2_element(uint64_t byte, int field) { return static_cast<int64_t>(4 * byte + field); }  // qs byte 0..15
-int64_t i2s_element(uint64_t byte, int field) {  // byte 0..31 of a 128-block
-  return static_cast<int64_t>(32 * (3 - field) + byte);
+int64_t q2_element(uint64_t byte, int64_t field) { return 4 * static_cast<int64_t>(byte) + field; }  // qs 0..15
+int64_t i2s_element(uint64_t byte, int64_t field) {  // byte 0..31 of a 128-block
+  return 32 * (3 - field) + static_cast<int64_t>(byte);
 }
 
 // Names the first code-3 field of a block whose codes start at `codes`.
