@@ -138,7 +138,11 @@ int logits(const std::string& path, std::vector<llama_token> tokens, const std::
       return 1;
     }
     for (int32_t v = 0; v < n_vocab; ++v) nonfinite += !std::isfinite(row[v]);
-    if (out.is_open()) out.write(reinterpret_cast<const char*>(row), static_cast<std::streamsize>(sizeof(float) * n_vocab));
+    if (out.is_open()) {
+      std::vector<char> bytes(sizeof(float) * static_cast<std::size_t>(n_vocab));
+      std::memcpy(bytes.data(), row, bytes.size());
+      out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    }
   }
   if (out.is_open() && !out) {
     std::fprintf(stderr, "llama-harness: cannot write %s\n", out_path.c_str());

@@ -229,20 +229,20 @@ void GgufFile::parse_all() {
   }
   cursor.set_context("");
 
-  if (const GgufValue* alignment = find("general.alignment")) {
-    const auto value = alignment->as_uint();
-    if (alignment->type() != GgufType::kUint32 || !value) {
-      throw Error(name_ + ": general.alignment must be a uint32, not " + gguf_type_name(alignment->type()));
+  if (const GgufValue* alignment_kv = find("general.alignment")) {
+    const auto value = alignment_kv->as_uint();
+    if (alignment_kv->type() != GgufType::kUint32 || !value) {
+      throw Error(name_ + ": general.alignment must be a uint32, not " + gguf_type_name(alignment_kv->type()));
     }
     if (*value == 0 || (*value & (*value - 1)) != 0) {
       throw Error(name_ + ": general.alignment " + std::to_string(*value) + " is not a power of two");
     }
     alignment_ = *value;
   }
-  if (const GgufValue* architecture = find("general.architecture")) {
-    const std::string* text = architecture->as_string();
+  if (const GgufValue* architecture_kv = find("general.architecture")) {
+    const std::string* text = architecture_kv->as_string();
     if (text == nullptr) {
-      throw Error(name_ + ": general.architecture must be a string, not " + gguf_type_name(architecture->type()));
+      throw Error(name_ + ": general.architecture must be a string, not " + gguf_type_name(architecture_kv->type()));
     }
     architecture_ = *text;
   }

@@ -150,9 +150,9 @@ GgufValue GgufValue::i32(int32_t value) {
 }
 
 GgufValue GgufValue::f32(float value) {
-  uint32_t bits;
-  std::memcpy(&bits, &value, sizeof bits);
-  return scalar(GgufType::kFloat32, bits);
+  uint32_t pattern;
+  std::memcpy(&pattern, &value, sizeof pattern);
+  return scalar(GgufType::kFloat32, pattern);
 }
 
 GgufValue GgufValue::string(std::string value) {

@@ -37,12 +37,12 @@ class GgufValue {
  public:
   // Scalars, from their little-endian bit pattern (zero-extended).
   static GgufValue scalar(GgufType type, uint64_t bits);
-  static GgufValue u32(uint32_t v) { return scalar(GgufType::kUint32, v); }
-  static GgufValue i32(int32_t v);
-  static GgufValue u64(uint64_t v) { return scalar(GgufType::kUint64, v); }
-  static GgufValue f32(float v);
-  static GgufValue boolean(bool v) { return scalar(GgufType::kBool, v ? 1 : 0); }
-  static GgufValue string(std::string v);
+  static GgufValue u32(uint32_t value) { return scalar(GgufType::kUint32, value); }
+  static GgufValue i32(int32_t value);
+  static GgufValue u64(uint64_t value) { return scalar(GgufType::kUint64, value); }
+  static GgufValue f32(float value);
+  static GgufValue boolean(bool value) { return scalar(GgufType::kBool, value ? 1 : 0); }
+  static GgufValue string(std::string value);
   // Arrays: numeric elements as their little-endian bytes (count * size).
   static GgufValue numeric_array(GgufType element_type, std::vector<uint8_t> bytes);
   static GgufValue string_array(std::vector<std::string> strings);

@@ -147,7 +147,7 @@ const SafetensorsTensor* SafetensorsFile::find(const std::string& name) const {
 
 void SafetensorsFile::parse_all() {
   if (size_ < 8) throw Error(name_ + ": not a safetensors file: only " + std::to_string(size_) + " bytes");
-  if (size_ >= 4 && std::equal(data_, data_ + 4, "GGUF")) {
+  if (std::equal(data_, data_ + 4, "GGUF")) {
     throw Error(name_ + ": not a safetensors file (it is a GGUF file)");
   }
   const auto header_size = load_le<uint64_t>(data_);

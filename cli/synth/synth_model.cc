@@ -211,8 +211,8 @@ std::vector<std::string> byte_alphabet() {
   return chars;
 }
 
-std::string hf_config(const HfModelOptions& o) {
-  const ModelShape& s = o.shape;
+std::string hf_config(const HfModelOptions& options) {
+  const ModelShape& s = options.shape;
   nlohmann::ordered_json config = {
       {"architectures", {"BitNetForCausalLM"}},
       {"model_type", "bitnet"},
@@ -225,13 +225,13 @@ std::string hf_config(const HfModelOptions& o) {
       {"max_position_embeddings", s.context},
       {"rms_norm_eps", s.rms_eps},
       {"rope_theta", s.rope_base},
-      {"tie_word_embeddings", o.tie_embeddings},
+      {"tie_word_embeddings", options.tie_embeddings},
       {"vocab_size", s.vocab},
       {"bos_token_id", s.vocab - 2},
       {"eos_token_id", s.vocab - 1},
       {"torch_dtype", "bfloat16"},
   };
-  if (o.weights == HfWeights::kPacked) {
+  if (options.weights == HfWeights::kPacked) {
     config["quantization_config"] = {{"linear_class", "autobitlinear"},
                                      {"quant_method", "bitnet"},
                                      {"quantization_mode", "offline"},
@@ -379,14 +379,14 @@ BpeVocabulary tiny_bpe(int vocab) {
   return bpe;
 }
 
-void write_gguf_model(const std::string& path, const GgufModelOptions& o) {
-  const ModelShape& s = o.shape;
-  const std::string arch = o.arch == Arch::kMainline ? "bitnet" : "bitnet-b1.58";
+void write_gguf_model(const std::string& path, const GgufModelOptions& options) {
+  const ModelShape& s = options.shape;
+  const std::string arch = options.arch == Arch::kMainline ? "bitnet" : "bitnet-b1.58";
   const auto u32 = [](int v) { return GgufValue::u32(static_cast<uint32_t>(v)); };
   std::vector<GgufKeyValue> kvs = {
       {"general.architecture", GgufValue::string(arch)},
       {"general.name", GgufValue::string("synthetic BitNet b1.58")},
-      {"general.file_type", u32(file_type_of(o.weights))},
+      {"general.file_type", u32(file_type_of(options.weights))},
       {arch + ".vocab_size", u32(s.vocab)},
       {arch + ".context_length", u32(s.context)},
       {arch + ".embedding_length", u32(s.hidden)},
@@ -398,8 +398,8 @@ void write_gguf_model(const std::string& path, const GgufModelOptions& o) {
       {arch + ".attention.layer_norm_rms_epsilon", GgufValue::f32(s.rms_eps)},
       {arch + ".rope.freq_base", GgufValue::f32(s.rope_base)},
   };
-  if (o.hidden_activation) kvs.push_back({arch + ".hidden_activation", GgufValue::string("relu2")});
-  if (o.tokenizer == Tokenizer::kNone) {
+  if (options.hidden_activation) kvs.push_back({arch + ".hidden_activation", GgufValue::string("relu2")});
+  if (options.tokenizer == Tokenizer::kNone) {
     kvs.push_back({"tokenizer.ggml.model", GgufValue::string("none")});
   } else {
     const BpeVocabulary bpe = tiny_bpe(s.vocab);
@@ -407,7 +407,7 @@ void write_gguf_model(const std::string& path, const GgufModelOptions& o) {
     types[static_cast<std::size_t>(bpe.bos)] = types[static_cast<std::size_t>(bpe.eos)] = 3;  // control
     kvs.push_back({"tokenizer.ggml.model", GgufValue::string("gpt2")});
     // bitnet.cpp's converter writes no pre-tokenizer (gguf-interop.md §3).
-    if (o.arch == Arch::kMainline) kvs.push_back({"tokenizer.ggml.pre", GgufValue::string("llama-bpe")});
+    if (options.arch == Arch::kMainline) kvs.push_back({"tokenizer.ggml.pre", GgufValue::string("llama-bpe")});
     kvs.push_back({"tokenizer.ggml.tokens", GgufValue::string_array(bpe.tokens)});
     kvs.push_back({"tokenizer.ggml.token_type", GgufValue::i32_array(types)});
     kvs.push_back({"tokenizer.ggml.merges", GgufValue::string_array(bpe.merges)});
@@ -420,7 +420,7 @@ void write_gguf_model(const std::string& path, const GgufModelOptions& o) {
   std::vector<std::vector<uint8_t>> data;
   for (std::size_t i = 0; i < logical.size(); ++i) {
     const LogicalTensor& t = logical[i];
-    const std::vector<float> values = tensor_values(t, o.seed, i);
+    const std::vector<float> values = tensor_values(t, options.seed, i);
     GgufTensorSpec spec;
     spec.name = t.gguf_name;
     spec.n_dims = t.rows == 1 ? 1 : 2;
@@ -432,23 +432,23 @@ void write_gguf_model(const std::string& path, const GgufModelOptions& o) {
         data.push_back(float_bytes(values, WeightType::kF32));
         break;
       case Role::kEmbedding:
-        type = ggml_type_of(o.embedding);
-        data.push_back(float_bytes(values, o.embedding));
+        type = ggml_type_of(options.embedding);
+        data.push_back(float_bytes(values, options.embedding));
         break;
       case Role::kProjection: {
         const TernaryTensor ternary = absmean_ternarize(values);
-        type = ggml_type_of(o.weights);
-        if (o.weights == WeightType::kI2s) {
+        type = ggml_type_of(options.weights);
+        if (options.weights == WeightType::kI2s) {
           data.push_back(i2s_bytes(ternary));
         } else {
           std::vector<float> dequantized(ternary.codes.size());
           for (std::size_t k = 0; k < dequantized.size(); ++k) dequantized[k] = ternary.codes[k] * ternary.alpha;
-          data.push_back(float_bytes(dequantized, o.weights));
+          data.push_back(float_bytes(dequantized, options.weights));
         }
         break;
       }
     }
-    spec.type = find_type(type, o.arch == Arch::kMainline ? Provenance::kMainline : Provenance::kBitnetCpp);
+    spec.type = find_type(type, options.arch == Arch::kMainline ? Provenance::kMainline : Provenance::kBitnetCpp);
     spec.size = data.back().size();
     specs.push_back(std::move(spec));
   }
@@ -459,21 +459,21 @@ void write_gguf_model(const std::string& path, const GgufModelOptions& o) {
   writer.finish();
 }
 
-void write_hf_model(const std::string& directory, const HfModelOptions& o) {
+void write_hf_model(const std::string& directory, const HfModelOptions& options) {
   make_directory(directory);
-  const BpeVocabulary bpe = tiny_bpe(o.shape.vocab);
-  write_text_file(directory + "/config.json", hf_config(o));
+  const BpeVocabulary bpe = tiny_bpe(options.shape.vocab);
+  write_text_file(directory + "/config.json", hf_config(options));
   write_text_file(directory + "/tokenizer.json", hf_tokenizer(bpe));
   write_text_file(directory + "/tokenizer_config.json", hf_tokenizer_config(bpe));
 
-  const std::vector<LogicalTensor> logical = model_tensors(o.shape);
+  const std::vector<LogicalTensor> logical = model_tensors(options.shape);
   std::vector<SafetensorsEntry> entries;
   for (std::size_t i = 0; i < logical.size(); ++i) {
     const LogicalTensor& t = logical[i];
-    const std::vector<float> values = tensor_values(t, o.seed, i);
+    const std::vector<float> values = tensor_values(t, options.seed, i);
     const std::vector<int64_t> shape =
         t.rows == 1 ? std::vector<int64_t>{t.cols} : std::vector<int64_t>{t.rows, t.cols};
-    if (t.role == Role::kProjection && o.weights == HfWeights::kPacked) {
+    if (t.role == Role::kProjection && options.weights == HfWeights::kPacked) {
       const TernaryTensor ternary = absmean_ternarize(values);
       entries.push_back({t.hf_name, "U8", {t.rows / 4, t.cols}, hf_packed(ternary, t.rows, t.cols)});
       std::vector<uint8_t> scale;
@@ -484,22 +484,22 @@ void write_hf_model(const std::string& directory, const HfModelOptions& o) {
       entries.push_back({t.hf_name, "BF16", shape, float_bytes(values, WeightType::kBF16)});
     }
   }
-  if (!o.tie_embeddings) {
-    const LogicalTensor head{"", "lm_head.weight", Role::kEmbedding, o.shape.vocab, o.shape.hidden};
+  if (!options.tie_embeddings) {
+    const LogicalTensor head{"", "lm_head.weight", Role::kEmbedding, options.shape.vocab, options.shape.hidden};
     entries.push_back({head.hf_name, "BF16", {head.rows, head.cols},
-                       float_bytes(tensor_values(head, o.seed, logical.size()), WeightType::kBF16)});
+                       float_bytes(tensor_values(head, options.seed, logical.size()), WeightType::kBF16)});
   }
 
-  if (o.shards <= 1) {
+  if (options.shards <= 1) {
     write_binary_file(directory + "/model.safetensors", encode_safetensors(entries, {{"format", "pt"}}));
     return;
   }
   nlohmann::ordered_json weight_map = nlohmann::ordered_json::object();
   uint64_t total = 0;
-  const std::size_t per_shard = (entries.size() + static_cast<std::size_t>(o.shards) - 1) / static_cast<std::size_t>(o.shards);
-  for (int shard = 0; shard < o.shards; ++shard) {
+  const std::size_t per_shard = (entries.size() + static_cast<std::size_t>(options.shards) - 1) / static_cast<std::size_t>(options.shards);
+  for (int shard = 0; shard < options.shards; ++shard) {
     char name[64];
-    std::snprintf(name, sizeof name, "model-%05d-of-%05d.safetensors", shard + 1, o.shards);
+    std::snprintf(name, sizeof name, "model-%05d-of-%05d.safetensors", shard + 1, options.shards);
     const std::size_t begin = std::min(entries.size(), static_cast<std::size_t>(shard) * per_shard);
     const std::size_t end = std::min(entries.size(), begin + per_shard);
     const std::vector<SafetensorsEntry> part(entries.begin() + static_cast<std::ptrdiff_t>(begin),

@@ -46,8 +46,8 @@ void RawGguf::add_tensor(const std::string& name, int32_t type, const std::vecto
   ++n_tensors_;
   if (!offset) {
     data_.resize(next, 0);
-    const std::vector<uint8_t> bytes = pattern_bytes(size, seed);
-    data_.insert(data_.end(), bytes.begin(), bytes.end());
+    const std::vector<uint8_t> pattern = pattern_bytes(size, seed);
+    data_.insert(data_.end(), pattern.begin(), pattern.end());
   }
 }
 
