@@ -65,31 +65,67 @@ TEST(OutputFile, ForceReplacesInOneStep) {
   EXPECT_EQ(dir.entries(), std::vector<std::string>{"out.bin"});
 }
 
-// In a child process: the file-size limit makes writes fail with EFBIG
-// (SIGXFSZ ignored), as a full disk makes them fail with ENOSPC.
-TEST(OutputFile, AWriteErrorLeavesNothing) {
-  TempDir dir;
+// Runs `body` in a child process and returns its wait status.
+template <typename Body>
+int in_child(Body body) {
   const pid_t child = fork();
-  ASSERT_GE(child, 0);
   if (child == 0) {
-    std::signal(SIGXFSZ, SIG_IGN);
-    const rlimit limit{1 << 20, 1 << 20};
-    setrlimit(RLIMIT_FSIZE, &limit);
-    const std::vector<uint8_t> chunk(1 << 16, 0xAB);
-    try {
-      OutputFile out(dir.file("big.bin"), false);
-      for (int i = 0; i < 64; ++i) out.write(chunk.data(), chunk.size());
-      out.commit();
-    } catch (const Error& e) {
-      _exit(std::string(e.what()).find("File too large") != std::string::npos ? 42 : 1);
-    }
+    body();
     _exit(0);
   }
   int status = 0;
-  ASSERT_EQ(waitpid(child, &status, 0), child);
-  ASSERT_TRUE(WIFEXITED(status));
-  EXPECT_EQ(WEXITSTATUS(status), 42);
-  EXPECT_TRUE(dir.entries().empty());
+  EXPECT_EQ(waitpid(child, &status, 0), child);
+  return status;
+}
+
+// The file-size limit makes writes fail with EFBIG (SIGXFSZ ignored), as a
+// full disk makes them fail with ENOSPC: while writing, and when reserve()
+// allocates the planned size up front.
+TEST(OutputFile, AWriteErrorLeavesNothing) {
+  TempDir dir;
+  for (const bool reserve : {false, true}) {
+    SCOPED_TRACE(reserve ? "reserve" : "write");
+    const int status = in_child([&] {
+      std::signal(SIGXFSZ, SIG_IGN);
+      const rlimit limit{1 << 20, 1 << 20};
+      setrlimit(RLIMIT_FSIZE, &limit);
+      const std::vector<uint8_t> chunk(1 << 16, 0xAB);
+      try {
+        OutputFile out(dir.file("big.bin"), false);
+        if (reserve) out.reserve(4 << 20);
+        for (int i = 0; i < 64; ++i) out.write(chunk.data(), chunk.size());
+        out.commit();
+      } catch (const Error& e) {
+        const std::string what = e.what();
+        const bool named = what.rfind(dir.file("big.bin") + ": ", 0) == 0 &&
+                           what.find(reserve ? "cannot allocate 4194304 bytes: File too large"
+                                             : "write failed: File too large") != std::string::npos;
+        _exit(named ? 42 : 1);
+      }
+    });
+    ASSERT_TRUE(WIFEXITED(status));
+    EXPECT_EQ(WEXITSTATUS(status), 42);
+    EXPECT_TRUE(dir.entries().empty());
+  }
+}
+
+// Interrupted midway (Ctrl-C), an output leaves nothing behind, and an
+// existing target keeps its contents.
+TEST(OutputFile, SigintLeavesNothing) {
+  TempDir dir;
+  synth::write_binary_file(dir.file("kept.bin"), text_bytes("old"));
+  for (const char* name : {"new.bin", "kept.bin"}) {
+    const int status = in_child([&] {
+      OutputFile out(dir.file(name), true);
+      const std::vector<uint8_t> chunk(1 << 20, 0xCD);
+      out.write(chunk.data(), chunk.size());
+      std::raise(SIGINT);
+    });
+    ASSERT_TRUE(WIFSIGNALED(status));
+    EXPECT_EQ(WTERMSIG(status), SIGINT);
+    EXPECT_EQ(dir.entries(), std::vector<std::string>{"kept.bin"});
+    EXPECT_EQ(read_file(dir.file("kept.bin")), text_bytes("old"));
+  }
 }
 
 }  // namespace
