@@ -2,7 +2,7 @@
 # Runs every test of bitnet-quant, installing what it needs (Debian 12):
 # the hardening checks (sanitizers, fuzzing, ABI, static analysis), then the
 # release build's ctest suite and the Rust crate's tests, ending with one
-# summary line. Usage: tools/test.sh   (from anywhere; about 10 minutes on
+# summary line. Usage: tools/test.sh   (from anywhere; about 35 minutes on
 # 2 cores; BITNET_SKIP_HARDENING=1 leaves out the hardening checks)
 set -euo pipefail
 cd "$(dirname "$0")/.."

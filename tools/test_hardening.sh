@@ -11,7 +11,7 @@
 # with the nvcc-built kernels (device code, not instrumented) and cudart;
 # on a machine without a GPU every CUDA call there takes its no-driver path.
 # Fails on the first failure. Installs its Debian packages if missing.
-# Usage: tools/test_hardening.sh   (from anywhere; about 5 minutes on 2 cores)
+# Usage: tools/test_hardening.sh   (from anywhere; 15-30 minutes on 2 cores)
 # Build trees go to $BITNET_HARDENING_DIR (default build-hardening/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
