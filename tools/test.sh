@@ -3,7 +3,7 @@
 # the hardening checks (sanitizers, fuzzing, ABI, static analysis), then the
 # release build's ctest suite, the Rust crate's tests and the ARM suite
 # under qemu (tools/test_arm.sh), ending with one summary line.
-# Usage: tools/test.sh   (from anywhere; about 14 minutes on 2 cores;
+# Usage: tools/test.sh   (from anywhere; about 35 minutes on 2 cores;
 # BITNET_SKIP_HARDENING=1 leaves out the hardening checks, BITNET_SKIP_ARM=1
 # the ARM suite)
 set -euo pipefail
