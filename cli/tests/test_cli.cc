@@ -259,12 +259,12 @@ const std::vector<BadInput>& bad_inputs() {
                       data.resize(64, 0);
                       return raw_with("w", 36, {128}, data).bytes();
                     },
-                    {}, 0, 3, "non-finite scale (inf)"});
+                    {}, 0, 3, "tensor 'w' (I2_S, 128): the tensor's scale is not finite"});
     list.push_back({"I2_S not whole blocks",
                     [](const std::vector<uint8_t>& /*good*/) {
                       return raw_with("w", 36, {64}, std::vector<uint8_t>(64 / 4 + 32, 0x55)).bytes();
                     },
-                    {}, 0, 3, "I2_S holds whole 128-element blocks, but the tensor has 64 elements"});
+                    {}, 0, 3, "I2_S holds a multiple of 128 elements"});
     list.push_back({"F32 NaN",
                     [](const std::vector<uint8_t>& /*good*/) {
                       std::vector<uint8_t> data;
