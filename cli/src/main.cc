@@ -65,6 +65,35 @@ int run(int argc, char** argv) {
   verify_command->add_flag("--json", verify.json, "Print JSON instead of text");
   add_common(verify_command, common);
 
+  QuantizeOptions quantize;
+  CLI::App* quantize_command = app.add_subcommand(
+      "quantize", "Ternarize the linear weights of a BitNet GGUF with F32/F16/BF16 tensors (attn q/k/v/output, "
+                  "ffn gate/up/down) into a ternary type; everything else is copied. tq2_0/tq1_0/q2_0 give a "
+                  "mainline llama.cpp file (arch bitnet), i2_s a bitnet.cpp file (arch bitnet-b1.58)");
+  quantize_command->add_option("IN", quantize.in_path, "Input GGUF")->required();
+  quantize_command->add_option("OUT", quantize.out_path, "Output GGUF (written atomically)")->required();
+  quantize_command->add_option("-t,--type", quantize.type, "tq2_0, tq1_0, q2_0 or i2_s")->required();
+  quantize_command->add_option("--ternarize", quantize.ternarize,
+                               "absmean (default: BitNet b1.58's rule; ternary tensors keep their scale) or none "
+                               "(the weights must be ternary already)");
+  quantize_command->add_option("--tensor-type", quantize.tensor_types,
+                               "REGEX=TYPE: tensors whose name matches get TYPE (first rule wins; repeatable)");
+  quantize_command->add_flag("-f,--force", quantize.force, "Replace an existing OUT");
+  add_common(quantize_command, common);
+
+  TranscodeOptions transcode;
+  CLI::App* transcode_command = app.add_subcommand(
+      "transcode", "Re-pack the ternary tensors of a GGUF into another ternary type without a float round trip, "
+                   "mapping the file between bitnet.cpp (i2_s) and mainline llama.cpp (tq2_0, tq1_0)");
+  transcode_command->add_option("IN", transcode.in_path, "Input GGUF")->required();
+  transcode_command->add_option("OUT", transcode.out_path, "Output GGUF (written atomically)")->required();
+  transcode_command->add_option("-t,--type", transcode.type, "tq2_0, tq1_0 or i2_s")->required();
+  transcode_command->add_flag("--exact-scales", transcode.exact_scales,
+                              "Refuse a per-tensor f32 scale that a 256-block's f16 d cannot hold exactly "
+                              "(default: round it, as llama_model_quantize does)");
+  transcode_command->add_flag("-f,--force", transcode.force, "Replace an existing OUT");
+  add_common(transcode_command, common);
+
   for (CLI::App* command : app.get_subcommands({})) command->footer(kExitCodes);
 
   try {
@@ -78,6 +107,14 @@ int run(int argc, char** argv) {
       inspect.common = common;
       inspect.read_data = !header_only;
       return run_inspect(inspect);
+    }
+    if (quantize_command->parsed()) {
+      quantize.common = common;
+      return run_quantize(quantize);
+    }
+    if (transcode_command->parsed()) {
+      transcode.common = common;
+      return run_transcode(transcode);
     }
     if (verify_command->parsed()) {
       verify.common = common;

@@ -3,7 +3,9 @@
 // naming what is wrong (never a crash).
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstring>
+#include <functional>
 
 #include <nlohmann/json.hpp>
 
@@ -348,6 +350,146 @@ TEST_F(CliFiles, ChecksumsOfAnotherTensorListAreANote) {
   EXPECT_EQ(r.exit_code, 0) << contents_of(r);
   EXPECT_NE(r.out.find("note: the recorded checksums describe another tensor list"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("OK: 24 tensors checked, 0 checksums match"), std::string::npos) << r.out;
+}
+
+// ---- the writing commands: quantize, transcode --------------------------------
+
+std::vector<uint8_t> f32_bytes(const std::vector<float>& values) {
+  std::vector<uint8_t> bytes;
+  for (float v : values) append_le(bytes, v);
+  return bytes;
+}
+
+// A bitnet file with one projection of the given F32 values (cols x rows).
+std::vector<uint8_t> one_projection(const std::vector<float>& values, int64_t cols) {
+  return raw_with("blk.0.attn_q.weight", 0, {cols, static_cast<int64_t>(values.size()) / cols}, f32_bytes(values))
+      .bytes();
+}
+
+std::vector<float> gaussian_like(std::size_t n) {
+  std::vector<float> values(n);
+  for (std::size_t i = 0; i < n; ++i) values[i] = 0.01f * static_cast<float>(static_cast<int>((i * 7919) % 41) - 20);
+  return values;
+}
+
+struct BadWrite {
+  const char* name;
+  std::string input;  // file in the suite's directory, made by the row if `make` is set
+  std::function<std::vector<uint8_t>()> make;
+  std::vector<std::string> args;  // after "COMMAND IN OUT"
+  const char* command;
+  int exit_code;
+  std::string message;
+};
+
+TEST_F(CliFiles, WritingCommandsRefuseBadRequestsAndLeaveNothing) {
+  const std::vector<uint8_t> good = read_file(dir_->file("mainline.gguf"));
+  std::vector<uint8_t> two_scales = tq2_block(0x55 | 0x02, 0x3C00);  // d = 1 and d = 2: one tensor scale cannot hold both
+  const auto second = tq2_block(0x66, 0x4000);
+  two_scales.insert(two_scales.end(), second.begin(), second.end());
+  std::vector<float> nan_weights = gaussian_like(512);
+  nan_weights[300] = std::nanf("");
+  const std::vector<BadWrite> rows = {
+      {"missing file", "no-such.gguf", nullptr, {"--type", "tq2_0"}, "quantize", 1,
+       "cannot open " + dir_->file("no-such.gguf") + ": No such file or directory"},
+      {"wrong type name", "mainline.gguf", nullptr, {"--type", "tq3_0"}, "quantize", 2,
+       "--type 'tq3_0' is not a type name; quantize writes tq2_0, tq1_0, q2_0 or i2_s"},
+      {"not a ternary type", "mainline.gguf", nullptr, {"--type", "q8_0"}, "quantize", 2,
+       "--type Q8_0 is not a ternary type that quantize writes"},
+      {"transcode to Q2_0", "fork.gguf", nullptr, {"--type", "q2_0"}, "transcode", 2,
+       "--type Q2_0 is not a ternary type that transcode writes; it writes tq2_0, tq1_0 or i2_s"},
+      {"unknown rule", "mainline.gguf", nullptr, {"--type", "tq2_0", "--ternarize", "absmax"}, "quantize", 2,
+       "--ternarize 'absmax' is not a rule; use absmean or none"},
+      {"truncated GGUF", "truncated.gguf",
+       [&] { return std::vector<uint8_t>(good.begin(), good.end() - 100000); }, {"--type", "tq2_0"}, "quantize", 1,
+       "runs past the end of the file"},
+      {"not ternary with --ternarize none", "gauss.gguf", [] { return one_projection(gaussian_like(512), 256); },
+       {"--type", "tq2_0", "--ternarize", "none"}, "quantize", 2,
+       "tensor 'blk.0.attn_q.weight' (F32, 256 x 2) is not ternary (element 1 is"},
+      {"row length TQ2_0 cannot hold", "narrow.gguf", [] { return one_projection(gaussian_like(512), 64); },
+       {"--type", "tq2_0"}, "quantize", 2,
+       "tensor 'blk.0.attn_q.weight' (F32, 64 x 8) cannot be stored as TQ2_0"},
+      {"NaN weight", "nan.gguf", [&] { return one_projection(nan_weights, 256); }, {"--type", "tq1_0"}, "quantize",
+       1, "tensor 'blk.0.attn_q.weight' (F32, 256 x 2) to TQ1_0: "},
+      {"nothing to ternarize", "norm.gguf",
+       [] { return raw_with("output_norm.weight", 0, {256}, f32_bytes(gaussian_like(256))).bytes(); },
+       {"--type", "tq2_0"}, "quantize", 2, "has no tensor to ternarize"},
+      {"ternary input to quantize", "fork.gguf", nullptr, {"--type", "tq2_0"}, "quantize", 2,
+       "tensor 'blk.0.attn_q.weight' (I2_S, 256 x 256) is ternary already; bitnet-quant transcode re-packs"},
+      {"float input to transcode", "mainline.gguf", nullptr, {"--type", "tq2_0"}, "transcode", 2,
+       "holds no ternary tensor; bitnet-quant quantize ternarizes float weights"},
+      {"two block scales into I2_S", "two_scales.gguf",
+       [&] { return raw_with("blk.0.attn_q.weight", 35, {256, 2}, two_scales).bytes(); }, {"--type", "i2_s"},
+       "transcode", 2, "tensor 'blk.0.attn_q.weight' (TQ2_0, 256 x 2) to I2_S refused, the values would change: "},
+      {"code 3 into TQ1_0", "code3.gguf",
+       [] { return raw_with("blk.0.attn_q.weight", 35, {256}, tq2_block(0xFF, 0x3C00)).bytes(); },
+       {"--type", "tq1_0"}, "transcode", 2, "to TQ1_0 refused, the values would change: "},
+  };
+  TempDir out_dir;
+  for (const BadWrite& row : rows) {
+    SCOPED_TRACE(row.name);
+    if (row.make) synth::write_binary_file(dir_->file(row.input), row.make());
+    std::vector<std::string> args = {row.command, dir_->file(row.input), out_dir.file("out.gguf")};
+    args.insert(args.end(), row.args.begin(), row.args.end());
+    const ToolResult r = tool(args);
+    EXPECT_EQ(r.exit_code, row.exit_code) << contents_of(r);
+    EXPECT_NE(r.err.find(row.message), std::string::npos) << contents_of(r);
+    EXPECT_TRUE(out_dir.entries().empty()) << "an output file was left behind";
+  }
+}
+
+TEST_F(CliFiles, WritingCommandsKeepAnExistingOutputAndNeedAWritableDirectory) {
+  TempDir out_dir;
+  const std::string existing = out_dir.file("existing.gguf");
+  synth::write_binary_file(existing, {1, 2, 3});
+  for (const char* command : {"quantize", "transcode"}) {
+    SCOPED_TRACE(command);
+    const std::string in = dir_->file(std::string(command) == "quantize" ? "mainline.gguf" : "fork.gguf");
+    const ToolResult refused = tool({command, in, existing, "--type", "tq2_0"});
+    EXPECT_EQ(refused.exit_code, 2) << contents_of(refused);
+    EXPECT_NE(refused.err.find(existing + " exists; pass --force to replace it"), std::string::npos) << refused.err;
+    EXPECT_EQ(read_file(existing), (std::vector<uint8_t>{1, 2, 3}));
+    const ToolResult unwritable = tool({command, in, out_dir.file("no-dir/out.gguf"), "--type", "tq2_0"});
+    EXPECT_EQ(unwritable.exit_code, 1) << contents_of(unwritable);
+    EXPECT_NE(unwritable.err.find("cannot create a temporary file in " + out_dir.file("no-dir")), std::string::npos)
+        << unwritable.err;
+    EXPECT_EQ(out_dir.entries(), std::vector<std::string>{"existing.gguf"});
+  }
+}
+
+// Plain progress lines when stderr is not a terminal, nothing with --quiet;
+// the output verifies with its own checksums; --tensor-type rules win over
+// --type, and a row length TQ2_0 cannot hold goes to Q2_0 on request.
+TEST_F(CliFiles, QuantizeProgressRulesAndOutput) {
+  TempDir out_dir;
+  const ToolResult r = tool({"quantize", dir_->file("mainline.gguf"), out_dir.file("a.gguf"), "--type", "tq2_0",
+                             "--tensor-type", "token_embd=q8_0", "--tensor-type", "ffn_down=q2_0"});
+  ASSERT_EQ(r.exit_code, 0) << contents_of(r);
+  EXPECT_NE(r.err.find("[1/24] token_embd.weight F32 -> Q8_0"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("] blk.0.attn_q.weight F32 -> TQ2_0"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("] blk.0.ffn_down.weight F32 -> Q2_0"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("] blk.0.attn_norm.weight F32 copied"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("quantize: 24 tensors (15 quantized)"), std::string::npos) << r.err;
+  const ToolResult verify = tool({"verify", out_dir.file("a.gguf")});
+  EXPECT_EQ(verify.exit_code, 0) << contents_of(verify);
+  EXPECT_NE(verify.out.find("OK: 24 tensors checked, 24 checksums match"), std::string::npos) << verify.out;
+  const auto j = nlohmann::json::parse(tool({"inspect", "--json", out_dir.file("a.gguf")}).out);
+  EXPECT_EQ(j["totals"]["by_type"]["TQ2_0"]["tensors"], 12);
+  EXPECT_EQ(j["totals"]["by_type"]["Q2_0"]["tensors"], 2);
+  EXPECT_EQ(j["totals"]["by_type"]["Q8_0"]["tensors"], 1);
+
+  const ToolResult quiet = tool({"quantize", "-q", dir_->file("mainline.gguf"), out_dir.file("b.gguf"), "-t", "q2_0"});
+  EXPECT_EQ(quiet.exit_code, 0) << contents_of(quiet);
+  EXPECT_TRUE(quiet.err.empty()) << quiet.err;
+
+  synth::write_binary_file(dir_->file("narrow.gguf"), one_projection(gaussian_like(512), 64));
+  const ToolResult narrow = tool({"quantize", dir_->file("narrow.gguf"), out_dir.file("c.gguf"), "--type", "q2_0"});
+  EXPECT_EQ(narrow.exit_code, 0) << contents_of(narrow);
+  for (const char* command : {"quantize", "transcode"}) {
+    const ToolResult help = tool({command, "--help"});
+    EXPECT_EQ(help.exit_code, 0);
+    EXPECT_NE(help.out.find("Exit codes:"), std::string::npos) << help.out;
+  }
 }
 
 }  // namespace

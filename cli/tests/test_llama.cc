@@ -7,11 +7,14 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
+#include <filesystem>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
 
 #include "ggml_types.h"
+#include "gguf_reader.h"
 #include "run_tool.h"
 #include "synth_model.h"
 #include "test_util.h"
@@ -154,6 +157,131 @@ TEST(Llama, ReadsLlamaQuantizeOutputBackToTheModelsCodes) {
     const ToolResult decode = harness({"logits", out, "--tokens", "3,1,4,1,5,9,2,6"});
     EXPECT_EQ(decode.exit_code, 0) << contents_of(decode);
   }
+}
+
+// Tensor by tensor: same names, types, shapes and data bytes.
+void expect_same_tensors(const std::string& ours_path, const std::string& theirs_path) {
+  const GgufFile ours = GgufFile::open(ours_path);
+  const GgufFile theirs = GgufFile::open(theirs_path);
+  ASSERT_EQ(ours.tensors().size(), theirs.tensors().size());
+  for (const GgufTensorInfo& b : theirs.tensors()) {
+    const GgufTensorInfo* a = ours.find_tensor(b.name);
+    ASSERT_NE(a, nullptr) << b.name;
+    EXPECT_STREQ(a->type->name, b.type->name) << b.name;
+    for (int d = 0; d < kGgufMaxDims; ++d) EXPECT_EQ(a->ne[d], b.ne[d]) << b.name;
+    ASSERT_EQ(a->size, b.size) << b.name;
+    EXPECT_EQ(std::memcmp(ours.tensor_data(*a), theirs.tensor_data(b), b.size), 0) << b.name << " data differs";
+  }
+}
+
+std::vector<uint8_t> logits_of(const std::string& model, const TempDir& dir) {
+  const std::string out = dir.file("logits.bin");
+  const ToolResult r = harness({"logits", model, "--tokens", "3,1,4,1,5,9,2,6,5,3", "--out", out});
+  EXPECT_EQ(r.exit_code, 0) << contents_of(r);
+  EXPECT_NE(r.out.find("nonfinite 0"), std::string::npos) << r.out;
+  return read_file(out);
+}
+
+uint64_t file_type_of(const std::string& path) {
+  const GgufFile file = GgufFile::open(path);
+  const GgufValue* v = file.find("general.file_type");
+  return v != nullptr ? v->as_uint().value_or(9999) : 9999;
+}
+
+// The acceptance test of quantize: on the same already-ternary F32 model,
+// bitnet-quant's output and llama_model_quantize's (embedding kept F32)
+// hold the same tensor bytes, the same file type, and give the same logits,
+// with either ternarization rule and any thread count.
+TEST(Llama, QuantizeEqualsLlamaModelQuantize) {
+  TempDir dir;
+  synth::GgufModelOptions model;
+  model.tokenizer = synth::Tokenizer::kBpe;
+  synth::write_gguf_model(dir.file("f32.gguf"), model);
+  for (const char* type : {"tq2_0", "tq1_0", "q2_0"}) {
+    SCOPED_TRACE(type);
+    const std::string theirs = dir.file(std::string("llama_") + type + ".gguf");
+    const ToolResult q = harness({"quantize", dir.file("f32.gguf"), theirs, "--ftype", type,
+                                  "--token-embedding-type", "f32"});
+    ASSERT_EQ(q.exit_code, 0) << contents_of(q);
+    const std::vector<uint8_t> reference = logits_of(theirs, dir);
+    for (const std::vector<std::string>& extra : std::vector<std::vector<std::string>>{
+             {"-j", "1"}, {"-j", "3", "--ternarize", "none"}}) {
+      const std::string ours = dir.file(std::string("ours_") + type + ".gguf");
+      std::vector<std::string> args = {"quantize", dir.file("f32.gguf"), ours, "--type", type, "--force"};
+      args.insert(args.end(), extra.begin(), extra.end());
+      const ToolResult r = run_tool(g_tool, args);
+      ASSERT_EQ(r.exit_code, 0) << contents_of(r);
+      EXPECT_NE(r.err.find("quantize: 24 tensors (14 quantized)"), std::string::npos) << r.err;
+      expect_same_tensors(ours, theirs);
+      EXPECT_EQ(file_type_of(ours), file_type_of(theirs));
+      EXPECT_EQ(logits_of(ours, dir), reference) << "logits differ from llama_model_quantize's file";
+      const ToolResult verify = run_tool(g_tool, {"verify", ours});
+      EXPECT_EQ(verify.exit_code, 0) << contents_of(verify);
+      EXPECT_NE(verify.out.find("24 checksums match"), std::string::npos) << verify.out;
+    }
+  }
+}
+
+// bitnet.cpp's I2_S and mainline's TQ2_0 of one model: quantize --type i2_s
+// writes the same tensors as the test tool's independent I2_S writer (the
+// bitnet.cpp golden layout); transcoding it to TQ2_0 gives llama_model_quantize's
+// bytes and logits for the same model in F32; TQ2_0 -> I2_S -> TQ2_0 is the
+// identity, and I2_S -> TQ2_0 -> I2_S keeps every code (the scale rounded
+// to f16 once, as TQ2_0 stores it).
+TEST(Llama, I2sQuantizeAndTranscodeMatchMainline) {
+  TempDir dir;
+  synth::GgufModelOptions model;
+  model.tokenizer = synth::Tokenizer::kBpe;
+  synth::write_gguf_model(dir.file("f32.gguf"), model);
+  synth::GgufModelOptions fork = model;
+  fork.arch = synth::Arch::kBitnetCpp;
+  fork.weights = synth::WeightType::kI2s;
+  synth::write_gguf_model(dir.file("fork_i2s.gguf"), fork);
+
+  const ToolResult q = run_tool(g_tool, {"quantize", dir.file("f32.gguf"), dir.file("i2s.gguf"), "--type", "i2_s"});
+  ASSERT_EQ(q.exit_code, 0) << contents_of(q);
+  expect_same_tensors(dir.file("i2s.gguf"), dir.file("fork_i2s.gguf"));
+  {
+    const GgufFile i2s = GgufFile::open(dir.file("i2s.gguf"));
+    EXPECT_EQ(i2s.architecture(), "bitnet-b1.58");
+    EXPECT_EQ(file_type_of(dir.file("i2s.gguf")), 40u);
+    EXPECT_NE(i2s.find("bitnet-b1.58.rope.freq_base"), nullptr);
+    EXPECT_EQ(i2s.find("bitnet.rope.freq_base"), nullptr);
+  }
+  const ToolResult l = harness({"quantize", dir.file("f32.gguf"), dir.file("llama_tq2.gguf"), "--ftype", "tq2_0",
+                                "--token-embedding-type", "f32"});
+  ASSERT_EQ(l.exit_code, 0) << contents_of(l);
+  for (const char* source : {"i2s.gguf", "fork_i2s.gguf"}) {
+    SCOPED_TRACE(source);
+    const ToolResult t = run_tool(g_tool, {"transcode", dir.file(source), dir.file("tq2.gguf"), "--type", "tq2_0", "-f"});
+    ASSERT_EQ(t.exit_code, 0) << contents_of(t);
+    expect_same_tensors(dir.file("tq2.gguf"), dir.file("llama_tq2.gguf"));
+    EXPECT_EQ(logits_of(dir.file("tq2.gguf"), dir), logits_of(dir.file("llama_tq2.gguf"), dir));
+    const GgufFile tq2 = GgufFile::open(dir.file("tq2.gguf"));
+    EXPECT_EQ(tq2.architecture(), "bitnet");
+    EXPECT_EQ(file_type_of(dir.file("tq2.gguf")), 37u);
+  }
+  const ToolResult back = run_tool(g_tool, {"transcode", dir.file("tq2.gguf"), dir.file("back.gguf"), "--type", "i2_s"});
+  ASSERT_EQ(back.exit_code, 0) << contents_of(back);
+  const ToolResult again = run_tool(g_tool, {"transcode", dir.file("back.gguf"), dir.file("again.gguf"), "--type", "tq2_0"});
+  ASSERT_EQ(again.exit_code, 0) << contents_of(again);
+  expect_same_tensors(dir.file("again.gguf"), dir.file("tq2.gguf"));
+  const GgufFile original = GgufFile::open(dir.file("fork_i2s.gguf"));
+  const GgufFile round_trip = GgufFile::open(dir.file("back.gguf"));
+  for (const GgufTensorInfo& t : original.tensors()) {
+    if (t.type->ternary == TernaryLayout::kNone) continue;
+    const GgufTensorInfo* r = round_trip.find_tensor(t.name);
+    ASSERT_NE(r, nullptr);
+    ASSERT_EQ(r->size, t.size);
+    const uint64_t codes = t.size - 32;
+    EXPECT_EQ(std::memcmp(round_trip.tensor_data(*r), original.tensor_data(t), codes), 0) << t.name;
+  }
+  // Exact scales requested: the f32 alpha has no exact f16, so it is refused.
+  const ToolResult exact = run_tool(g_tool, {"transcode", dir.file("fork_i2s.gguf"), dir.file("exact.gguf"),
+                                             "--type", "tq2_0", "--exact-scales"});
+  EXPECT_EQ(exact.exit_code, 2) << contents_of(exact);
+  EXPECT_NE(exact.err.find("refused, the values would change"), std::string::npos) << exact.err;
+  EXPECT_FALSE(std::filesystem::exists(dir.file("exact.gguf")));
 }
 
 }  // namespace
