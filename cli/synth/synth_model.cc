@@ -449,6 +449,10 @@ void write_gguf_model(const std::string& path, const GgufModelOptions& options) 
         data = float_bytes(values, options.embedding);
         break;
       case Role::kProjection: {
+        if (!options.ternarized && options.weights != WeightType::kI2s) {
+          data = float_bytes(values, options.weights);
+          break;
+        }
         const TernaryTensor ternary = absmean_ternarize(values);
         if (options.weights == WeightType::kI2s) {
           data = i2s_bytes(ternary);

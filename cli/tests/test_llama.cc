@@ -222,6 +222,36 @@ TEST(Llama, QuantizeEqualsLlamaModelQuantize) {
   }
 }
 
+// The absmean rule: quantize of the master weights (F32 and BF16, not
+// ternary) gives the same tensors as the test tool's own absmean writer
+// (I2_S) and as llama_model_quantize of the ternarized F32 model (TQ2_0).
+TEST(Llama, QuantizeTernarizesMasterWeightsWithAbsmean) {
+  TempDir dir;
+  synth::GgufModelOptions model;
+  synth::write_gguf_model(dir.file("f32.gguf"), model);
+  model.arch = synth::Arch::kBitnetCpp;
+  model.weights = synth::WeightType::kI2s;
+  synth::write_gguf_model(dir.file("fork_i2s.gguf"), model);
+  const ToolResult l = harness({"quantize", dir.file("f32.gguf"), dir.file("llama_tq2.gguf"), "--ftype", "tq2_0",
+                                "--token-embedding-type", "f32"});
+  ASSERT_EQ(l.exit_code, 0) << contents_of(l);
+  for (const synth::WeightType storage : {synth::WeightType::kF32, synth::WeightType::kBF16}) {
+    synth::GgufModelOptions master;
+    master.weights = storage;
+    master.ternarized = false;
+    synth::write_gguf_model(dir.file("master.gguf"), master);
+    const ToolResult none = run_tool(g_tool, {"quantize", dir.file("master.gguf"), dir.file("x.gguf"), "--type",
+                                              "tq2_0", "--ternarize", "none"});
+    EXPECT_EQ(none.exit_code, 2) << "master weights are not ternary: " << contents_of(none);
+    const ToolResult i2s = run_tool(g_tool, {"quantize", dir.file("master.gguf"), dir.file("i2s.gguf"), "--type", "i2_s", "-f"});
+    ASSERT_EQ(i2s.exit_code, 0) << contents_of(i2s);
+    expect_same_tensors(dir.file("i2s.gguf"), dir.file("fork_i2s.gguf"));
+    const ToolResult tq2 = run_tool(g_tool, {"quantize", dir.file("master.gguf"), dir.file("tq2.gguf"), "--type", "tq2_0", "-f"});
+    ASSERT_EQ(tq2.exit_code, 0) << contents_of(tq2);
+    expect_same_tensors(dir.file("tq2.gguf"), dir.file("llama_tq2.gguf"));
+  }
+}
+
 // bitnet.cpp's I2_S and mainline's TQ2_0 of one model: quantize --type i2_s
 // writes the same tensors as the test tool's independent I2_S writer (the
 // bitnet.cpp golden layout); transcoding it to TQ2_0 gives llama_model_quantize's
