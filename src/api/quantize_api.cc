@@ -2,6 +2,7 @@
 #include "api/errors.h"
 #include "api/validate.h"
 #include "bitnet_quant.h"
+#include "cpu/target_list.h"
 #include "formats/bitnet_rs_quantizer.h"
 
 namespace bitnet {
@@ -16,6 +17,7 @@ int Quantize(bitnet_format format, const bitnet_quant_options* options, const fl
   if (status != BITNET_OK) return status;
   if (n == 0) {
     SetLastBackend(config.device.backend);
+    ReportCpuTarget(kNoCpuKernel);
     return BITNET_OK;
   }
   if (config.format == Format::kI2S && !HasFiniteElement(input, n)) {
@@ -26,8 +28,9 @@ int Quantize(bitnet_format format, const bitnet_quant_options* options, const fl
     status = CudaQuantizeHost(config.device.device_index, config.format, input, n, config.block,
                               packed, scales);
     if (status != BITNET_OK) return status;
+    ReportCpuTarget(kNoCpuKernel);
   } else {
-    config.kernels->quantize(config.format, input, n, config.block, packed, scales);
+    config.kernels->quantize(config.format, input, n, config.block, packed, scales);  // reports
   }
   SetLastBackend(config.device.backend);
   return BITNET_OK;
@@ -43,14 +46,16 @@ int Dequantize(bitnet_format format, const bitnet_quant_options* options, const 
   if (status != BITNET_OK) return status;
   if (n == 0) {
     SetLastBackend(config.device.backend);
+    ReportCpuTarget(kNoCpuKernel);
     return BITNET_OK;
   }
   if (config.device.backend == BITNET_BACKEND_CUDA) {
     status = CudaDequantizeHost(config.device.device_index, config.format, packed, scales, n,
                                 config.block, output);
     if (status != BITNET_OK) return status;
+    ReportCpuTarget(kNoCpuKernel);
   } else {
-    config.kernels->dequantize(config.format, packed, scales, n, config.block, output);
+    config.kernels->dequantize(config.format, packed, scales, n, config.block, output);  // reports
   }
   SetLastBackend(config.device.backend);
   return BITNET_OK;

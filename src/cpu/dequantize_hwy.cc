@@ -63,6 +63,7 @@ HWY_INLINE void DecodeBlock(const uint8_t* HWY_RESTRICT packed, size_t start, si
 void Dequantize(Format format, const uint8_t* HWY_RESTRICT packed,
                 const float* HWY_RESTRICT scales, size_t n, size_t block,
                 float* HWY_RESTRICT output) {
+  ReportThisTarget();
   const bool zero_nonfinite = DequantZeroesNonFiniteScale(format);
   for (size_t b = 0, start = 0; start < n; ++b, start += block) {
     const size_t len = n - start < block ? n - start : block;

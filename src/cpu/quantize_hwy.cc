@@ -259,6 +259,7 @@ void QuantizeBlocks(const float* HWY_RESTRICT input, size_t n, size_t block,
 
 void Quantize(Format format, const float* HWY_RESTRICT input, size_t n, size_t block,
               uint8_t* HWY_RESTRICT packed, float* HWY_RESTRICT scales) {
+  ReportThisTarget();
   switch (format) {
     case Format::kI2S: return QuantizeBlocks<Format::kI2S>(input, n, block, packed, scales);
     case Format::kTL1: return QuantizeBlocks<Format::kTL1>(input, n, block, packed, scales);
@@ -301,6 +302,7 @@ struct NearestLevelCodes {
 
 void KernelQuantize(Format format, const float* HWY_RESTRICT input, size_t n,
                     uint8_t* HWY_RESTRICT packed, float* HWY_RESTRICT scales) {
+  ReportThisTarget();
   const DF df;
   const size_t block = DefaultBlockSize(format);
   CodeStage out(packed);
