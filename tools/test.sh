@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of bitnet-quant, installing what it needs (Debian 12):
 # the hardening checks (sanitizers, fuzzing, ABI, static analysis), then the
-# ctest suite of a GCC and of a clang release build and the Rust crate's
-# tests, ending with one summary line. Usage: tools/test.sh   (from anywhere;
+# ctest suite of a GCC and of a clang release build, the mutation test and
+# the Rust crate's tests, ending with one summary line. Usage: tools/test.sh   (from anywhere;
 # about 10 minutes on 2 cores; BITNET_SKIP_HARDENING=1 leaves out the
 # hardening checks)
 set -euo pipefail
@@ -27,6 +27,9 @@ cmake -S . -B "$CLANG_BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_C_COMPI
   -DBITNET_BUILD_TOOLS=OFF
 cmake --build "$CLANG_BUILD"
 ctest --test-dir "$CLANG_BUILD" --output-on-failure 2>&1 | tee -a "$log"
+
+# Each deliberate bug of tools/mutants.txt must fail the C suite.
+tools/mutation_test.sh 2>&1 | tee -a "$log"
 
 BITNET_BUILD_DIR="$BUILD" tools/test_rust.sh 2>&1 | tee -a "$log"
 
