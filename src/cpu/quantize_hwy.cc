@@ -7,6 +7,11 @@
 //   I2_S: clamp(round_half_away(y), -2, 1) + 2 = 2 + [y>=.5] - [y<=-.5] - [y<=-1.5]
 //   TL1:  forward[round(t)] with the step table = [t>=126.5]+[t>=127.5]+[t>=128.5]
 //   TL2:  forward[round(t)] with the step table = 1 + [t>=64.5] + [t>=191.5]
+// I2_S compares x itself with +-s/2 where its scale is not capped (see
+// I2SCodesByHalfScale): the same answer without a division; and it takes
+// the maxima of N blocks (N lanes) with one transposing reduction
+// (QuantizeI2SGroup), since a reduction per small block cost more than the
+// rest of the block.
 // The tests compare every target with the references bit for bit.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "cpu/quantize_hwy.cc"
@@ -137,34 +142,56 @@ class CodeStage {
 };
 
 // Family A codes (BitNet-rs I2SQuantizer / TL1Quantizer / TL2Quantizer).
-// kWide: the block's scale is capped at 1e30, so |x/s| may exceed 1.5;
-// otherwise |x| <= s and the -1.5 comparison cannot hold.
+// I2_S: 2 + [y >= 0.5] - [y <= -0.5] - [y <= -1.5] on y = fl(x/s).
 // kHasInf: the block holds +-Inf, which must code 2 like NaN does (NaN
 // passes no comparison by itself).
-template <bool kWide, bool kHasInf>
-struct I2SCodes {
-  VF scale;
+template <bool kHasInf>
+HWY_INLINE VI InfCodes2(VF x, VI code) {
+  if (kHasInf) return hn::IfThenElse(hn::RebindMask(DI(), hn::IsInf(x)), hn::Set(DI(), 2), code);
+  return code;
+}
+
+// A block whose scale is its largest |x| (not capped): |y| <= 1, and no
+// division is needed. With h = s/2 (exact: s is a normal float),
+// fl(x/s) >= 0.5 exactly when x >= h: below h, x <= h - ulp(h) with
+// ulp(h) >= 2^-24 h, so x/s <= 0.5 - 2^-25, a float below 0.5. Likewise
+// fl(x/s) <= -0.5 exactly when x <= -h.
+template <bool kHasInf>
+struct I2SCodesByHalfScale {
+  explicit I2SCodesByHalfScale(VF half) : half_scale(half), minus_half_scale(hn::Neg(half)) {}
+  VF half_scale, minus_half_scale;
   HWY_INLINE VI operator()(VF x) const {
-    const DF df;
-    const DI di;
-    const VF y = hn::Div(x, scale);
-    VI code = hn::Set(di, 2);
-    code = AddIf(code, hn::Ge(y, hn::Set(df, 0.5f)), 1);
-    code = AddIf(code, hn::Le(y, hn::Set(df, -0.5f)), -1);
-    if (kWide) code = AddIf(code, hn::Le(y, hn::Set(df, -1.5f)), -1);
-    if (kHasInf) code = hn::IfThenElse(hn::RebindMask(di, hn::IsInf(x)), hn::Set(di, 2), code);
-    return code;
+    VI code = hn::Set(DI(), 2);
+    code = AddIf(code, hn::Ge(x, half_scale), 1);
+    code = AddIf(code, hn::Le(x, minus_half_scale), -1);
+    return InfCodes2<kHasInf>(x, code);
   }
 };
 
-template <bool kWide>
-HWY_INLINE void EmitI2S(const float* HWY_RESTRICT x, size_t len, float scale, bool has_inf,
+// A block whose scale is capped at 1e30: |y| may exceed 1.5 (rare; divides).
+template <bool kHasInf>
+struct I2SCodesCapped {
+  explicit I2SCodesCapped(VF s) : scale(s) {}
+  VF scale;
+  HWY_INLINE VI operator()(VF x) const {
+    const DF df;
+    const VF y = hn::Div(x, scale);
+    VI code = hn::Set(DI(), 2);
+    code = AddIf(code, hn::Ge(y, hn::Set(df, 0.5f)), 1);
+    code = AddIf(code, hn::Le(y, hn::Set(df, -0.5f)), -1);
+    code = AddIf(code, hn::Le(y, hn::Set(df, -1.5f)), -1);
+    return InfCodes2<kHasInf>(x, code);
+  }
+};
+
+template <template <bool> class Codes>
+HWY_INLINE void EmitI2S(const float* HWY_RESTRICT x, size_t len, float bound, bool has_inf,
                         CodeStage& out) {
-  const VF vscale = hn::Set(DF(), scale);
+  const VF vbound = hn::Set(DF(), bound);
   if (HWY_UNLIKELY(has_inf)) {
-    out.Emit(x, len, I2SCodes<kWide, true>{vscale});
+    out.Emit(x, len, Codes<true>(vbound));
   } else {
-    out.Emit(x, len, I2SCodes<kWide, false>{vscale});
+    out.Emit(x, len, Codes<false>(vbound));
   }
 }
 
@@ -216,43 +243,138 @@ HWY_INLINE BlockRange MeasureBlock(const float* HWY_RESTRICT x, size_t len) {
   return {nonnan, nonnan < 0.0f ? 0.0f : nonnan, false};
 }
 
+// One block's scale and codes, from its measured range.
+template <Format kFormat>
+HWY_INLINE void QuantizeBlock(const float* HWY_RESTRICT x, size_t len, const BlockRange& range,
+                              float* HWY_RESTRICT scale_out, CodeStage& out) {
+  const DF df;
+  const float scale = StoredScale(range.finite_absmax);
+  *scale_out = scale;
+  if (kFormat == Format::kI2S) {
+    if (HWY_UNLIKELY(scale == 1e30f)) {
+      EmitI2S<I2SCodesCapped>(x, len, scale, range.has_inf, out);
+    } else {
+      EmitI2S<I2SCodesByHalfScale>(x, len, 0.5f * scale, range.has_inf, out);
+    }
+  } else if (kFormat == Format::kTL1) {
+    // tl1.rs: the table's scale is the block's non-NaN absmax (1 when 0);
+    // infinite (a block with +-Inf, or all NaN) codes every element 2.
+    const float abs_max = range.nonnan_absmax < 0.0f ? INFINITY : range.nonnan_absmax;
+    if (HWY_UNLIKELY(std::isinf(abs_max))) {
+      out.Emit(x, len, ConstantCode{2});
+    } else {
+      out.Emit(x, len, Tl1Codes{hn::Set(df, abs_max == 0.0f ? 1.0f : abs_max)});
+    }
+  } else {
+    out.Emit(x, len, Tl2Codes{hn::Set(df, scale)});
+  }
+}
+
+// I2_S in groups of N blocks (N = the vector's lanes), where one transposing
+// reduction gives all N block maxima instead of one reduction per block.
+// Where the vector size is only known at run time, or 1, there are none.
+#if HWY_HAVE_SCALABLE || HWY_TARGET == HWY_SCALAR
+constexpr size_t kGroupBlocks = 0;
+#else
+constexpr size_t kGroupBlocks = hn::MaxLanes(DF());
+static_assert(kGroupBlocks == 4 || kGroupBlocks == 8 || kGroupBlocks == 16, "lanes");
+
+// Max over all lanes of m[k] into lane k, for k < N: pairs of lanes, then
+// quads (within 128 bits), then 128-bit blocks, then 256-bit halves. Each
+// step merges two vectors whose lanes hold the same blocks' partial maxima
+// into one holding twice as many blocks, in order.
+HWY_INLINE VF TransposeMax(VF* m) {
+  const DF df;
+  const hn::Repartition<uint64_t, DF> d64;
+  size_t count = kGroupBlocks;
+  for (size_t i = 0; i < count; i += 2) {  // even lanes: block i, odd: i+1
+    m[i / 2] = hn::OddEven(hn::Max(m[i + 1], hn::Shuffle2301(m[i + 1])),
+                           hn::Max(m[i], hn::Shuffle2301(m[i])));
+  }
+  count /= 2;
+  for (size_t i = 0; i < count; i += 2) {  // 64-bit lane pairs: blocks 4i..4i+3
+    const VF lo = hn::Max(m[i], hn::Shuffle1032(m[i]));
+    const VF hi = hn::Max(m[i + 1], hn::Shuffle1032(m[i + 1]));
+    m[i / 2] = hn::BitCast(df, hn::OddEven(hn::BitCast(d64, hi), hn::BitCast(d64, lo)));
+  }
+  count /= 2;
+  if constexpr (kGroupBlocks >= 8) {
+    for (size_t i = 0; i < count; i += 2) {  // 128-bit blocks
+      m[i / 2] = hn::OddEvenBlocks(hn::Max(m[i + 1], hn::SwapAdjacentBlocks(m[i + 1])),
+                                   hn::Max(m[i], hn::SwapAdjacentBlocks(m[i])));
+    }
+    count /= 2;
+  }
+  if constexpr (kGroupBlocks == 16) {  // 256-bit halves
+    m[0] = hn::ConcatUpperLower(df, hn::Max(m[1], hn::ConcatLowerUpper(df, m[1], m[1])),
+                                hn::Max(m[0], hn::ConcatLowerUpper(df, m[0], m[0])));
+  }
+  return m[0];
+}
+
+// N whole blocks from x: returns false, writing nothing, unless every block
+// has its largest |x| in [1e-30, 1e30] and no +-Inf. Then each block's scale
+// is that largest |x| (StoredScale(m) = m there), and its codes come from
+// comparisons with half of it (I2SCodesByHalfScale).
+HWY_INLINE bool QuantizeI2SGroup(const float* HWY_RESTRICT x, size_t block,
+                                 float* HWY_RESTRICT scales, CodeStage& out) {
+  const DF df;
+  const size_t N = kGroupBlocks;
+  const VF vnone = hn::Set(df, -1.0f);
+  VF m[kGroupBlocks];
+  for (size_t k = 0; k < N; ++k) {
+    VF acc = vnone;
+    for (size_t i = 0; i < block; i += N) acc = FoldNonNaN()(acc, hn::LoadU(df, x + k * block + i), vnone);
+    m[k] = acc;
+  }
+  const VF maxima = TransposeMax(m);
+  if (!hn::AllTrue(df, hn::And(hn::Ge(maxima, hn::Set(df, 1e-30f)),
+                               hn::Le(maxima, hn::Set(df, 1e30f))))) {
+    return false;
+  }
+  hn::StoreU(maxima, df, scales);
+  HWY_ALIGN float half_scales[kGroupBlocks];
+  hn::Store(hn::Mul(maxima, hn::Set(df, 0.5f)), df, half_scales);
+  for (size_t k = 0; k < N; ++k) {
+    out.Emit(x + k * block, block, I2SCodesByHalfScale<false>(hn::Set(df, half_scales[k])));
+  }
+  return true;
+}
+#endif
+
 // The block loop of one format (a template, so no per-block switch).
 template <Format kFormat>
 void QuantizeBlocks(const float* HWY_RESTRICT input, size_t n, size_t block,
                     uint8_t* HWY_RESTRICT packed, float* HWY_RESTRICT scales) {
-  const DF df;
   CodeStage out(packed);
+  size_t b = 0, start = 0;
+#if !(HWY_HAVE_SCALABLE || HWY_TARGET == HWY_SCALAR)
+  if (kFormat == Format::kI2S && block % kGroupBlocks == 0) {
+    const size_t group = kGroupBlocks * block;
+    for (; n - start >= group; start += group, b += kGroupBlocks) {
+      if (HWY_LIKELY(QuantizeI2SGroup(input + start, block, scales + b, out))) continue;
+      for (size_t k = 0; k < kGroupBlocks; ++k) {
+        const float* x = input + start + k * block;
+        QuantizeBlock<kFormat>(x, block, MeasureBlock(x, block), scales + b + k, out);
+      }
+    }
+  }
+#endif
+  if (start >= n) {
+    out.Finish();
+    return;
+  }
   // Block b+1 is measured before block b's codes are emitted: the two
   // chains (reduction -> scale, scale -> codes) then overlap in the core.
-  BlockRange next = MeasureBlock(input, n < block ? n : block);
-  for (size_t b = 0, start = 0; start < n; ++b, start += block) {
-    const float* x = input + start;
+  BlockRange next = MeasureBlock(input + start, n - start < block ? n - start : block);
+  for (; start < n; ++b, start += block) {
     const size_t len = n - start < block ? n - start : block;
     const BlockRange range = next;
     const size_t next_start = start + block;
     if (next_start < n) {
       next = MeasureBlock(input + next_start, n - next_start < block ? n - next_start : block);
     }
-    const float scale = StoredScale(range.finite_absmax);
-    scales[b] = scale;
-    if (kFormat == Format::kI2S) {
-      if (HWY_UNLIKELY(scale == 1e30f)) {
-        EmitI2S<true>(x, len, scale, range.has_inf, out);
-      } else {
-        EmitI2S<false>(x, len, scale, range.has_inf, out);
-      }
-    } else if (kFormat == Format::kTL1) {
-      // tl1.rs: the table's scale is the block's non-NaN absmax (1 when 0);
-      // infinite (a block with +-Inf, or all NaN) codes every element 2.
-      const float abs_max = range.nonnan_absmax < 0.0f ? INFINITY : range.nonnan_absmax;
-      if (HWY_UNLIKELY(std::isinf(abs_max))) {
-        out.Emit(x, len, ConstantCode{2});
-      } else {
-        out.Emit(x, len, Tl1Codes{hn::Set(df, abs_max == 0.0f ? 1.0f : abs_max)});
-      }
-    } else {
-      out.Emit(x, len, Tl2Codes{hn::Set(df, scale)});
-    }
+    QuantizeBlock<kFormat>(input + start, len, range, scales + b, out);
   }
   out.Finish();
 }
