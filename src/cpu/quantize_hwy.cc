@@ -279,6 +279,12 @@ constexpr size_t kGroupBlocks = 0;
 constexpr size_t kGroupBlocks = hn::MaxLanes(DF());
 static_assert(kGroupBlocks == 4 || kGroupBlocks == 8 || kGroupBlocks == 16, "lanes");
 
+// m[i] = merge(m[2i], m[2i+1]) for the first `count` vectors.
+template <class Merge>
+HWY_INLINE void MergePairs(VF* m, size_t count, const Merge& merge) {
+  for (size_t i = 0; i < count; i += 2) m[i / 2] = merge(m[i], m[i + 1]);
+}
+
 // Max over all lanes of m[k] into lane k, for k < N: pairs of lanes, then
 // quads (within 128 bits), then 128-bit blocks, then 256-bit halves. Each
 // step merges two vectors whose lanes hold the same blocks' partial maxima
@@ -286,28 +292,24 @@ static_assert(kGroupBlocks == 4 || kGroupBlocks == 8 || kGroupBlocks == 16, "lan
 HWY_INLINE VF TransposeMax(VF* m) {
   const DF df;
   const hn::Repartition<uint64_t, DF> d64;
-  size_t count = kGroupBlocks;
-  for (size_t i = 0; i < count; i += 2) {  // even lanes: block i, odd: i+1
-    m[i / 2] = hn::OddEven(hn::Max(m[i + 1], hn::Shuffle2301(m[i + 1])),
-                           hn::Max(m[i], hn::Shuffle2301(m[i])));
+  MergePairs(m, kGroupBlocks, [](VF a, VF b) {  // even lanes: a's, odd: b's
+    return hn::OddEven(hn::Max(b, hn::Shuffle2301(b)), hn::Max(a, hn::Shuffle2301(a)));
+  });
+  MergePairs(m, kGroupBlocks / 2, [&](VF a, VF b) {  // 64-bit lanes alternate
+    const VF lo = hn::Max(a, hn::Shuffle1032(a)), hi = hn::Max(b, hn::Shuffle1032(b));
+    return hn::BitCast(df, hn::OddEven(hn::BitCast(d64, hi), hn::BitCast(d64, lo)));
+  });
+  if constexpr (kGroupBlocks >= 8) {  // 128-bit blocks alternate
+    MergePairs(m, kGroupBlocks / 4, [](VF a, VF b) {
+      return hn::OddEvenBlocks(hn::Max(b, hn::SwapAdjacentBlocks(b)),
+                               hn::Max(a, hn::SwapAdjacentBlocks(a)));
+    });
   }
-  count /= 2;
-  for (size_t i = 0; i < count; i += 2) {  // 64-bit lane pairs: blocks 4i..4i+3
-    const VF lo = hn::Max(m[i], hn::Shuffle1032(m[i]));
-    const VF hi = hn::Max(m[i + 1], hn::Shuffle1032(m[i + 1]));
-    m[i / 2] = hn::BitCast(df, hn::OddEven(hn::BitCast(d64, hi), hn::BitCast(d64, lo)));
-  }
-  count /= 2;
-  if constexpr (kGroupBlocks >= 8) {
-    for (size_t i = 0; i < count; i += 2) {  // 128-bit blocks
-      m[i / 2] = hn::OddEvenBlocks(hn::Max(m[i + 1], hn::SwapAdjacentBlocks(m[i + 1])),
-                                   hn::Max(m[i], hn::SwapAdjacentBlocks(m[i])));
-    }
-    count /= 2;
-  }
-  if constexpr (kGroupBlocks == 16) {  // 256-bit halves
-    m[0] = hn::ConcatUpperLower(df, hn::Max(m[1], hn::ConcatLowerUpper(df, m[1], m[1])),
-                                hn::Max(m[0], hn::ConcatLowerUpper(df, m[0], m[0])));
+  if constexpr (kGroupBlocks == 16) {  // lower half a's, upper half b's
+    MergePairs(m, 2, [&](VF a, VF b) {
+      return hn::ConcatUpperLower(df, hn::Max(b, hn::ConcatLowerUpper(df, b, b)),
+                                  hn::Max(a, hn::ConcatLowerUpper(df, a, a)));
+    });
   }
   return m[0];
 }
