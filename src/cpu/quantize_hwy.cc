@@ -126,6 +126,15 @@ class CodeStage {
     count_ = count;
   }
 
+  // Where the codes of the next `count` elements go, for a caller that
+  // stores them itself, then calls Staged(count); count is a multiple of 4,
+  // at most kChunk.
+  HWY_INLINE uint8_t* Room() { return codes_ + count_; }
+  HWY_INLINE void Staged(size_t count) {
+    count_ += count;
+    if (count_ >= kChunk) count_ = Flush(count_);
+  }
+
   // Packs what is staged; only the last flush may end inside a byte.
   void Finish() { count_ = Flush(count_); }
 
@@ -136,7 +145,9 @@ class CodeStage {
     return 0;
   }
 
-  HWY_ALIGN uint8_t codes_[kChunk + 4 * hn::MaxLanes(DF())];
+  // Emit flushes at kChunk plus at most 3 codes and a vector; Staged adds
+  // up to kChunk to fewer than kChunk.
+  HWY_ALIGN uint8_t codes_[2 * kChunk];
   size_t count_ = 0;
   uint8_t* out_;
 };
@@ -270,14 +281,19 @@ HWY_INLINE void QuantizeBlock(const float* HWY_RESTRICT x, size_t len, const Blo
   }
 }
 
-// I2_S in groups of N blocks (N = the vector's lanes), where one transposing
-// reduction gives all N block maxima instead of one reduction per block.
-// Where the vector size is only known at run time, or 1, there are none.
-#if HWY_HAVE_SCALABLE || HWY_TARGET == HWY_SCALAR
-constexpr size_t kGroupBlocks = 0;
-#else
+// I2_S blocks in groups of N (the vector's lanes), where one transposing
+// reduction gives all N block maxima instead of one reduction per block:
+// for blocks of a multiple of N elements whose group's codes fit a chunk
+// (the default 32 on every such target). Not where the vector size is only
+// known at run time, or 1.
+#undef BITNET_I2S_GROUPS  // this file is compiled once per target
+#if !(HWY_HAVE_SCALABLE || HWY_TARGET == HWY_SCALAR)
+#define BITNET_I2S_GROUPS 1
 constexpr size_t kGroupBlocks = hn::MaxLanes(DF());
 static_assert(kGroupBlocks == 4 || kGroupBlocks == 8 || kGroupBlocks == 16, "lanes");
+HWY_INLINE bool GroupsFor(size_t block) {
+  return block % kGroupBlocks == 0 && kGroupBlocks * block <= kChunk;
+}
 
 // m[i] = merge(m[2i], m[2i+1]) for the first `count` vectors.
 template <class Merge>
@@ -314,19 +330,21 @@ HWY_INLINE VF TransposeMax(VF* m) {
   return m[0];
 }
 
-// N whole blocks from x: returns false, writing nothing, unless every block
-// has its largest |x| in [1e-30, 1e30] and no +-Inf. Then each block's scale
-// is that largest |x| (StoredScale(m) = m there), and its codes come from
-// comparisons with half of it (I2SCodesByHalfScale).
+// N blocks from x (GroupsFor(block)): returns false, writing nothing,
+// unless every block has its largest |x| in [1e-30, 1e30] and no +-Inf.
+// Then each block's scale is that largest |x| (StoredScale(m) = m there), and
+// its codes come from comparisons with half of it (I2SCodesByHalfScale).
 HWY_INLINE bool QuantizeI2SGroup(const float* HWY_RESTRICT x, size_t block,
                                  float* HWY_RESTRICT scales, CodeStage& out) {
   const DF df;
-  const size_t N = kGroupBlocks;
+  constexpr size_t N = kGroupBlocks;
   const VF vnone = hn::Set(df, -1.0f);
   VF m[kGroupBlocks];
   for (size_t k = 0; k < N; ++k) {
     VF acc = vnone;
-    for (size_t i = 0; i < block; i += N) acc = FoldNonNaN()(acc, hn::LoadU(df, x + k * block + i), vnone);
+    for (size_t i = k * block; i < (k + 1) * block; i += N) {
+      acc = FoldNonNaN()(acc, hn::LoadU(df, x + i), vnone);
+    }
     m[k] = acc;
   }
   const VF maxima = TransposeMax(m);
@@ -337,9 +355,15 @@ HWY_INLINE bool QuantizeI2SGroup(const float* HWY_RESTRICT x, size_t block,
   hn::StoreU(maxima, df, scales);
   HWY_ALIGN float half_scales[kGroupBlocks];
   hn::Store(hn::Mul(maxima, hn::Set(df, 0.5f)), df, half_scales);
+  const hn::Rebind<uint8_t, DI> d8;
+  uint8_t* HWY_RESTRICT codes = out.Room();
   for (size_t k = 0; k < N; ++k) {
-    out.Emit(x + k * block, block, I2SCodesByHalfScale<false>(hn::Set(df, half_scales[k])));
+    const I2SCodesByHalfScale<false> code_of(hn::Set(df, half_scales[k]));
+    for (size_t i = k * block; i < (k + 1) * block; i += N) {
+      hn::StoreU(NarrowCodes(code_of(hn::LoadU(df, x + i))), d8, codes + i);
+    }
   }
+  out.Staged(N * block);
   return true;
 }
 #endif
@@ -350,8 +374,8 @@ void QuantizeBlocks(const float* HWY_RESTRICT input, size_t n, size_t block,
                     uint8_t* HWY_RESTRICT packed, float* HWY_RESTRICT scales) {
   CodeStage out(packed);
   size_t b = 0, start = 0;
-#if !(HWY_HAVE_SCALABLE || HWY_TARGET == HWY_SCALAR)
-  if (kFormat == Format::kI2S && block % kGroupBlocks == 0) {
+#ifdef BITNET_I2S_GROUPS
+  if (kFormat == Format::kI2S && GroupsFor(block)) {
     const size_t group = kGroupBlocks * block;
     for (; n - start >= group; start += group, b += kGroupBlocks) {
       if (HWY_LIKELY(QuantizeI2SGroup(input + start, block, scales + b, out))) continue;
