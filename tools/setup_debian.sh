@@ -12,6 +12,8 @@ PACKAGES=(
 
 missing=()
 for p in "${PACKAGES[@]}"; do
+  # NodeSource's nodejs package carries npm and conflicts with Debian's.
+  [ "$p" = npm ] && command -v npm > /dev/null && continue
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if ((${#missing[@]})); then
