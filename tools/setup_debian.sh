@@ -12,9 +12,10 @@ PACKAGES=(
 
 missing=()
 for p in "${PACKAGES[@]}"; do
-  # NodeSource's nodejs package carries npm and conflicts with Debian's.
-  [ "$p" = npm ] && command -v npm > /dev/null && continue
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" && continue
+  # A nodejs package that bundles npm (NodeSource's) conflicts with Debian's npm.
+  [ "$p" = npm ] && command -v npm >/dev/null && continue
+  missing+=("$p")
 done
 if ((${#missing[@]})); then
   SUDO=""

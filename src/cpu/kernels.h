@@ -34,7 +34,8 @@ QuantizeFn HwyQuantize(int64_t hwy_target);
 DequantizeFn HwyDequantize(int64_t hwy_target);
 KernelQuantizeFn HwyKernelQuantize(int64_t hwy_target);
 MatmulI2SFn HwyMatmulI2S(int64_t hwy_target);
-// HWY_TARGETS and hwy::SupportedTargets(), as seen by the kernel files.
+// HWY_TARGETS, and those of them this CPU runs (hwy::SupportedTargets(),
+// except on aarch64 Linux: see quantize_hwy.cc).
 int64_t HwyCompiledTargets();
 int64_t HwySupportedTargets();
 

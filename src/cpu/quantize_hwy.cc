@@ -152,6 +152,10 @@ class CodeStage {
   uint8_t* out_;
 };
 
+// The code functors below hold their scales as floats, broadcast where they
+// are used (hoisted out of the loop once inlined): SVE vectors are sizeless
+// types, which cannot be members.
+
 // Family A codes (BitNet-rs I2SQuantizer / TL1Quantizer / TL2Quantizer).
 // I2_S: 2 + [y >= 0.5] - [y <= -0.5] - [y <= -1.5] on y = fl(x/s).
 // kHasInf: the block holds +-Inf, which must code 2 like NaN does (NaN
@@ -169,12 +173,12 @@ HWY_INLINE VI InfCodes2(VF x, VI code) {
 // fl(x/s) <= -0.5 exactly when x <= -h.
 template <bool kHasInf>
 struct I2SCodesByHalfScale {
-  explicit I2SCodesByHalfScale(VF half) : half_scale(half), minus_half_scale(hn::Neg(half)) {}
-  VF half_scale, minus_half_scale;
+  float half_scale;
   HWY_INLINE VI operator()(VF x) const {
+    const DF df;
     VI code = hn::Set(DI(), 2);
-    code = AddIf(code, hn::Ge(x, half_scale), 1);
-    code = AddIf(code, hn::Le(x, minus_half_scale), -1);
+    code = AddIf(code, hn::Ge(x, hn::Set(df, half_scale)), 1);
+    code = AddIf(code, hn::Le(x, hn::Set(df, -half_scale)), -1);
     return InfCodes2<kHasInf>(x, code);
   }
 };
@@ -182,11 +186,10 @@ struct I2SCodesByHalfScale {
 // A block whose scale is capped at 1e30: |y| may exceed 1.5 (rare; divides).
 template <bool kHasInf>
 struct I2SCodesCapped {
-  explicit I2SCodesCapped(VF s) : scale(s) {}
-  VF scale;
+  float scale;
   HWY_INLINE VI operator()(VF x) const {
     const DF df;
-    const VF y = hn::Div(x, scale);
+    const VF y = hn::Div(x, hn::Set(df, scale));
     VI code = hn::Set(DI(), 2);
     code = AddIf(code, hn::Ge(y, hn::Set(df, 0.5f)), 1);
     code = AddIf(code, hn::Le(y, hn::Set(df, -0.5f)), -1);
@@ -198,19 +201,18 @@ struct I2SCodesCapped {
 template <template <bool> class Codes>
 HWY_INLINE void EmitI2S(const float* HWY_RESTRICT x, size_t len, float bound, bool has_inf,
                         CodeStage& out) {
-  const VF vbound = hn::Set(DF(), bound);
   if (HWY_UNLIKELY(has_inf)) {
-    out.Emit(x, len, Codes<true>(vbound));
+    out.Emit(x, len, Codes<true>{bound});
   } else {
-    out.Emit(x, len, Codes<false>(vbound));
+    out.Emit(x, len, Codes<false>{bound});
   }
 }
 
 struct Tl1Codes {
-  VF table_scale;  // finite; an infinite table scale codes every element 2
+  float table_scale;  // finite; an infinite table scale codes every element 2
   HWY_INLINE VI operator()(VF x) const {
     const DF df;
-    const VF t = hn::Add(hn::Div(x, table_scale), hn::Set(df, 128.0f));
+    const VF t = hn::Add(hn::Div(x, hn::Set(df, table_scale)), hn::Set(df, 128.0f));
     VI code = hn::Zero(DI());
     code = AddIf(code, hn::Ge(t, hn::Set(df, 126.5f)), 1);
     code = AddIf(code, hn::Ge(t, hn::Set(df, 127.5f)), 1);
@@ -225,10 +227,10 @@ struct ConstantCode {
 };
 
 struct Tl2Codes {
-  VF scale;
+  float scale;
   HWY_INLINE VI operator()(VF x) const {
     const DF df;
-    const VF t = hn::Add(hn::Mul(hn::Div(x, scale), hn::Set(df, 128.0f)),
+    const VF t = hn::Add(hn::Mul(hn::Div(x, hn::Set(df, scale)), hn::Set(df, 128.0f)),
                          hn::Set(df, 128.0f));
     VI code = hn::Set(DI(), 1);
     code = AddIf(code, hn::Ge(t, hn::Set(df, 64.5f)), 1);
@@ -258,7 +260,6 @@ HWY_INLINE BlockRange MeasureBlock(const float* HWY_RESTRICT x, size_t len) {
 template <Format kFormat>
 HWY_INLINE void QuantizeBlock(const float* HWY_RESTRICT x, size_t len, const BlockRange& range,
                               float* HWY_RESTRICT scale_out, CodeStage& out) {
-  const DF df;
   const float scale = StoredScale(range.finite_absmax);
   *scale_out = scale;
   if (kFormat == Format::kI2S) {
@@ -274,10 +275,10 @@ HWY_INLINE void QuantizeBlock(const float* HWY_RESTRICT x, size_t len, const Blo
     if (HWY_UNLIKELY(std::isinf(abs_max))) {
       out.Emit(x, len, ConstantCode{2});
     } else {
-      out.Emit(x, len, Tl1Codes{hn::Set(df, abs_max == 0.0f ? 1.0f : abs_max)});
+      out.Emit(x, len, Tl1Codes{abs_max == 0.0f ? 1.0f : abs_max});
     }
   } else {
-    out.Emit(x, len, Tl2Codes{hn::Set(df, scale)});
+    out.Emit(x, len, Tl2Codes{scale});
   }
 }
 
@@ -358,7 +359,7 @@ HWY_INLINE bool QuantizeI2SGroup(const float* HWY_RESTRICT x, size_t block,
   const hn::Rebind<uint8_t, DI> d8;
   uint8_t* HWY_RESTRICT codes = out.Room();
   for (size_t k = 0; k < N; ++k) {
-    const I2SCodesByHalfScale<false> code_of(hn::Set(df, half_scales[k]));
+    const I2SCodesByHalfScale<false> code_of{half_scales[k]};
     for (size_t i = k * block; i < (k + 1) * block; i += N) {
       hn::StoreU(NarrowCodes(code_of(hn::LoadU(df, x + i))), d8, codes + i);
     }
@@ -417,11 +418,11 @@ void Quantize(Format format, const float* HWY_RESTRICT input, size_t n, size_t b
 
 // Family B codes (BitNet-rs FallbackKernel).
 struct KernelI2SCodes {
-  VF scale;
+  float scale;
   HWY_INLINE VI operator()(VF x) const {
     const DF df;
     const DI di;
-    const VF y = hn::Div(x, scale);
+    const VF y = hn::Div(x, hn::Set(df, scale));
     const VI minus_one = hn::IfThenElseZero(hn::RebindMask(di, hn::Lt(y, hn::Set(df, -0.5f))),
                                             hn::Set(di, 3));
     return hn::IfThenElse(hn::RebindMask(di, hn::Gt(y, hn::Set(df, 0.5f))), hn::Set(di, 1),
@@ -430,12 +431,12 @@ struct KernelI2SCodes {
 };
 
 struct NearestLevelCodes {
-  VF scale;
+  float scale;
   const float* levels;
   HWY_INLINE VI operator()(VF x) const {
     const DF df;
     const DI di;
-    const VF y = hn::Div(x, scale);
+    const VF y = hn::Div(x, hn::Set(df, scale));
     VI best = hn::Zero(di);
     VF best_dist = hn::Abs(hn::Sub(y, hn::Set(df, levels[0])));
     for (int idx = 1; idx < 4; ++idx) {
@@ -451,7 +452,6 @@ struct NearestLevelCodes {
 void KernelQuantize(Format format, const float* HWY_RESTRICT input, size_t n,
                     uint8_t* HWY_RESTRICT packed, float* HWY_RESTRICT scales) {
   ReportThisTarget();
-  const DF df;
   const size_t block = DefaultBlockSize(format);
   CodeStage out(packed);
   for (size_t b = 0, start = 0; start < n; ++b, start += block) {
@@ -460,16 +460,15 @@ void KernelQuantize(Format format, const float* HWY_RESTRICT input, size_t n,
     // fold(0, f32::max) over |x|: NaN skipped, +-Inf counted.
     const float scale = KernelScale(BlockAbsMax(x, len, FoldNonNaN(), 0.0f));
     scales[b] = scale;
-    const VF vscale = hn::Set(df, scale);
     switch (format) {
       case Format::kI2S:
-        out.Emit(x, len, KernelI2SCodes{vscale});
+        out.Emit(x, len, KernelI2SCodes{scale});
         break;
       case Format::kTL1:
-        out.Emit(x, len, NearestLevelCodes{vscale, kKernelTl1Levels});
+        out.Emit(x, len, NearestLevelCodes{scale, kKernelTl1Levels});
         break;
       case Format::kTL2:
-        out.Emit(x, len, NearestLevelCodes{vscale, kKernelTl2Levels});
+        out.Emit(x, len, NearestLevelCodes{scale, kKernelTl2Levels});
         break;
     }
   }
@@ -484,6 +483,11 @@ HWY_AFTER_NAMESPACE();
 #if HWY_ONCE
 #include "cpu/hwy_table.h"
 
+#if HWY_ARCH_ARM_A64 && HWY_OS_LINUX
+#include <asm/hwcap.h>
+#include <sys/auxv.h>
+#endif
+
 namespace bitnet {
 
 HWY_EXPORT(Quantize);
@@ -496,7 +500,28 @@ KernelQuantizeFn HwyKernelQuantize(int64_t hwy_target) {
   return HwyTableEntry(HWY_DISPATCH_TABLE(KernelQuantize), hwy_target);
 }
 int64_t HwyCompiledTargets() { return HWY_TARGETS; }
+#if HWY_ARCH_ARM_A64 && HWY_OS_LINUX
+// From the kernel's hwcaps: the features the kernels use. Highway 1.0.3
+// also demands crypto extensions (AES for NEON, SVE-AES for SVE2) that no
+// kernel uses (the arm_instructions test checks that the library holds no
+// crypto instruction); without this, CPUs that lack them, such as the
+// Raspberry Pi 3 and 4, would run only the reference, after a warning that
+// Highway prints on stderr.
+int64_t HwySupportedTargets() {
+  const unsigned long hwcap = getauxval(AT_HWCAP);
+  int64_t targets = 0;
+  if (hwcap & HWCAP_ASIMD) targets |= HWY_NEON;
+#if defined(HWCAP_SVE)
+  if (hwcap & HWCAP_SVE) targets |= HWY_SVE;
+#endif
+#if defined(HWCAP2_SVE2)
+  if (getauxval(AT_HWCAP2) & HWCAP2_SVE2) targets |= HWY_SVE2;
+#endif
+  return targets & HWY_TARGETS;
+}
+#else
 int64_t HwySupportedTargets() { return hwy::SupportedTargets() & HWY_TARGETS; }
+#endif
 
 }  // namespace bitnet
 #endif  // HWY_ONCE
