@@ -44,13 +44,19 @@ int untouched(const void* p, size_t bytes) {
   return 1;
 }
 
-int same_float(float a, float b) {
-  uint32_t ua, ub;
-  if (a != a && b != b) return 1;
-  memcpy(&ua, &a, 4);
-  memcpy(&ub, &b, 4);
-  return ua == ub;
+float float_from_bits(uint32_t bits) {
+  float f;
+  memcpy(&f, &bits, 4);
+  return f;
 }
+
+uint32_t float_bits(float f) {
+  uint32_t u;
+  memcpy(&u, &f, 4);
+  return u;
+}
+
+int same_float(float a, float b) { return float_bits(a) == float_bits(b); }
 
 long first_float_diff(const float* a, const float* b, size_t n) {
   size_t i;
@@ -121,9 +127,23 @@ double rng_normal(uint64_t* state) {
   return sqrt(-2.0 * log(u1 > 0 ? u1 : 1e-300)) * cos(6.283185307179586 * u2);
 }
 
+float rng_nan(uint64_t* state) {
+  const uint64_t r = rng_next(state);
+  /* Payload bits below the quiet bit; a signalling NaN needs one set. */
+  uint32_t payload = (uint32_t)(r >> 8) & 0x3FFFFFu;
+  switch (r % 5) {
+    case 0: return float_from_bits(0x7FC00000u); /* NAN, Rust's f32::NAN */
+    case 1: return float_from_bits(0xFFC00000u); /* x86's default NaN */
+    case 2: return float_from_bits(0x7FC00000u | payload);
+    default: /* signalling, either sign */
+      if (payload == 0) payload = 1;
+      return float_from_bits(((r & 8) ? 0xFF800000u : 0x7F800000u) | payload);
+  }
+}
+
 float rng_special(uint64_t* state) {
   switch (rng_next(state) % 14) {
-    case 0: return NAN;
+    case 0: return rng_nan(state);
     case 1: return INFINITY;
     case 2: return -INFINITY;
     case 3: return -0.0f;
@@ -192,7 +212,7 @@ void fill_random(enum distribution dist, float* x, size_t n, size_t block, uint6
       case BLOCKY: {
         const size_t b = i / block;
         switch (b % 6) {
-          case 0: x[i] = NAN; break;
+          case 0: x[i] = rng_nan(&rng); break;
           case 1: x[i] = (b & 8) ? -0.0f : 0.0f; break;
           case 2: x[i] = (float)(rng_normal(&rng) * 1e-35); break;
           case 3: x[i] = (float)(rng_normal(&rng) * 1e36); break;

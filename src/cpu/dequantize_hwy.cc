@@ -57,17 +57,23 @@ HWY_INLINE void DecodeBlock(const uint8_t* HWY_RESTRICT packed, size_t start, si
 }
 
 // Plain stores: non-temporal ones measured slower here, even for outputs far
-// larger than the caches.
+// larger than the caches. A block with a non-finite scale takes the
+// reference's element rule, which spells out the bits of its NaNs (a
+// vector product would leave them to the compiler: EMU128 folds x1 and x-1).
 void Dequantize(Format format, const uint8_t* HWY_RESTRICT packed,
                 const float* HWY_RESTRICT scales, size_t n, size_t block,
                 float* HWY_RESTRICT output) {
+  ReportThisTarget();
   const bool zero_nonfinite = DequantZeroesNonFiniteScale(format);
   for (size_t b = 0, start = 0; start < n; ++b, start += block) {
     const size_t len = n - start < block ? n - start : block;
-    if (zero_nonfinite && !std::isfinite(scales[b])) {
-      for (size_t k = 0; k < len; ++k) output[start + k] = 0.0f;
+    const float scale = scales[b];
+    if (HWY_UNLIKELY(!std::isfinite(scale))) {
+      for (size_t k = 0; k < len; ++k) {
+        output[start + k] = DequantValue(zero_nonfinite, GetCode(packed, start + k), scale);
+      }
     } else {
-      DecodeBlock(packed, start, len, scales[b], output + start);
+      DecodeBlock(packed, start, len, scale, output + start);
     }
   }
 }
