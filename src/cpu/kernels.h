@@ -63,6 +63,16 @@ KernelQuantizeFn HwyKernelQuantize(int64_t hwy_target);
 MatmulI2SFn HwyMatmulI2S(int64_t hwy_target);
 // The scalar references of the tensor primitives (cpu/tensor_reference.cc).
 extern const TensorKernels kReferenceTensorKernels;
+// The tensor primitives of the Highway target with bit `hwy_target`, each
+// kernel file setting its members (nullptr when that target was not
+// compiled): encode_blocks, decode_blocks (cpu/ggml_hwy.cc); i2s_scale,
+// i2s_encode, i2s_decode, i8s_row (cpu/bitnet_cpp_hwy.cc); abs_scan_chunk,
+// ternarize, ternary_values (cpu/absmean_hwy.cc); to_float, from_float
+// (cpu/half_hwy.cc).
+void HwyGgmlKernels(int64_t hwy_target, TensorKernels* k);
+void HwyBitnetCppKernels(int64_t hwy_target, TensorKernels* k);
+void HwyAbsmeanKernels(int64_t hwy_target, TensorKernels* k);
+void HwyHalfKernels(int64_t hwy_target, TensorKernels* k);
 // HWY_TARGETS and hwy::SupportedTargets(), as seen by the kernel files.
 int64_t HwyCompiledTargets();
 int64_t HwySupportedTargets();

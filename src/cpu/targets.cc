@@ -54,6 +54,7 @@ const TargetInfo* Find(uint32_t bit) {
 
 struct KernelTable {
   KernelSet sets[kNumTargets];
+  TensorKernels tensor[kNumTargets];
   KernelTable() {
     for (size_t i = 0; i < kNumTargets; ++i) {
       const TargetInfo& t = kTargets[i];
@@ -61,10 +62,12 @@ struct KernelTable {
         sets[i] = {ReferenceQuantize, ReferenceDequantize, ReferenceKernelQuantize,
                    ReferenceMatmulI2S, &kReferenceTensorKernels};
       } else {
-        // The tensor layouts have no Highway kernels yet: every target runs
-        // their scalar references.
+        HwyGgmlKernels(t.hwy, &tensor[i]);
+        HwyBitnetCppKernels(t.hwy, &tensor[i]);
+        HwyAbsmeanKernels(t.hwy, &tensor[i]);
+        HwyHalfKernels(t.hwy, &tensor[i]);
         sets[i] = {HwyQuantize(t.hwy), HwyDequantize(t.hwy), HwyKernelQuantize(t.hwy),
-                   HwyMatmulI2S(t.hwy), &kReferenceTensorKernels};
+                   HwyMatmulI2S(t.hwy), &tensor[i]};
       }
     }
   }

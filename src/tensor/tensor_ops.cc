@@ -152,6 +152,10 @@ class ValueSource {
 
 // ---- quantize ----------------------------------------------------------------
 
+// One pass: each step is coded with its own scale while it is in L1. The
+// codes are those of the tensor's scale: I2SCode depends on the scale only
+// through its sign, both scales are >= 0, and a step whose scale is 0 holds
+// only zeros and NaN, whose codes (1 and 0) no scale >= 0 changes.
 void QuantizeI2S(const TensorJob& job, Workers& workers, const ValueSource& values, size_t n,
                  uint8_t* out) {
   const TensorKernels& k = *job.kernels->tensor;
@@ -160,17 +164,13 @@ void QuantizeI2S(const TensorJob& job, Workers& workers, const ValueSource& valu
   workers.Run(steps, [&](Scratch& s, size_t b, size_t e) {
     for (size_t t = b; t < e; ++t) {
       const size_t count = n - t * kStep < kStep ? n - t * kStep : kStep;
-      part_scales[t] = k.i2s_scale(values.Get(t * kStep, count, s), count);
+      const float* x = values.Get(t * kStep, count, s);
+      part_scales[t] = k.i2s_scale(x, count);
+      k.i2s_encode(x, count, part_scales[t], out + t * kStep / 4);
     }
   });
   float scale = 0.0f;
   for (float p : part_scales) scale = I2SScaleMerge(scale, p);
-  workers.Run(steps, [&](Scratch& s, size_t b, size_t e) {
-    for (size_t t = b; t < e; ++t) {
-      const size_t count = n - t * kStep < kStep ? n - t * kStep : kStep;
-      k.i2s_encode(values.Get(t * kStep, count, s), count, scale, out + t * kStep / 4);
-    }
-  });
   WriteI2STail(scale, out + n / 4);
 }
 
