@@ -35,7 +35,7 @@ struct ScanState {
   HWY_INLINE void Add(VI bits) {
     const DI di;
     if (magnitude == 0) {
-      const auto candidate = hn::And(hn::Gt(bits, hn::Zero(di)), hn::Lt(bits, hn::Set(di, kInfBits)));
+      const auto candidate = hn::And(hn::Gt(bits, hn::Zero(di)), hn::Lt(bits, hn::Set(di, F32View::kInfKey)));
       if (hn::AllFalse(di, candidate)) return;  // zeros and non-finite: `finite` tells
       magnitude = hn::ExtractLane(bits, static_cast<size_t>(hn::FindFirstTrue(di, candidate)));
     }
@@ -83,7 +83,7 @@ double AbsScanChunk(const float* HWY_RESTRICT x, size_t n, TernaryScan* scan) {
   TernaryScan tail;
   for (size_t k = i; k < n; ++k) sums[k % kAbsSumLanes] += std::fabs(static_cast<double>(x[k]));
   tail = ScanTernary(x + i, n - i);
-  const TernaryScan head{max < kInfBits, !state.mixed,
+  const TernaryScan head{max < F32View::kInfKey, !state.mixed,
                          BitsFloat(static_cast<uint32_t>(state.magnitude))};
   *scan = i == 0 ? tail : (i == n ? head : MergeScans(head, tail));
   scan->ternary = scan->ternary && scan->finite;
