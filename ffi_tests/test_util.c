@@ -187,10 +187,16 @@ void fill_block_adversarial(float* x, size_t n, size_t block, uint64_t seed) {
   for (b = 0; b * block < n; ++b) {
     float* xb = x + b * block;
     const size_t len = n - b * block < block ? n - b * block : block;
-    const unsigned kind = (unsigned)(rng_next(&s) % 17);
+    const unsigned kind = (unsigned)(rng_next(&s) % 18);
     const float amax = (float)(rng_uniform(&s) * 4 + 0.25);
     const size_t far = (size_t)(rng_next(&s) % len);
+    /* ggml's ternary cut for a block of largest |x| big: the smallest t
+     * with fl(t * (1/big)) >= 0.5 (big near FLT_MAX in every other block). */
+    const float big = (b % 2) ? bits_float(0x7E800000u + (uint32_t)(rng_next(&s) % 0x00FFFFFFu)) : amax;
+    float cut = 0.5f * big;
     size_t j;
+    while (nextafterf(cut, 0) * (1.0f / big) >= 0.5f) cut = nextafterf(cut, 0);
+    while (cut * (1.0f / big) < 0.5f) cut = nextafterf(cut, INFINITY);
     for (j = 0; j < len; ++j) {
       const double u = rng_uniform(&s);
       float v = (float)rng_normal(&s) * amax / 3;
@@ -225,7 +231,11 @@ void fill_block_adversarial(float* x, size_t n, size_t block, uint64_t seed) {
           v = nextafterf(1e-6f, (j % 3) ? 1.0f : 0.0f) * ((j % 2) ? -1.0f : 1.0f);
           if (j % 4 == 0) v = (j % 8) ? 1e-6f : -1e-6f;
           break;
-        default: if (j % 13 == 5) v = bits_float(0x7F800001u); break; /* one signalling NaN */
+        case 16: if (j % 13 == 5) v = bits_float(0x7F800001u); break; /* one signalling NaN */
+        default: /* around the ternary cut */
+          v = j % 4 == 0 ? cut : j % 4 == 1 ? nextafterf(cut, 0) : j % 4 == 2 ? -cut : -nextafterf(cut, 0);
+          if (j == far) v = big;
+          break;
       }
       xb[j] = v;
     }

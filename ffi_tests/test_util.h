@@ -70,7 +70,8 @@ float bits_float(uint32_t u);
  * zero, signed zeros, tiny, subnormal (1/amax overflows, or not), huge (f16
  * overflows), NaN of every kind (quiet, signalling, with payloads,
  * negative), +-Inf, a NaN last, +-amax both present, ties of int8 rounding,
- * magnitudes around 1e-6. */
+ * magnitudes around 1e-6, elements at ggml's ternary cut and just below it
+ * (also for amax near FLT_MAX). */
 void fill_block_adversarial(float* x, size_t n, size_t block, uint64_t seed);
 /* Floats near the f16 and bf16 rounding and range edges, random bits,
  * NaN (quiet, signalling, negative) and Inf. */
