@@ -106,12 +106,8 @@ int main(int argc, char** argv) {
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   std::printf("bitnet_quant %s, CPU target %s\n", bitnet_version_string(),
               bitnet_cpu_target_name(bitnet_cpu_get_target()));
-  roofline::g_bandwidth = roofline::MeasureBandwidth();
-  std::printf("measured read %.2f GB/s, write %.2f GB/s (single thread, %zu MiB buffers)\n",
-              roofline::g_bandwidth.read_bytes_per_s / 1e9,
-              roofline::g_bandwidth.write_bytes_per_s / 1e9, roofline::kProbeBytes >> 20);
   roofline::TableReporter reporter("| kernel | format | elements |", Columns);
-  benchmark::RunSpecifiedBenchmarks(&reporter);
+  roofline::RunWithRoofline(reporter);
   benchmark::Shutdown();
   return 0;
 }

@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -54,10 +55,18 @@ bitnet_tensor_options Options(int threads) {
   return o;
 }
 
+// LLM-like weights, generated once per size.
+const std::vector<float>& F32Weights(size_t n) {
+  static std::map<size_t, std::vector<float>> cache;
+  auto it = cache.find(n);
+  if (it == cache.end()) it = cache.emplace(n, roofline::LlmWeights(n)).first;
+  return it->second;
+}
+
 // The weights as element type t.
 std::vector<uint8_t> Weights(bitnet_type t, int64_t rows) {
   const size_t n = static_cast<size_t>(rows * kCols);
-  const std::vector<float> x = roofline::LlmWeights(n);
+  const std::vector<float>& x = F32Weights(n);
   std::vector<uint8_t> out(n * ElementSize(t));
   const bitnet_tensor_options o = Options(1);
   if (bitnet_tensor_quantize(t, &o, BITNET_TYPE_F32, x.data(), rows, kCols, out.data(), out.size()) !=
@@ -137,7 +146,7 @@ struct MeanKernel {
 void BM_AbsmeanMean(benchmark::State& state) {
   const int64_t rows = state.range(0);
   const size_t n = static_cast<size_t>(rows * kCols);
-  const std::vector<float> x = roofline::LlmWeights(n);
+  const std::vector<float>& x = F32Weights(n);
   const MeanKernel mean;
   // The same number as the library's.
   std::vector<int8_t> codes(n);
@@ -158,7 +167,7 @@ void BM_Ternarize(benchmark::State& state) {
   const int threads = static_cast<int>(state.range(0));
   const int64_t rows = state.range(1);
   const size_t n = static_cast<size_t>(rows * kCols);
-  const std::vector<float> x = roofline::LlmWeights(n);
+  const std::vector<float>& x = F32Weights(n);
   std::vector<int8_t> codes(n);
   float alpha = 0.0f;
   const bitnet_tensor_options o = Options(threads);
@@ -220,12 +229,8 @@ int main(int argc, char** argv) {
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   std::printf("bitnet_quant %s, CPU target %s\n", bitnet_version_string(),
               bitnet_cpu_target_name(bitnet_cpu_get_target()));
-  roofline::g_bandwidth = roofline::MeasureBandwidth();
-  std::printf("measured read %.2f GB/s, write %.2f GB/s (single thread, %zu MiB buffers)\n",
-              roofline::g_bandwidth.read_bytes_per_s / 1e9,
-              roofline::g_bandwidth.write_bytes_per_s / 1e9, roofline::kProbeBytes >> 20);
   roofline::TableReporter reporter("| op | from | to | threads |", Columns);
-  benchmark::RunSpecifiedBenchmarks(&reporter);
+  roofline::RunWithRoofline(reporter);
   benchmark::Shutdown();
   return 0;
 }

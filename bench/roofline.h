@@ -1,8 +1,9 @@
 // The roofline of the CPU benchmarks: this machine's single-thread streaming
-// bandwidth, measured in the same run, and each kernel's bound, the time its
-// bytes take at that bandwidth: bytes_read / read_bw + bytes_written /
-// write_bw. A markdown table reporter prints the fraction of the bound that
-// each benchmark reached (the median and the best of the repetitions when
+// bandwidth, measured in the same run (before and after the benchmarks; the
+// better of the two counts), and each kernel's bound, the time its bytes
+// take at that bandwidth: bytes_read / read_bw + bytes_written / write_bw.
+// A markdown table reporter prints the fraction of the bound that each
+// benchmark reached (the median and the best of the repetitions when
 // --benchmark_repetitions is given).
 #ifndef BITNET_BENCH_ROOFLINE_H_
 #define BITNET_BENCH_ROOFLINE_H_
@@ -84,12 +85,13 @@ inline double BoundSeconds(const Traffic& t) {
   return t.read / g_bandwidth.read_bytes_per_s + t.written / g_bandwidth.write_bytes_per_s;
 }
 
-// Items and bytes per second, and the bound of one iteration (a plain
-// counter, so that every aggregate of it is the bound itself).
+// Items and bytes per second, and the traffic of one iteration (plain
+// counters, so that every aggregate of them is the traffic itself).
 inline void ReportRates(benchmark::State& state, size_t n, const Traffic& t) {
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * n));
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * (t.read + t.written)));
-  state.counters["bound_us"] = BoundSeconds(t) * 1e6;
+  state.counters["read_B"] = t.read;
+  state.counters["written_B"] = t.written;
   state.counters["elements"] = static_cast<double>(n);
 }
 
@@ -128,12 +130,12 @@ struct Measured {
   double seconds;    // per iteration
   double elements;
   double bytes_per_s;
-  double bound_seconds;
+  Traffic traffic;
 };
 
-// Prints the usual console output, then, after the bandwidth, one markdown
-// table: per benchmark the single run, or the median and best of the
-// repetitions.
+// Collects the runs while printing the usual console output; PrintTable
+// then prints one markdown table against g_bandwidth: per benchmark the
+// single run, or the median and best of the repetitions.
 class TableReporter : public benchmark::ConsoleReporter {
  public:
   using Columns = std::function<std::string(const std::string& name)>;
@@ -149,23 +151,22 @@ class TableReporter : public benchmark::ConsoleReporter {
       Row& row = rows_[r.run_name.str()];
       if (row.order == 0) row.order = ++count_;
       const double seconds = r.GetAdjustedRealTime() / TimeUnitPerSecond(r.time_unit);
-      const double bound = r.counters.at("bound_us").value / 1e6;
+      const Traffic traffic{r.counters.at("read_B").value, r.counters.at("written_B").value};
       const double elements = r.counters.at("elements").value;
       const double bytes_per_s = r.counters.at("bytes_per_second").value;
       if (!aggregate) {
-        row.median = row.best = {r.run_name.str(), seconds, elements, bytes_per_s, bound};
+        row.median = row.best = {r.run_name.str(), seconds, elements, bytes_per_s, traffic};
         row.repeated = false;
       } else if (r.aggregate_name == "median") {
-        row.median = {r.run_name.str(), seconds, elements, bytes_per_s, bound};
+        row.median = {r.run_name.str(), seconds, elements, bytes_per_s, traffic};
         row.repeated = true;
       } else {
-        row.best = {r.run_name.str(), seconds, elements, bytes_per_s, bound};
+        row.best = {r.run_name.str(), seconds, elements, bytes_per_s, traffic};
       }
     }
   }
 
-  void Finalize() override {
-    ConsoleReporter::Finalize();
+  void PrintTable() const {
     std::printf("\nSingle-thread streaming bandwidth: read %.2f GB/s, write %.2f GB/s\n",
                 g_bandwidth.read_bytes_per_s / 1e9, g_bandwidth.write_bytes_per_s / 1e9);
     std::vector<const Row*> ordered;
@@ -184,8 +185,10 @@ class TableReporter : public benchmark::ConsoleReporter {
     for (const Row* row : ordered) {
       const Measured& m = row->median;
       std::printf("%s %.2f | %.2f | %.0f %% |", columns_(m.name).c_str(), m.elements / m.seconds / 1e9,
-                  m.bytes_per_s / 1e9, 100.0 * m.bound_seconds / m.seconds);
-      if (repeated) std::printf(" %.0f %% |", 100.0 * row->best.bound_seconds / row->best.seconds);
+                  m.bytes_per_s / 1e9, 100.0 * BoundSeconds(m.traffic) / m.seconds);
+      if (repeated) {
+        std::printf(" %.0f %% |", 100.0 * BoundSeconds(row->best.traffic) / row->best.seconds);
+      }
       std::printf("\n");
     }
   }
@@ -210,6 +213,22 @@ class TableReporter : public benchmark::ConsoleReporter {
   std::map<std::string, Row> rows_;
   size_t count_ = 0;
 };
+
+// Measures the bandwidth, runs the benchmarks, measures it again and prints
+// the table against the better of the two measurements (so that a machine
+// that got busier during the run does not inflate the percentages).
+inline void RunWithRoofline(TableReporter& reporter) {
+  const Bandwidth before = MeasureBandwidth();
+  std::printf("measured read %.2f GB/s, write %.2f GB/s (single thread, %zu MiB buffers)\n",
+              before.read_bytes_per_s / 1e9, before.write_bytes_per_s / 1e9, kProbeBytes >> 20);
+  benchmark::RunSpecifiedBenchmarks(&reporter);
+  const Bandwidth after = MeasureBandwidth();
+  std::printf("\nmeasured again: read %.2f GB/s, write %.2f GB/s\n", after.read_bytes_per_s / 1e9,
+              after.write_bytes_per_s / 1e9);
+  g_bandwidth = {std::max(before.read_bytes_per_s, after.read_bytes_per_s),
+                 std::max(before.write_bytes_per_s, after.write_bytes_per_s)};
+  reporter.PrintTable();
+}
 
 // "key:value" of a benchmark name such as BM_X/format:1/n:4096/real_time.
 inline long long NameArg(const std::string& name, const char* key) {

@@ -61,7 +61,7 @@ float I2SEncodeAs(const typename View::Stored* HWY_RESTRICT x, size_t n, uint8_t
   if (HWY_UNLIKELY(key > View::kInfKey)) return I2SEncodeWithNaN(View::kType, x, n, out);
   const Layout& l = GetLayout(LayoutId::kI2_S);
   const Cut<View> above_micro = Cut<View>::At(BitsFloat(FloatBits(kMicro) + 1));
-  for (size_t g = 0; g < n; g += 4 * l.codes.run) {
+  for (size_t g = 0; g < n; g += size_t{4} * l.codes.run) {
     PackRuns<View>(x + g, l.codes.run, l.codes.msb_first, above_micro, out + g / 4);
   }
   return View::Value(key);
@@ -95,7 +95,7 @@ void I2SDecodeAs(const uint8_t* HWY_RESTRICT in, size_t n, float scale, LayoutId
     Record16(type, l.code_offset, scale, record);
     values = record;
   }
-  for (size_t g = 0; g < n; g += 4 * l.codes.run) {
+  for (size_t g = 0; g < n; g += size_t{4} * l.codes.run) {
     UnpackRuns<Out>(in + g / 4, l.codes.run, l.codes.msb_first, values, y + g);
   }
 }

@@ -205,7 +205,7 @@ void EncodeTernary(const Layout& l, void (*reference)(const float*, uint8_t*),
       } else if (m.run == 1) {
         PackConsecutive<View>(xb, n, cut, block + m.codes_offset);
       } else {
-        for (size_t g = 0; g < n; g += 4 * m.run) {
+        for (size_t g = 0; g < n; g += size_t{4} * m.run) {
           PackRuns<View>(xb + g, m.run, m.msb_first, cut, block + m.codes_offset + g / 4);
         }
       }
@@ -303,7 +303,7 @@ void DecodeTernary(const Layout& l, LayoutId type, const uint8_t* HWY_RESTRICT i
       } else if (m.run == 1) {
         UnpackConsecutive<Out>(block + m.codes_offset, n, scale, yb);
       } else {
-        for (size_t g = 0; g < n; g += 4 * m.run) {
+        for (size_t g = 0; g < n; g += size_t{4} * m.run) {
           UnpackRuns<Out>(block + m.codes_offset + g / 4, m.run, m.msb_first, scale, yb + g);
         }
       }
@@ -367,7 +367,7 @@ void EncodeQ8_KBlock(const Layout& l, const float* HWY_RESTRICT x, uint8_t* HWY_
     return QuantizeBlockQ8_K(x, out);
   }
   int8_t* qs = reinterpret_cast<int8_t*>(out + l.codes.codes_offset);
-  int16_t bsums[kQK_K / kGroup];
+  int16_t bsums[kQK_K / kGroup] = {};
   for (size_t g = 0; g < n; g += kGroup) {
     VI sum = hn::Zero(di);
     for (size_t j = g; j < g + kGroup; j += N) {
@@ -389,14 +389,13 @@ void EncodeQ8_KBlock(const Layout& l, const float* HWY_RESTRICT x, uint8_t* HWY_
 void EncodeInt8(const Layout& l, LayoutId type, const void* HWY_RESTRICT x, size_t nblocks,
                 uint8_t* HWY_RESTRICT out) {
   const size_t n = static_cast<size_t>(l.block_elements);
-  const size_t size = type == LayoutId::kF32 ? sizeof(float) : sizeof(uint16_t);
   HWY_ALIGN float values[kMaxBlock];
   for (size_t b = 0; b < nblocks; ++b, out += l.block_bytes) {
-    const uint8_t* in = static_cast<const uint8_t*>(x) + b * n * size;
-    const float* f = reinterpret_cast<const float*>(in);
-    if (type != LayoutId::kF32) {
-      ElementsToFloats(type, in, n, values);
-      f = values;
+    const float* f = values;
+    if (type == LayoutId::kF32) {
+      f = static_cast<const float*>(x) + b * n;
+    } else {
+      ElementsToFloats(type, static_cast<const uint16_t*>(x) + b * n, n, values);
     }
     if (l.id == LayoutId::kQ8_0) {
       EncodeQ8_0Block(l, f, out);
@@ -414,11 +413,9 @@ void DecodeInt8(const Layout& l, LayoutId type, const uint8_t* HWY_RESTRICT in, 
   const DI di;
   const hn::Rebind<int8_t, DI> d8;
   const size_t n = static_cast<size_t>(l.block_elements);
-  const size_t size = type == LayoutId::kF32 ? sizeof(float) : sizeof(uint16_t);
   HWY_ALIGN float values[kMaxBlock];
   for (size_t b = 0; b < nblocks; ++b, in += l.block_bytes) {
-    uint8_t* block_out = static_cast<uint8_t*>(y) + b * n * size;
-    float* f = type == LayoutId::kF32 ? reinterpret_cast<float*>(block_out) : values;
+    float* f = type == LayoutId::kF32 ? static_cast<float*>(y) + b * n : values;
     float scale;
     if (l.scale == ScaleKind::kBlockF32) {
       memcpy(&scale, in + l.scale_offset, sizeof scale);
@@ -430,7 +427,7 @@ void DecodeInt8(const Layout& l, LayoutId type, const uint8_t* HWY_RESTRICT in, 
     for (size_t j = 0; j < n; j += hn::Lanes(df)) {
       hn::StoreU(hn::Mul(hn::ConvertTo(df, hn::PromoteTo(di, hn::LoadU(d8, q + j))), d), df, f + j);
     }
-    if (type != LayoutId::kF32) FloatsToElements(type, values, n, block_out);
+    if (type != LayoutId::kF32) FloatsToElements(type, values, n, static_cast<uint16_t*>(y) + b * n);
   }
 }
 

@@ -241,7 +241,7 @@ class Cut {
 
  public:
   using Raw = typename std::conditional<kF32, float, int16_t>::type;
-  explicit Cut(Raw raw) : raw_(raw) {}
+  explicit Cut(const Raw& raw) : raw_(raw) {}
   static Cut At(float t) {
     if constexpr (kF32) {
       return Cut(t);
@@ -384,6 +384,11 @@ HWY_INLINE uint64_t SpreadBits(uint32_t bits) {  // bit k -> bit 2k
 
 template <class D>
 HWY_INLINE uint32_t MaskBits(D d, hn::Mask<D> m) {
+#if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
+  if constexpr (hn::MaxLanes(D()) == 16 || hn::MaxLanes(D()) == 32) {
+    return static_cast<uint32_t>(m.raw);  // a full vector's mask register
+  }
+#endif
   uint8_t bytes[8] = {0};
   hn::StoreMaskBits(d, m, bytes);
   uint32_t bits;
@@ -461,10 +466,8 @@ struct Bits16Out {
   template <class D>
   class Values {
    public:
-    Values(D d, Scale record) : d_(d) {
+    Values(D d, Scale record) : d_(d), table_(Table(record)) {
       memcpy(scalars_, record, sizeof scalars_);
-      // Bytes 2c, 2c + 1 of every 128-bit block hold value c.
-      if constexpr (kLookup) table_ = hn::LoadDup128(D8(), reinterpret_cast<const uint8_t*>(record));
     }
     HWY_INLINE hn::Vec<D> operator()(hn::Vec<D> code) const {
       if constexpr (kLookup) {
@@ -490,6 +493,14 @@ struct Bits16Out {
     struct TableOf<Tag, true> {
       using type = hn::Vec<hn::Repartition<uint8_t, Tag>>;
     };
+    // Bytes 2c, 2c + 1 of every 128-bit block hold value c.
+    static typename TableOf<D, kLookup>::type Table(Scale record) {
+      if constexpr (kLookup) {
+        return hn::LoadDup128(D8(), reinterpret_cast<const uint8_t*>(record));
+      } else {
+        return 0;
+      }
+    }
     D d_;
     typename TableOf<D, kLookup>::type table_;
     uint16_t scalars_[4];
