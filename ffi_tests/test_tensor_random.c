@@ -2,7 +2,7 @@
  * paths: quantize to each layout from F32, F16 and BF16 (with and without
  * absmean ternarization), dequantize of arbitrary bytes with every kind of
  * scale to F32, F16 and BF16, the element conversions, bitnet_ternarize and
- * bitnet_quantize_i8s. Inputs: random, LLM-like and adversarial (NaN of
+ * bitnet_quantize_i8s, bitnet_tensor_transcode between the block layouts. Inputs: random, LLM-like and adversarial (NaN of
  * every kind, signalling ones with payloads included, +-Inf, -0.0,
  * subnormals, ties of every rounding, f16 overflow, all-zero, tiny and
  * already-ternary blocks), shapes with odd row counts and lengths that end
@@ -284,6 +284,85 @@ static void dequantize_cases(const bitnet_cpu_target* targets, int count) {
   free(h);
 }
 
+/* ---- transcode ------------------------------------------------------------------------ */
+
+static struct run transcode_on(bitnet_type dst, const bitnet_tensor_options* o, bitnet_type src,
+                               const uint8_t* in, size_t in_bytes, int64_t rows, int64_t cols,
+                               size_t bytes) {
+  struct run r = {0, malloc(bytes + 1)};
+  memset(r.out, POISON, bytes + 1);
+  r.status = bitnet_tensor_transcode(dst, o, src, in, in_bytes, rows, cols, r.out, bytes);
+  return r;
+}
+
+static void check_transcode(bitnet_type dst, bitnet_type src, const uint8_t* in, size_t in_bytes,
+                            int64_t rows, int64_t cols, uint32_t flags, const bitnet_cpu_target* targets,
+                            int count, const char* what) {
+  size_t bytes = 0;
+  check(bitnet_tensor_size(dst, rows, cols, &bytes) == BITNET_OK, "size of %s", bitnet_type_name(dst));
+  bitnet_tensor_options o = opts(BITNET_CPU_REFERENCE, 1);
+  o.flags = flags;
+  const struct run ref = transcode_on(dst, &o, src, in, in_bytes, rows, cols, bytes);
+  char label[160];
+  snprintf(label, sizeof label, "transcode %s -> %s %lldx%lld %s flags %u", bitnet_type_name(src),
+           bitnet_type_name(dst), (long long)rows, (long long)cols, what, flags);
+  for (int t = 0; t < count; ++t) {
+    o.cpu_target = targets[t];
+    o.n_threads = next_threads();
+    struct run got = transcode_on(dst, &o, src, in, in_bytes, rows, cols, bytes);
+    compare(label, targets[t], o.n_threads, &ref, &got, bytes);
+    free(got.out);
+  }
+  free(ref.out);
+}
+
+/* Between the block layouts: tensors quantized from ternary, LLM-like and
+ * adversarial values (so that some pairs fail on values or scales, with
+ * the same status on every target), and arbitrary code bytes under finite
+ * scales. */
+static void transcode_cases(const bitnet_cpu_target* targets, int count) {
+  static const bitnet_type kTernary[4] = {BITNET_TYPE_TQ1_0, BITNET_TYPE_TQ2_0, BITNET_TYPE_Q2_0,
+                                          BITNET_TYPE_I2_S};
+  static const uint32_t kFlags[3] = {0, BITNET_TENSOR_ALLOW_SCALE_ROUNDING, BITNET_TENSOR_UNIT_SCALE};
+  const int64_t rows = 3, cols = 4352;
+  const size_t n = (size_t)(rows * cols);
+  float* x = malloc(n * sizeof(float));
+  for (int kind = 0; kind < NUM_KINDS; ++kind) {
+    fill_kind(kind, x, n, 256, 700 + (uint64_t)kind);
+    for (int si = 0; si < 4; ++si) {
+      size_t in_bytes = 0;
+      bitnet_tensor_size(kTernary[si], rows, cols, &in_bytes);
+      uint8_t* in = malloc(in_bytes);
+      bitnet_tensor_options ref = opts(BITNET_CPU_REFERENCE, 1);
+      ref.ternarize = kind == TERNARY ? BITNET_TERNARIZE_NONE : BITNET_TERNARIZE_ABSMEAN;
+      if (bitnet_tensor_quantize(kTernary[si], &ref, BITNET_TYPE_F32, x, rows, cols, in, in_bytes) != BITNET_OK) {
+        /* absmean rejects NaN/Inf: the layout's own rule then */
+        ref.ternarize = BITNET_TERNARIZE_NONE;
+        check(bitnet_tensor_quantize(kTernary[si], &ref, BITNET_TYPE_F32, x, rows, cols, in, in_bytes) == BITNET_OK,
+              "transcode source %s: %s", bitnet_type_name(kTernary[si]), bitnet_last_error());
+      }
+      if (kind == RANDOM) {  /* arbitrary codes; I2_S keeps its scale */
+        uint64_t s = 91;
+        for (size_t i = 0; i < (kTernary[si] == BITNET_TYPE_I2_S ? n / 4 : in_bytes); ++i) {
+          const int is_scale = kTernary[si] == BITNET_TYPE_TQ1_0 ? i % 54 >= 52
+                               : kTernary[si] == BITNET_TYPE_TQ2_0 ? i % 66 >= 64
+                               : kTernary[si] == BITNET_TYPE_Q2_0 ? i % 18 < 2 : 0;
+          if (!is_scale) in[i] = (uint8_t)rng_next(&s);
+        }
+      }
+      for (int di = 0; di < 4; ++di) {
+        if (di == si) continue;
+        for (int f = 0; f < 3; ++f) {
+          check_transcode(kTernary[di], kTernary[si], in, in_bytes, rows, cols, kFlags[f], targets, count,
+                          kKindNames[kind]);
+        }
+      }
+      free(in);
+    }
+  }
+  free(x);
+}
+
 /* ---- ternarize and i8s --------------------------------------------------------------- */
 
 static void check_ternarize(const float* x, int64_t rows, int64_t cols, int64_t group, float threshold,
@@ -476,6 +555,7 @@ int main(void) {
   dequantize_cases(targets, count);
   ternarize_cases(targets, count);
   order_cases(targets, count);
+  transcode_cases(targets, count);
   i8s_cases(targets, count);
   return finish("tensor_random");
 }

@@ -46,6 +46,10 @@ struct TensorKernels {
   // Element types (F32, F16, BF16) <-> f32.
   void (*to_float)(LayoutId src, const void* in, size_t n, float* y);
   void (*from_float)(LayoutId dst, const float* x, size_t n, void* out);
+  // Ternary block layouts (TQ1_0, TQ2_0, Q2_0, I2_S): the values
+  // code - code_offset of nblocks blocks, and the code bytes from values.
+  void (*unpack_values)(LayoutId id, const uint8_t* blocks, size_t nblocks, int8_t* values);
+  void (*pack_values)(LayoutId id, const int8_t* values, size_t nblocks, uint8_t* blocks);
   // bitnet.cpp's int8 activations, one row.
   void (*i8s_row)(const float* x, size_t n, int8_t* q, float* scale, int32_t* sum);
 };
@@ -71,11 +75,12 @@ extern const TensorKernels kReferenceTensorKernels;
 // compiled): encode_blocks, decode_blocks (cpu/ggml_hwy.cc); i2s_encode,
 // i2s_decode, i8s_row (cpu/bitnet_cpp_hwy.cc); abs_scan_chunk,
 // ternarize, ternary_values (cpu/absmean_hwy.cc); to_float, from_float
-// (cpu/half_hwy.cc).
+// (cpu/half_hwy.cc); unpack_values, pack_values (cpu/codes_hwy.cc).
 void HwyGgmlKernels(int64_t hwy_target, TensorKernels* k);
 void HwyBitnetCppKernels(int64_t hwy_target, TensorKernels* k);
 void HwyAbsmeanKernels(int64_t hwy_target, TensorKernels* k);
 void HwyHalfKernels(int64_t hwy_target, TensorKernels* k);
+void HwyCodeKernels(int64_t hwy_target, TensorKernels* k);
 // HWY_TARGETS and hwy::SupportedTargets(), as seen by the kernel files.
 int64_t HwyCompiledTargets();
 int64_t HwySupportedTargets();

@@ -66,6 +66,7 @@ struct KernelTable {
         HwyBitnetCppKernels(t.hwy, &tensor[i]);
         HwyAbsmeanKernels(t.hwy, &tensor[i]);
         HwyHalfKernels(t.hwy, &tensor[i]);
+        HwyCodeKernels(t.hwy, &tensor[i]);
         sets[i] = {HwyQuantize(t.hwy), HwyDequantize(t.hwy), HwyKernelQuantize(t.hwy),
                    HwyMatmulI2S(t.hwy), &tensor[i]};
       }

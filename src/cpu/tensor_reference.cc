@@ -7,6 +7,7 @@
 #include "formats/absmean.h"
 #include "formats/bitnet_cpp_rules.h"
 #include "formats/block_rules.h"
+#include "formats/ternary_codes.h"
 
 namespace bitnet {
 namespace {
@@ -59,12 +60,19 @@ void I2SDecode(const uint8_t* in, size_t n, float scale, LayoutId type, void* y)
   }
 }
 
+void UnpackValues(LayoutId id, const uint8_t* blocks, size_t nblocks, int8_t* values) {
+  UnpackBlockValues(GetLayout(id), blocks, nblocks, values);
+}
+void PackValues(LayoutId id, const int8_t* values, size_t nblocks, uint8_t* blocks) {
+  PackBlockValues(GetLayout(id), values, nblocks, blocks);
+}
+
 }  // namespace
 
 const TensorKernels kReferenceTensorKernels = {
-    EncodeBlocks,     DecodeBlocks,   I2SEncode,        I2SDecode,
-    AbsScanChunk,     TernarizeCodes, TernaryValues,    ReferenceToFloat,
-    ReferenceFromFloat, QuantizeI8SRow,
+    EncodeBlocks,       DecodeBlocks,   I2SEncode,     I2SDecode,  AbsScanChunk,
+    TernarizeCodes,     TernaryValues,  ReferenceToFloat, ReferenceFromFloat,
+    UnpackValues,       PackValues,     QuantizeI8SRow,
 };
 
 }  // namespace bitnet
