@@ -6,6 +6,8 @@
 //   dequantize L to D     reads the L tensor's bytes, writes n * size(D)
 //   absmean mean          reads 4n (the mean pass alone, below)
 //   ternarize             reads 4n twice (the mean, then the codes), writes n
+//   transcode A to B      reads the A tensor once, writes the B tensor (the
+//                         operation reads A twice: a checking pass first)
 // I2_S quantize is one pass (bitnet_tensor_quantize codes each step under
 // its own scale). Lines with threads:2 run on two threads; their % is of
 // the same single-thread bound (so above 100 % where threads add bandwidth).
@@ -179,6 +181,40 @@ void BM_Ternarize(benchmark::State& state) {
   roofline::ReportRates(state, n, {8.0 * n, 1.0 * n});
 }
 
+// Transcode between the block layouts: the source made from the weights
+// (I2_S quantized; TQ2_0 transcoded from that, so that its blocks share
+// I2_S's scale), scales rounded where the target needs it. Traffic: the
+// source read once, the target written once.
+void BM_Transcode(benchmark::State& state) {
+  const auto src = static_cast<bitnet_type>(state.range(0));
+  const auto dst = static_cast<bitnet_type>(state.range(1));
+  const int threads = static_cast<int>(state.range(2));
+  const int64_t rows = state.range(3);
+  const size_t n = static_cast<size_t>(rows * kCols);
+  bitnet_tensor_options o = Options(threads);
+  o.flags = BITNET_TENSOR_ALLOW_SCALE_ROUNDING;
+  std::vector<uint8_t> i2s(TensorBytes(BITNET_TYPE_I2_S, rows));
+  std::vector<uint8_t> in(TensorBytes(src, rows)), out(TensorBytes(dst, rows));
+  int status = bitnet_tensor_quantize(BITNET_TYPE_I2_S, &o, BITNET_TYPE_F32, F32Weights(n).data(), rows,
+                                      kCols, i2s.data(), i2s.size());
+  if (status == BITNET_OK && src != BITNET_TYPE_I2_S) {
+    status = bitnet_tensor_transcode(src, &o, BITNET_TYPE_I2_S, i2s.data(), i2s.size(), rows, kCols,
+                                     in.data(), in.size());
+  } else {
+    in = i2s;
+  }
+  if (status != BITNET_OK) {
+    state.SkipWithError(bitnet_last_error());
+    return;
+  }
+  for (auto _ : state) {
+    status = bitnet_tensor_transcode(dst, &o, src, in.data(), in.size(), rows, kCols, out.data(), out.size());
+    if (status != BITNET_OK) state.SkipWithError(bitnet_last_error());
+    benchmark::ClobberMemory();
+  }
+  roofline::ReportRates(state, n, {static_cast<double>(in.size()), static_cast<double>(out.size())});
+}
+
 // 16 Mi elements: 4096 rows of 4096.
 constexpr int64_t kRows = 4096;
 const bitnet_type kLayouts[] = {BITNET_TYPE_TQ2_0, BITNET_TYPE_TQ1_0, BITNET_TYPE_Q2_0, BITNET_TYPE_I2_S};
@@ -202,6 +238,11 @@ BENCHMARK(BM_Quantize)->Apply(Codecs);
 BENCHMARK(BM_Dequantize)->Apply(Codecs);
 BENCHMARK(BM_AbsmeanMean)->ArgName("rows")->Arg(kRows)->Apply(Common);
 BENCHMARK(BM_Ternarize)->ArgNames({"threads", "rows"})->Args({1, kRows})->Args({2, kRows})->Apply(Common);
+BENCHMARK(BM_Transcode)
+    ->ArgNames({"src", "dst", "threads", "rows"})
+    ->Args({BITNET_TYPE_I2_S, BITNET_TYPE_TQ2_0, 1, kRows})
+    ->Args({BITNET_TYPE_TQ2_0, BITNET_TYPE_I2_S, 1, kRows})
+    ->Apply(Common);
 
 // op | layout | element type | threads, from the benchmark's name.
 std::string Columns(const std::string& name) {
@@ -212,6 +253,10 @@ std::string Columns(const std::string& name) {
     std::snprintf(row, sizeof row, "| absmean mean | F32 | | 1 |");
   } else if (name.rfind("BM_Ternarize", 0) == 0) {
     std::snprintf(row, sizeof row, "| ternarize (mean, codes) | F32 | int8 | %lld |", threads);
+  } else if (name.rfind("BM_Transcode", 0) == 0) {
+    std::snprintf(row, sizeof row, "| transcode | %s | %s | %lld |",
+                  bitnet_type_name(static_cast<bitnet_type>(arg("src"))),
+                  bitnet_type_name(static_cast<bitnet_type>(arg("dst"))), threads);
   } else {
     const bool quantize = name.rfind("BM_Quantize", 0) == 0;
     const char* layout = bitnet_type_name(static_cast<bitnet_type>(arg("layout")));
