@@ -56,13 +56,14 @@ void BM_Quantize(benchmark::State& state) {
   const size_t n = static_cast<size_t>(state.range(1));
   const bitnet_quant_options opt = CpuOptions();
   Buffers b = MakeBuffers(format, opt, n);
+  const roofline::Bandwidth bw = roofline::LocalBandwidth();
   for (auto _ : state) {
     const int status = bitnet_quantize(format, &opt, b.input.data(), n, b.packed.data(),
                                        b.packed.size(), b.scales.data(), b.scales.size());
     if (status != BITNET_OK) state.SkipWithError(bitnet_last_error());
     benchmark::ClobberMemory();
   }
-  roofline::ReportRates(state, n, {b.float_bytes, b.code_bytes});
+  roofline::ReportRates(state, n, {b.float_bytes, b.code_bytes}, bw);
 }
 
 void BM_Dequantize(benchmark::State& state) {
@@ -70,13 +71,14 @@ void BM_Dequantize(benchmark::State& state) {
   const size_t n = static_cast<size_t>(state.range(1));
   const bitnet_quant_options opt = CpuOptions();
   Buffers b = MakeBuffers(format, opt, n);
+  const roofline::Bandwidth bw = roofline::LocalBandwidth();
   for (auto _ : state) {
     const int status = bitnet_dequantize(format, &opt, b.packed.data(), b.packed.size(),
                                          b.scales.data(), b.scales.size(), b.output.data(), n);
     if (status != BITNET_OK) state.SkipWithError(bitnet_last_error());
     benchmark::ClobberMemory();
   }
-  roofline::ReportRates(state, n, {b.code_bytes, b.float_bytes});
+  roofline::ReportRates(state, n, {b.code_bytes, b.float_bytes}, bw);
 }
 
 void Sizes(benchmark::internal::Benchmark* b) {

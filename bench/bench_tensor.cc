@@ -89,12 +89,13 @@ void BM_Quantize(benchmark::State& state) {
   const std::vector<uint8_t> x = Weights(src, rows);
   std::vector<uint8_t> out(TensorBytes(layout, rows));
   const bitnet_tensor_options o = Options(threads);
+  const roofline::Bandwidth bw = roofline::LocalBandwidth();
   for (auto _ : state) {
     const int status = bitnet_tensor_quantize(layout, &o, src, x.data(), rows, kCols, out.data(), out.size());
     if (status != BITNET_OK) state.SkipWithError(bitnet_last_error());
     benchmark::ClobberMemory();
   }
-  roofline::ReportRates(state, n, {static_cast<double>(x.size()), static_cast<double>(out.size())});
+  roofline::ReportRates(state, n, {static_cast<double>(x.size()), static_cast<double>(out.size())}, bw);
 }
 
 void BM_Dequantize(benchmark::State& state) {
@@ -112,13 +113,14 @@ void BM_Dequantize(benchmark::State& state) {
     return;
   }
   std::vector<uint8_t> out(n * ElementSize(dst));
+  const roofline::Bandwidth bw = roofline::LocalBandwidth();
   for (auto _ : state) {
     const int status = bitnet_tensor_dequantize(layout, &o, in.data(), in.size(), rows, kCols, dst,
                                                 out.data(), out.size());
     if (status != BITNET_OK) state.SkipWithError(bitnet_last_error());
     benchmark::ClobberMemory();
   }
-  roofline::ReportRates(state, n, {static_cast<double>(in.size()), static_cast<double>(out.size())});
+  roofline::ReportRates(state, n, {static_cast<double>(in.size()), static_cast<double>(out.size())}, bw);
 }
 
 // The mean of absmean, as the tensor operations compute it (see the top).
@@ -160,8 +162,9 @@ void BM_AbsmeanMean(benchmark::State& state) {
     return;
   }
   state.SetLabel(mean.target);
+  const roofline::Bandwidth bw = roofline::LocalBandwidth();
   for (auto _ : state) benchmark::DoNotOptimize(mean.Alpha(x.data(), n));
-  roofline::ReportRates(state, n, {4.0 * n, 0.0});
+  roofline::ReportRates(state, n, {4.0 * n, 0.0}, bw);
 }
 
 // Args: threads, rows.
@@ -173,12 +176,13 @@ void BM_Ternarize(benchmark::State& state) {
   std::vector<int8_t> codes(n);
   float alpha = 0.0f;
   const bitnet_tensor_options o = Options(threads);
+  const roofline::Bandwidth bw = roofline::LocalBandwidth();
   for (auto _ : state) {
     const int status = bitnet_ternarize(&o, BITNET_TYPE_F32, x.data(), rows, kCols, codes.data(), n, &alpha, 1);
     if (status != BITNET_OK) state.SkipWithError(bitnet_last_error());
     benchmark::ClobberMemory();
   }
-  roofline::ReportRates(state, n, {8.0 * n, 1.0 * n});
+  roofline::ReportRates(state, n, {8.0 * n, 1.0 * n}, bw);
 }
 
 // Transcode between the block layouts: the source made from the weights
@@ -207,12 +211,13 @@ void BM_Transcode(benchmark::State& state) {
     state.SkipWithError(bitnet_last_error());
     return;
   }
+  const roofline::Bandwidth bw = roofline::LocalBandwidth();
   for (auto _ : state) {
     status = bitnet_tensor_transcode(dst, &o, src, in.data(), in.size(), rows, kCols, out.data(), out.size());
     if (status != BITNET_OK) state.SkipWithError(bitnet_last_error());
     benchmark::ClobberMemory();
   }
-  roofline::ReportRates(state, n, {static_cast<double>(in.size()), static_cast<double>(out.size())});
+  roofline::ReportRates(state, n, {static_cast<double>(in.size()), static_cast<double>(out.size())}, bw);
 }
 
 // 16 Mi elements: 4096 rows of 4096.

@@ -1,10 +1,11 @@
-// The roofline of the CPU benchmarks: this machine's single-thread streaming
-// bandwidth, measured in the same run (before and after the benchmarks; the
-// better of the two counts), and each kernel's bound, the time its bytes
-// take at that bandwidth: bytes_read / read_bw + bytes_written / write_bw.
-// A markdown table reporter prints the fraction of the bound that each
-// benchmark reached (the median and the best of the repetitions when
-// --benchmark_repetitions is given).
+// The roofline of the CPU benchmarks: each kernel's bound is the time its
+// bytes take at this machine's single-thread streaming bandwidth,
+// bytes_read / read_bw + bytes_written / write_bw, with the bandwidth
+// measured in the same run: once at the start (printed), and again right
+// before every benchmark (and every repetition), whose percentage uses its
+// own measurement, so that other load on a shared machine moves both
+// together. A markdown table reporter prints, per benchmark, the single run
+// or the median and the best of the repetitions (--benchmark_repetitions).
 #ifndef BITNET_BENCH_ROOFLINE_H_
 #define BITNET_BENCH_ROOFLINE_H_
 
@@ -27,10 +28,6 @@ struct Bandwidth {
   double read_bytes_per_s = 0;
   double write_bytes_per_s = 0;
 };
-inline Bandwidth g_bandwidth;
-
-// Larger than any last-level cache, so every pass streams from DRAM.
-constexpr size_t kProbeBytes = size_t{512} << 20;
 
 template <class Fn>
 double BestSeconds(int repeats, Fn&& fn) {
@@ -44,14 +41,15 @@ double BestSeconds(int repeats, Fn&& fn) {
   return best;
 }
 
-// Single-thread streaming bandwidth: the best of several passes of a summing
-// read, and the better of memset (non-temporal stores in glibc) and a plain
-// store loop for writes.
-inline Bandwidth MeasureBandwidth() {
-  std::vector<uint64_t> buf(kProbeBytes / sizeof(uint64_t), 1);
+// Single-thread streaming bandwidth over `bytes` (larger than any last-level
+// cache, so every pass streams from DRAM): the best of `repeats` passes of a
+// summing read, and the better of memset (non-temporal stores in glibc) and
+// a plain store loop for writes.
+inline Bandwidth MeasureBandwidth(size_t bytes, int repeats) {
+  std::vector<uint64_t> buf(bytes / sizeof(uint64_t), 1);
   const size_t n = buf.size();
   uint64_t sink = 0;
-  const double read_s = BestSeconds(7, [&] {
+  const double read_s = BestSeconds(repeats, [&] {
     uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
     for (size_t i = 0; i < n; i += 4) {
       s0 += buf[i];
@@ -63,16 +61,32 @@ inline Bandwidth MeasureBandwidth() {
   });
   benchmark::DoNotOptimize(sink);
   uint8_t value = 0;
-  const double memset_s = BestSeconds(7, [&] {
-    std::memset(buf.data(), ++value, kProbeBytes);
+  const double memset_s = BestSeconds(repeats, [&] {
+    std::memset(buf.data(), ++value, bytes);
     benchmark::ClobberMemory();
   });
-  const double store_s = BestSeconds(7, [&] {
+  const double store_s = BestSeconds(repeats, [&] {
     const uint64_t v = ++value;
     for (size_t i = 0; i < n; ++i) buf[i] = v;
     benchmark::ClobberMemory();
   });
-  return {kProbeBytes / read_s, kProbeBytes / std::min(memset_s, store_s)};
+  return {bytes / read_s, bytes / std::min(memset_s, store_s)};
+}
+
+// The start-of-run measurement, and the one before each benchmark: taken
+// again when the last one is more than 250 ms old (Google Benchmark calls
+// a benchmark several times in a row to size its iteration count).
+constexpr size_t kProbeBytes = size_t{512} << 20;
+constexpr size_t kLocalProbeBytes = size_t{256} << 20;
+inline Bandwidth LocalBandwidth() {
+  using Clock = std::chrono::steady_clock;
+  static Bandwidth last;
+  static Clock::time_point taken;
+  if (last.read_bytes_per_s == 0 || Clock::now() - taken > std::chrono::milliseconds(250)) {
+    last = MeasureBandwidth(kLocalProbeBytes, 3);
+    taken = Clock::now();
+  }
+  return last;
 }
 
 // Bytes one call must move.
@@ -81,24 +95,27 @@ struct Traffic {
   double written;
 };
 
-inline double BoundSeconds(const Traffic& t) {
-  return t.read / g_bandwidth.read_bytes_per_s + t.written / g_bandwidth.write_bytes_per_s;
+inline double BoundSeconds(const Traffic& t, const Bandwidth& bw) {
+  return t.read / bw.read_bytes_per_s + t.written / bw.write_bytes_per_s;
 }
 
-// Items and bytes per second, and the traffic of one iteration (plain
-// counters, so that every aggregate of them is the traffic itself).
-inline void ReportRates(benchmark::State& state, size_t n, const Traffic& t) {
+// Items and bytes per second, the bandwidth measured before the benchmark,
+// and its % of the bound (a rate counter divides by the measured time:
+// bound time / real time).
+inline void ReportRates(benchmark::State& state, size_t n, const Traffic& t, const Bandwidth& bw) {
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * n));
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * (t.read + t.written)));
-  state.counters["read_B"] = t.read;
-  state.counters["written_B"] = t.written;
   state.counters["elements"] = static_cast<double>(n);
+  state.counters["read_GBps"] = bw.read_bytes_per_s / 1e9;
+  state.counters["write_GBps"] = bw.write_bytes_per_s / 1e9;
+  state.counters["of_bound_%"] = benchmark::Counter(
+      100.0 * BoundSeconds(t, bw) * static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
 }
 
-// The best repetition, next to Google Benchmark's mean/median/stddev.
+// The best repetition (the highest %) next to Google Benchmark's median.
 inline void AddBest(benchmark::internal::Benchmark* b) {
   b->ComputeStatistics("best", [](const std::vector<double>& v) {
-    return *std::min_element(v.begin(), v.end());
+    return *std::max_element(v.begin(), v.end());
   });
 }
 
@@ -123,19 +140,10 @@ auto RunFailed(const Run& r, long) -> decltype(bool(r.skipped)) {
   return bool(r.skipped);
 }
 
-// One table row: what was measured, from the run's name; the caller's
-// columns come first, then Gelem/s, GB/s and the % of the bound.
-struct Measured {
-  std::string name;  // the benchmark's name without the aggregate suffix
-  double seconds;    // per iteration
-  double elements;
-  double bytes_per_s;
-  Traffic traffic;
-};
-
 // Collects the runs while printing the usual console output; PrintTable
-// then prints one markdown table against g_bandwidth: per benchmark the
-// single run, or the median and best of the repetitions.
+// prints the markdown table: the caller's columns from the benchmark's
+// name, then Gelem/s and GB/s (median time), the bandwidth measured before
+// it, and the % of the bound (median; and best of the repetitions).
 class TableReporter : public benchmark::ConsoleReporter {
  public:
   using Columns = std::function<std::string(const std::string& name)>;
@@ -150,45 +158,41 @@ class TableReporter : public benchmark::ConsoleReporter {
       if (aggregate && r.aggregate_name != "median" && r.aggregate_name != "best") continue;
       Row& row = rows_[r.run_name.str()];
       if (row.order == 0) row.order = ++count_;
-      const double seconds = r.GetAdjustedRealTime() / TimeUnitPerSecond(r.time_unit);
-      const Traffic traffic{r.counters.at("read_B").value, r.counters.at("written_B").value};
-      const double elements = r.counters.at("elements").value;
-      const double bytes_per_s = r.counters.at("bytes_per_second").value;
-      if (!aggregate) {
-        row.median = row.best = {r.run_name.str(), seconds, elements, bytes_per_s, traffic};
-        row.repeated = false;
-      } else if (r.aggregate_name == "median") {
-        row.median = {r.run_name.str(), seconds, elements, bytes_per_s, traffic};
-        row.repeated = true;
-      } else {
-        row.best = {r.run_name.str(), seconds, elements, bytes_per_s, traffic};
+      const double pct = r.counters.at("of_bound_%").value;
+      if (aggregate && r.aggregate_name == "best") {
+        row.best_pct = pct;
+        continue;
       }
+      row.name = r.run_name.str();
+      row.repeated = aggregate;
+      row.seconds = r.GetAdjustedRealTime() / TimeUnitPerSecond(r.time_unit);
+      row.elements = r.counters.at("elements").value;
+      row.bytes_per_s = r.counters.at("bytes_per_second").value;
+      row.read_gbps = r.counters.at("read_GBps").value;
+      row.write_gbps = r.counters.at("write_GBps").value;
+      row.pct = pct;
+      if (!aggregate) row.best_pct = pct;
     }
   }
 
   void PrintTable() const {
-    std::printf("\nSingle-thread streaming bandwidth: read %.2f GB/s, write %.2f GB/s\n",
-                g_bandwidth.read_bytes_per_s / 1e9, g_bandwidth.write_bytes_per_s / 1e9);
     std::vector<const Row*> ordered;
     for (const auto& kv : rows_) ordered.push_back(&kv.second);
     std::sort(ordered.begin(), ordered.end(),
               [](const Row* a, const Row* b) { return a->order < b->order; });
     const bool repeated = !ordered.empty() && ordered.front()->repeated;
-    std::printf("\n%s Gelem/s | GB/s | %% of bound |%s\n", header_.c_str(),
-                repeated ? " best: % of bound |" : "");
+    std::printf("\n%s Gelem/s | GB/s | bandwidth read/write GB/s | %% of bound |%s\n",
+                header_.c_str(), repeated ? " best % |" : "");
     std::string rule = "|";
-    for (size_t c = 1; c < static_cast<size_t>(std::count(header_.begin(), header_.end(), '|')); ++c) {
-      rule += "---|";
-    }
-    for (int c = 0; c < (repeated ? 4 : 3); ++c) rule += "---:|";
+    const long columns = std::count(header_.begin(), header_.end(), '|') - 1;
+    for (long c = 0; c < columns; ++c) rule += "---|";
+    for (int c = 0; c < (repeated ? 5 : 4); ++c) rule += "---:|";
     std::printf("%s\n", rule.c_str());
     for (const Row* row : ordered) {
-      const Measured& m = row->median;
-      std::printf("%s %.2f | %.2f | %.0f %% |", columns_(m.name).c_str(), m.elements / m.seconds / 1e9,
-                  m.bytes_per_s / 1e9, 100.0 * BoundSeconds(m.traffic) / m.seconds);
-      if (repeated) {
-        std::printf(" %.0f %% |", 100.0 * BoundSeconds(row->best.traffic) / row->best.seconds);
-      }
+      std::printf("%s %.2f | %.2f | %.1f / %.1f | %.0f %% |", columns_(row->name).c_str(),
+                  row->elements / row->seconds / 1e9, row->bytes_per_s / 1e9, row->read_gbps,
+                  row->write_gbps, row->pct);
+      if (repeated) std::printf(" %.0f %% |", row->best_pct);
       std::printf("\n");
     }
   }
@@ -206,7 +210,9 @@ class TableReporter : public benchmark::ConsoleReporter {
   struct Row {
     size_t order = 0;
     bool repeated = false;
-    Measured median, best;
+    std::string name;
+    double seconds = 0, elements = 0, bytes_per_s = 0, read_gbps = 0, write_gbps = 0;
+    double pct = 0, best_pct = 0;
   };
   std::string header_;
   Columns columns_;
@@ -214,19 +220,14 @@ class TableReporter : public benchmark::ConsoleReporter {
   size_t count_ = 0;
 };
 
-// Measures the bandwidth, runs the benchmarks, measures it again and prints
-// the table against the better of the two measurements (so that a machine
-// that got busier during the run does not inflate the percentages).
+// Measures and prints the bandwidth, runs the benchmarks, prints the table.
 inline void RunWithRoofline(TableReporter& reporter) {
-  const Bandwidth before = MeasureBandwidth();
-  std::printf("measured read %.2f GB/s, write %.2f GB/s (single thread, %zu MiB buffers)\n",
-              before.read_bytes_per_s / 1e9, before.write_bytes_per_s / 1e9, kProbeBytes >> 20);
+  const Bandwidth bw = MeasureBandwidth(kProbeBytes, 7);
+  std::printf("measured read %.2f GB/s, write %.2f GB/s (single thread, %zu MiB buffers); each "
+              "benchmark measures again (%zu MiB) before it runs\n",
+              bw.read_bytes_per_s / 1e9, bw.write_bytes_per_s / 1e9, kProbeBytes >> 20,
+              kLocalProbeBytes >> 20);
   benchmark::RunSpecifiedBenchmarks(&reporter);
-  const Bandwidth after = MeasureBandwidth();
-  std::printf("\nmeasured again: read %.2f GB/s, write %.2f GB/s\n", after.read_bytes_per_s / 1e9,
-              after.write_bytes_per_s / 1e9);
-  g_bandwidth = {std::max(before.read_bytes_per_s, after.read_bytes_per_s),
-                 std::max(before.write_bytes_per_s, after.write_bytes_per_s)};
   reporter.PrintTable();
 }
 

@@ -75,18 +75,21 @@ HWY_INLINE void PackTrits(D d, const typename View::Stored* HWY_RESTRICT x, cons
   }
 }
 
+// Each segment on the widest lanes that its byte count fills: all of the
+// view's, 16, or 4 (TQ1_0's segments have 32, 16 and 4 bytes).
 template <class View>
 HWY_INLINE void PackTritBlock(const Layout& l, const typename View::Stored* HWY_RESTRICT x,
                               const Cut<View>& cut, uint8_t* HWY_RESTRICT block) {
-  // At most 16 lanes, so that the 16-byte segment fills them; 4 for the
-  // last segment's 4 bytes.
-  const hn::CappedTag<typename View::Lane, 16> d;
+  const ViewTag<View> d;
+  const hn::CappedTag<typename View::Lane, 16> d16;
   const hn::CappedTag<typename View::Lane, 4> d4;
   size_t first = 0;
   for (size_t s = 0; s < l.codes.num_segments; ++s) {
     const TritSegment& seg = l.codes.segments[s];
     if (seg.bytes % hn::Lanes(d) == 0) {
       PackTrits(d, x + first, seg, cut, block + seg.first_byte);
+    } else if (seg.bytes % hn::Lanes(d16) == 0) {
+      PackTrits(d16, x + first, seg, cut, block + seg.first_byte);
     } else {
       PackTrits(d4, x + first, seg, cut, block + seg.first_byte);
     }
@@ -235,13 +238,16 @@ template <class Out>
 HWY_INLINE void UnpackTritBlock(const Layout& l, const uint8_t* HWY_RESTRICT block,
                                 typename Out::Scale scale, typename Out::Stored* HWY_RESTRICT y) {
   using Lane = hn::TFromD<typename Out::Tag>;
-  const hn::CappedTag<Lane, 16> d;
+  const typename Out::Tag d;
+  const hn::CappedTag<Lane, 16> d16;
   const hn::CappedTag<Lane, 4> d4;
   size_t first = 0;
   for (size_t s = 0; s < l.codes.num_segments; ++s) {
     const TritSegment& seg = l.codes.segments[s];
     if (seg.bytes % hn::Lanes(d) == 0) {
       UnpackTrits<Out>(d, block + seg.first_byte, seg, scale, y + first);
+    } else if (seg.bytes % hn::Lanes(d16) == 0) {
+      UnpackTrits<Out>(d16, block + seg.first_byte, seg, scale, y + first);
     } else {
       UnpackTrits<Out>(d4, block + seg.first_byte, seg, scale, y + first);
     }

@@ -299,7 +299,7 @@ class ByteAcc {
 
   HWY_INLINE void Add(hn::Mask<D> m, int32_t delta) {
 #if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
-    if constexpr (kLanes == 16) {
+    if constexpr (kMaskedBytes && kLanes <= 16) {
       bytes_.raw = _mm_mask_add_epi8(bytes_.raw, m.raw, bytes_.raw, _mm_set1_epi8(static_cast<char>(delta)));
       return;
     } else if constexpr (kLanes == 32) {
@@ -483,8 +483,9 @@ struct Bits16Out {
 
    private:
     using D8 = hn::Repartition<uint8_t, D>;
-    // Whole 128-bit blocks take a byte shuffle; fewer lanes select.
-    static constexpr bool kLookup = hn::MaxLanes(D()) >= 8;
+    // A byte shuffle within each 128-bit block (or within the 8 bytes of a
+    // 4-lane vector); one lane selects.
+    static constexpr bool kLookup = hn::MaxLanes(D()) >= 4;
     template <class Tag, bool kVector>
     struct TableOf {
       using type = int;  // no table vector
@@ -495,8 +496,10 @@ struct Bits16Out {
     };
     // Bytes 2c, 2c + 1 of every 128-bit block hold value c.
     static typename TableOf<D, kLookup>::type Table(Scale record) {
-      if constexpr (kLookup) {
+      if constexpr (hn::MaxLanes(D()) >= 8) {
         return hn::LoadDup128(D8(), reinterpret_cast<const uint8_t*>(record));
+      } else if constexpr (kLookup) {
+        return hn::LoadU(D8(), reinterpret_cast<const uint8_t*>(record));
       } else {
         return 0;
       }
