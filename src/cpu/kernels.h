@@ -81,7 +81,8 @@ void HwyBitnetCppKernels(int64_t hwy_target, TensorKernels* k);
 void HwyAbsmeanKernels(int64_t hwy_target, TensorKernels* k);
 void HwyHalfKernels(int64_t hwy_target, TensorKernels* k);
 void HwyCodeKernels(int64_t hwy_target, TensorKernels* k);
-// HWY_TARGETS and hwy::SupportedTargets(), as seen by the kernel files.
+// HWY_TARGETS, and those of them this CPU runs (hwy::SupportedTargets(),
+// except on aarch64 Linux: see quantize_hwy.cc).
 int64_t HwyCompiledTargets();
 int64_t HwySupportedTargets();
 
