@@ -62,29 +62,28 @@ HWY_INLINE hn::Vec<hn::Rebind<T, hn::DFromV<V>>> NarrowTo(V v) {
 }
 
 // The values float(code - offset) * scale of codes 0..3 (the references'
-// conversion and product, done once per scale), looked up per lane.
+// conversion and product), looked up per lane from a loop-invariant table.
+// Holds scalars: SVE's sizeless vectors cannot be class members.
 template <class D>
 class CodeValues {
  public:
-  CodeValues(D d, int32_t offset, float scale)
-      : values_(hn::Mul(hn::ConvertTo(d, hn::Sub(hn::Iota(DI(), 0), hn::Set(DI(), offset))),
-                        hn::Set(d, scale))),
-        scale_(hn::Set(d, scale)),
-        offset_(hn::Set(DI(), offset)) {}
+  CodeValues(D d, int32_t offset, float scale) : d_(d), offset_(offset), scale_(scale) {}
 
   HWY_INLINE hn::Vec<D> operator()(hn::Vec<hn::RebindToSigned<D>> code) const {
+    const hn::RebindToSigned<D> di;
     if constexpr (hn::MaxLanes(D()) >= 4) {
-      return hn::TableLookupLanes(values_, hn::IndicesFromVec(D(), code));
+      const hn::Vec<D> values = hn::Mul(hn::ConvertTo(d_, hn::Sub(hn::Iota(di, 0), hn::Set(di, offset_))),
+                                        hn::Set(d_, scale_));
+      return hn::TableLookupLanes(values, hn::IndicesFromVec(d_, code));
     } else {
-      return hn::Mul(hn::ConvertTo(D(), hn::Sub(code, offset_)), scale_);
+      return hn::Mul(hn::ConvertTo(d_, hn::Sub(code, hn::Set(di, offset_))), hn::Set(d_, scale_));
     }
   }
 
  private:
-  using DI = hn::RebindToSigned<D>;
-  hn::Vec<D> values_;
-  hn::Vec<D> scale_;
-  hn::Vec<DI> offset_;
+  D d_;
+  int32_t offset_;
+  float scale_;
 };
 
 // `count` (<= 16) codes starting at element i, as the low bits of a word.

@@ -62,12 +62,12 @@ HWY_INLINE void PackTrits(D d, const typename View::Stored* HWY_RESTRICT x, cons
   const hn::Rebind<uint8_t, D> d8;
   for (size_t b = 0; b < seg.bytes; b += hn::Lanes(d)) {
     // Digit 1 everywhere (a 4-digit byte's last digit is 0): 121 or 120.
-    ByteAcc<D> acc(seg.trits_per_byte == 5 ? 121 : 120);
+    auto acc = ByteAccStart(d, seg.trits_per_byte == 5 ? 121 : 120);
     int32_t weight = 81;
     for (size_t t = 0; t < seg.trits_per_byte; ++t, weight /= 3) {
-      AddCode(d, View::Load(d, x + t * seg.bytes + b), cut, weight, acc);
+      acc = AddCode(d, View::Load(d, x + t * seg.bytes + b), cut, weight, acc);
     }
-    const auto q = acc.Wide();
+    const auto q = ByteAccWide(d, acc);
     // floor(a / 243) = (a * 4316) >> 20 for a <= 3388 (a = 13 q + 242).
     const auto a = hn::Add(hn::Mul(q, hn::Set(d16, uint16_t{13})), hn::Set(d16, uint16_t{242}));
     const auto byte = hn::Add(q, hn::ShiftRight<4>(hn::MulHigh(a, hn::Set(d16, uint16_t{4316}))));
@@ -281,12 +281,11 @@ void DecodeTernary(const Layout& l, LayoutId type, const uint8_t* HWY_RESTRICT i
     if constexpr (std::is_same<Out, F32Out>::value) {
       hn::Store(d, df, scales);
     } else {
-      hn::Vec<D16> v[4];
-      for (int32_t c = 0; c < 4; ++c) {
-        const VF value = hn::Mul(hn::Set(df, static_cast<float>(c - l.code_offset)), d);
-        v[c] = hn::DemoteTo(d16, type == LayoutId::kBF16 ? FloatToBFloatV(value) : FloatToHalfV(value));
-      }
-      hn::StoreInterleaved4(v[0], v[1], v[2], v[3], d16, records);
+      const auto bits = [&](int32_t code) {
+        const VF value = hn::Mul(hn::Set(df, static_cast<float>(code - l.code_offset)), d);
+        return hn::DemoteTo(d16, type == LayoutId::kBF16 ? FloatToBFloatV(value) : FloatToHalfV(value));
+      };
+      hn::StoreInterleaved4(bits(0), bits(1), bits(2), bits(3), d16, records);
     }
     for (size_t j = 0; j < count; ++j) {
       const uint8_t* block = in + (first + j) * l.block_bytes;

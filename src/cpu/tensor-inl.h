@@ -85,9 +85,9 @@ HWY_INLINE VI FloatToHalfV(VF f) {
   // valid count and discarded below.
   const VI shift = hn::Min(hn::Max(hn::Sub(hn::Set(di, 126), hn::ShiftRight<23>(a)), one),
                            hn::Set(di, 31));
-  const VI half_minus_one = hn::Sub(one << hn::Sub(shift, one), one);
-  const VI lsb = hn::And(mantissa >> shift, one);
-  const VI subnormal = hn::Add(hn::Add(mantissa, half_minus_one), lsb) >> shift;
+  const VI half_minus_one = hn::Sub(hn::Shl(one, hn::Sub(shift, one)), one);
+  const VI lsb = hn::And(hn::Shr(mantissa, shift), one);
+  const VI subnormal = hn::Shr(hn::Add(hn::Add(mantissa, half_minus_one), lsb), shift);
   VI h = hn::IfThenElseZero(hn::Gt(a, hn::Set(di, 0x32FFFFFF)), subnormal);
   h = hn::IfThenElse(hn::Gt(a, hn::Set(di, 0x387FFFFF)), normal, h);
   h = hn::IfThenElse(hn::Gt(a, hn::Set(di, 0x477FEFFF)), hn::Set(di, 0x7C00), h);
@@ -275,78 +275,76 @@ class Cut {
 
 // ---- code bytes from masks ------------------------------------------------------
 
-// One byte per lane of D: a base value, plus or minus a delta where a mask
-// of D holds. The sum must end in 0..255 (wrapping in between is fine).
+// One byte per lane of D, built from a base value plus or minus deltas
+// where masks of D hold; the sum must end in 0..255 (wrapping in between is
+// fine). On AVX-512 the bytes themselves (masked byte adds), elsewhere
+// int32 or int16 lanes narrowed at the end. Free functions on a vector
+// value, as SVE's sizeless vectors cannot be class members.
 template <class D>
-class ByteAcc {
-  using D8 = hn::Rebind<uint8_t, D>;
-  using DW = hn::RebindToSigned<D>;  // int32 or int16 lanes
-  static constexpr size_t kLanes = hn::MaxLanes(D());
+constexpr bool MaskedBytes() {
 #if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
-  static constexpr bool kMaskedBytes = kLanes == 16 || kLanes == 32;
+  return hn::MaxLanes(D()) == 16 || hn::MaxLanes(D()) == 32;  // one xmm or ymm of bytes
 #else
-  static constexpr bool kMaskedBytes = false;
+  return false;
 #endif
+}
 
- public:
-  explicit ByteAcc(int32_t base) {
-    if constexpr (kMaskedBytes) {
-      bytes_ = hn::Set(D8(), static_cast<uint8_t>(base));
-    } else {
-      wide_ = hn::Set(DW(), static_cast<hn::TFromD<DW>>(base));
-    }
-  }
+template <class D>
+using ByteAccTag = typename std::conditional<MaskedBytes<D>(), hn::Rebind<uint8_t, D>,
+                                             hn::RebindToSigned<D>>::type;
 
-  HWY_INLINE void Add(hn::Mask<D> m, int32_t delta) {
+template <class D>
+HWY_INLINE hn::Vec<ByteAccTag<D>> ByteAccStart(D, int32_t base) {
+  using T = hn::TFromD<ByteAccTag<D>>;
+  return hn::Set(ByteAccTag<D>(), static_cast<T>(base));
+}
+
+template <class D, class A>
+HWY_INLINE A ByteAccAdd(D, A acc, hn::Mask<D> m, int32_t delta) {
 #if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
-    if constexpr (kMaskedBytes && kLanes <= 16) {
-      bytes_.raw = _mm_mask_add_epi8(bytes_.raw, m.raw, bytes_.raw, _mm_set1_epi8(static_cast<char>(delta)));
-      return;
-    } else if constexpr (kLanes == 32) {
-      bytes_.raw = _mm256_mask_add_epi8(bytes_.raw, m.raw, bytes_.raw, _mm256_set1_epi8(static_cast<char>(delta)));
-      return;
-    }
+  if constexpr (hn::MaxLanes(D()) == 16) {
+    return A{_mm_mask_add_epi8(acc.raw, m.raw, acc.raw, _mm_set1_epi8(static_cast<char>(delta)))};
+  } else if constexpr (hn::MaxLanes(D()) == 32) {
+    return A{_mm256_mask_add_epi8(acc.raw, m.raw, acc.raw, _mm256_set1_epi8(static_cast<char>(delta)))};
+  }
 #endif
-    if constexpr (!kMaskedBytes) {
-      wide_ = hn::Add(wide_, hn::IfThenElseZero(hn::RebindMask(DW(), m),
-                                                hn::Set(DW(), static_cast<hn::TFromD<DW>>(delta))));
-    }
+  if constexpr (!MaskedBytes<D>()) {
+    using DW = ByteAccTag<D>;
+    return hn::Add(acc, hn::IfThenElseZero(hn::RebindMask(DW(), m),
+                                           hn::Set(DW(), static_cast<hn::TFromD<DW>>(delta))));
   }
+}
 
-  HWY_INLINE void Store(uint8_t* HWY_RESTRICT out) const { hn::StoreU(Bytes(), D8(), out); }
-
-  // The sums in uint16 lanes.
-  HWY_INLINE hn::Vec<hn::Rebind<uint16_t, D>> Wide() const {
-    const hn::Rebind<uint16_t, D> d16;
-    if constexpr (kMaskedBytes) {
-      return hn::PromoteTo(d16, bytes_);
-    } else if constexpr (sizeof(hn::TFromD<DW>) == 4) {
-      return hn::DemoteTo(d16, wide_);
-    } else {
-      return hn::BitCast(d16, wide_);
-    }
+template <class D, class A>
+HWY_INLINE void ByteAccStore(D, A acc, uint8_t* HWY_RESTRICT out) {
+  const hn::Rebind<uint8_t, D> d8;
+  if constexpr (MaskedBytes<D>()) {
+    hn::StoreU(acc, d8, out);
+  } else if constexpr (sizeof(hn::TFromD<ByteAccTag<D>>) == 4) {
+    hn::StoreU(NarrowTo<uint8_t>(acc), d8, out);
+  } else {
+    hn::StoreU(hn::DemoteTo(d8, acc), d8, out);
   }
+}
 
- private:
-  HWY_INLINE hn::Vec<D8> Bytes() const {
-    if constexpr (kMaskedBytes) {
-      return bytes_;
-    } else if constexpr (sizeof(hn::TFromD<DW>) == 4) {
-      return NarrowTo<uint8_t>(wide_);
-    } else {
-      return hn::DemoteTo(D8(), wide_);
-    }
+// The sums in uint16 lanes.
+template <class D, class A>
+HWY_INLINE hn::Vec<hn::Rebind<uint16_t, D>> ByteAccWide(D, A acc) {
+  const hn::Rebind<uint16_t, D> d16;
+  if constexpr (MaskedBytes<D>()) {
+    return hn::PromoteTo(d16, acc);
+  } else if constexpr (sizeof(hn::TFromD<ByteAccTag<D>>) == 4) {
+    return hn::DemoteTo(d16, acc);
+  } else {
+    return hn::BitCast(d16, acc);
   }
-
-  hn::Vec<D8> bytes_;
-  hn::Vec<DW> wide_;
-};
+}
 
 // Adds the ternary code of one vector of elements, times unit.
-template <class View, class D>
-HWY_INLINE void AddCode(D d, hn::Vec<D> v, const Cut<View>& cut, int32_t unit, ByteAcc<D>& acc) {
-  acc.Add(cut.Up(d, v), unit);
-  acc.Add(cut.Down(d, v), -unit);
+template <class View, class D, class A>
+HWY_INLINE A AddCode(D d, hn::Vec<D> v, const Cut<View>& cut, int32_t unit, A acc) {
+  acc = ByteAccAdd(d, acc, cut.Up(d, v), unit);
+  return ByteAccAdd(d, acc, cut.Down(d, v), -unit);
 }
 
 // kTwoBit with run >= the lanes: 4 * run elements -> run bytes, byte b
@@ -357,12 +355,12 @@ HWY_INLINE void PackRuns(const typename View::Stored* HWY_RESTRICT x, size_t run
   using D = ViewTag<View>;
   const D d;
   for (size_t b = 0; b < run; b += hn::Lanes(d)) {
-    ByteAcc<D> acc(0x55);  // code 1 in all four fields
+    auto acc = ByteAccStart(d, 0x55);  // code 1 in all four fields
     for (size_t f = 0; f < 4; ++f) {
       const int32_t unit = 1 << (msb_first ? 6 - 2 * f : 2 * f);
-      AddCode(d, View::Load(d, x + f * run + b), cut, unit, acc);
+      acc = AddCode(d, View::Load(d, x + f * run + b), cut, unit, acc);
     }
-    acc.Store(out + b);
+    ByteAccStore(d, acc, out + b);
   }
 }
 
@@ -431,29 +429,24 @@ struct F32Out {
   template <class D>
   class Values {
    public:
-    Values(D d, Scale s)
-        : d_(d),
-          table_(hn::Mul(hn::ConvertTo(d, hn::Sub(hn::Iota(hn::RebindToSigned<D>(), 0),
-                                                  hn::Set(hn::RebindToSigned<D>(), s.offset))),
-                         hn::Set(d, s.value))),
-          scale_(hn::Set(d, s.value)),
-          offset_(hn::Set(hn::RebindToSigned<D>(), s.offset)) {}
+    Values(D d, Scale s) : d_(d), scale_(s) {}
     // Codes in int32 or uint32 lanes.
     template <class VC>
     HWY_INLINE hn::Vec<D> operator()(VC code) const {
       const hn::RebindToSigned<D> di;
+      const auto factor = hn::ConvertTo(d_, hn::Sub(hn::Iota(di, 0), hn::Set(di, scale_.offset)));
+      const hn::Vec<D> scale = hn::Set(d_, scale_.value);
       if constexpr (hn::MaxLanes(D()) >= 4) {
-        return hn::TableLookupLanes(table_, hn::IndicesFromVec(d_, hn::BitCast(di, code)));
+        // A loop-invariant table, float(c - offset) * scale in lane c.
+        return hn::TableLookupLanes(hn::Mul(factor, scale), hn::IndicesFromVec(d_, hn::BitCast(di, code)));
       } else {
-        return hn::Mul(hn::ConvertTo(d_, hn::Sub(hn::BitCast(di, code), offset_)), scale_);
+        return hn::Mul(hn::ConvertTo(d_, hn::Sub(hn::BitCast(di, code), hn::Set(di, scale_.offset))), scale);
       }
     }
 
    private:
     D d_;
-    hn::Vec<D> table_;
-    hn::Vec<D> scale_;
-    hn::Vec<hn::RebindToSigned<D>> offset_;
+    Scale scale_;
   };
 };
 
@@ -466,47 +459,32 @@ struct Bits16Out {
   template <class D>
   class Values {
    public:
-    Values(D d, Scale record) : d_(d), table_(Table(record)) {
-      memcpy(scalars_, record, sizeof scalars_);
-    }
+    Values(D d, Scale record) : d_(d), record_(record) {}
     HWY_INLINE hn::Vec<D> operator()(hn::Vec<D> code) const {
-      if constexpr (kLookup) {
+      if constexpr (hn::MaxLanes(D()) >= 4) {
+        // Bytes 2c, 2c + 1 of every 128-bit block (or of a 4-lane vector's
+        // 8 bytes) hold value c: a byte shuffle picks each lane's.
+        using D8 = hn::Repartition<uint8_t, D>;
+        const uint8_t* bytes = reinterpret_cast<const uint8_t*>(record_);
+        hn::Vec<D8> table;
+        if constexpr (hn::MaxLanes(D()) >= 8) {
+          table = hn::LoadDup128(D8(), bytes);
+        } else {
+          table = hn::LoadU(D8(), bytes);
+        }
         const hn::Vec<D> index = hn::Add(hn::Mul(code, hn::Set(d_, uint16_t{0x0202})), hn::Set(d_, uint16_t{0x0100}));
-        return hn::BitCast(d_, hn::TableLookupBytes(table_, hn::BitCast(D8(), index)));
+        return hn::BitCast(d_, hn::TableLookupBytes(table, hn::BitCast(D8(), index)));
       } else {
-        auto v = hn::IfThenElse(hn::Eq(code, hn::Set(d_, uint16_t{1})), hn::Set(d_, scalars_[1]),
-                                hn::Set(d_, scalars_[0]));
-        v = hn::IfThenElse(hn::Eq(code, hn::Set(d_, uint16_t{2})), hn::Set(d_, scalars_[2]), v);
-        return hn::IfThenElse(hn::Eq(code, hn::Set(d_, uint16_t{3})), hn::Set(d_, scalars_[3]), v);
+        auto v = hn::IfThenElse(hn::Eq(code, hn::Set(d_, uint16_t{1})), hn::Set(d_, record_[1]),
+                                hn::Set(d_, record_[0]));
+        v = hn::IfThenElse(hn::Eq(code, hn::Set(d_, uint16_t{2})), hn::Set(d_, record_[2]), v);
+        return hn::IfThenElse(hn::Eq(code, hn::Set(d_, uint16_t{3})), hn::Set(d_, record_[3]), v);
       }
     }
 
    private:
-    using D8 = hn::Repartition<uint8_t, D>;
-    // A byte shuffle within each 128-bit block (or within the 8 bytes of a
-    // 4-lane vector); one lane selects.
-    static constexpr bool kLookup = hn::MaxLanes(D()) >= 4;
-    template <class Tag, bool kVector>
-    struct TableOf {
-      using type = int;  // no table vector
-    };
-    template <class Tag>
-    struct TableOf<Tag, true> {
-      using type = hn::Vec<hn::Repartition<uint8_t, Tag>>;
-    };
-    // Bytes 2c, 2c + 1 of every 128-bit block hold value c.
-    static typename TableOf<D, kLookup>::type Table(Scale record) {
-      if constexpr (hn::MaxLanes(D()) >= 8) {
-        return hn::LoadDup128(D8(), reinterpret_cast<const uint8_t*>(record));
-      } else if constexpr (kLookup) {
-        return hn::LoadU(D8(), reinterpret_cast<const uint8_t*>(record));
-      } else {
-        return 0;
-      }
-    }
     D d_;
-    typename TableOf<D, kLookup>::type table_;
-    uint16_t scalars_[4];
+    Scale record_;
   };
 };
 
