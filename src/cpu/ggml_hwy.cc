@@ -411,7 +411,8 @@ void EncodeInt8(const Layout& l, LayoutId type, const void* HWY_RESTRICT x, size
 }
 
 // (float)q * d, and Q8_K's d * (float)q: the same product (only d can be
-// NaN). Other element types convert the block's floats.
+// NaN). A non-finite d takes the reference (X86Product's NaN). Other element
+// types convert the block's floats.
 void DecodeInt8(const Layout& l, LayoutId type, const uint8_t* HWY_RESTRICT in, size_t nblocks,
                 void* HWY_RESTRICT y) {
   const DF df;
@@ -427,10 +428,14 @@ void DecodeInt8(const Layout& l, LayoutId type, const uint8_t* HWY_RESTRICT in, 
     } else {
       scale = LoadHalf(in + l.scale_offset);
     }
-    const VF d = hn::Set(df, scale);
-    const int8_t* q = reinterpret_cast<const int8_t*>(in + l.codes.codes_offset);
-    for (size_t j = 0; j < n; j += hn::Lanes(df)) {
-      hn::StoreU(hn::Mul(hn::ConvertTo(df, hn::PromoteTo(di, hn::LoadU(d8, q + j))), d), df, f + j);
+    if (HWY_UNLIKELY(!std::isfinite(scale))) {  // 0 * Inf: the reference's NaN bits
+      ReferenceDecodeBlocks(l.id, in, 1, f);
+    } else {
+      const VF d = hn::Set(df, scale);
+      const int8_t* q = reinterpret_cast<const int8_t*>(in + l.codes.codes_offset);
+      for (size_t j = 0; j < n; j += hn::Lanes(df)) {
+        hn::StoreU(hn::Mul(hn::ConvertTo(df, hn::PromoteTo(di, hn::LoadU(d8, q + j))), d), df, f + j);
+      }
     }
     if (type != LayoutId::kF32) FloatsToElements(type, values, n, static_cast<uint16_t*>(y) + b * n);
   }
