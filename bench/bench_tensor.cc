@@ -1,7 +1,8 @@
 // The tensor layouts' hot paths through the public tensor API on the best
 // CPU target (or BITNET_CPU_TARGET), at 16 Mi elements of LLM-like weights
-// by default, as a fraction of this machine's single-thread streaming
-// bandwidth measured in the same run (bench/roofline.h). Traffic per call:
+// (and the codecs at 256 Ki, in cache), as a fraction of this machine's
+// single-thread streaming bandwidth measured in the same run
+// (bench/roofline.h). Traffic per call:
 //   quantize L from S     reads n * size(S), writes the L tensor's bytes
 //   dequantize L to D     reads the L tensor's bytes, writes n * size(D)
 //   absmean mean          reads 4n (the mean pass alone, below)
@@ -230,9 +231,14 @@ void Common(benchmark::internal::Benchmark* b) {
   roofline::AddBest(b);
 }
 
+// 256 Ki elements (64 rows): in cache, the kernels' own speed.
+constexpr int64_t kCachedRows = 64;
+
 void Codecs(benchmark::internal::Benchmark* b) {
-  for (bitnet_type l : kLayouts) {
-    for (bitnet_type e : kElements) b->Args({l, e, 1, kRows});
+  for (int64_t rows : {kRows, kCachedRows}) {
+    for (bitnet_type l : kLayouts) {
+      for (bitnet_type e : kElements) b->Args({l, e, 1, rows});
+    }
   }
   for (bitnet_type l : {BITNET_TYPE_TQ2_0, BITNET_TYPE_I2_S}) b->Args({l, BITNET_TYPE_F32, 2, kRows});
   b->ArgNames({"layout", "type", "threads", "rows"});
@@ -249,25 +255,26 @@ BENCHMARK(BM_Transcode)
     ->Args({BITNET_TYPE_TQ2_0, BITNET_TYPE_I2_S, 1, kRows})
     ->Apply(Common);
 
-// op | layout | element type | threads, from the benchmark's name.
+// op | from | to | elements | threads, from the benchmark's name.
 std::string Columns(const std::string& name) {
   const auto arg = [&](const char* key) { return roofline::NameArg(name, key); };
   const long long threads = arg("threads") > 0 ? arg("threads") : 1;
+  const long long elements = arg("rows") * kCols;
   char row[160];
   if (name.rfind("BM_AbsmeanMean", 0) == 0) {
-    std::snprintf(row, sizeof row, "| absmean mean | F32 | | 1 |");
+    std::snprintf(row, sizeof row, "| absmean mean | F32 | | %lld | 1 |", elements);
   } else if (name.rfind("BM_Ternarize", 0) == 0) {
-    std::snprintf(row, sizeof row, "| ternarize (mean, codes) | F32 | int8 | %lld |", threads);
+    std::snprintf(row, sizeof row, "| ternarize (mean, codes) | F32 | int8 | %lld | %lld |", elements, threads);
   } else if (name.rfind("BM_Transcode", 0) == 0) {
-    std::snprintf(row, sizeof row, "| transcode | %s | %s | %lld |",
+    std::snprintf(row, sizeof row, "| transcode | %s | %s | %lld | %lld |",
                   bitnet_type_name(static_cast<bitnet_type>(arg("src"))),
-                  bitnet_type_name(static_cast<bitnet_type>(arg("dst"))), threads);
+                  bitnet_type_name(static_cast<bitnet_type>(arg("dst"))), elements, threads);
   } else {
     const bool quantize = name.rfind("BM_Quantize", 0) == 0;
     const char* layout = bitnet_type_name(static_cast<bitnet_type>(arg("layout")));
     const char* type = bitnet_type_name(static_cast<bitnet_type>(arg("type")));
-    std::snprintf(row, sizeof row, "| %s | %s | %s | %lld |", quantize ? "quantize" : "dequantize",
-                  quantize ? type : layout, quantize ? layout : type, threads);
+    std::snprintf(row, sizeof row, "| %s | %s | %s | %lld | %lld |", quantize ? "quantize" : "dequantize",
+                  quantize ? type : layout, quantize ? layout : type, elements, threads);
   }
   return row;
 }
@@ -279,7 +286,7 @@ int main(int argc, char** argv) {
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   std::printf("bitnet_quant %s, CPU target %s\n", bitnet_version_string(),
               bitnet_cpu_target_name(bitnet_cpu_get_target()));
-  roofline::TableReporter reporter("| op | from | to | threads |", Columns);
+  roofline::TableReporter reporter("| op | from | to | elements | threads |", Columns);
   roofline::RunWithRoofline(reporter);
   benchmark::Shutdown();
   return 0;
