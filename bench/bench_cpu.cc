@@ -23,29 +23,17 @@
 #include <vector>
 
 #include "bitnet_quant.h"
+#include "roofline.h"
 
 namespace {
 
-struct Bandwidth {
-  double read_bytes_per_s = 0;
-  double write_bytes_per_s = 0;
-};
+using roofline::Bandwidth;
+using roofline::BestSeconds;
+using roofline::Traffic;
 
 // Larger than any last-level cache: the machine's streaming bandwidth,
 // printed for reference.
 constexpr size_t kDramProbeBytes = size_t{512} << 20;
-
-template <class Fn>
-double BestSeconds(int repeats, Fn&& fn) {
-  double best = 1e30;
-  for (int r = 0; r < repeats; ++r) {
-    const auto t0 = std::chrono::steady_clock::now();
-    fn();
-    const std::chrono::duration<double> dt = std::chrono::steady_clock::now() - t0;
-    best = std::min(best, dt.count());
-  }
-  return best;
-}
 
 // Single-thread bandwidth through hot buffers of `read_bytes` and
 // `write_bytes` (multiples of 8): reads, the better of a summing loop and
@@ -53,7 +41,7 @@ double BestSeconds(int repeats, Fn&& fn) {
 // better of memset and a store loop; each the best of 9 timed passes. A pass
 // repeats the operation on the same buffer so that it covers at least
 // 256 KiB: small buffers stay in the caches, large ones stream from DRAM.
-Bandwidth MeasureBandwidth(size_t read_bytes, size_t write_bytes) {
+Bandwidth ProbeBandwidthAt(size_t read_bytes, size_t write_bytes) {
   constexpr size_t kPassBytes = size_t{256} << 10;
   constexpr int kPasses = 9;
   Bandwidth bw;
@@ -107,11 +95,6 @@ Bandwidth MeasureBandwidth(size_t read_bytes, size_t write_bytes) {
 
 Bandwidth g_dram;
 
-// Bytes one call must move: 4-byte floats, 2-bit codes, 4-byte scales.
-struct Traffic {
-  double read;
-  double written;
-};
 
 // The bound of a kernel moving `t`, from a probe of its own buffer sizes
 // (rounded up to 8 bytes), measured once per pair of sizes.
@@ -120,7 +103,7 @@ double BoundSeconds(const Traffic& t) {
   const auto round8 = [](double bytes) { return (static_cast<size_t>(bytes) + 7) / 8 * 8; };
   const std::pair<size_t, size_t> sizes{round8(t.read), round8(t.written)};
   auto it = probed.find(sizes);
-  if (it == probed.end()) it = probed.emplace(sizes, MeasureBandwidth(sizes.first, sizes.second)).first;
+  if (it == probed.end()) it = probed.emplace(sizes, ProbeBandwidthAt(sizes.first, sizes.second)).first;
   return t.read / it->second.read_bytes_per_s + t.written / it->second.write_bytes_per_s;
 }
 
@@ -281,7 +264,7 @@ int main(int argc, char** argv) {
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   std::printf("bitnet_quant %s, CPU target %s\n", bitnet_version_string(),
               bitnet_cpu_target_name(bitnet_cpu_get_target()));
-  g_dram = MeasureBandwidth(kDramProbeBytes, kDramProbeBytes);
+  g_dram = ProbeBandwidthAt(kDramProbeBytes, kDramProbeBytes);
   std::printf("DRAM: read %.2f GB/s, write %.2f GB/s (single thread, %zu MiB buffers)\n",
               g_dram.read_bytes_per_s / 1e9, g_dram.write_bytes_per_s / 1e9,
               kDramProbeBytes >> 20);

@@ -226,6 +226,95 @@ void fill_random(enum distribution dist, float* x, size_t n, size_t block, uint6
   }
 }
 
+float bits_float(uint32_t u) {
+  float f;
+  memcpy(&f, &u, 4);
+  return f;
+}
+
+void fill_block_adversarial(float* x, size_t n, size_t block, uint64_t seed) {
+  uint64_t s = seed;
+  size_t b;
+  for (b = 0; b * block < n; ++b) {
+    float* xb = x + b * block;
+    const size_t len = n - b * block < block ? n - b * block : block;
+    const unsigned kind = (unsigned)(rng_next(&s) % 18);
+    const float amax = (float)(rng_uniform(&s) * 4 + 0.25);
+    const size_t far = (size_t)(rng_next(&s) % len);
+    /* ggml's ternary cut for a block of largest |x| big: the smallest t
+     * with fl(t * (1/big)) >= 0.5 (big near FLT_MAX in every other block). */
+    const float big = (b % 2) ? bits_float(0x7E800000u + (uint32_t)(rng_next(&s) % 0x00FFFFFFu)) : amax;
+    float cut = 0.5f * big;
+    size_t j;
+    while (nextafterf(cut, 0) * (1.0f / big) >= 0.5f) cut = nextafterf(cut, 0);
+    while (cut * (1.0f / big) < 0.5f) cut = nextafterf(cut, INFINITY);
+    for (j = 0; j < len; ++j) {
+      const double u = rng_uniform(&s);
+      float v = (float)rng_normal(&s) * amax / 3;
+      switch (kind) {
+        case 0: break;                                       /* gaussian */
+        case 1: v = (u < 0.5 ? -1.0f : 1.0f) * amax * (u < 0.3 || u > 0.7); break; /* ternary */
+        case 2: v = (j % 3 == 0 ? amax / 2 : -amax / 2);     /* ties at +-d/2 */
+                if (j % 7 == 0) v = nextafterf(v, 0);
+                if (j % 11 == 0) v = nextafterf(v, 2 * v);
+                break;
+        case 3: v = 0.0f; break;                            /* all zero */
+        case 4: v = (j % 2) ? -0.0f : 0.0f; break;          /* signed zeros */
+        case 5: v = (float)(u * 1e-30); break;              /* tiny */
+        case 6: v = (float)((u - 0.5) * 1e-39); break;      /* subnormal: 1/amax overflows */
+        case 7: v = (float)((u - 0.5) * 3e38); break;       /* huge: f16 overflows */
+        case 8: v = (float)((u - 0.5) * 1.3e5); break;
+        case 9: /* NaN of every kind: quiet, signalling, payloads, negative */
+          if (j % 5 == 0) v = bits_float(0x7FC00000u | (uint32_t)(rng_next(&s) & 0x3FFFFF));
+          if (j % 5 == 1) v = bits_float(0x7F800001u | (uint32_t)(rng_next(&s) & 0x3FFFFF));
+          if (j % 5 == 2) v = bits_float(0xFFC00000u);
+          break;
+        case 10: if (j % 9 == 0) v = (j % 2) ? INFINITY : -INFINITY; break;
+        case 11: if (j == len - 1) v = NAN; break;           /* NaN last: ggml's MAX keeps it */
+        case 12: v = (float)((u - 0.5) * 2.2e-38); break;   /* subnormal amax, finite 1/amax */
+        case 13: if (j == far || j == len - 1 - far) v = (j == far) ? -amax : amax; break;
+        case 14: /* halves of the int8 steps: Q8_0's roundf, Q8_K's and i8_s's nearest_int */
+          v = amax * ((float)((int)(u * 254) - 127) + 0.5f) / 127.0f;
+          if (j % 5 == 0) v = nextafterf(v, INFINITY);
+          if (j == far) v = amax;
+          break;
+        case 15: /* around 1e-6, where I2_S's zero test switches */
+          v = nextafterf(1e-6f, (j % 3) ? 1.0f : 0.0f) * ((j % 2) ? -1.0f : 1.0f);
+          if (j % 4 == 0) v = (j % 8) ? 1e-6f : -1e-6f;
+          break;
+        case 16: if (j % 13 == 5) v = bits_float(0x7F800001u); break; /* one signalling NaN */
+        default: /* around the ternary cut */
+          v = j % 4 == 0 ? cut : j % 4 == 1 ? nextafterf(cut, 0) : j % 4 == 2 ? -cut : -nextafterf(cut, 0);
+          if (j == far) v = big;
+          break;
+      }
+      xb[j] = v;
+    }
+  }
+}
+
+void fill_half_edges(float* x, size_t n, uint64_t seed) {
+  uint64_t s = seed;
+  size_t i;
+  for (i = 0; i < n; ++i) {
+    const uint32_t r = (uint32_t)rng_next(&s);
+    x[i] = i % 4 == 0   ? bits_float(r)
+           : i % 4 == 1 ? (float)((int)(r % 200001) - 100000) / 1.5f
+           : i % 4 == 2 ? bits_float(0x33000000u + (r % 0x0C000000u))
+                        : ldexpf(1.0f + (float)(r & 0xFFFF) / 65536.0f, (int)(r % 40) - 26);
+  }
+  if (n >= 8) {
+    x[0] = NAN;
+    x[1] = -NAN;
+    x[2] = INFINITY;
+    x[3] = 65520.0f;
+    x[4] = 65519.99f;
+    x[5] = bits_float(0x7F800001u);
+    x[6] = bits_float(0xFFA00005u);
+    x[7] = -INFINITY;
+  }
+}
+
 int golden_index_next(FILE* index, char* line, int size, char** file, char** name,
                       char** error) {
   while (fgets(line, size, index)) {

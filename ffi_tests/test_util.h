@@ -80,6 +80,20 @@ enum distribution {
 extern const char* const kDistributionNames[NUM_DISTRIBUTIONS];
 void fill_random(enum distribution dist, float* x, size_t n, size_t block, uint64_t seed);
 
+/* The float with these bits. */
+float bits_float(uint32_t u);
+/* Each block of x[0, n) one adversarial pattern for block quantizers: a
+ * gaussian, a ternary block, ties at +-amax/2 and their neighbours, all
+ * zero, signed zeros, tiny, subnormal (1/amax overflows, or not), huge (f16
+ * overflows), NaN of every kind (quiet, signalling, with payloads,
+ * negative), +-Inf, a NaN last, +-amax both present, ties of int8 rounding,
+ * magnitudes around 1e-6, elements at ggml's ternary cut and just below it
+ * (also for amax near FLT_MAX). */
+void fill_block_adversarial(float* x, size_t n, size_t block, uint64_t seed);
+/* Floats near the f16 and bf16 rounding and range edges, random bits,
+ * NaN (quiet, signalling, negative) and Inf. */
+void fill_half_edges(float* x, size_t n, uint64_t seed);
+
 /* ---- golden vectors ----------------------------------------------------------- */
 /* Reads the next case of a golden index.tsv into line[size] and points file,
  * name and error at its three tab-separated columns (lines starting with

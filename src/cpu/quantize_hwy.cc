@@ -93,15 +93,6 @@ HWY_INLINE void PackCodes(const uint8_t* HWY_RESTRICT codes, size_t m,
   }
 }
 
-// Codes (0..3 in i32 lanes) as bytes: one vpmovdb on AVX-512.
-HWY_INLINE hn::Vec<hn::Rebind<uint8_t, DI>> NarrowCodes(VI code) {
-#if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
-  return hn::Vec<hn::Rebind<uint8_t, DI>>{_mm512_cvtepi32_epi8(code.raw)};
-#else
-  return hn::DemoteTo(hn::Rebind<uint8_t, DI>(), code);
-#endif
-}
-
 // Collects codes, one byte per element, across blocks, and packs them
 // whenever a chunk is full (always at a multiple of 4 codes, so on a byte).
 class CodeStage {
@@ -117,12 +108,12 @@ class CodeStage {
     size_t count = count_;  // a local: stores to codes_ may alias a member
     size_t i = 0;
     for (; i + N <= len; i += N) {
-      hn::StoreU(NarrowCodes(code_of(hn::LoadU(df, x + i))), d8, codes_ + count);
+      hn::StoreU(NarrowTo<uint8_t>(code_of(hn::LoadU(df, x + i))), d8, codes_ + count);
       count += N;
       if (count >= kChunk && count % 4 == 0) count = Flush(count);
     }
     if (i < len) {
-      hn::StoreU(NarrowCodes(code_of(LoadTail(x + i, len - i, 0.0f))), d8, codes_ + count);
+      hn::StoreU(NarrowTo<uint8_t>(code_of(LoadTail(x + i, len - i, 0.0f))), d8, codes_ + count);
       count += len - i;
       if (count >= kChunk && count % 4 == 0) count = Flush(count);
     }
@@ -372,7 +363,7 @@ HWY_INLINE bool QuantizeI2SGroup(const float* HWY_RESTRICT x, size_t block, size
   for (size_t k = 0; k < N; ++k) {
     const I2SCodesByHalfScale<false> code_of{half_scales[k]};
     for (size_t i = k * block; i < (k + 1) * block; i += N) {
-      hn::StoreU(NarrowCodes(code_of(hn::LoadU(df, x + i))), d8, codes + i);
+      hn::StoreU(NarrowTo<uint8_t>(code_of(hn::LoadU(df, x + i))), d8, codes + i);
     }
   }
   out.Staged(N * block);

@@ -56,6 +56,7 @@ void ReportingReferenceMatmulI2S(const int8_t* a, const uint8_t* b, float* c, si
 
 struct KernelTable {
   KernelSet sets[kNumTargets];
+  TensorKernels tensor[kNumTargets];
   KernelTable() {
     for (size_t i = 0; i < kNumTargets; ++i) {
       const TargetInfo& t = kTargets[i];
@@ -64,10 +65,13 @@ struct KernelTable {
                    ReportingReferenceKernelQuantize, ReportingReferenceMatmulI2S,
                    &kReferenceTensorKernels};
       } else {
-        // The tensor layouts have no Highway kernels yet: every target runs
-        // their scalar references.
+        HwyGgmlKernels(t.hwy, &tensor[i]);
+        HwyBitnetCppKernels(t.hwy, &tensor[i]);
+        HwyAbsmeanKernels(t.hwy, &tensor[i]);
+        HwyHalfKernels(t.hwy, &tensor[i]);
+        HwyCodeKernels(t.hwy, &tensor[i]);
         sets[i] = {HwyQuantize(t.hwy), HwyDequantize(t.hwy), HwyKernelQuantize(t.hwy),
-                   HwyMatmulI2S(t.hwy), &kReferenceTensorKernels};
+                   HwyMatmulI2S(t.hwy), &tensor[i]};
       }
     }
   }

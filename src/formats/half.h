@@ -66,6 +66,17 @@ BITNET_HOST_DEVICE inline uint16_t FloatToBFloat(float f) {
   return static_cast<uint16_t>((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);
 }
 
+// The f16 stored at p (any alignment, the machine's byte order) as f32, and back.
+BITNET_HOST_DEVICE inline float LoadHalf(const uint8_t* p) {
+  uint16_t h;
+  memcpy(&h, p, sizeof h);
+  return HalfToFloat(h);
+}
+BITNET_HOST_DEVICE inline void StoreHalf(uint8_t* p, float v) {
+  const uint16_t h = FloatToHalf(v);
+  memcpy(p, &h, sizeof h);
+}
+
 }  // namespace bitnet
 
 #endif  // BITNET_FORMATS_HALF_H_
