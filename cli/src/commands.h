@@ -57,4 +57,14 @@ struct TranscodeOptions {
 };
 int run_transcode(const TranscodeOptions& options);
 
+struct ConvertOptions {
+  CommonOptions common;
+  std::string hf_dir;
+  std::string out_path;
+  std::string type;                   // tq2_0, tq1_0, q2_0, i2_s
+  std::string embedding_type = "f16";  // token_embd
+  bool force = false;
+};
+int run_convert(const ConvertOptions& options);
+
 }  // namespace bitnet_cli

@@ -94,6 +94,18 @@ int run(int argc, char** argv) {
   transcode_command->add_flag("-f,--force", transcode.force, "Replace an existing OUT");
   add_common(transcode_command, common);
 
+  ConvertOptions convert;
+  CLI::App* convert_command = app.add_subcommand(
+      "convert", "A Hugging Face BitNet b1.58 checkpoint (config.json, tokenizer.json, safetensors: bf16 master "
+                 "weights or transformers' packed codes + weight_scale) to a complete GGUF with its BPE vocabulary: "
+                 "tq2_0/tq1_0/q2_0 for mainline llama.cpp, i2_s for bitnet.cpp");
+  convert_command->add_option("HF_DIR", convert.hf_dir, "Checkpoint folder")->required();
+  convert_command->add_option("OUT", convert.out_path, "Output GGUF (written atomically)")->required();
+  convert_command->add_option("-t,--type", convert.type, "tq2_0, tq1_0, q2_0 or i2_s")->required();
+  convert_command->add_option("--embedding-type", convert.embedding_type, "token_embd's type: f16 (default), bf16, f32, q8_0");
+  convert_command->add_flag("-f,--force", convert.force, "Replace an existing OUT");
+  add_common(convert_command, common);
+
   for (CLI::App* command : app.get_subcommands({})) command->footer(kExitCodes);
 
   try {
@@ -111,6 +123,10 @@ int run(int argc, char** argv) {
     if (quantize_command->parsed()) {
       quantize.common = common;
       return run_quantize(quantize);
+    }
+    if (convert_command->parsed()) {
+      convert.common = common;
+      return run_convert(convert);
     }
     if (transcode_command->parsed()) {
       transcode.common = common;

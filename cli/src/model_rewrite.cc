@@ -35,12 +35,12 @@ void set_kv(std::vector<GgufKeyValue>& kvs, const std::string& key, GgufValue va
 }  // namespace
 
 bitnet_type ternary_target_type(const std::string& name, const char* command) {
-  const std::string accepted = std::string(command) == "quantize" ? "tq2_0, tq1_0, q2_0 or i2_s" : "tq2_0, tq1_0 or i2_s";
+  const bool q2_0_allowed = std::string(command) != "transcode";
+  const std::string accepted = q2_0_allowed ? "tq2_0, tq1_0, q2_0 or i2_s" : "tq2_0, tq1_0 or i2_s";
   bitnet_type type = 0;
   if (bitnet_type_from_name(name.c_str(), &type) != BITNET_OK) {
     throw UsageError("--type " + printable(name) + " is not a type name; " + command + " writes " + accepted);
   }
-  const bool q2_0_allowed = std::string(command) == "quantize";
   if (type == BITNET_TYPE_TQ2_0 || type == BITNET_TYPE_TQ1_0 || type == BITNET_TYPE_I2_S ||
       (q2_0_allowed && type == BITNET_TYPE_Q2_0)) {
     return type;
@@ -132,26 +132,35 @@ GgufTensorSpec spec_copied(const GgufTensorInfo& in, Provenance target) {
   return spec_as(in, *type);
 }
 
-void write_model(const GgufFile& in, std::vector<GgufKeyValue> kvs, const std::vector<TensorJob>& jobs,
-                 const WriteSettings& settings) {
+void write_model(std::vector<GgufKeyValue> kvs, const std::vector<TensorJob>& jobs, const WriteSettings& settings) {
   std::vector<GgufTensorSpec> specs;
   uint64_t total = 0;
   for (const TensorJob& job : jobs) {
     specs.push_back(job.out);
-    total += job.in->size;
+    total += job.kind == TensorJob::Kind::kProduce ? job.in_bytes : job.in->size;
   }
   GgufWriter writer(std::move(kvs), std::move(specs));
   OutputFile out(settings.out_path, settings.force);
   writer.begin(out);
   Progress progress(settings.verb, total, jobs.size(), settings.common.quiet, true);
 
-  const MappedFile* mapping = in.mapping();
   std::vector<uint8_t> buffer;
   std::vector<uint8_t> aligned;  // a float input not aligned to its element size
   uint64_t converted = 0;
   for (std::size_t i = 0; i < jobs.size(); ++i) {
     const TensorJob& job = jobs[i];
+    if (job.kind == TensorJob::Kind::kProduce) {
+      buffer.resize(job.out.size);
+      job.produce(buffer.data());
+      writer.write(buffer.data(), buffer.size());
+      converted += job.detail.find("->") != std::string::npos;
+      progress.advance(job.in_bytes);
+      progress.item_done(i, job.out.name, job.detail);
+      continue;
+    }
     const GgufTensorInfo& t = *job.in;
+    const GgufFile& in = *job.file;
+    const MappedFile* mapping = in.mapping();
     const uint8_t* src = in.tensor_data(t);
     if (mapping != nullptr) mapping->will_need(in.tensor_file_offset(t), t.size);
     std::string detail;
@@ -175,11 +184,7 @@ void write_model(const GgufFile& in, std::vector<GgufKeyValue> kvs, const std::v
         const bitnet_tensor_options options = tensor_options(settings.common.threads, job.flags);
         status = bitnet_tensor_transcode(job.out.type->id, &options, t.type->id, src, t.size, t.rows(), t.cols(),
                                          buffer.data(), buffer.size());
-        if (status == BITNET_E_INVALID_DATA || status == BITNET_E_INEXACT_SCALE) {
-          const char* message = bitnet_last_error();
-          throw UsageError(what + " refused, the values would change: " +
-                           (message != nullptr ? message : bitnet_status_string(status)));
-        }
+        refuse_changed_values(status, what);
       }
       check_status(status, what);
       writer.write(buffer.data(), buffer.size());
@@ -190,9 +195,16 @@ void write_model(const GgufFile& in, std::vector<GgufKeyValue> kvs, const std::v
     progress.item_done(i, t.name, detail);
   }
   writer.finish();
-  progress.finish(std::to_string(jobs.size()) + " tensors (" + std::to_string(converted) + " " +
-                  (settings.verb == "quantize" ? "quantized" : "transcoded") + "), " + format_bytes(in.file_size()) +
-                  " -> " + format_bytes(writer.file_size()) + " written to " + settings.out_path);
+  const char* done = settings.verb == "transcode" ? "transcoded" : settings.verb == "convert" ? "converted" : "quantized";
+  progress.finish(std::to_string(jobs.size()) + " tensors (" + std::to_string(converted) + " " + done + "), " +
+                  format_bytes(total) + " -> " + format_bytes(writer.file_size()) + " written to " + settings.out_path);
+}
+
+void refuse_changed_values(int status, const std::string& what) {
+  if (status != BITNET_E_INVALID_DATA && status != BITNET_E_INEXACT_SCALE) return;
+  const char* message = bitnet_last_error();
+  throw UsageError(what + " refused, the values would change: " +
+                   (message != nullptr ? message : bitnet_status_string(status)));
 }
 
 }  // namespace bitnet_cli

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -38,14 +39,20 @@ std::vector<GgufKeyValue> output_kvs(const GgufFile& in, Provenance target, uint
 // BitNet b1.58 ternarizes.
 bool is_ternarized_projection(const std::string& tensor_name);
 
-// One output tensor and how it is made from its input tensor.
+// One output tensor and how it is made.
 struct TensorJob {
-  enum class Kind { kCopy, kQuantize, kTranscode };
-  const GgufTensorInfo* in = nullptr;
+  enum class Kind { kCopy, kQuantize, kTranscode, kProduce };
+  const GgufFile* file = nullptr;     // kCopy, kQuantize, kTranscode: the input
+  const GgufTensorInfo* in = nullptr;  //   and its tensor
   GgufTensorSpec out;
   Kind kind = Kind::kCopy;
   int32_t ternarize = BITNET_TERNARIZE_NONE;  // kQuantize
   uint32_t flags = 0;                         // BITNET_TENSOR_* of kTranscode
+  // kProduce: writes the out.size output bytes at dst; in_bytes is what it
+  // reads (for progress), detail what the progress line says.
+  std::function<void(uint8_t* dst)> produce;
+  uint64_t in_bytes = 0;
+  std::string detail;
 };
 
 // The output spec of `in` stored as `type` (same name and shape), or a
@@ -58,7 +65,7 @@ GgufTensorSpec spec_copied(const GgufTensorInfo& in, Provenance target);
 std::string describe(const GgufTensorInfo& t);
 
 struct WriteSettings {
-  std::string verb;  // "quantize", "transcode"
+  std::string verb;  // "quantize", "transcode", "convert"
   std::string out_path;
   bool force = false;
   CommonOptions common;
@@ -67,7 +74,10 @@ struct WriteSettings {
 // Writes the output (nothing is left behind on any error) and reports
 // progress. Library failures of kTranscode that would change values
 // (BITNET_E_INVALID_DATA, BITNET_E_INEXACT_SCALE) are UsageErrors.
-void write_model(const GgufFile& in, std::vector<GgufKeyValue> kvs, const std::vector<TensorJob>& jobs,
-                 const WriteSettings& settings);
+void write_model(std::vector<GgufKeyValue> kvs, const std::vector<TensorJob>& jobs, const WriteSettings& settings);
+
+// A transcode status that means the values would change (codes or scales
+// the target cannot hold): a UsageError "what refused, ...".
+void refuse_changed_values(int status, const std::string& what);
 
 }  // namespace bitnet_cli

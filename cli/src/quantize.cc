@@ -117,6 +117,7 @@ int run_quantize(const QuantizeOptions& options) {
   std::size_t projections = 0;
   for (const GgufTensorInfo& t : in.tensors()) {
     TensorJob job;
+    job.file = &in;
     job.in = &t;
     const TypeInfo* type = nullptr;
     for (const TensorTypeRule& rule : rules) {
@@ -152,7 +153,7 @@ int run_quantize(const QuantizeOptions& options) {
   }
 
   WriteSettings settings{"quantize", options.out_path, options.force, options.common};
-  write_model(in, output_kvs(in, engine, file_type_of(target)), jobs, settings);
+  write_model(output_kvs(in, engine, file_type_of(target)), jobs, settings);
   return kExitOk;
 }
 

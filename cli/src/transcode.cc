@@ -23,6 +23,7 @@ int run_transcode(const TranscodeOptions& options) {
   std::size_t ternary = 0;
   for (const GgufTensorInfo& t : in.tensors()) {
     TensorJob job;
+    job.file = &in;
     job.in = &t;
     if (t.type->ternary == TernaryLayout::kNone || t.type->id == target) {
       job.out = t.type->ternary == TernaryLayout::kNone ? spec_copied(t, engine) : spec_as(t, target_type);
@@ -44,7 +45,7 @@ int run_transcode(const TranscodeOptions& options) {
     throw UsageError(in.name() + " holds no ternary tensor; bitnet-quant quantize ternarizes float weights");
   }
   WriteSettings settings{"transcode", options.out_path, options.force, options.common};
-  write_model(in, output_kvs(in, engine, file_type_of(target)), jobs, settings);
+  write_model(output_kvs(in, engine, file_type_of(target)), jobs, settings);
   return kExitOk;
 }
 

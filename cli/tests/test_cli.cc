@@ -457,6 +457,58 @@ TEST_F(CliFiles, WritingCommandsKeepAnExistingOutputAndNeedAWritableDirectory) {
   }
 }
 
+// convert refuses what it cannot turn into a BitNet GGUF, naming it, and
+// leaves nothing behind.
+TEST_F(CliFiles, ConvertRefusesBadCheckpoints) {
+  TempDir work;
+  synth::HfModelOptions hf;
+  synth::write_hf_model(work.file("good"), hf);
+  hf.tie_embeddings = false;
+  synth::write_hf_model(work.file("untied"), hf);
+  const std::vector<uint8_t> config_bytes = read_file(work.file("good/config.json"));
+  const std::string good_config(config_bytes.begin(), config_bytes.end());
+  const auto variant = [&](const std::string& name, const std::string& from, const std::string& to) {
+    hf.tie_embeddings = true;
+    synth::write_hf_model(work.file(name), hf);
+    std::string text = good_config;
+    const std::size_t at = text.find(from);
+    EXPECT_NE(at, std::string::npos) << from;
+    text.replace(at, from.size(), to);
+    synth::write_binary_file(work.file(name + "/config.json"), std::vector<uint8_t>(text.begin(), text.end()));
+  };
+  variant("llama", "BitNetForCausalLM", "LlamaForCausalLM");
+  variant("no_layers", "\"num_hidden_layers\"", "\"layers\"");
+  variant("wrong_shape", "\"intermediate_size\": 512", "\"intermediate_size\": 768");
+  struct Row {
+    const char* name;
+    std::string dir;
+    std::vector<std::string> extra;
+    int exit_code;
+    std::string message;
+  };
+  const std::vector<Row> rows = {
+      {"missing folder", work.file("nothing"), {}, 1, "cannot open " + work.file("nothing/config.json")},
+      {"not BitNet", work.file("llama"), {}, 2, "names no BitNetForCausalLM"},
+      {"missing hyper-parameter", work.file("no_layers"), {}, 1, "\"num_hidden_layers\" is missing"},
+      {"shape against config", work.file("wrong_shape"), {}, 1,
+       "checkpoint tensor 'model.layers.0.mlp.gate_proj.weight' has shape [512, 256] where config.json implies [768, 256]"},
+      {"untied output", work.file("untied"), {}, 2, "has its own lm_head.weight"},
+      {"embedding type", work.file("good"), {"--embedding-type", "tq2_0"}, 2, "is not a type for the embedding"},
+  };
+  TempDir out_dir;
+  for (const Row& row : rows) {
+    SCOPED_TRACE(row.name);
+    std::vector<std::string> args = {"convert", row.dir, out_dir.file("out.gguf"), "--type", "tq2_0"};
+    args.insert(args.end(), row.extra.begin(), row.extra.end());
+    const ToolResult r = tool(args);
+    EXPECT_EQ(r.exit_code, row.exit_code) << contents_of(r);
+    EXPECT_NE(r.err.find(row.message), std::string::npos) << contents_of(r);
+    EXPECT_TRUE(out_dir.entries().empty());
+  }
+  const ToolResult good = tool({"convert", "-q", work.file("good"), out_dir.file("out.gguf"), "--type", "q2_0"});
+  EXPECT_EQ(good.exit_code, 0) << contents_of(good);
+}
+
 // Plain progress lines when stderr is not a terminal, nothing with --quiet;
 // the output verifies with its own checksums; --tensor-type rules win over
 // --type, and a row length TQ2_0 cannot hold goes to Q2_0 on request.
@@ -485,7 +537,7 @@ TEST_F(CliFiles, QuantizeProgressRulesAndOutput) {
   synth::write_binary_file(dir_->file("narrow.gguf"), one_projection(gaussian_like(512), 64));
   const ToolResult narrow = tool({"quantize", dir_->file("narrow.gguf"), out_dir.file("c.gguf"), "--type", "q2_0"});
   EXPECT_EQ(narrow.exit_code, 0) << contents_of(narrow);
-  for (const char* command : {"quantize", "transcode"}) {
+  for (const char* command : {"quantize", "transcode", "convert"}) {
     const ToolResult help = tool({command, "--help"});
     EXPECT_EQ(help.exit_code, 0);
     EXPECT_NE(help.out.find("Exit codes:"), std::string::npos) << help.out;

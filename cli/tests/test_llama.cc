@@ -314,6 +314,62 @@ TEST(Llama, I2sQuantizeAndTranscodeMatchMainline) {
   EXPECT_FALSE(std::filesystem::exists(dir.file("exact.gguf")));
 }
 
+// convert: the test tool's Hugging Face checkpoint and its GGUF model of
+// the same seed are one model. From bf16 master weights, convert gives the
+// tensors of quantize on the GGUF (mainline TQ2_0 and bitnet.cpp I2_S) and
+// the same logits; from transformers' packed codes it keeps every code
+// (the scale is 1/weight_scale, which the checkpoint stores in bf16), and
+// the BPE vocabulary tokenizes a prompt in mainline without a warning.
+TEST(Llama, ConvertHuggingFaceCheckpoints) {
+  TempDir dir;
+  synth::GgufModelOptions gguf;
+  gguf.tokenizer = synth::Tokenizer::kBpe;
+  synth::write_gguf_model(dir.file("f32.gguf"), gguf);
+  synth::HfModelOptions hf;
+  synth::write_hf_model(dir.file("hf"), hf);
+  hf.weights = synth::HfWeights::kPacked;
+  hf.shards = 3;
+  synth::write_hf_model(dir.file("hf_packed"), hf);
+  for (const char* type : {"tq2_0", "i2_s"}) {
+    SCOPED_TRACE(type);
+    const ToolResult q = run_tool(g_tool, {"quantize", dir.file("f32.gguf"), dir.file("q.gguf"), "-t", type, "-f"});
+    ASSERT_EQ(q.exit_code, 0) << contents_of(q);
+    const ToolResult c = run_tool(g_tool, {"convert", dir.file("hf"), dir.file("c.gguf"), "-t", type,
+                                           "--embedding-type", "f32", "-f"});
+    ASSERT_EQ(c.exit_code, 0) << contents_of(c);
+    EXPECT_NE(c.err.find("convert: 24 tensors (24 converted)"), std::string::npos) << c.err;
+    expect_same_tensors(dir.file("c.gguf"), dir.file("q.gguf"));
+    const ToolResult verify = run_tool(g_tool, {"verify", dir.file("c.gguf")});
+    EXPECT_EQ(verify.exit_code, 0) << contents_of(verify);
+  }
+  const ToolResult c = run_tool(g_tool, {"convert", dir.file("hf"), dir.file("c.gguf"), "-t", "tq2_0",
+                                         "--embedding-type", "f32", "-f"});
+  ASSERT_EQ(c.exit_code, 0) << contents_of(c);
+  const ToolResult q = run_tool(g_tool, {"quantize", dir.file("f32.gguf"), dir.file("q.gguf"), "-t", "tq2_0", "-f"});
+  ASSERT_EQ(q.exit_code, 0) << contents_of(q);
+  EXPECT_EQ(logits_of(dir.file("c.gguf"), dir), logits_of(dir.file("q.gguf"), dir));
+
+  const ToolResult p = run_tool(g_tool, {"convert", dir.file("hf_packed"), dir.file("p.gguf"), "-t", "tq2_0"});
+  ASSERT_EQ(p.exit_code, 0) << contents_of(p);
+  EXPECT_NE(p.err.find("packed U8 -> TQ2_0"), std::string::npos) << p.err;
+  const auto packed = tensors_by_name(inspect_json(dir.file("p.gguf")));
+  const auto master = tensors_by_name(inspect_json(dir.file("c.gguf")));
+  int ternary = 0;
+  for (const auto& [name, t] : master) {
+    if (t["type"] != "TQ2_0") continue;
+    ++ternary;
+    for (const char* share : {"minus", "zero", "plus"}) EXPECT_EQ(packed.at(name)["ternary"][share], t["ternary"][share]) << name;
+    EXPECT_NEAR(packed.at(name)["ternary"]["scale_min"].get<double>(), t["ternary"]["scale_min"].get<double>(),
+                t["ternary"]["scale_min"].get<double>() * 1e-2) << name;
+  }
+  EXPECT_EQ(ternary, 14);
+  EXPECT_EQ(packed.at("token_embd.weight")["type"], "F16");
+  const ToolResult text = harness({"logits", dir.file("p.gguf"), "--prompt", "the quick brown fox"});
+  EXPECT_EQ(text.exit_code, 0) << contents_of(text);
+  EXPECT_NE(text.out.find("tokens 510 "), std::string::npos) << "BOS first: " << text.out;
+  EXPECT_EQ(text.err.find("GENERATION QUALITY WILL BE DEGRADED"), std::string::npos) << text.err;
+}
+
 }  // namespace
 }  // namespace bitnet_cli::testing
 
