@@ -222,6 +222,34 @@ TEST(Llama, QuantizeEqualsLlamaModelQuantize) {
   }
 }
 
+// A bitnet.cpp file (arch bitnet-b1.58, F32 weights, no pre-tokenizer)
+// quantized to TQ2_0 becomes a mainline file: same tensors as mainline's
+// own quantize of the mainline twin, loads, tokenizes without a warning.
+TEST(Llama, QuantizeMapsBitnetCppFilesToMainline) {
+  TempDir dir;
+  synth::GgufModelOptions model;
+  model.tokenizer = synth::Tokenizer::kBpe;
+  synth::write_gguf_model(dir.file("f32.gguf"), model);
+  model.arch = synth::Arch::kBitnetCpp;
+  synth::write_gguf_model(dir.file("fork_f32.gguf"), model);
+  const ToolResult l = harness({"quantize", dir.file("f32.gguf"), dir.file("llama_tq2.gguf"), "--ftype", "tq2_0",
+                                "--token-embedding-type", "f32"});
+  ASSERT_EQ(l.exit_code, 0) << contents_of(l);
+  const ToolResult q = run_tool(g_tool, {"quantize", dir.file("fork_f32.gguf"), dir.file("tq2.gguf"), "-t", "tq2_0"});
+  ASSERT_EQ(q.exit_code, 0) << contents_of(q);
+  expect_same_tensors(dir.file("tq2.gguf"), dir.file("llama_tq2.gguf"));
+  const GgufFile out = GgufFile::open(dir.file("tq2.gguf"));
+  EXPECT_EQ(out.architecture(), "bitnet");
+  ASSERT_NE(out.find("tokenizer.ggml.pre"), nullptr);
+  EXPECT_EQ(*out.find("tokenizer.ggml.pre")->as_string(), "llama-bpe");
+  ASSERT_NE(out.find("bitnet.hidden_activation"), nullptr);
+  EXPECT_EQ(out.find("bitnet-b1.58.rope.freq_base"), nullptr);
+  EXPECT_EQ(logits_of(dir.file("tq2.gguf"), dir), logits_of(dir.file("llama_tq2.gguf"), dir));
+  const ToolResult text = harness({"logits", dir.file("tq2.gguf"), "--prompt", "the quick brown fox"});
+  EXPECT_EQ(text.exit_code, 0) << contents_of(text);
+  EXPECT_EQ(text.err.find("GENERATION QUALITY WILL BE DEGRADED"), std::string::npos) << text.err;
+}
+
 // The absmean rule: quantize of the master weights (F32 and BF16, not
 // ternary) gives the same tensors as the test tool's own absmean writer
 // (I2_S) and as llama_model_quantize of the ternarized F32 model (TQ2_0).
@@ -290,6 +318,10 @@ TEST(Llama, I2sQuantizeAndTranscodeMatchMainline) {
     const GgufFile tq2 = GgufFile::open(dir.file("tq2.gguf"));
     EXPECT_EQ(tq2.architecture(), "bitnet");
     EXPECT_EQ(file_type_of(dir.file("tq2.gguf")), 37u);
+    // bitnet.cpp's files carry no pre-tokenizer; the mainline file gets one.
+    const ToolResult text = harness({"logits", dir.file("tq2.gguf"), "--prompt", "the quick brown fox"});
+    EXPECT_EQ(text.exit_code, 0) << contents_of(text);
+    EXPECT_EQ(text.err.find("GENERATION QUALITY WILL BE DEGRADED"), std::string::npos) << text.err;
   }
   const ToolResult back = run_tool(g_tool, {"transcode", dir.file("tq2.gguf"), dir.file("back.gguf"), "--type", "i2_s"});
   ASSERT_EQ(back.exit_code, 0) << contents_of(back);
