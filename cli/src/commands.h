@@ -53,6 +53,7 @@ struct TranscodeOptions {
   std::string out_path;
   std::string type;  // tq2_0, tq1_0, i2_s
   bool exact_scales = false;  // refuse rounding an f32 scale to f16
+  std::string scale_mode = "block";  // or "tensor": d = 1 and a .scale tensor (mainline)
   bool force = false;
 };
 int run_transcode(const TranscodeOptions& options);

@@ -91,6 +91,9 @@ int run(int argc, char** argv) {
   transcode_command->add_flag("--exact-scales", transcode.exact_scales,
                               "Refuse a per-tensor f32 scale that a 256-block's f16 d cannot hold exactly "
                               "(default: round it, as llama_model_quantize does)");
+  transcode_command->add_option("--scale", transcode.scale_mode,
+                                "block (default): I2_S's scale as each 256-block's f16 d, as llama_model_quantize "
+                                "writes; tensor: d = 1 and the exact f32 scale in mainline's blk.N.<proj>.scale");
   transcode_command->add_flag("-f,--force", transcode.force, "Replace an existing OUT");
   add_common(transcode_command, common);
 

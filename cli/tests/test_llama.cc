@@ -338,6 +338,51 @@ TEST(Llama, I2sQuantizeAndTranscodeMatchMainline) {
     const uint64_t codes = t.size - 32;
     EXPECT_EQ(std::memcmp(round_trip.tensor_data(*r), original.tensor_data(t), codes), 0) << t.name;
   }
+  // Tensor scale mode: d = 1 and the exact f32 alpha in blk.N.<proj>.scale;
+  // mainline loads it, with logits within rounding of the block mode's; the
+  // way back to I2_S is refused rather than losing the scales.
+  const ToolResult tensor_mode = run_tool(g_tool, {"transcode", dir.file("fork_i2s.gguf"), dir.file("ts.gguf"),
+                                                   "--type", "tq2_0", "--scale", "tensor"});
+  ASSERT_EQ(tensor_mode.exit_code, 0) << contents_of(tensor_mode);
+  {
+    const GgufFile ts = GgufFile::open(dir.file("ts.gguf"));
+    EXPECT_EQ(ts.tensors().size(), 24u + 14u);
+    int scales = 0;
+    for (const GgufTensorInfo& t : original.tensors()) {
+      if (t.type->ternary == TernaryLayout::kNone) continue;
+      const GgufTensorInfo* scale = ts.find_tensor(t.name.substr(0, t.name.size() - 7) + ".scale");
+      ASSERT_NE(scale, nullptr) << t.name;
+      ASSERT_EQ(scale->size, 4u);
+      EXPECT_EQ(std::memcmp(ts.tensor_data(*scale), original.tensor_data(t) + t.size - 32, 4), 0) << "alpha of " << t.name;
+      ++scales;
+    }
+    EXPECT_EQ(scales, 14);
+  }
+  const auto ts_json = tensors_by_name(inspect_json(dir.file("ts.gguf")));
+  EXPECT_EQ(ts_json.at("blk.0.ffn_up.weight")["ternary"]["scale_max"], 1.0);
+  // Both modes differ from the F32 model by the TQ2_0 kernel's int8
+  // activations (about 1 %); the tensor mode must not add to that.
+  const std::vector<uint8_t> reference = logits_of(dir.file("f32.gguf"), dir);
+  const auto relative_rms = [&reference](const std::vector<uint8_t>& logits) {
+    EXPECT_EQ(logits.size(), reference.size());
+    double diff = 0, norm = 0;
+    for (std::size_t i = 0; i + 4 <= std::min(logits.size(), reference.size()); i += 4) {
+      float x, y;
+      std::memcpy(&x, logits.data() + i, 4);
+      std::memcpy(&y, reference.data() + i, 4);
+      diff += (x - y) * static_cast<double>(x - y);
+      norm += static_cast<double>(y) * y;
+    }
+    return std::sqrt(diff / norm);
+  };
+  const double tensor_error = relative_rms(logits_of(dir.file("ts.gguf"), dir));
+  const double block_error = relative_rms(logits_of(dir.file("tq2.gguf"), dir));
+  EXPECT_LT(tensor_error, 5e-2);
+  EXPECT_LT(tensor_error, 1.5 * block_error) << "tensor " << tensor_error << " block " << block_error;
+  const ToolResult no_way_back = run_tool(g_tool, {"transcode", dir.file("ts.gguf"), dir.file("x.gguf"), "-t", "i2_s"});
+  EXPECT_EQ(no_way_back.exit_code, 2) << contents_of(no_way_back);
+  EXPECT_NE(no_way_back.err.find("scales a ternary tensor"), std::string::npos) << no_way_back.err;
+
   // Exact scales requested: the f32 alpha has no exact f16, so it is refused.
   const ToolResult exact = run_tool(g_tool, {"transcode", dir.file("fork_i2s.gguf"), dir.file("exact.gguf"),
                                              "--type", "tq2_0", "--exact-scales"});
