@@ -65,7 +65,6 @@ void require_ternary(const GgufFile& in, const GgufTensorInfo& t) {
 }
 
 struct TensorTypeRule {
-  std::string pattern;
   std::regex regex;
   const TypeInfo* type;
 };
@@ -90,7 +89,7 @@ std::vector<TensorTypeRule> parse_rules(const std::vector<std::string>& rules, P
                        provenance_name(target) + " files");
     }
     try {
-      parsed.push_back({pattern, std::regex(pattern, std::regex::ECMAScript), gguf_type});
+      parsed.push_back({std::regex(pattern, std::regex::ECMAScript), gguf_type});
     } catch (const std::regex_error& e) {
       throw UsageError("--tensor-type " + printable(rule) + ": bad regular expression: " + e.what());
     }

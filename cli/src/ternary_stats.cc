@@ -46,9 +46,9 @@ class BlockRange {
  private:
   std::size_t buffer_size(uint64_t count) const { return count * info_.block_bytes + info_.tail_bytes; }
   const uint8_t* view(uint64_t first, uint64_t count) {
-    const uint8_t* blocks = data_ + first * info_.block_bytes;
-    if (info_.tail_bytes == 0) return blocks;
-    copy_.assign(blocks, blocks + count * info_.block_bytes);
+    const uint8_t* start = data_ + first * info_.block_bytes;
+    if (info_.tail_bytes == 0) return start;
+    copy_.assign(start, start + count * info_.block_bytes);
     copy_.insert(copy_.end(), data_ + size_ - info_.tail_bytes, data_ + size_);
     return copy_.data();
   }
