@@ -173,9 +173,23 @@ float scale_value(const SafetensorsTensor& t) {
   return value;
 }
 
+int run_convert_checked(const ConvertOptions& options);
+
 }  // namespace
 
+// JSON of the wrong shape (a string where a number belongs) is named with
+// the folder, not left as a bare nlohmann message.
 int run_convert(const ConvertOptions& options) {
+  try {
+    return run_convert_checked(options);
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(options.hf_dir + ": config.json or tokenizer.json is not what a BitNet checkpoint holds: " + e.what());
+  }
+}
+
+namespace {
+
+int run_convert_checked(const ConvertOptions& options) {
   const bitnet_type target = ternary_target_type(options.type, "convert");
   const Provenance engine = engine_of(target);
   bitnet_type embedding_type = 0;
@@ -340,4 +354,5 @@ int run_convert(const ConvertOptions& options) {
   return kExitOk;
 }
 
+}  // namespace
 }  // namespace bitnet_cli

@@ -485,6 +485,16 @@ TEST_F(CliFiles, ConvertRefusesBadCheckpoints) {
   variant("llama", "BitNetForCausalLM", "LlamaForCausalLM");
   variant("no_layers", "\"num_hidden_layers\"", "\"layers\"");
   variant("wrong_shape", "\"intermediate_size\": 512", "\"intermediate_size\": 768");
+  {
+    hf.tie_embeddings = true;
+    synth::write_hf_model(work.file("bad_token"), hf);
+    const std::vector<uint8_t> bytes = read_file(work.file("bad_token/tokenizer.json"));
+    std::string text(bytes.begin(), bytes.end());
+    const std::size_t at = text.find("\"id\": 510");
+    ASSERT_NE(at, std::string::npos);
+    text.replace(at, std::strlen("\"id\": 510"), "\"id\": \"x\"");
+    synth::write_binary_file(work.file("bad_token/tokenizer.json"), std::vector<uint8_t>(text.begin(), text.end()));
+  }
   struct Row {
     const char* name;
     std::string dir;
@@ -499,6 +509,8 @@ TEST_F(CliFiles, ConvertRefusesBadCheckpoints) {
       {"shape against config", work.file("wrong_shape"), {}, 1,
        "checkpoint tensor 'model.layers.0.mlp.gate_proj.weight' has shape [512, 256] where config.json implies [768, 256]"},
       {"untied output", work.file("untied"), {}, 2, "has its own lm_head.weight"},
+      {"token id not a number", work.file("bad_token"), {}, 1,
+       work.file("bad_token") + ": config.json or tokenizer.json is not what a BitNet checkpoint holds"},
       {"embedding type", work.file("good"), {"--embedding-type", "tq2_0"}, 2, "is not a type for the embedding"},
   };
   TempDir out_dir;
