@@ -2,6 +2,9 @@
 // of damaged inputs, each of which must give its exit code and a message
 // naming what is wrong (never a crash).
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <cstring>
@@ -525,6 +528,49 @@ TEST_F(CliFiles, ConvertRefusesBadCheckpoints) {
   }
   const ToolResult good = tool({"convert", "-q", work.file("good"), out_dir.file("out.gguf"), "--type", "q2_0"});
   EXPECT_EQ(good.exit_code, 0) << contents_of(good);
+}
+
+// Ctrl-C in the middle of a quantize: the program is stopped after its
+// first progress line (one tensor of 354 written), interrupted, and
+// leaves no file, neither a new one nor a change to an existing target.
+TEST(CliInterrupt, QuantizeInterruptedLeavesNothing) {
+  TempDir in_dir;
+  synth::GgufModelOptions model;
+  model.shape.layers = 32;
+  synth::write_gguf_model(in_dir.file("m.gguf"), model);
+  TempDir out_dir;
+  synth::write_binary_file(out_dir.file("kept.gguf"), {7, 7, 7});
+  for (const char* name : {"new.gguf", "kept.gguf"}) {
+    SCOPED_TRACE(name);
+    int err_pipe[2];
+    ASSERT_EQ(::pipe(err_pipe), 0);
+    const std::string out = out_dir.file(name);
+    const pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      ::dup2(err_pipe[1], 2);
+      ::close(err_pipe[0]);
+      ::execl(g_tool.c_str(), g_tool.c_str(), "quantize", "-j", "1", "-f", in_dir.file("m.gguf").c_str(), out.c_str(),
+              "--type", "tq1_0", static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    ::close(err_pipe[1]);
+    std::string first_line;
+    char c = 0;
+    while (::read(err_pipe[0], &c, 1) == 1 && c != '\n') first_line += c;
+    ::kill(pid, SIGSTOP);
+    EXPECT_EQ(first_line.rfind("[1/354] token_embd.weight", 0), 0u) << first_line;
+    int status = 0;
+    ASSERT_EQ(::waitpid(pid, &status, WUNTRACED), pid);
+    ASSERT_TRUE(WIFSTOPPED(status)) << "the program finished before it could be interrupted";
+    ::kill(pid, SIGINT);
+    ::kill(pid, SIGCONT);
+    ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+    ::close(err_pipe[0]);
+    EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGINT) << "status " << status;
+    EXPECT_EQ(out_dir.entries(), std::vector<std::string>{"kept.gguf"});
+    EXPECT_EQ(read_file(out_dir.file("kept.gguf")), (std::vector<uint8_t>{7, 7, 7}));
+  }
 }
 
 // Plain progress lines when stderr is not a terminal, nothing with --quiet;
