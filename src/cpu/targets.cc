@@ -6,6 +6,7 @@
 #include <strings.h>
 
 #include "api/errors.h"
+#include "cpu/gemm_kernels.h"
 #include "formats/bitnet_rs_kernel.h"
 #include "formats/bitnet_rs_quantizer.h"
 #include "hwy/targets.h"
@@ -59,12 +60,12 @@ struct KernelTable {
       const TargetInfo& t = kTargets[i];
       if (t.hwy == 0) {
         sets[i] = {ReferenceQuantize, ReferenceDequantize, ReferenceKernelQuantize,
-                   ReferenceMatmulI2S, &kReferenceTensorKernels};
+                   ReferenceMatmulI2S, &kReferenceTensorKernels, &kReferenceGemmKernels};
       } else {
         // The tensor layouts have no Highway kernels yet: every target runs
         // their scalar references.
         sets[i] = {HwyQuantize(t.hwy), HwyDequantize(t.hwy), HwyKernelQuantize(t.hwy),
-                   HwyMatmulI2S(t.hwy), &kReferenceTensorKernels};
+                   HwyMatmulI2S(t.hwy), &kReferenceTensorKernels, HwyGemmKernels(t.hwy)};
       }
     }
   }

@@ -1,0 +1,307 @@
+// The matrix-product entry points: argument checks against the layout
+// descriptors, then one product (src/gemm) on the resolved CPU target.
+// Nothing is written before every check has passed.
+#include <cstring>
+#include <new>
+
+#include "api/errors.h"
+#include "api/validate.h"
+#include "bitnet_quant.h"
+#include "cpu/targets.h"
+#include "device/device.h"
+#include "formats/dot_rules.h"
+#include "formats/layouts.h"
+#include "gemm/gemm_ops.h"
+
+namespace bitnet {
+namespace {
+
+constexpr int kMaxThreads = 1024;
+constexpr uint32_t kKnownFlags = BITNET_GEMM_ROW_RANGE;
+
+const bitnet_gemm_options kDefaultOptions = BITNET_GEMM_OPTIONS_INIT;
+
+// What the checks found: the job, the layouts, the problem without its
+// activations.
+struct GemmCall {
+  GemmJob job;
+  const Layout* w;
+  const Layout* x;  // element type of bitnet_gemm's x
+  GemmProblem p;
+};
+
+long long LL(int64_t v) { return static_cast<long long>(v); }
+
+int ResolveOptions(const bitnet_gemm_options* options, GemmCall* call) {
+  const bitnet_gemm_options& o = options != nullptr ? *options : kDefaultOptions;
+  if (o.struct_size != sizeof(bitnet_gemm_options)) {
+    return Fail(BITNET_E_INVALID_OPTIONS,
+                "options->struct_size is %u; this library knows %zu (initialise with "
+                "BITNET_GEMM_OPTIONS_INIT or bitnet_gemm_options_init)",
+                o.struct_size, sizeof(bitnet_gemm_options));
+  }
+  if ((o.flags & ~kKnownFlags) != 0) {
+    return Fail(BITNET_E_INVALID_OPTIONS, "options->flags is 0x%x; known flags are 0x%x", o.flags,
+                kKnownFlags);
+  }
+  if (o.n_threads < 0 || o.n_threads > kMaxThreads) {
+    return Fail(BITNET_E_INVALID_OPTIONS, "options->n_threads is %d; it must be in [0, %d]",
+                o.n_threads, kMaxThreads);
+  }
+  if (o.x_type != BITNET_TYPE_F32 && o.x_type != BITNET_TYPE_F16 && o.x_type != BITNET_TYPE_BF16) {
+    return Fail(BITNET_E_INVALID_OPTIONS,
+                "options->x_type is %d (%s); x must be F32 (0), F16 (1) or BF16 (30)",
+                static_cast<int>(o.x_type), LayoutName(o.x_type));
+  }
+  if (o.reserved != 0) {
+    return Fail(BITNET_E_INVALID_OPTIONS, "options->reserved is %d; it must be 0", o.reserved);
+  }
+  const KernelSet* kernels = nullptr;
+  const int status = ResolveKernels(o.cpu_target, &kernels);
+  if (status != BITNET_OK) return status;
+  call->job.kernels = kernels;
+  call->job.threads = o.n_threads > 1 ? o.n_threads : 1;
+  call->x = FindLayout(o.x_type);
+  // The row range is checked against the shape later; keep it for then.
+  call->job.row_begin = (o.flags & BITNET_GEMM_ROW_RANGE) ? static_cast<size_t>(o.row_begin) : 0;
+  call->job.row_end = (o.flags & BITNET_GEMM_ROW_RANGE) ? static_cast<size_t>(o.row_end) : SIZE_MAX;
+  if ((o.flags & BITNET_GEMM_ROW_RANGE) && (o.row_begin < 0 || o.row_end < o.row_begin)) {
+    return Fail(BITNET_E_INVALID_ARGUMENT,
+                "options->row_begin/row_end are %lld/%lld; the range must satisfy 0 <= row_begin "
+                "<= row_end <= rows",
+                LL(o.row_begin), LL(o.row_end));
+  }
+  return BITNET_OK;
+}
+
+int ResolveWeights(bitnet_type w_type, GemmCall* call) {
+  const Layout* l = FindLayout(w_type);
+  ActKind kind;
+  if (l == nullptr || !GemmActKind(l->id, &kind)) {
+    return Fail(BITNET_E_INVALID_TYPE,
+                "w_type is %d (%s); the products take I2_S (36), TQ1_0 (34), TQ2_0 (35) or "
+                "Q2_0 (42) weights",
+                static_cast<int>(w_type), LayoutName(w_type));
+  }
+  call->w = l;
+  return BITNET_OK;
+}
+
+bool MulOverflows(size_t a, size_t b, size_t limit) { return b != 0 && a > limit / b; }
+
+// Shapes, the weight tensor and y; fills call->p but for the activations.
+int CheckShapeAndWeights(const void* w, size_t w_len, int64_t rows, int64_t cols, int64_t batch,
+                         const float* y, GemmCall* call) {
+  const Layout& l = *call->w;
+  if (batch < 0) {
+    return Fail(BITNET_E_INVALID_SHAPE, "batch is %lld; it must be >= 0", LL(batch));
+  }
+  size_t need = 0;
+  int status = bitnet_tensor_size(l.type, rows, cols, &need);
+  if (status != BITNET_OK) return status;  // negative or unholdable shapes, with the reason
+  if (l.id == LayoutId::kI2_S && cols > kMaxI2SCols) {
+    return Fail(BITNET_E_INVALID_SHAPE,
+                "I2_S rows of %lld columns: the int32 sums of bitnet.cpp's product are exact up "
+                "to %lld columns",
+                LL(cols), LL(kMaxI2SCols));
+  }
+  if (w_len != need) {
+    return Fail(BITNET_E_SIZE_MISMATCH, "w_len is %zu; a %lld x %lld %s tensor is %zu bytes", w_len,
+                LL(rows), LL(cols), l.name, need);
+  }
+  if (w == nullptr) return Fail(BITNET_E_NULL_POINTER, "w is NULL");
+  const size_t m = static_cast<size_t>(rows), k = static_cast<size_t>(cols),
+               n = static_cast<size_t>(batch);
+  const size_t limit = static_cast<size_t>(PTRDIFF_MAX) / sizeof(float);
+  if (MulOverflows(n, m, limit) || MulOverflows(n, k, limit)) {
+    return Fail(BITNET_E_SIZE_OVERFLOW, "batch %lld of %lld x %lld is too large to address",
+                LL(batch), LL(rows), LL(cols));
+  }
+  GemmJob& job = call->job;
+  if (job.row_end == SIZE_MAX) {
+    job.row_end = m;
+  } else if (job.row_end > m) {
+    return Fail(BITNET_E_INVALID_ARGUMENT,
+                "options->row_end is %zu; the weights have %lld rows", job.row_end, LL(rows));
+  }
+  if (n * m != 0 && job.row_begin < job.row_end) {
+    if (y == nullptr) return Fail(BITNET_E_NULL_POINTER, "y is NULL");
+    if (reinterpret_cast<uintptr_t>(y) % alignof(float) != 0) {
+      return Fail(BITNET_E_MISALIGNED, "y (%p) is not aligned to float", static_cast<const void*>(y));
+    }
+  }
+  GemmProblem& p = call->p;
+  p = GemmProblem{};
+  p.layout = l.id;
+  p.weights = static_cast<const uint8_t*>(w);
+  p.rows = m;
+  p.cols = k;
+  p.w_scale = l.id == LayoutId::kI2_S ? I2SWeightScale(p.weights, m, k) : 0.0f;
+  p.batch = n;
+  p.y = const_cast<float*>(y);
+  p.y_stride = m;
+  return BITNET_OK;
+}
+
+// The bytes of y the call writes span (row range included).
+Region YRegion(const GemmCall& c) {
+  const GemmJob& j = c.job;
+  if (c.p.batch == 0 || j.row_begin >= j.row_end) return {"y", c.p.y, 0};
+  const size_t first = j.row_begin, last = (c.p.batch - 1) * c.p.rows + j.row_end;
+  return {"y", c.p.y + first, (last - first) * sizeof(float)};
+}
+
+int CheckInputBuffer(const Region& in) {
+  if (in.bytes != 0 && in.ptr == nullptr) return Fail(BITNET_E_NULL_POINTER, "%s is NULL", in.name);
+  return BITNET_OK;
+}
+
+int CheckAligned(const Region& r, size_t alignment) {
+  if (r.bytes != 0 && reinterpret_cast<uintptr_t>(r.ptr) % alignment != 0) {
+    return Fail(BITNET_E_MISALIGNED, "%s (%p) is not aligned to %zu bytes", r.name, r.ptr,
+                alignment);
+  }
+  return BITNET_OK;
+}
+
+// y must not share a byte with any input.
+int CheckOutputApart(const GemmCall& c, std::initializer_list<Region> inputs) {
+  const Region y = YRegion(c);
+  for (const Region& in : inputs) {
+    const int status = CheckNoOverlap(y, in);
+    if (status != BITNET_OK) return status;
+  }
+  return BITNET_OK;
+}
+
+template <class Op>
+int Run(const Op& op) {
+  int status;
+  try {
+    status = op();
+  } catch (const std::bad_alloc&) {
+    return Fail(BITNET_E_OUT_OF_MEMORY, "out of memory");
+  }
+  if (status == BITNET_OK) SetLastBackend(BITNET_BACKEND_CPU);
+  return status;
+}
+
+}  // namespace
+}  // namespace bitnet
+
+using bitnet::Fail;
+using bitnet::GemmCall;
+using bitnet::Region;
+
+extern "C" {
+
+int bitnet_gemm_options_init(bitnet_gemm_options* options, size_t struct_size) {
+  if (options == nullptr) return Fail(BITNET_E_NULL_POINTER, "options is NULL");
+  if (struct_size != sizeof(bitnet_gemm_options)) {
+    return Fail(BITNET_E_INVALID_OPTIONS, "struct_size is %zu; this library knows %zu", struct_size,
+                sizeof(bitnet_gemm_options));
+  }
+  *options = bitnet::kDefaultOptions;
+  return BITNET_OK;
+}
+
+int bitnet_gemm_act_type(bitnet_type w_type, bitnet_type* act_type) {
+  GemmCall call{};
+  const int status = bitnet::ResolveWeights(w_type, &call);
+  if (status != BITNET_OK) return status;
+  if (act_type == nullptr) return Fail(BITNET_E_NULL_POINTER, "act_type is NULL");
+  bitnet::ActKind kind = bitnet::ActKind::kI8S;
+  bitnet::GemmActKind(call.w->id, &kind);
+  switch (kind) {
+    case bitnet::ActKind::kI8S: *act_type = BITNET_TYPE_I8_S; break;
+    case bitnet::ActKind::kQ8K: *act_type = BITNET_TYPE_Q8_K; break;
+    case bitnet::ActKind::kQ8_0: *act_type = BITNET_TYPE_Q8_0; break;
+  }
+  return BITNET_OK;
+}
+
+int bitnet_gemm(bitnet_type w_type, const void* w, size_t w_len, int64_t rows, int64_t cols,
+                const float* x, int64_t batch, float* y, const bitnet_gemm_options* options) {
+  GemmCall call{};
+  int status;
+  if ((status = bitnet::ResolveOptions(options, &call)) != BITNET_OK ||
+      (status = bitnet::ResolveWeights(w_type, &call)) != BITNET_OK ||
+      (status = bitnet::CheckShapeAndWeights(w, w_len, rows, cols, batch, y, &call)) != BITNET_OK) {
+    return status;
+  }
+  const size_t x_elem = call.x->block_bytes;
+  const Region in_x{"x", x, call.p.batch * call.p.cols * x_elem};
+  const Region in_w{"w", w, w_len};
+  if ((status = bitnet::CheckInputBuffer(in_x)) != BITNET_OK ||
+      (status = bitnet::CheckAligned(in_x, x_elem)) != BITNET_OK ||
+      (status = bitnet::CheckOutputApart(call, {in_w, in_x})) != BITNET_OK) {
+    return status;
+  }
+  if (call.p.batch == 0 || call.job.row_begin >= call.job.row_end) return bitnet::Run([] { return 0; });
+  return bitnet::Run([&] { return bitnet::GemmFromFloat(call.job, call.p, *call.x, x); });
+}
+
+int bitnet_gemm_i8s(const void* w, size_t w_len, int64_t rows, int64_t cols, const int8_t* q,
+                    const float* scales, const int32_t* sums, int64_t batch, float* y,
+                    const bitnet_gemm_options* options) {
+  GemmCall call{};
+  int status;
+  if ((status = bitnet::ResolveOptions(options, &call)) != BITNET_OK ||
+      (status = bitnet::ResolveWeights(BITNET_TYPE_I2_S, &call)) != BITNET_OK ||
+      (status = bitnet::CheckShapeAndWeights(w, w_len, rows, cols, batch, y, &call)) != BITNET_OK) {
+    return status;
+  }
+  const size_t n = call.p.batch;
+  const Region in_q{"q", q, n * call.p.cols}, in_scales{"scales", scales, n * sizeof(float)},
+      in_sums{"sums", sums, n * sizeof(int32_t)}, in_w{"w", w, w_len};
+  if ((status = bitnet::CheckInputBuffer(in_q)) != BITNET_OK ||
+      (status = bitnet::CheckInputBuffer(in_scales)) != BITNET_OK ||
+      (status = bitnet::CheckInputBuffer(in_sums)) != BITNET_OK ||
+      (status = bitnet::CheckAligned(in_scales, alignof(float))) != BITNET_OK ||
+      (status = bitnet::CheckAligned(in_sums, alignof(int32_t))) != BITNET_OK ||
+      (status = bitnet::CheckOutputApart(call, {in_w, in_q, in_scales, in_sums})) != BITNET_OK) {
+    return status;
+  }
+  if (n == 0 || call.job.row_begin >= call.job.row_end) return bitnet::Run([] { return 0; });
+  call.p.acts = {bitnet::ActKind::kI8S, q, scales, sums, nullptr, 0};
+  return bitnet::Run([&] { return bitnet::GemmQuantized(call.job, call.p); });
+}
+
+int bitnet_gemm_blocks(bitnet_type w_type, const void* w, size_t w_len, int64_t rows, int64_t cols,
+                       const void* xq, size_t xq_len, int64_t batch, float* y,
+                       const bitnet_gemm_options* options) {
+  GemmCall call{};
+  int status;
+  if ((status = bitnet::ResolveOptions(options, &call)) != BITNET_OK ||
+      (status = bitnet::ResolveWeights(w_type, &call)) != BITNET_OK) {
+    return status;
+  }
+  bitnet::ActKind kind = bitnet::ActKind::kI8S;
+  bitnet::GemmActKind(call.w->id, &kind);
+  if (kind == bitnet::ActKind::kI8S) {
+    return Fail(BITNET_E_INVALID_TYPE,
+                "w_type is I2_S, whose product takes I8_S rows: use bitnet_gemm_i8s");
+  }
+  if ((status = bitnet::CheckShapeAndWeights(w, w_len, rows, cols, batch, y, &call)) != BITNET_OK) {
+    return status;
+  }
+  const size_t row_bytes =
+      call.p.cols / bitnet::ActBlockElements(kind) * bitnet::ActBlockBytes(kind);
+  const size_t need = call.p.batch * row_bytes;
+  const char* act_name = kind == bitnet::ActKind::kQ8K ? "Q8_K" : "Q8_0";
+  if (xq_len != need) {
+    return Fail(BITNET_E_SIZE_MISMATCH,
+                "xq_len is %zu; %lld tokens of %lld columns in %s blocks are %zu bytes", xq_len,
+                static_cast<long long>(batch), static_cast<long long>(cols), act_name, need);
+  }
+  const Region in_x{"xq", xq, need}, in_w{"w", w, w_len};
+  if ((status = bitnet::CheckInputBuffer(in_x)) != BITNET_OK ||
+      (status = bitnet::CheckOutputApart(call, {in_w, in_x})) != BITNET_OK) {
+    return status;
+  }
+  if (call.p.batch == 0 || call.job.row_begin >= call.job.row_end) return bitnet::Run([] { return 0; });
+  call.p.acts = {kind, nullptr, nullptr, nullptr, static_cast<const uint8_t*>(xq), row_bytes};
+  return bitnet::Run([&] { return bitnet::GemmQuantized(call.job, call.p); });
+}
+
+}  // extern "C"
