@@ -19,6 +19,7 @@
 #define HWY_TARGET_INCLUDE "cpu/gemm_hwy.cc"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 #include "hwy/highway.h"
+#include "hwy/cache_control.h"
 
 #include <cstring>
 #include <vector>
@@ -164,25 +165,43 @@ HWY_INLINE float Half(const uint8_t* p) {
   return HalfToFloat(h);
 }
 
+// The f16 in the low 16 bits of each lane as f32, exactly as HalfToFloat
+// converts it (NaNs made quiet): normal values rebiased, subnormal ones
+// scaled from an integer (exact), Inf and NaN with an all-ones exponent.
+HWY_INLINE VF HalvesToFloat(VI32 bits) {
+  const D32 d32;
+  const DF df;
+  const VI32 em = hn::And(bits, hn::Set(d32, 0x7FFF));
+  const VI32 sign = hn::ShiftLeft<16>(hn::And(bits, hn::Set(d32, 0x8000)));
+  const VI32 normal = hn::Add(hn::ShiftLeft<13>(em), hn::Set(d32, 0x38000000));
+  const VI32 nan_quiet = hn::IfThenElseZero(hn::Gt(hn::And(em, hn::Set(d32, 0x3FF)), hn::Zero(d32)),
+                                            hn::Set(d32, 0x400000));
+  const VI32 special = hn::Or(hn::Or(hn::ShiftLeft<13>(em), hn::Set(d32, 0x7F800000)), nan_quiet);
+  const VI32 small =
+      hn::BitCast(d32, hn::Mul(hn::ConvertTo(df, em), hn::Set(df, 5.9604644775390625e-8f)));  // 2^-24
+  const VI32 out = hn::IfThenElse(hn::Lt(em, hn::Set(d32, 0x400)), small,
+                                  hn::IfThenElse(hn::Gt(em, hn::Set(d32, 0x7BFF)), special, normal));
+  return hn::BitCast(df, hn::Or(out, sign));
+}
+
 // ---- arranged activations -----------------------------------------------
 // Per token: the int8 activations in field order (`act_bytes` each, a
-// multiple of kV), then per float step of the layout its integer sum of
-// activations and its scale.
-struct Step {
-  int32_t act_sum;
-  float scale;
-};
-
+// multiple of kV); then, per float step of the layout (Q2_0: per lane of
+// each step), the integer sum of its activations and its scale, in two
+// arrays.
 struct Arranged {
   const uint8_t* base;
   size_t act_bytes;    // per token
-  size_t steps;        // float steps per token
+  size_t steps;        // step entries per token
   size_t batch;
   const int8_t* Acts(size_t t) const {
     return reinterpret_cast<const int8_t*>(base + t * act_bytes);
   }
-  const Step* Steps(size_t t) const {
-    return reinterpret_cast<const Step*>(base + batch * act_bytes) + t * steps;
+  const int32_t* ActSums(size_t t) const {
+    return reinterpret_cast<const int32_t*>(base + batch * act_bytes) + t * steps;
+  }
+  const float* Scales(size_t t) const {
+    return reinterpret_cast<const float*>(base + batch * act_bytes + batch * steps * 4) + t * steps;
   }
 };
 
@@ -236,7 +255,7 @@ size_t ActBytes(const Geometry& g) {
 size_t WorkspaceBytes(const GemmProblem& p) {
   const Geometry g = GeometryOf(p);
   const size_t steps = p.layout == LayoutId::kQ2_0 ? g.steps * kL : g.steps;
-  return p.batch * (ActBytes(g) + steps * sizeof(Step));
+  return p.batch * (ActBytes(g) + steps * (sizeof(int32_t) + sizeof(float)));
 }
 
 Arranged ArrangedOf(const GemmProblem& p, const uint8_t* ws) {
@@ -269,7 +288,8 @@ const uint8_t* TokenBlocks(const GemmProblem& p, size_t t) {
 
 void ArrangeToken(const GemmProblem& p, const Geometry& g, const Arranged& a, size_t t) {
   int8_t* out = const_cast<int8_t*>(a.Acts(t));
-  Step* steps = const_cast<Step*>(a.Steps(t));
+  int32_t* act_sums = const_cast<int32_t*>(a.ActSums(t));
+  float* scales = const_cast<float*>(a.Scales(t));
   switch (p.layout) {
     case LayoutId::kI2_S: {
       const int8_t* q = p.acts.q + t * p.cols;
@@ -283,7 +303,8 @@ void ArrangeToken(const GemmProblem& p, const Geometry& g, const Arranged& a, si
           }
         }
       }
-      steps[0] = {p.acts.sums[t], p.acts.scales[t]};
+      act_sums[0] = p.acts.sums[t];
+      scales[0] = p.acts.scales[t];
       return;
     }
     case LayoutId::kTQ2_0:
@@ -294,9 +315,8 @@ void ArrangeToken(const GemmProblem& p, const Geometry& g, const Arranged& a, si
         const int8_t* q = reinterpret_cast<const int8_t*>(block + 4);
         int32_t sum = 0;
         for (size_t e = 0; e < kQK_K; ++e) sum += q[e];
-        float d;
-        memcpy(&d, block, sizeof d);
-        steps[s] = {sum, d};
+        act_sums[s] = sum;
+        memcpy(&scales[s], block, sizeof(float));
         for (size_t j = 0; j < g.loads; ++j) {
           for (size_t f = 0; f < g.fields; ++f, out += kV) {
             for (size_t i = 0; i < kV; ++i) {
@@ -327,13 +347,15 @@ void ArrangeToken(const GemmProblem& p, const Geometry& g, const Arranged& a, si
         }
         for (size_t lane = 0; lane < kL; ++lane) {
           const size_t blk = s * (kV / 16) + lane / 4;
-          Step st{0, 0.0f};
+          int32_t sum = 0;
+          float d = 0.0f;
           if (blk < blocks) {
             const uint8_t* q8 = y + (2 * blk + (lane % 4) / 2) * 34;
-            for (size_t e = 0; e < kQK8_0; ++e) st.act_sum += static_cast<int8_t>(q8[2 + e]);
-            st.scale = Half(q8);
+            for (size_t e = 0; e < kQK8_0; ++e) sum += static_cast<int8_t>(q8[2 + e]);
+            d = Half(q8);
           }
-          steps[s * kL + lane] = st;
+          act_sums[s * kL + lane] = sum;
+          scales[s * kL + lane] = d;
         }
       }
       return;
@@ -355,15 +377,9 @@ void Arrange(const GemmProblem& p, uint8_t* ws, size_t begin, size_t end) {
   for (size_t t = begin; t < end; ++t) ArrangeToken(p, g, a, t);
 }
 
-// ---- tiles ---------------------------------------------------------------
-
-// The rows and tokens of one tile. Pointers of missing rows/tokens repeat
-// the first, whose results are not stored.
-template <size_t R, size_t T>
-struct Tile {
-  const uint8_t* row[R];
-  size_t token[T];
-};
+// ---- kernels ---------------------------------------------------------------
+// Weights are read in memory order (row after row, each from its start), so
+// that the hardware prefetchers see one stream; activations come from L1.
 
 // Decoded fields of one weight load.
 template <size_t F>
@@ -381,76 +397,157 @@ HWY_INLINE Fields<5> DecodeTrits(VU8 packed) {
   return f;
 }
 
-// One float step of a streaming tile (I2_S: the whole row; TQ: a block):
-// acc[r*T + t] += the step's code * act sums.
+// acc[t] += the products of one weight load with its activations of T
+// tokens (acts[t] at the load's first field).
+template <size_t T, size_t F>
+HWY_INLINE void LoadProducts(const Fields<F>& f, const int8_t* const* acts, size_t offset,
+                             VI32* acc) {
+  const DI8 di8;
+  HWY_UNROLL(4)
+  for (size_t t = 0; t < T; ++t) {
+    HWY_UNROLL(5)
+    for (size_t k = 0; k < F; ++k) {
+      acc[t] = DotQuad(acc[t], f.v[k], hn::LoadU(di8, acts[t] + offset + k * kV));
+    }
+  }
+}
+
+// ---- tiles of rows ------------------------------------------------------------
+// A tile is R = kL / T rows x T tokens, its lanes r*T + t. Its rows are
+// read side by side, one load of every row per step of the loop, so that
+// the activations of that load are read once for all R rows: with one
+// token, each weight line then costs one load, not five (loads of the
+// activations from L1 between the weight loads cut the misses a core keeps
+// in flight: 15 GB/s instead of 31 on this machine). The R interleaved
+// streams are more than the hardware prefetchers follow, so the same place
+// of a later tile is prefetched with every load.
+
+// How far ahead the weights are prefetched: a quarter of a tile past the
+// same row and offset of the next tile (measured here on the 2B-4T shapes:
+// shorter distances leave misses, longer ones evict lines before use).
+HWY_INLINE size_t PrefetchDistance(size_t tile_bytes) {
+  return (tile_bytes + tile_bytes / 4) / 64 * 64;
+}
+
+// The R rows of a tile: evenly spaced (a copy when the tensor's rows
+// cannot be read in place).
+struct TileRows {
+  const uint8_t* base;
+  size_t stride;
+};
+
+// acc[r*T + t] += the products of the loads at byte `offset` of the R rows
+// with token t's activations (acts[t]: their first field).
 template <size_t R, size_t T, size_t F, class Decode>
-HWY_INLINE void StepSums(const Tile<R, T>& tile, const Arranged& a, const Geometry& g, size_t s,
-                         const Decode& decode, VI32* acc) {
+HWY_INLINE void TileLoad(const TileRows& rows, size_t offset, size_t ahead,
+                         const int8_t* const* acts, const Decode& decode, VI32* acc) {
   const D8 d8;
   const DI8 di8;
-  const int8_t* acts[T];
-  for (size_t t = 0; t < T; ++t) acts[t] = a.Acts(tile.token[t]) + s * g.loads * F * kV;
-  for (size_t j = 0; j < g.loads; ++j) {
-    for (size_t r = 0; r < R; ++r) {
-      const Fields<F> f = decode(hn::LoadU(d8, tile.row[r] + s * g.step_bytes + j * kV));
+  const uint8_t* at = rows.base + offset;
+  if (T == 1) {
+    VI8 act[F];
+    HWY_UNROLL(5)
+    for (size_t k = 0; k < F; ++k) act[k] = hn::LoadU(di8, acts[0] + k * kV);
+    HWY_UNROLL(16)
+    for (size_t r = 0; r < R; ++r, at += rows.stride) {
+      hwy::Prefetch(at + ahead);
+      const Fields<F> f = decode(hn::LoadU(d8, at));
+      HWY_UNROLL(5)
+      for (size_t k = 0; k < F; ++k) acc[r] = DotQuad(acc[r], f.v[k], act[k]);
+    }
+  } else {
+    HWY_UNROLL(16)
+    for (size_t r = 0; r < R; ++r, at += rows.stride) {
+      hwy::Prefetch(at + ahead);
+      const Fields<F> f = decode(hn::LoadU(d8, at));
+      HWY_UNROLL(4)
       for (size_t t = 0; t < T; ++t) {
+        HWY_UNROLL(5)
         for (size_t k = 0; k < F; ++k) {
-          acc[r * T + t] = DotQuad(acc[r * T + t], f.v[k], hn::LoadU(di8, acts[t] + (j * F + k) * kV));
+          acc[r * T + t] = DotQuad(acc[r * T + t], f.v[k], hn::LoadU(di8, acts[t] + k * kV));
         }
       }
     }
   }
 }
 
-template <size_t R, size_t T>
-void I2STile(const Tile<R, T>& tile, const Arranged& a, const Geometry& g, float w_scale,
-             float* out) {
+// The act sums and scales of every float step in the lanes of a tile
+// (lane i: token i % T), built once per group of tokens.
+struct StepLanes {
+  std::vector<int32_t> act_sum;  // [step * kL + lane]
+  std::vector<float> scale;
+};
+
+template <size_t T>
+void BuildStepLanes(const Arranged& a, const Geometry& g, const size_t* tokens, StepLanes* lanes) {
+  lanes->act_sum.resize(g.steps * kL);
+  lanes->scale.resize(g.steps * kL);
+  for (size_t s = 0; s < g.steps; ++s) {
+    for (size_t i = 0; i < kL; ++i) {
+      lanes->act_sum[s * kL + i] = a.ActSums(tokens[i % T])[s];
+      lanes->scale[s * kL + i] = a.Scales(tokens[i % T])[s];
+    }
+  }
+}
+
+// I2_S, one float step per row: out[r*T + t] = ((float)sum - (float)act_sum)
+// / act_scale * w_scale.
+template <size_t T>
+void I2STile(const TileRows& rows, const size_t* tokens, const Arranged& a, const Geometry& g,
+             const StepLanes& lanes, float w_scale, float* out) {
+  constexpr size_t R = kL / T;
   const D32 d32;
   const DF df;
+  const int8_t* acts[T];
+  const size_t ahead = PrefetchDistance(R * g.row_bytes);
   VI32 acc[kL];
-  for (VI32& v : acc) v = hn::Zero(d32);
-  StepSums<R, T, 4>(tile, a, g, 0, DecodeTwoBit, acc);
+  HWY_UNROLL(16)
+  for (size_t i = 0; i < kL; ++i) acc[i] = hn::Zero(d32);
+  for (size_t j = 0; j < g.loads; ++j) {
+    for (size_t t = 0; t < T; ++t) acts[t] = a.Acts(tokens[t]) + j * 4 * kV;
+    TileLoad<R, T, 4>(rows, j * kV, ahead, acts, DecodeTwoBit, acc);
+  }
   HWY_ALIGN int32_t sums[kL];
   LaneTotals(acc, sums);
-  HWY_ALIGN float act_sum[kL], act_scale[kL];
-  for (size_t i = 0; i < kL; ++i) {
-    const Step& st = a.Steps(tile.token[i % T])[0];
-    act_sum[i] = static_cast<float>(st.act_sum);
-    act_scale[i] = st.scale;
-  }
-  // ((float)sum - (float)act_sum) / act_scale * w_scale
   const VF raw = hn::ConvertTo(df, hn::Load(d32, sums));
-  const VF y = hn::Mul(hn::Div(hn::Sub(raw, hn::Load(df, act_sum)), hn::Load(df, act_scale)),
+  const VF act_sum = hn::ConvertTo(df, hn::LoadU(d32, lanes.act_sum.data()));
+  const VF y = hn::Mul(hn::Div(hn::Sub(raw, act_sum), hn::LoadU(df, lanes.scale.data())),
                        hn::Set(df, w_scale));
   hn::Store(y, df, out);
 }
 
-// TQ1_0 / TQ2_0: sumf += (float)(sum of (code - 1) * q) * (d_w * d_q) per
-// block, the product of the scales in either order (TQ2_0 writes
-// d_q * d_w): the same number.
-template <size_t R, size_t T, size_t F, class Decode>
-void TQTile(const Tile<R, T>& tile, const Arranged& a, const Geometry& g, size_t scale_offset,
-            const Decode& decode, float* out) {
+// TQ1_0 / TQ2_0: per block, sumf += (float)(sum of (code - 1) * q) *
+// (d_q * d_w) (TQ1_0 writes d_w * d_q: the same number), in the lanes.
+template <size_t T, size_t F, class Decode>
+void TQTile(const TileRows& rows, const size_t* tokens, const Arranged& a, const Geometry& g,
+            const StepLanes& lanes, size_t scale_offset, const Decode& decode, float* out) {
+  constexpr size_t R = kL / T;
   const D32 d32;
   const DF df;
+  const int8_t* acts[T];
+  const size_t ahead = PrefetchDistance(R * g.row_bytes);
+  HWY_ALIGN int32_t sums[kL], scale_at[kL];
+  for (size_t i = 0; i < kL; ++i) scale_at[i] = static_cast<int32_t>((i / T) * rows.stride);
+  const VI32 scale_offsets = hn::Load(d32, scale_at);
   VF sumf = hn::Zero(df);
-  HWY_ALIGN int32_t sums[kL], act_sums[kL];
-  HWY_ALIGN float scales[kL];
   for (size_t s = 0; s < g.steps; ++s) {
     VI32 acc[kL];
-    for (VI32& v : acc) v = hn::Zero(d32);
-    StepSums<R, T, F>(tile, a, g, s, decode, acc);
-    LaneTotals(acc, sums);
-    for (size_t r = 0; r < R; ++r) {
-      const float dw = Half(tile.row[r] + s * g.step_bytes + scale_offset);
-      for (size_t t = 0; t < T; ++t) {
-        const Step& st = a.Steps(tile.token[t])[s];
-        scales[r * T + t] = st.scale * dw;
-        act_sums[r * T + t] = st.act_sum;
-      }
+    HWY_UNROLL(16)
+    for (size_t i = 0; i < kL; ++i) acc[i] = hn::Zero(d32);
+    for (size_t j = 0; j < g.loads; ++j) {
+      for (size_t t = 0; t < T; ++t) acts[t] = a.Acts(tokens[t]) + (s * g.loads + j) * F * kV;
+      TileLoad<R, T, F>(rows, s * g.step_bytes + j * kV, ahead, acts, decode, acc);
     }
-    const VI32 sumi = hn::Sub(hn::Load(d32, sums), hn::Load(d32, act_sums));
-    sumf = hn::Add(sumf, hn::Mul(hn::ConvertTo(df, sumi), hn::Load(df, scales)));
+    LaneTotals(acc, sums);
+    // The rows' block scales: one gather of the 4-byte words that end
+    // with them (inside each block).
+    const uint8_t* scales = rows.base + s * g.step_bytes + scale_offset;
+    const VI32 words =
+        hn::GatherOffset(d32, reinterpret_cast<const int32_t*>(scales - 2), scale_offsets);
+    const VF d_w = HalvesToFloat(hn::ShiftRight<16>(words));
+    const VI32 sumi = hn::Sub(hn::Load(d32, sums), hn::LoadU(d32, &lanes.act_sum[s * kL]));
+    const VF d = hn::Mul(hn::LoadU(df, &lanes.scale[s * kL]), d_w);
+    sumf = hn::Add(sumf, hn::Mul(hn::ConvertTo(df, sumi), d));
   }
   hn::Store(sumf, df, out);
 }
@@ -472,129 +569,132 @@ HWY_INLINE VU8 LoadQ2_0Codes(const uint8_t* const* blocks) {
 #endif
 }
 
-// Q2_0: per block, sumb = ((0.0f + (float)s0 * d_q0) + (float)s1 * d_q1) and
-// sumf += sumb * d_w, with s0, s1 the two Q8_0 halves' sums of
-// (code - 1) * q. Lanes of a load: 4*blk + 2*h + (0|1) hold half h of block
-// blk; the float steps of a block run on its lane 4*blk, the sequential sum
-// over blocks per (row, token).
-template <size_t R, size_t T>
-void Q2_0Tile(const Tile<R, T>& tile, const Arranged& a, const Geometry& g, size_t blocks,
-              float* out) {
+// Q2_0, one row against T tokens: per block, sumb = ((0.0f + (float)s0 *
+// d_q0) + (float)s1 * d_q1) and sumf += sumb * d_w, with s0, s1 the two
+// Q8_0 halves' sums of (code - 1) * q. Lanes of a load: 4*blk + 2*h +
+// (0|1) hold half h of block blk; a block's float steps run on its lane
+// 4*blk, the sum over blocks per token in block order.
+template <size_t T>
+void Q2_0Row(const uint8_t* row, const size_t* tokens, const Arranged& a, const Geometry& g,
+             size_t blocks, float* sumf) {
   const D32 d32;
   const DF df;
   constexpr size_t kBlocks = kV / 16;  // per load
   static const uint8_t kZeroBlock[18] = {0};
-  float sumf[R * T];
-  for (float& v : sumf) v = 0.0f;
   HWY_ALIGN float dw[kL], sumb[kL];
+  for (size_t t = 0; t < T; ++t) sumf[t] = 0.0f;
   for (size_t s = 0; s < g.steps; ++s) {
     const size_t first = s * kBlocks;
     const size_t count = blocks - first < kBlocks ? blocks - first : kBlocks;
-    for (size_t r = 0; r < R; ++r) {
-      const uint8_t* blk[kBlocks];
-      for (size_t b = 0; b < kBlocks; ++b) {
-        blk[b] = b < count ? tile.row[r] + (first + b) * 18 : kZeroBlock;
-        dw[4 * b] = dw[4 * b + 1] = dw[4 * b + 2] = dw[4 * b + 3] = b < count ? Half(blk[b]) : 0.0f;
-      }
-      const Fields<4> f = DecodeTwoBit(LoadQ2_0Codes(blk));
-      for (size_t t = 0; t < T; ++t) {
-        const int8_t* acts = a.Acts(tile.token[t]) + s * 4 * kV;
-        const Step* st = a.Steps(tile.token[t]) + s * kL;
-        VI32 acc = hn::Zero(d32);
-        for (size_t k = 0; k < 4; ++k) acc = DotQuad(acc, f.v[k], hn::LoadU(DI8(), acts + k * kV));
-        // Lane pairs (2m, 2m+1) are one Q8_0 block; subtract its act sum.
-        HWY_ALIGN int32_t act_sum[kL];
-        HWY_ALIGN float scale[kL];
-        for (size_t i = 0; i < kL; ++i) {
-          act_sum[i] = st[i].act_sum;
-          scale[i] = st[i].scale;
-        }
-        const VI32 pair = hn::Add(acc, hn::Shuffle2301(acc));
-        const VI32 sumi = hn::Sub(pair, hn::Load(d32, act_sum));
-        const VF prod = hn::Mul(hn::ConvertTo(df, sumi), hn::Load(df, scale));
-        const VF first_half = hn::Add(hn::Zero(df), prod);
-        const VF block_sum = hn::Add(first_half, hn::Shuffle1032(first_half));
-        hn::Store(hn::Mul(block_sum, hn::Load(df, dw)), df, sumb);
-        float& acc_f = sumf[r * T + t];
-        for (size_t b = 0; b < count; ++b) acc_f = acc_f + sumb[4 * b];
-      }
+    const uint8_t* blk[kBlocks];
+    for (size_t b = 0; b < kBlocks; ++b) {
+      blk[b] = b < count ? row + (first + b) * 18 : kZeroBlock;
+      dw[4 * b] = dw[4 * b + 1] = dw[4 * b + 2] = dw[4 * b + 3] = b < count ? Half(blk[b]) : 0.0f;
+    }
+    const Fields<4> f = DecodeTwoBit(LoadQ2_0Codes(blk));
+    for (size_t t = 0; t < T; ++t) {
+      const int8_t* acts = a.Acts(tokens[t]) + s * 4 * kV;
+      VI32 acc = hn::Zero(d32);
+      for (size_t k = 0; k < 4; ++k) acc = DotQuad(acc, f.v[k], hn::LoadU(DI8(), acts + k * kV));
+      // Lane pairs (2m, 2m+1) are one Q8_0 block; subtract its act sum.
+      const VI32 pair = hn::Add(acc, hn::Shuffle2301(acc));
+      const VI32 sumi = hn::Sub(pair, hn::LoadU(d32, a.ActSums(tokens[t]) + s * kL));
+      const VF prod = hn::Mul(hn::ConvertTo(df, sumi), hn::LoadU(df, a.Scales(tokens[t]) + s * kL));
+      const VF first_half = hn::Add(hn::Zero(df), prod);
+      const VF block_sum = hn::Add(first_half, hn::Shuffle1032(first_half));
+      hn::Store(hn::Mul(block_sum, hn::Load(df, dw)), df, sumb);
+      for (size_t b = 0; b < count; ++b) sumf[t] = sumf[t] + sumb[4 * b];
     }
   }
-  for (size_t i = 0; i < R * T; ++i) out[i] = sumf[i];
 }
 
-// ---- driving the tiles ---------------------------------------------------
+// ---- driving the kernels ---------------------------------------------------
 
-// A copy of rows the kernels cannot read in place: I2_S rows that do not
-// start on a 128-block (realigned, padded with code 0 whose act is 0), and
-// the last row of TQ1_0, whose last 54-byte block is read as 64 bytes.
-class RowCopies {
+// Where a tile's rows are read: in place when they are R whole rows of the
+// tensor that can be read as they are, else a copy, R rows at the same
+// stride: the last tile of a range that ends short of R rows (the missing
+// rows zero), TQ1_0's tile with the tensor's last row (its last 54-byte
+// block is read as 64 bytes), and I2_S rows that do not start on a
+// 128-block (realigned, padded with code 0, whose activation is 0).
+class TileSource {
  public:
-  RowCopies(const GemmProblem& p, const Geometry& g) : p_(p), g_(g) {}
+  TileSource(const GemmProblem& p, const Geometry& g) : p_(p), g_(g) {}
 
-  const uint8_t* Row(size_t r) {
-    if (p_.layout == LayoutId::kI2_S) {
-      if (p_.cols % kI2SBlock == 0) return p_.weights + r * g_.row_bytes;
-      return Realigned(r);
+  template <size_t R>
+  TileRows Rows(size_t r0, size_t nr) {
+    const bool realign = p_.layout == LayoutId::kI2_S && p_.cols % kI2SBlock != 0;
+    const bool last = p_.layout == LayoutId::kTQ1_0 && r0 + nr == p_.rows;
+    if (nr == R && !realign && !last) return {p_.weights + r0 * g_.row_bytes, g_.row_bytes};
+    copy_.assign(R * g_.row_bytes + kV, 0);
+    for (size_t r = 0; r < nr; ++r) {
+      uint8_t* out = copy_.data() + r * g_.row_bytes;
+      if (realign) {
+        Realign(r0 + r, out);
+      } else {
+        memcpy(out, p_.weights + (r0 + r) * g_.row_bytes, g_.row_bytes);
+      }
     }
-    const uint8_t* row = p_.weights + r * g_.row_bytes;
-    if (p_.layout == LayoutId::kTQ1_0 && r + 1 == p_.rows) {
-      last_.assign(g_.row_bytes + kV, 0);
-      memcpy(last_.data(), row, g_.row_bytes);
-      return last_.data();
-    }
-    return row;
+    return {copy_.data(), g_.row_bytes};
   }
 
  private:
-  const uint8_t* Realigned(size_t r) {
+  void Realign(size_t r, uint8_t* out) const {
     const Layout& l = GetLayout(LayoutId::kI2_S);
-    std::vector<uint8_t>& out = realigned_[r % kMaxTileRows];
-    out.assign(g_.row_bytes + kV, 0);
     uint8_t codes[kI2SBlock];
     for (size_t b = 0; b * kI2SBlock < p_.cols; ++b) {
       for (size_t j = 0; j < kI2SBlock; ++j) {
         const size_t k = b * kI2SBlock + j;
         const size_t e = r * p_.cols + k;
-        codes[j] = k < p_.cols
-                       ? static_cast<uint8_t>(BlockCode(l, p_.weights + (e / kI2SBlock) * l.block_bytes,
-                                                        e % kI2SBlock))
-                       : 0;
+        codes[j] = k < p_.cols ? static_cast<uint8_t>(BlockCode(
+                                     l, p_.weights + (e / kI2SBlock) * l.block_bytes, e % kI2SBlock))
+                               : 0;
       }
-      PackBlockCodes(l, codes, out.data() + b * l.block_bytes);
+      PackBlockCodes(l, codes, out + b * l.block_bytes);
     }
-    return out.data();
   }
 
-  static constexpr size_t kMaxTileRows = kL;
   const GemmProblem& p_;
   const Geometry& g_;
-  std::vector<uint8_t> last_;
-  std::vector<uint8_t> realigned_[kMaxTileRows];
+  std::vector<uint8_t> copy_;
 };
 
+// Output rows [begin, end) against tokens [t_begin, t_end) in groups of T
+// (a short last group repeats its first token and stores only its own).
 template <size_t T>
-void RunTiles(const GemmProblem& p, const Arranged& a, const Geometry& g, size_t begin,
-              size_t end, size_t t_begin, size_t t_end) {
+void RunRows(const GemmProblem& p, const Arranged& a, const Geometry& g, size_t begin,
+             size_t end, size_t t_begin, size_t t_end) {
   constexpr size_t R = kL / T;
-  RowCopies copies(p, g);
+  TileSource source(p, g);
+  const Layout& l = GetLayout(p.layout);
   HWY_ALIGN float out[kL];
-  for (size_t r0 = begin; r0 < end; r0 += R) {
-    const size_t nr = end - r0 < R ? end - r0 : R;
-    Tile<R, T> tile;
-    for (size_t r = 0; r < R; ++r) tile.row[r] = r < nr ? copies.Row(r0 + r) : tile.row[0];
-    for (size_t t0 = t_begin; t0 < t_end; t0 += T) {
-      const size_t nt = t_end - t0 < T ? t_end - t0 : T;
-      for (size_t t = 0; t < T; ++t) tile.token[t] = t0 + (t < nt ? t : 0);
+  for (size_t t0 = t_begin; t0 < t_end; t0 += T) {
+    const size_t nt = t_end - t0 < T ? t_end - t0 : T;
+    size_t tokens[T];
+    for (size_t t = 0; t < T; ++t) tokens[t] = t0 + (t < nt ? t : 0);
+    const auto store = [&](size_t r, const float* v) {
+      for (size_t t = 0; t < nt; ++t) p.y[(t0 + t) * p.y_stride + r] = v[t];
+    };
+    StepLanes lanes;
+    if (p.layout != LayoutId::kQ2_0) BuildStepLanes<T>(a, g, tokens, &lanes);
+    if (p.layout == LayoutId::kQ2_0) {
+      for (size_t r = begin; r < end; ++r) {
+        Q2_0Row<T>(p.weights + r * g.row_bytes, tokens, a, g, p.cols / kQK2_0, out);
+        store(r, out);
+      }
+      continue;
+    }
+    for (size_t r0 = begin; r0 < end; r0 += R) {
+      const size_t nr = end - r0 < R ? end - r0 : R;
+      const TileRows rows = source.Rows<R>(r0, nr);
       switch (p.layout) {
-        case LayoutId::kI2_S: I2STile(tile, a, g, p.w_scale, out); break;
+        case LayoutId::kI2_S: I2STile<T>(rows, tokens, a, g, lanes, p.w_scale, out); break;
         case LayoutId::kTQ2_0:
-          TQTile<R, T, 4>(tile, a, g, GetLayout(p.layout).scale_offset, DecodeTwoBit, out);
+          TQTile<T, 4>(rows, tokens, a, g, lanes, l.scale_offset, DecodeTwoBit, out);
           break;
         case LayoutId::kTQ1_0:
-          TQTile<R, T, 5>(tile, a, g, GetLayout(p.layout).scale_offset, DecodeTrits, out);
+          TQTile<T, 5>(rows, tokens, a, g, lanes, l.scale_offset, DecodeTrits, out);
           break;
-        case LayoutId::kQ2_0: Q2_0Tile(tile, a, g, p.cols / kQK2_0, out); break;
+        case LayoutId::kQ2_0:
         case LayoutId::kF32:
         case LayoutId::kF16:
         case LayoutId::kBF16:
@@ -604,9 +704,7 @@ void RunTiles(const GemmProblem& p, const Arranged& a, const Geometry& g, size_t
         case LayoutId::kHfBitnet:
         case LayoutId::kBitnetRsI2S: break;
       }
-      for (size_t r = 0; r < nr; ++r) {
-        for (size_t t = 0; t < nt; ++t) p.y[(t0 + t) * p.y_stride + r0 + r] = out[r * T + t];
-      }
+      for (size_t r = 0; r < nr; ++r) store(r0 + r, out + r * T);
     }
   }
 }
@@ -614,11 +712,11 @@ void RunTiles(const GemmProblem& p, const Arranged& a, const Geometry& g, size_t
 void Rows(const GemmProblem& p, const uint8_t* ws, size_t begin, size_t end) {
   const Geometry g = GeometryOf(p);
   const Arranged a = ArrangedOf(p, ws);
-  // Tiles of kL (row, token) pairs: one token over kL rows for decoding,
-  // four tokens over kL/4 rows (weights decoded once for four) for more.
+  // Four tokens share each decoded weight load; a last one to three go
+  // alone.
   const size_t t4 = p.batch / 4 * 4;
-  if (t4 != 0) RunTiles<4>(p, a, g, begin, end, 0, t4);
-  if (t4 != p.batch) RunTiles<1>(p, a, g, begin, end, t4, p.batch);
+  if (t4 != 0) RunRows<4>(p, a, g, begin, end, 0, t4);
+  if (t4 != p.batch) RunRows<1>(p, a, g, begin, end, t4, p.batch);
 }
 
 const GemmKernels kHwyGemmKernels = {WorkspaceBytes, Arrange, Rows, kL};
