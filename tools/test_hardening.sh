@@ -59,7 +59,7 @@ step "3. fuzzers, ${fuzz_seconds}s each"
 cmake -S fuzz -B "$out/fuzz" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ > "$out/fuzz.configure.log"
 bounded 600 cmake --build "$out/fuzz" -j "$jobs"
-for harness in fuzz_quantize fuzz_dequantize fuzz_cpp; do
+for harness in fuzz_quantize fuzz_dequantize fuzz_cpp fuzz_gemm; do
   # New inputs go to a scratch directory; the checked-in seeds are read only.
   work=$out/fuzz-corpus/$harness
   mkdir -p "$work"

@@ -9,20 +9,24 @@ namespace {
 size_t NoWorkspace(const GemmProblem&) { return 0; }
 void NoArrangement(const GemmProblem&, uint8_t*, size_t, size_t) {}
 
-float ReferenceOutput(const GemmProblem& p, size_t r, size_t t) {
+// Row r of block-local weights against token t's activation blocks.
+template <class Dot>
+float BlockDot(const GemmProblem& p, size_t r, size_t t, Dot dot) {
   const Layout& l = GetLayout(p.layout);
-  const GemmActs& a = p.acts;
   const size_t nblocks = p.cols / static_cast<size_t>(l.block_elements);
-  const uint8_t* w = p.weights + r * nblocks * l.block_bytes;  // block-local layouts
-  const uint8_t* x = a.blocks + t * a.row_bytes;
+  return dot(p.weights + r * nblocks * l.block_bytes, p.acts.blocks + t * p.acts.row_bytes, nblocks);
+}
+
+float ReferenceOutput(const GemmProblem& p, size_t r, size_t t) {
+  const GemmActs& a = p.acts;
   switch (p.layout) {
     case LayoutId::kI2_S: {
       const int32_t sum = I2SCodeSum(p.weights, r * p.cols, a.q + t * p.cols, p.cols);
       return I2SOutput(sum, a.sums[t], a.scales[t], p.w_scale);
     }
-    case LayoutId::kTQ1_0: return DotTQ1_0(w, x, nblocks);
-    case LayoutId::kTQ2_0: return DotTQ2_0(w, x, nblocks);
-    case LayoutId::kQ2_0: return DotQ2_0(w, x, nblocks);
+    case LayoutId::kTQ1_0: return BlockDot(p, r, t, DotTQ1_0);
+    case LayoutId::kTQ2_0: return BlockDot(p, r, t, DotTQ2_0);
+    case LayoutId::kQ2_0: return BlockDot(p, r, t, DotQ2_0);
     case LayoutId::kF32:
     case LayoutId::kF16:
     case LayoutId::kBF16:
