@@ -102,6 +102,16 @@ HWY_INLINE VI32 DotQuad(VI32 acc, VU8 codes, VI8 acts) {
 #endif
 }
 
+// Keeps a loaded vector in a register: otherwise compilers fold the load
+// into each of the ops that read it (one load per field), which multiplies
+// the loads in flight behind every weight line's miss.
+HWY_INLINE VU8 InRegister(VU8 v) {
+#if HWY_ARCH_X86
+  asm("" : "+v"(v.raw));
+#endif
+  return v;
+}
+
 // The 2-bit field at bits 2k of every byte.
 template <int k>
 HWY_INLINE VU8 Field(VU8 packed) {
@@ -451,7 +461,7 @@ HWY_INLINE void TileLoad(const TileRows& rows, size_t offset, size_t ahead,
     HWY_UNROLL(16)
     for (size_t r = 0; r < R; ++r, at += rows.stride) {
       hwy::Prefetch(at + ahead);
-      const Fields<F> f = decode(hn::LoadU(d8, at));
+      const Fields<F> f = decode(InRegister(hn::LoadU(d8, at)));
       HWY_UNROLL(5)
       for (size_t k = 0; k < F; ++k) acc[r] = DotQuad(acc[r], f.v[k], act[k]);
     }
@@ -459,7 +469,7 @@ HWY_INLINE void TileLoad(const TileRows& rows, size_t offset, size_t ahead,
     HWY_UNROLL(16)
     for (size_t r = 0; r < R; ++r, at += rows.stride) {
       hwy::Prefetch(at + ahead);
-      const Fields<F> f = decode(hn::LoadU(d8, at));
+      const Fields<F> f = decode(InRegister(hn::LoadU(d8, at)));
       HWY_UNROLL(4)
       for (size_t t = 0; t < T; ++t) {
         HWY_UNROLL(5)
@@ -591,7 +601,7 @@ void Q2_0Row(const uint8_t* row, const size_t* tokens, const Arranged& a, const 
       blk[b] = b < count ? row + (first + b) * 18 : kZeroBlock;
       dw[4 * b] = dw[4 * b + 1] = dw[4 * b + 2] = dw[4 * b + 3] = b < count ? Half(blk[b]) : 0.0f;
     }
-    const Fields<4> f = DecodeTwoBit(LoadQ2_0Codes(blk));
+    const Fields<4> f = DecodeTwoBit(InRegister(LoadQ2_0Codes(blk)));
     for (size_t t = 0; t < T; ++t) {
       const int8_t* acts = a.Acts(tokens[t]) + s * 4 * kV;
       VI32 acc = hn::Zero(d32);
