@@ -292,6 +292,30 @@ long TritElement(size_t byte, size_t digit) {
   return -1;
 }
 
+// Lanes whose activations are consecutive elements: 32 for the two-bit
+// layouts (one byte quarter of a 128-element block), 4 for TQ1_0 (its
+// segments are 32, 16 and 4 bytes long).
+constexpr size_t kTwoBitRun = kV < 32 ? kV : 32;
+constexpr size_t kTritRun = 4;
+
+// The kV activations of one (load, field): lane i meets element
+// element_of(first_byte + i) of q, or none (act 0) when that is -1, at or
+// past `elements`, or its byte is at or past `bytes`. Copied in runs of
+// `run` lanes, whose elements are consecutive.
+template <class ElementOf>
+void ArrangeRuns(const int8_t* q, size_t elements, size_t first_byte, size_t bytes, size_t run,
+                 const ElementOf& element_of, int8_t* out) {
+  for (size_t i = 0; i < kV; i += run) {
+    const long e = first_byte + i < bytes ? element_of(first_byte + i) : -1;
+    size_t n = 0;
+    if (e >= 0 && static_cast<size_t>(e) < elements) {
+      n = elements - static_cast<size_t>(e) < run ? elements - static_cast<size_t>(e) : run;
+      memcpy(out + i, q + e, n);
+    }
+    memset(out + i + n, 0, run - n);
+  }
+}
+
 const uint8_t* TokenBlocks(const GemmProblem& p, size_t t) {
   return p.acts.blocks + t * p.acts.row_bytes;
 }
@@ -303,14 +327,10 @@ void ArrangeToken(const GemmProblem& p, const Geometry& g, const Arranged& a, si
   switch (p.layout) {
     case LayoutId::kI2_S: {
       const int8_t* q = p.acts.q + t * p.cols;
-      const size_t bytes = g.row_bytes;
       for (size_t j = 0; j < g.loads; ++j) {
         for (size_t f = 0; f < 4; ++f, out += kV) {
-          for (size_t i = 0; i < kV; ++i) {
-            const size_t byte = j * kV + i;
-            const long e = byte < bytes ? TwoBitElement(byte, f, true) : -1;
-            out[i] = e >= 0 && static_cast<size_t>(e) < p.cols ? q[e] : 0;
-          }
+          ArrangeRuns(q, p.cols, j * kV, g.row_bytes, kTwoBitRun,
+                      [f](size_t byte) { return TwoBitElement(byte, f, true); }, out);
         }
       }
       act_sums[0] = p.acts.sums[t];
@@ -329,10 +349,12 @@ void ArrangeToken(const GemmProblem& p, const Geometry& g, const Arranged& a, si
         memcpy(&scales[s], block, sizeof(float));
         for (size_t j = 0; j < g.loads; ++j) {
           for (size_t f = 0; f < g.fields; ++f, out += kV) {
-            for (size_t i = 0; i < kV; ++i) {
-              const size_t byte = j * kV + i;
-              const long e = trits ? TritElement(byte, f) : TwoBitElement(byte, f, false);
-              out[i] = e >= 0 ? q[e] : 0;
+            if (trits) {
+              ArrangeRuns(q, kQK_K, j * kV, 64, kTritRun,
+                          [f](size_t byte) { return TritElement(byte, f); }, out);
+            } else {
+              ArrangeRuns(q, kQK_K, j * kV, 64, kTwoBitRun,
+                          [f](size_t byte) { return TwoBitElement(byte, f, false); }, out);
             }
           }
         }

@@ -1,7 +1,9 @@
 #include "gemm/gemm_ops.h"
 
+#include <atomic>
 #include <cstring>
-#include <vector>
+#include <memory>
+#include <new>
 
 #include "api/errors.h"
 #include "formats/bitnet_cpp_rules.h"
@@ -13,46 +15,64 @@ namespace {
 
 size_t Ceil(size_t a, size_t b) { return a / b + (a % b != 0); }
 
-// Calls fn(part, begin, end) for `parts` contiguous ranges of [begin, end)
-// whose inner bounds are multiples of `align` from begin.
+// Calls fn(part, begin, end) over [begin, end) in chunks of `chunk` units
+// (bounds multiples of it from begin): each thread takes the next chunk
+// until none is left, so that a thread the system runs late (the cores may
+// be shared) holds up at most the chunk it has taken. Every output is
+// computed alone: who computes what does not change a bit.
 template <class Fn>
-class RangeJob final : public PoolJob {
+class ChunkJob final : public PoolJob {
  public:
-  RangeJob(size_t parts, size_t begin, size_t end, size_t align, const Fn& fn)
-      : parts_(parts), begin_(begin), end_(end), align_(align), fn_(fn) {}
+  ChunkJob(size_t begin, size_t end, size_t chunk, const Fn& fn)
+      : begin_(begin), end_(end), chunk_(chunk), chunks_(Ceil(end - begin, chunk)), fn_(fn) {}
   void RunPart(size_t part) override {
-    const size_t b = Bound(part), e = Bound(part + 1);
-    if (b < e) fn_(part, b, e);
+    for (;;) {
+      const size_t c = next_.fetch_add(1, std::memory_order_relaxed);
+      if (c >= chunks_) return;
+      const size_t b = begin_ + c * chunk_;
+      fn_(part, b, end_ - b < chunk_ ? end_ : b + chunk_);
+    }
   }
 
  private:
-  size_t Bound(size_t part) const {
-    if (part >= parts_) return end_;
-    const size_t units = Ceil(end_ - begin_, align_);
-    const size_t at = begin_ + units * part / parts_ * align_;
-    return at < end_ ? at : end_;
-  }
-  size_t parts_, begin_, end_, align_;
+  size_t begin_, end_, chunk_, chunks_;
+  std::atomic<size_t> next_{0};
   const Fn& fn_;
 };
 
-// Runs fn over [begin, end) on up to `threads` threads, each range at least
-// `align` long (except the last).
+// Runs fn over [begin, end) on up to `threads` threads (part = the thread's
+// index), in chunks of a multiple of `align`, about four per thread.
 template <class Fn>
 void ParallelRanges(int threads, size_t begin, size_t end, size_t align, const Fn& fn) {
   if (begin >= end) return;
   const size_t units = Ceil(end - begin, align);
   const size_t parts = static_cast<size_t>(threads) < units ? static_cast<size_t>(threads) : units;
-  RangeJob<Fn> job(parts, begin, end, align, fn);
+  const size_t chunk = (parts == 1 ? units : Ceil(units, 4 * parts)) * align;
+  ChunkJob<Fn> job(begin, end, chunk, fn);
   RunOnPool(job, parts);
 }
 
+// A buffer that every use fills before reading: not initialised.
+template <class T>
+class Buffer {
+ public:
+  // False when the memory cannot be had.
+  bool Allocate(size_t n) {
+    data_.reset(new (std::nothrow) T[n]);
+    return n == 0 || data_ != nullptr;
+  }
+  T* data() const { return data_.get(); }
+
+ private:
+  std::unique_ptr<T[]> data_;
+};
+
 // The canonical activations of `batch` tokens, owned.
 struct ActBuffers {
-  std::vector<int8_t> q;
-  std::vector<float> scales;
-  std::vector<int32_t> sums;
-  std::vector<uint8_t> blocks;
+  Buffer<int8_t> q;
+  Buffer<float> scales;
+  Buffer<int32_t> sums;
+  Buffer<uint8_t> blocks;
 };
 
 int OutOfMemory(const char* what, size_t bytes) {
@@ -67,13 +87,9 @@ float I2SWeightScale(const uint8_t* weights, size_t rows, size_t cols) {
 
 int GemmQuantized(const GemmJob& job, const GemmProblem& p) {
   const GemmKernels& k = *job.kernels->gemm;
-  std::vector<uint8_t> workspace;
+  Buffer<uint8_t> workspace;
   const size_t ws_bytes = k.workspace_bytes(p);
-  try {
-    workspace.resize(ws_bytes);
-  } catch (const std::bad_alloc&) {
-    return OutOfMemory("arranged activations", ws_bytes);
-  }
+  if (!workspace.Allocate(ws_bytes)) return OutOfMemory("arranged activations", ws_bytes);
   uint8_t* ws = workspace.data();
   if (ws_bytes != 0) {
     ParallelRanges(job.threads, 0, p.batch, 1,
@@ -91,20 +107,14 @@ int GemmFromFloat(const GemmJob& job, GemmProblem p, const Layout& x_layout, con
   const size_t n = p.batch, cols = p.cols;
   const size_t row_bytes = cols / ActBlockElements(kind) * ActBlockBytes(kind);
   ActBuffers acts;
-  std::vector<float> floats;  // F16/BF16 rows as f32, one per thread
+  Buffer<float> floats;  // F16/BF16 rows as f32, one per thread
   const bool convert = x_layout.id != LayoutId::kF32;
-  try {
-    if (kind == ActKind::kI8S) {
-      acts.q.resize(n * cols);
-      acts.scales.resize(n);
-      acts.sums.resize(n);
-    } else {
-      acts.blocks.resize(n * row_bytes);
-    }
-    if (convert) floats.resize(static_cast<size_t>(job.threads) * cols);
-  } catch (const std::bad_alloc&) {
-    return OutOfMemory("quantized activations", n * row_bytes);
-  }
+  const bool allocated =
+      (kind == ActKind::kI8S
+           ? acts.q.Allocate(n * cols) && acts.scales.Allocate(n) && acts.sums.Allocate(n)
+           : acts.blocks.Allocate(n * row_bytes)) &&
+      (!convert || floats.Allocate(static_cast<size_t>(job.threads) * cols));
+  if (!allocated) return OutOfMemory("quantized activations", n * (cols + row_bytes));
   const size_t x_elem = x_layout.block_bytes;
   ParallelRanges(job.threads, 0, n, 1, [&](size_t part, size_t b, size_t e) {
     for (size_t t = b; t < e; ++t) {
@@ -117,7 +127,7 @@ int GemmFromFloat(const GemmJob& job, GemmProblem p, const Layout& x_layout, con
       }
       switch (kind) {
         case ActKind::kI8S:
-          tk.i8s_row(f, cols, acts.q.data() + t * cols, &acts.scales[t], &acts.sums[t]);
+          tk.i8s_row(f, cols, acts.q.data() + t * cols, acts.scales.data() + t, acts.sums.data() + t);
           break;
         case ActKind::kQ8K:
           tk.encode_blocks(LayoutId::kQ8_K, f, cols / ActBlockElements(kind),

@@ -50,7 +50,15 @@ class Pool {
     wake_.notify_all();
     job.RunPart(0);
     for (size_t p = workers + 1; p < parts; ++p) job.RunPart(p);  // refused workers
-    while (remaining_.load(std::memory_order_acquire) != 0) BITNET_SPIN_PAUSE();
+    // Waits for the workers; yields now and then, in case one of them waits
+    // for this core.
+    for (unsigned i = 1; remaining_.load(std::memory_order_acquire) != 0; ++i) {
+      if (i % 1024 == 0) {
+        std::this_thread::yield();
+      } else {
+        BITNET_SPIN_PAUSE();
+      }
+    }
     job_ = nullptr;
   }
 
