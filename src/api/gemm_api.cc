@@ -32,6 +32,16 @@ struct GemmCall {
 
 long long LL(int64_t v) { return static_cast<long long>(v); }
 
+// The element type of x: F32, F16 or BF16, else nullptr.
+const Layout* XLayout(bitnet_type type) {
+  switch (type) {
+    case BITNET_TYPE_F32: return &GetLayout(LayoutId::kF32);
+    case BITNET_TYPE_F16: return &GetLayout(LayoutId::kF16);
+    case BITNET_TYPE_BF16: return &GetLayout(LayoutId::kBF16);
+    default: return nullptr;
+  }
+}
+
 int ResolveOptions(const bitnet_gemm_options* options, GemmCall* call) {
   const bitnet_gemm_options& o = options != nullptr ? *options : kDefaultOptions;
   if (o.struct_size != sizeof(bitnet_gemm_options)) {
@@ -48,10 +58,11 @@ int ResolveOptions(const bitnet_gemm_options* options, GemmCall* call) {
     return Fail(BITNET_E_INVALID_OPTIONS, "options->n_threads is %d; it must be in [0, %d]",
                 o.n_threads, kMaxThreads);
   }
-  if (o.x_type != BITNET_TYPE_F32 && o.x_type != BITNET_TYPE_F16 && o.x_type != BITNET_TYPE_BF16) {
-    return Fail(BITNET_E_INVALID_OPTIONS,
-                "options->x_type is %d (%s); x must be F32 (0), F16 (1) or BF16 (30)",
-                static_cast<int>(o.x_type), LayoutName(o.x_type));
+  call->x = XLayout(o.x_type);
+  if (call->x == nullptr) {
+    Fail(BITNET_E_INVALID_OPTIONS, "options->x_type is %d (%s); x must be F32 (0), F16 (1) or BF16 (30)",
+         static_cast<int>(o.x_type), LayoutName(o.x_type));
+    return BITNET_E_INVALID_OPTIONS;
   }
   if (o.reserved != 0) {
     return Fail(BITNET_E_INVALID_OPTIONS, "options->reserved is %d; it must be 0", o.reserved);
@@ -61,7 +72,6 @@ int ResolveOptions(const bitnet_gemm_options* options, GemmCall* call) {
   if (status != BITNET_OK) return status;
   call->job.kernels = kernels;
   call->job.threads = o.n_threads > 1 ? o.n_threads : 1;
-  call->x = FindLayout(o.x_type);
   // The row range is checked against the shape later; keep it for then.
   call->job.row_begin = (o.flags & BITNET_GEMM_ROW_RANGE) ? static_cast<size_t>(o.row_begin) : 0;
   call->job.row_end = (o.flags & BITNET_GEMM_ROW_RANGE) ? static_cast<size_t>(o.row_end) : SIZE_MAX;
@@ -78,10 +88,12 @@ int ResolveWeights(bitnet_type w_type, GemmCall* call) {
   const Layout* l = FindLayout(w_type);
   ActKind kind;
   if (l == nullptr || !GemmActKind(l->id, &kind)) {
-    return Fail(BITNET_E_INVALID_TYPE,
-                "w_type is %d (%s); the products take I2_S (36), TQ1_0 (34), TQ2_0 (35) or "
-                "Q2_0 (42) weights",
-                static_cast<int>(w_type), LayoutName(w_type));
+    // The status spelled out: call->w stays unset only on this path.
+    Fail(BITNET_E_INVALID_TYPE,
+         "w_type is %d (%s); the products take I2_S (36), TQ1_0 (34), TQ2_0 (35) or Q2_0 (42) "
+         "weights",
+         static_cast<int>(w_type), LayoutName(w_type));
+    return BITNET_E_INVALID_TYPE;
   }
   call->w = l;
   return BITNET_OK;
