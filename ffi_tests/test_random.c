@@ -144,7 +144,7 @@ static void compare_dequantizer(bitnet_format format, uint32_t block, size_t n, 
 
 /* bitnet_cpp_quantize (BitNet-rs kernel family) per target vs reference. */
 static void compare_kernel_family(int qtype, const float* x, size_t n, const char* what) {
-  const size_t block = qtype == 0 ? 32 : qtype == 1 ? 64 : 128;
+  const size_t block = kDefaultBlock[qtype];
   const size_t packed_len = (n + 3) / 4, scales_len = (n + block - 1) / block;
   uint8_t* ref_packed = (uint8_t*)calloc(packed_len + 1, 1);
   uint8_t* packed = (uint8_t*)calloc(packed_len + 1, 1);
@@ -282,7 +282,7 @@ int main(void) {
   static const uint32_t kBlocks[] = {4, 8, 12, 16, 20, 32, 36, 64, 100, 128, 256, 1024, 4096};
   static const size_t kLengths[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63,
                                     64, 65, 100, 127, 128, 129, 255, 256, 257, 1000, 4099, 12345};
-  const size_t big = ((size_t)1 << 22) + 3;
+  const size_t big = large_length((size_t)1 << 22) + 3;
   float* x = (float*)malloc(big * sizeof(float));
   size_t li, bi;
   int f, d;
@@ -324,7 +324,7 @@ int main(void) {
     }
     /* One large input per distribution. */
     for (d = 0; d < NUM_DISTRIBUTIONS; ++d) {
-      const uint32_t block = f == 0 ? 32 : f == 1 ? 64 : 128;
+      const uint32_t block = kDefaultBlock[f];
       fill_random((enum distribution)d, x, big, block, ++seed);
       snprintf(what, sizeof(what), "format %d block %u %s n %zu", f, block, kDistributionNames[d], big);
       compare_quantizer(f, block, x, big, what);
@@ -338,8 +338,8 @@ int main(void) {
         snprintf(what, sizeof(what), "kernel %s n %zu", kDistributionNames[d], kLengths[li]);
         compare_kernel_family(f, x, kLengths[li], what);
       }
-      fill_random((enum distribution)d, x, 1 << 20, 32, ++seed);
-      compare_kernel_family(f, x, 1 << 20, "kernel large");
+      fill_random((enum distribution)d, x, large_length(1 << 20), 32, ++seed);
+      compare_kernel_family(f, x, large_length(1 << 20), "kernel large");
     }
   }
   compare_matmul(1, 1, 1, ++seed);

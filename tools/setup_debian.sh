@@ -6,13 +6,17 @@ set -euo pipefail
 
 PACKAGES=(
   build-essential cmake ninja-build pkg-config git python3 bc npm
-  libhwy-dev libbenchmark-dev
+  libhwy-dev libbenchmark-dev python3-numpy python3-torch
+  nlohmann-json3-dev libcli11-dev libxxhash-dev libgtest-dev
   "$@"
 )
 
 missing=()
 for p in "${PACKAGES[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" && continue
+  # A nodejs package that bundles npm (NodeSource's) conflicts with Debian's npm.
+  [ "$p" = npm ] && command -v npm >/dev/null && continue
+  missing+=("$p")
 done
 if ((${#missing[@]})); then
   SUDO=""

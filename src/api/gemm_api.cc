@@ -42,7 +42,7 @@ const Layout* XLayout(bitnet_type type) {
   }
 }
 
-int ResolveOptions(const bitnet_gemm_options* options, GemmCall* call) {
+int ResolveGemmOptions(const bitnet_gemm_options* options, GemmCall* call) {
   const bitnet_gemm_options& o = options != nullptr ? *options : kDefaultOptions;
   if (o.struct_size != sizeof(bitnet_gemm_options)) {
     return Fail(BITNET_E_INVALID_OPTIONS,
@@ -236,7 +236,7 @@ int bitnet_gemm(bitnet_type w_type, const void* w, size_t w_len, int64_t rows, i
                 const float* x, int64_t batch, float* y, const bitnet_gemm_options* options) {
   GemmCall call{};
   int status;
-  if ((status = bitnet::ResolveOptions(options, &call)) != BITNET_OK ||
+  if ((status = bitnet::ResolveGemmOptions(options, &call)) != BITNET_OK ||
       (status = bitnet::ResolveWeights(w_type, &call)) != BITNET_OK ||
       (status = bitnet::CheckShapeAndWeights(w, w_len, rows, cols, batch, y, &call)) != BITNET_OK) {
     return status;
@@ -258,7 +258,7 @@ int bitnet_gemm_i8s(const void* w, size_t w_len, int64_t rows, int64_t cols, con
                     const bitnet_gemm_options* options) {
   GemmCall call{};
   int status;
-  if ((status = bitnet::ResolveOptions(options, &call)) != BITNET_OK ||
+  if ((status = bitnet::ResolveGemmOptions(options, &call)) != BITNET_OK ||
       (status = bitnet::ResolveWeights(BITNET_TYPE_I2_S, &call)) != BITNET_OK ||
       (status = bitnet::CheckShapeAndWeights(w, w_len, rows, cols, batch, y, &call)) != BITNET_OK) {
     return status;
@@ -284,7 +284,7 @@ int bitnet_gemm_blocks(bitnet_type w_type, const void* w, size_t w_len, int64_t 
                        const bitnet_gemm_options* options) {
   GemmCall call{};
   int status;
-  if ((status = bitnet::ResolveOptions(options, &call)) != BITNET_OK ||
+  if ((status = bitnet::ResolveGemmOptions(options, &call)) != BITNET_OK ||
       (status = bitnet::ResolveWeights(w_type, &call)) != BITNET_OK) {
     return status;
   }

@@ -18,6 +18,8 @@ namespace bitnet {
 namespace {
 
 constexpr int kMaxThreads = 1024;
+static_assert(sizeof(bitnet_tensor_options) == BITNET_TENSOR_OPTIONS_SIZE_V1,
+              "a new field needs a new BITNET_TENSOR_OPTIONS_SIZE and the older size accepted");
 constexpr uint32_t kKnownFlags = BITNET_TENSOR_ALLOW_SCALE_ROUNDING | BITNET_TENSOR_UNIT_SCALE;
 
 const bitnet_tensor_options kDefaultOptions = BITNET_TENSOR_OPTIONS_INIT;
@@ -58,7 +60,7 @@ int ResolveType(const char* what, bitnet_type type, Role role, const Layout** la
 }
 
 // options (NULL = defaults) -> the job, and whether absmean was asked for.
-int ResolveOptions(const bitnet_tensor_options* options, TensorJob* job) {
+int ResolveTensorOptions(const bitnet_tensor_options* options, TensorJob* job) {
   const bitnet_tensor_options& o = options != nullptr ? *options : kDefaultOptions;
   if (o.struct_size != sizeof(bitnet_tensor_options)) {
     return Fail(BITNET_E_INVALID_OPTIONS,
@@ -219,12 +221,12 @@ extern "C" {
 
 int bitnet_type_get_info(bitnet_type type, bitnet_type_info* info) {
   if (info == nullptr) return Fail(BITNET_E_NULL_POINTER, "info is NULL");
+  const Layout* l = bitnet::FindLayout(type);
+  if (l == nullptr) return Fail(BITNET_E_INVALID_TYPE, "type %d is not a bitnet_type", static_cast<int>(type));
   if (info->struct_size != sizeof(bitnet_type_info)) {
     return Fail(BITNET_E_INVALID_OPTIONS, "info->struct_size is %u; this library knows %zu",
                 info->struct_size, sizeof(bitnet_type_info));
   }
-  const Layout* l = bitnet::FindLayout(type);
-  if (l == nullptr) return Fail(BITNET_E_INVALID_TYPE, "type %d is not a bitnet_type", static_cast<int>(type));
   const int64_t block = l->block_elements != 0 ? l->block_elements : 32;
   const uint64_t block_bytes = l->block_elements != 0 ? l->block_bytes : 8 + 4;  // family A at block 32
   info->name = l->name;
@@ -280,7 +282,7 @@ int bitnet_tensor_quantize(bitnet_type dst_type, const bitnet_tensor_options* op
   int status;
   if ((status = bitnet::ResolveType("dst_type", dst_type, Role::kQuantizeDestination, &d)) != BITNET_OK ||
       (status = bitnet::ResolveType("src_type", src_type, Role::kElement, &s)) != BITNET_OK ||
-      (status = bitnet::ResolveOptions(options, &job)) != BITNET_OK) {
+      (status = bitnet::ResolveTensorOptions(options, &job)) != BITNET_OK) {
     return status;
   }
   TensorShape shape, src_shape;
@@ -305,7 +307,7 @@ int bitnet_tensor_dequantize(bitnet_type src_type, const bitnet_tensor_options* 
   int status;
   if ((status = bitnet::ResolveType("src_type", src_type, Role::kDecodable, &s)) != BITNET_OK ||
       (status = bitnet::ResolveType("dst_type", dst_type, Role::kElement, &d)) != BITNET_OK ||
-      (status = bitnet::ResolveOptions(options, &job)) != BITNET_OK) {
+      (status = bitnet::ResolveTensorOptions(options, &job)) != BITNET_OK) {
     return status;
   }
   TensorShape shape, dst_shape;
@@ -330,7 +332,7 @@ int bitnet_tensor_transcode(bitnet_type dst_type, const bitnet_tensor_options* o
   int status;
   if ((status = bitnet::ResolveType("dst_type", dst_type, Role::kTernary, &d)) != BITNET_OK ||
       (status = bitnet::ResolveType("src_type", src_type, Role::kTernary, &s)) != BITNET_OK ||
-      (status = bitnet::ResolveOptions(options, &job)) != BITNET_OK) {
+      (status = bitnet::ResolveTensorOptions(options, &job)) != BITNET_OK) {
     return status;
   }
   TensorShape shape, dst_shape;
@@ -354,7 +356,7 @@ int bitnet_ternarize(const bitnet_tensor_options* options, bitnet_type src_type,
   const Layout* s = nullptr;
   int status;
   if ((status = bitnet::ResolveType("src_type", src_type, Role::kElement, &s)) != BITNET_OK ||
-      (status = bitnet::ResolveOptions(options, &job)) != BITNET_OK) {
+      (status = bitnet::ResolveTensorOptions(options, &job)) != BITNET_OK) {
     return status;
   }
   TensorShape shape;
@@ -394,7 +396,7 @@ int bitnet_quantize_i8s(const bitnet_tensor_options* options, bitnet_type src_ty
   const Layout* s = nullptr;
   int status;
   if ((status = bitnet::ResolveType("src_type", src_type, Role::kElement, &s)) != BITNET_OK ||
-      (status = bitnet::ResolveOptions(options, &job)) != BITNET_OK) {
+      (status = bitnet::ResolveTensorOptions(options, &job)) != BITNET_OK) {
     return status;
   }
   TensorShape shape;
@@ -403,6 +405,10 @@ int bitnet_quantize_i8s(const bitnet_tensor_options* options, bitnet_type src_ty
     return status;
   }
   const size_t nrows = static_cast<size_t>(rows);
+  if (nrows > static_cast<size_t>(PTRDIFF_MAX) / sizeof(float)) {
+    return Fail(BITNET_E_SIZE_OVERFLOW, "rows is %lld: one scale and sum per row cannot be addressed",
+                static_cast<long long>(rows));
+  }
   if ((status = CheckBuffer("src", src, src_bytes, bitnet::AlignmentOf(*s))) != BITNET_OK ||
       (status = CheckBuffer("q", q, shape.n, 1)) != BITNET_OK ||
       (status = CheckBuffer("scales", scales, nrows * sizeof(float), alignof(float))) != BITNET_OK ||

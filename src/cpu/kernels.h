@@ -43,6 +43,10 @@ struct TensorKernels {
   // Element types (F32, F16, BF16) <-> f32.
   void (*to_float)(LayoutId src, const void* in, size_t n, float* y);
   void (*from_float)(LayoutId dst, const float* x, size_t n, void* out);
+  // Ternary block layouts (TQ1_0, TQ2_0, Q2_0, I2_S): the values
+  // code - code_offset of nblocks blocks, and the code bytes from values.
+  void (*unpack_values)(LayoutId id, const uint8_t* blocks, size_t nblocks, int8_t* values);
+  void (*pack_values)(LayoutId id, const int8_t* values, size_t nblocks, uint8_t* blocks);
   // bitnet.cpp's int8 activations, one row.
   void (*i8s_row)(const float* x, size_t n, int8_t* q, float* scale, int32_t* sum);
 };
@@ -66,7 +70,8 @@ KernelQuantizeFn HwyKernelQuantize(int64_t hwy_target);
 MatmulI2SFn HwyMatmulI2S(int64_t hwy_target);
 // The scalar references of the tensor primitives (cpu/tensor_reference.cc).
 extern const TensorKernels kReferenceTensorKernels;
-// HWY_TARGETS and hwy::SupportedTargets(), as seen by the kernel files.
+// HWY_TARGETS, and those of them this CPU runs (hwy::SupportedTargets(),
+// except on aarch64 Linux: see quantize_hwy.cc).
 int64_t HwyCompiledTargets();
 int64_t HwySupportedTargets();
 

@@ -46,6 +46,12 @@ unsigned BlockCode(const Layout& l, const uint8_t* block, size_t j);
 // (0..code_max), every byte whole.
 void PackBlockCodes(const Layout& l, const uint8_t* codes, uint8_t* block);
 
+// The values (code - code_offset) of nblocks whole blocks of a block
+// layout (TQ1_0, TQ2_0, Q2_0, I2_S), and back: the code bytes of nblocks
+// blocks from values (their scales are left as they are).
+void UnpackBlockValues(const Layout& l, const uint8_t* blocks, size_t nblocks, int8_t* values);
+void PackBlockValues(const Layout& l, const int8_t* values, size_t nblocks, uint8_t* blocks);
+
 }  // namespace bitnet
 
 #endif  // BITNET_FORMATS_TERNARY_CODES_H_

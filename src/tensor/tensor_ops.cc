@@ -222,7 +222,7 @@ void QuantizeHf(const TensorJob& job, Workers& workers, const FloatSource& src,
   // transformers stores s as weight_scale (value q / s); an already-ternary
   // tensor of magnitude a keeps q * a as q / (1/a).
   const float weight_scale = unit.ternary ? 1.0f / unit.alpha : unit.s;
-  workers.Run(byte_rows, [&](Scratch& s, size_t b, size_t e) {
+  workers.Run(shape.n > 0 ? byte_rows : 0, [&](Scratch& s, size_t b, size_t e) {
     // The four rows' codes, one int8 each, in the second buffer (4*cols floats).
     int8_t* q = reinterpret_cast<int8_t*>(s.b.data());
     for (size_t br = b; br < e; ++br) {
@@ -264,7 +264,7 @@ int TensorQuantize(const TensorJob& job, const Layout& dst, void* out, const Lay
   const ValueSource values(job, floats, shape, job.absmean && n > 0 ? &units : nullptr);
   size_t scratch = kStep;
   if (dst.id == LayoutId::kBitnetRsI2S) scratch = BitnetRsStep(job.rs_block);
-  if (dst.id == LayoutId::kHfBitnet) scratch = static_cast<size_t>(shape.cols);
+  if (dst.id == LayoutId::kHfBitnet) scratch = n > 0 ? static_cast<size_t>(shape.cols) : 0;
   Workers workers(job.threads, scratch);
   if (!workers.ok()) return OutOfMemory(scratch);
   const size_t steps = Steps(n, kStep);
@@ -498,6 +498,156 @@ bool ScaleHoldsExactly(const Layout& dst, float alpha, float* stored) {
   return false;
 }
 
+// Block layouts a transcode can walk block by block: every block size
+// divides kStep, so a step holds whole blocks of both sides.
+bool IsTernaryBlockLayout(LayoutId id) {
+  switch (id) {
+    case LayoutId::kTQ1_0:
+    case LayoutId::kTQ2_0:
+    case LayoutId::kQ2_0:
+    case LayoutId::kI2_S:
+      return true;
+    case LayoutId::kF32:
+    case LayoutId::kF16:
+    case LayoutId::kBF16:
+    case LayoutId::kQ8_0:
+    case LayoutId::kQ8_K:
+    case LayoutId::kIQ2_S:
+    case LayoutId::kHfBitnet:
+    case LayoutId::kBitnetRsI2S:
+      return false;
+  }
+  return false;
+}
+
+// What a step of the source says about the target's scale groups.
+struct StepFinding {
+  size_t bad_value_at = SIZE_MAX;     // element holding a value the target cannot hold
+  int bad_value = 0;
+  size_t disagreement_at = SIZE_MAX;  // first target group whose non-zero elements disagree
+  float disagreement[2] = {0, 0};
+};
+
+float BlockScale(const Layout& l, const uint8_t* base, size_t n, size_t element) {
+  if (l.scale == ScaleKind::kTensorF32) return ReadI2SScale(base + n / 4);
+  const size_t block = static_cast<size_t>(l.block_elements);
+  uint16_t h;
+  memcpy(&h, base + element / block * l.block_bytes + l.scale_offset, sizeof h);
+  return HalfToFloat(h);
+}
+
+// The transcode between the model-file block layouts, a step of whole
+// blocks at a time: a pass that checks values and scales (writing
+// nothing), then a pass that re-packs codes and writes the scales.
+int TranscodeBlocks(const TensorJob& job, const Layout& dst, uint8_t* out, const Layout& src,
+                    const uint8_t* in, size_t n) {
+  const TensorKernels& k = *job.kernels->tensor;
+  const size_t src_block = static_cast<size_t>(src.block_elements);
+  const size_t dst_block = static_cast<size_t>(dst.block_elements);
+  const bool per_tensor = dst.scale == ScaleKind::kTensorF32;
+  const size_t group = per_tensor ? n : dst_block;
+  const size_t groups = per_tensor ? 1 : n / dst_block;
+  const int min_value = -dst.code_offset, max_value = dst.code_max - dst.code_offset;
+  const size_t steps = Steps(n, kStep);
+  // Per group: the scale of its non-zero elements (NaN: none yet). A
+  // per-tensor target gets one entry per step, merged after.
+  std::vector<float> alpha(per_tensor ? steps : groups, NAN);
+  std::vector<StepFinding> findings(steps);
+  Workers workers(job.threads, kStep / 4);  // int8 values live in a float buffer
+  if (!workers.ok()) return OutOfMemory(kStep / 4);
+  workers.Run(steps, [&](Scratch& s, size_t b, size_t e) {
+    int8_t* v = reinterpret_cast<int8_t*>(s.a.data());
+    for (size_t t = b; t < e; ++t) {
+      const size_t first = t * kStep;
+      const size_t count = n - first < kStep ? n - first : kStep;
+      k.unpack_values(src.id, in + first / src_block * src.block_bytes, count / src_block, v);
+      StepFinding& f = findings[t];
+      for (size_t i = 0; i < count; ++i) {
+        if (v[i] == 0) continue;
+        if (v[i] < min_value || v[i] > max_value) {
+          if (f.bad_value_at == SIZE_MAX) {
+            f.bad_value_at = first + i;
+            f.bad_value = v[i];
+          }
+          continue;
+        }
+        const size_t g = per_tensor ? t : (first + i) / group;
+        const float scale = BlockScale(src, in, n, first + i);
+        if (std::isnan(alpha[g])) {
+          alpha[g] = scale;
+        } else if (alpha[g] != scale && f.disagreement_at == SIZE_MAX) {
+          f.disagreement_at = (first + i) / group * group;
+          f.disagreement[0] = alpha[g];
+          f.disagreement[1] = scale;
+        }
+      }
+    }
+  });
+  for (size_t t = 0; t < steps; ++t) {
+    const StepFinding& f = findings[t];
+    if (f.bad_value_at != SIZE_MAX) {
+      return Fail(BITNET_E_INVALID_DATA, "element %zu of the %s tensor is %+d, which %s cannot hold (%d..%+d)",
+                  f.bad_value_at, src.name, f.bad_value, dst.name, min_value, max_value);
+    }
+    if (f.disagreement_at != SIZE_MAX) {
+      return Fail(BITNET_E_INVALID_DATA,
+                  "%s holds one scale per %zu elements, but the non-zero elements of %zu.. have "
+                  "scales %.9g and %.9g in the %s source", dst.name, group, f.disagreement_at,
+                  static_cast<double>(f.disagreement[0]), static_cast<double>(f.disagreement[1]), src.name);
+    }
+  }
+  if (per_tensor) {  // the steps' scales must agree too
+    float merged = NAN;
+    for (size_t t = 0; t < steps; ++t) {
+      if (std::isnan(alpha[t])) continue;
+      if (!std::isnan(merged) && merged != alpha[t]) {
+        return Fail(BITNET_E_INVALID_DATA,
+                    "%s holds one scale per tensor, but the %s source's non-zero elements have "
+                    "scales %.9g and %.9g", dst.name, src.name, static_cast<double>(merged),
+                    static_cast<double>(alpha[t]));
+      }
+      merged = alpha[t];
+    }
+    alpha.assign(1, merged);
+  }
+  // The stored scales: 0 for a group without a non-zero element (I2_S: an
+  // all-zero tensor's scale 0, as quantize_i2_s writes it), 1 for unit scales.
+  const bool unit = (job.flags & BITNET_TENSOR_UNIT_SCALE) != 0;
+  std::vector<uint16_t> halves(per_tensor ? 0 : groups);
+  float tensor_scale = 0.0f;
+  for (size_t g = 0; g < alpha.size(); ++g) {
+    const bool nonzero = !std::isnan(alpha[g]);
+    const float a = !nonzero ? 0.0f : unit ? 1.0f : alpha[g];
+    if (per_tensor) {
+      tensor_scale = a;
+      continue;
+    }
+    halves[g] = FloatToHalf(a);
+    if (HalfToFloat(halves[g]) != a && (job.flags & BITNET_TENSOR_ALLOW_SCALE_ROUNDING) == 0) {
+      return Fail(BITNET_E_INEXACT_SCALE,
+                  "%s cannot hold the scale %.9g of elements %zu.. exactly (it would be %.9g); "
+                  "pass BITNET_TENSOR_ALLOW_SCALE_ROUNDING to round it", dst.name,
+                  static_cast<double>(a), g * group, static_cast<double>(HalfToFloat(halves[g])));
+    }
+  }
+  workers.Run(steps, [&](Scratch& s, size_t b, size_t e) {
+    int8_t* v = reinterpret_cast<int8_t*>(s.a.data());
+    for (size_t t = b; t < e; ++t) {
+      const size_t first = t * kStep;
+      const size_t count = n - first < kStep ? n - first : kStep;
+      k.unpack_values(src.id, in + first / src_block * src.block_bytes, count / src_block, v);
+      uint8_t* blocks = out + first / dst_block * dst.block_bytes;
+      k.pack_values(dst.id, v, count / dst_block, blocks);
+      if (per_tensor) continue;
+      for (size_t j = 0; j < count / dst_block; ++j) {
+        memcpy(blocks + j * dst.block_bytes + dst.scale_offset, &halves[first / dst_block + j], 2);
+      }
+    }
+  });
+  if (per_tensor) WriteI2STail(tensor_scale, out + n / 4);
+  return BITNET_OK;
+}
+
 }  // namespace
 
 int TensorTranscode(const TensorJob& job, const Layout& dst, void* out, const Layout& src,
@@ -510,10 +660,15 @@ int TensorTranscode(const TensorJob& job, const Layout& dst, void* out, const La
                 "%s scale of element %zu is not finite (or a zero weight_scale): a transcode "
                 "keeps values, which such a scale does not define", src.name, bad);
   }
+  if (n > 0 && IsTernaryBlockLayout(src.id) && IsTernaryBlockLayout(dst.id)) {
+    return TranscodeBlocks(job, dst, Bytes(out), src, Bytes(in), n);
+  }
+  // HF_BITNET and BitNet-rs's layout: element by element (conversion
+  // formats, not the models' hot path).
   // The target's scale groups: its blocks, or one for the tensor.
   const bool per_tensor = dst.scale == ScaleKind::kTensorF32 || dst.scale == ScaleKind::kTensorF32Divisor;
   const size_t dst_block = per_tensor ? (n > 0 ? n : 1) : static_cast<size_t>(BlockElements(dst, job.rs_block));
-  const size_t groups = n / dst_block + (n % dst_block != 0);
+  const size_t groups = per_tensor ? 1 : n / dst_block + (n % dst_block != 0);
   std::vector<float> alpha(groups, 0.0f);
   std::vector<unsigned char> nonzero(groups, 0);
   const int min_value = -dst.code_offset, max_value = dst.code_max - dst.code_offset;
@@ -543,13 +698,12 @@ int TensorTranscode(const TensorJob& job, const Layout& dst, void* out, const La
   std::vector<float> stored(groups, 0.0f);
   for (size_t g = 0; g < groups; ++g) {
     const float a = unit ? 1.0f : alpha[g];
-    if (!nonzero[g] && !unit) {
+    if (!nonzero[g]) {
       // d = 0 in an all-zero block; an all-zero tensor's scale is 0 (I2_S,
       // as quantize_i2_s writes) or weight_scale 1 (HF_BITNET: any finite one).
       stored[g] = dst.scale == ScaleKind::kTensorF32Divisor ? 1.0f : 0.0f;
       continue;
     }
-    if (!nonzero[g] && !per_tensor) continue;
     if (!ScaleHoldsExactly(dst, a, &stored[g]) &&
         (job.flags & BITNET_TENSOR_ALLOW_SCALE_ROUNDING) == 0) {
       return Fail(BITNET_E_INEXACT_SCALE,
@@ -557,6 +711,11 @@ int TensorTranscode(const TensorJob& job, const Layout& dst, void* out, const La
                   "pass BITNET_TENSOR_ALLOW_SCALE_ROUNDING to round it", dst.name,
                   static_cast<double>(a), g * dst_block, static_cast<double>(stored[g]));
     }
+  }
+  if (n == 0) {  // only a tensor scale's tail to write
+    if (dst.scale == ScaleKind::kTensorF32) WriteI2STail(0.0f, Bytes(out));
+    if (dst.scale == ScaleKind::kTensorF32Divisor) memcpy(out, &stored[0], sizeof(float));
+    return BITNET_OK;
   }
   // Write: codes element by element through the target's map, then scales.
   std::vector<uint8_t> codes(dst.block_elements > 0 ? static_cast<size_t>(dst.block_elements) : 0);
@@ -661,7 +820,7 @@ int TensorQuantizeI8S(const TensorJob& job, const Layout& src, const void* in,
   const TensorKernels& k = *job.kernels->tensor;
   const FloatSource floats(k, src, in);
   const size_t cols = static_cast<size_t>(shape.cols);
-  const size_t scratch = floats.IsF32() ? 0 : cols;
+  const size_t scratch = floats.IsF32() || shape.n == 0 ? 0 : cols;
   Workers workers(job.threads, scratch);
   if (!workers.ok()) return OutOfMemory(scratch);
   workers.Run(static_cast<size_t>(shape.rows), [&](Scratch& s, size_t b, size_t e) {

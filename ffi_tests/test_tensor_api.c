@@ -1,0 +1,484 @@
+/* The tensor API's promises that no engine's golden vectors cover, each
+ * checked against an independent statement of the rule written here:
+ * transcoding (codes kept, the I2_S -> TQ2_0 per-byte pair reversal, scale
+ * rounding only when allowed, equality with quantizing the decoded values as
+ * llama_model_quantize does), transformers' packed layout, BitNet-rs's
+ * family A through the tensor API, absmean per tensor/row/group and its
+ * invariance to threads and targets, the element types, i8s. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "test_util.h"
+
+static bitnet_tensor_options opts(bitnet_cpu_target target, int threads) {
+  bitnet_tensor_options o = BITNET_TENSOR_OPTIONS_INIT;
+  o.cpu_target = target;
+  o.n_threads = threads;
+  return o;
+}
+
+static size_t size_of(bitnet_type t, int64_t rows, int64_t cols) {
+  size_t bytes = 0;
+  if (bitnet_tensor_size(t, rows, cols, &bytes) != BITNET_OK) return 0;
+  return bytes;
+}
+
+/* A ternary tensor q * alpha (q in -1..1, some all-zero 256-blocks). */
+static float* ternary_values(int64_t rows, int64_t cols, float alpha, uint64_t seed, int8_t* q) {
+  const size_t n = (size_t)(rows * cols);
+  float* x = malloc(n * sizeof(float));
+  uint64_t s = seed;
+  for (size_t i = 0; i < n; ++i) {
+    const int zero_block = ((i / 256) % 7) == 3;
+    const int v = zero_block ? 0 : (int)(rng_next(&s) % 3) - 1;
+    q[i] = (int8_t)v;
+    x[i] = (float)v * alpha;
+  }
+  return x;
+}
+
+static uint8_t* quantize_new(bitnet_type t, const bitnet_tensor_options* o, const float* x,
+                             int64_t rows, int64_t cols, size_t* bytes) {
+  *bytes = size_of(t, rows, cols);
+  uint8_t* out = malloc(*bytes + 1);
+  const int status = bitnet_tensor_quantize(t, o, BITNET_TYPE_F32, x, rows, cols, out, *bytes);
+  check(status == BITNET_OK, "quantize to %s: %d %s", bitnet_type_name(t), status, bitnet_last_error());
+  return out;
+}
+
+static float* decode_new(bitnet_type t, const bitnet_tensor_options* o, const uint8_t* in,
+                         size_t bytes, int64_t rows, int64_t cols) {
+  const size_t n = (size_t)(rows * cols);
+  float* y = malloc(n * sizeof(float) + 1);
+  const int status = bitnet_tensor_dequantize(t, o, in, bytes, rows, cols, BITNET_TYPE_F32, y, n * sizeof(float));
+  check(status == BITNET_OK, "dequantize %s: %d %s", bitnet_type_name(t), status, bitnet_last_error());
+  return y;
+}
+
+static int rev_pairs(int byte) {
+  return ((byte & 3) << 6) | (((byte >> 2) & 3) << 4) | (((byte >> 4) & 3) << 2) | ((byte >> 6) & 3);
+}
+
+/* A chain of transcodes through every ternary layout comes back to the
+ * same bytes, and each hop keeps every decoded value. */
+static void transcode_chain(bitnet_cpu_target target) {
+  const int64_t rows = 8, cols = 512;
+  const size_t n = (size_t)(rows * cols);
+  int8_t* q = malloc(n);
+  float* x = ternary_values(rows, cols, 0.375f, 11, q); /* alpha exact in f16 */
+  bitnet_tensor_options o = opts(target, 2);
+  const bitnet_type chain[] = {BITNET_TYPE_TQ2_0, BITNET_TYPE_I2_S, BITNET_TYPE_TQ1_0,
+                               BITNET_TYPE_Q2_0, BITNET_TYPE_HF_BITNET, BITNET_TYPE_BITNET_RS_I2S,
+                               BITNET_TYPE_TQ2_0};
+  size_t bytes = 0;
+  uint8_t* cur = quantize_new(chain[0], &o, x, rows, cols, &bytes);
+  uint8_t* first = malloc(bytes);
+  memcpy(first, cur, bytes);
+  for (size_t h = 1; h < sizeof chain / sizeof chain[0]; ++h) {
+    const size_t out_bytes = size_of(chain[h], rows, cols);
+    uint8_t* next = malloc(out_bytes);
+    const int status = bitnet_tensor_transcode(chain[h], &o, chain[h - 1], cur, bytes, rows, cols, next, out_bytes);
+    check(status == BITNET_OK, "transcode %s -> %s: %d %s", bitnet_type_name(chain[h - 1]),
+          bitnet_type_name(chain[h]), status, bitnet_last_error());
+    float* y = decode_new(chain[h], &o, next, out_bytes, rows, cols);
+    check(first_float_diff(y, x, n) < 0, "%s -> %s changed value %ld", bitnet_type_name(chain[h - 1]),
+          bitnet_type_name(chain[h]), first_float_diff(y, x, n));
+    free(y);
+    free(cur);
+    cur = next;
+    bytes = out_bytes;
+  }
+  check(memcmp(cur, first, bytes) == 0, "the transcode chain did not return TQ2_0's bytes (%s)",
+        bitnet_cpu_target_name(target));
+  free(cur);
+  free(first);
+  free(x);
+  free(q);
+}
+
+/* I2_S -> TQ2_0: for each 256-block, qs[m] = rev_pairs(i2s[64b + m]) and d =
+ * f16(alpha) (0 in an all-zero block), as the interop notes state. */
+static void i2s_to_tq2(void) {
+  const int64_t rows = 4, cols = 2560;
+  const size_t n = (size_t)(rows * cols);
+  int8_t* q = malloc(n);
+  float* x = ternary_values(rows, cols, 0.0123f, 5, q); /* not exact in f16 */
+  bitnet_tensor_options o = opts(BITNET_CPU_AUTO, 1);
+  size_t ibytes = 0;
+  uint8_t* i2s = quantize_new(BITNET_TYPE_I2_S, &o, x, rows, cols, &ibytes);
+  const size_t tbytes = size_of(BITNET_TYPE_TQ2_0, rows, cols);
+  uint8_t* tq = malloc(tbytes);
+  memset(tq, POISON, tbytes);
+  int status = bitnet_tensor_transcode(BITNET_TYPE_TQ2_0, &o, BITNET_TYPE_I2_S, i2s, ibytes, rows, cols, tq, tbytes);
+  check(status == BITNET_E_INEXACT_SCALE && untouched(tq, tbytes),
+        "an f32 scale f16 cannot hold: status %d, want BITNET_E_INEXACT_SCALE and nothing written", status);
+  check(bitnet_last_error() != NULL && strstr(bitnet_last_error(), "ALLOW_SCALE_ROUNDING") != NULL,
+        "the message names the flag: %s", bitnet_last_error());
+  o.flags = BITNET_TENSOR_ALLOW_SCALE_ROUNDING;
+  status = bitnet_tensor_transcode(BITNET_TYPE_TQ2_0, &o, BITNET_TYPE_I2_S, i2s, ibytes, rows, cols, tq, tbytes);
+  check(status == BITNET_OK, "transcode with rounding: %d", status);
+  long bad = -1;
+  for (size_t b = 0; b < n / 256 && bad < 0; ++b) {
+    int any = 0;
+    for (int m = 0; m < 64; ++m) {
+      if (tq[b * 66 + m] != rev_pairs(i2s[64 * b + m])) bad = (long)b;
+      any |= i2s[64 * b + m] != 0x55;
+    }
+    uint16_t d;
+    memcpy(&d, tq + b * 66 + 64, 2);
+    const uint16_t want = any ? 0x224C /* f16(0.0123) */ : 0;
+    if (d != want) bad = (long)b;
+  }
+  check(bad < 0, "I2_S -> TQ2_0 block %ld is not the pair reversal with d = f16(alpha)", bad);
+  /* The same bytes as quantizing the decoded values (what llama_model_quantize does). */
+  float* y = decode_new(BITNET_TYPE_I2_S, &o, i2s, ibytes, rows, cols);
+  size_t qbytes = 0;
+  uint8_t* direct = quantize_new(BITNET_TYPE_TQ2_0, &o, y, rows, cols, &qbytes);
+  check(memcmp(direct, tq, tbytes) == 0, "I2_S -> TQ2_0 differs from quantizing its decoded values");
+  /* Also TQ1_0 and Q2_0. */
+  const bitnet_type others[2] = {BITNET_TYPE_TQ1_0, BITNET_TYPE_Q2_0};
+  for (int k = 0; k < 2; ++k) {
+    const size_t b2 = size_of(others[k], rows, cols);
+    uint8_t* t = malloc(b2);
+    check(bitnet_tensor_transcode(others[k], &o, BITNET_TYPE_I2_S, i2s, ibytes, rows, cols, t, b2) == BITNET_OK,
+          "I2_S -> %s", bitnet_type_name(others[k]));
+    size_t b3 = 0;
+    uint8_t* d = quantize_new(others[k], &o, y, rows, cols, &b3);
+    check(memcmp(d, t, b2) == 0, "I2_S -> %s differs from quantizing the decoded values",
+          bitnet_type_name(others[k]));
+    free(t);
+    free(d);
+  }
+  /* Unit scales: d = 1 in blocks with a non-zero code, 0 in the others. */
+  o.flags = BITNET_TENSOR_UNIT_SCALE;
+  check(bitnet_tensor_transcode(BITNET_TYPE_TQ2_0, &o, BITNET_TYPE_I2_S, i2s, ibytes, rows, cols, tq, tbytes) == BITNET_OK,
+        "unit-scale transcode");
+  bad = -1;
+  for (size_t b = 0; b < n / 256; ++b) {
+    uint16_t d;
+    memcpy(&d, tq + b * 66 + 64, 2);
+    if (d != (((b % 7) == 3) ? 0 : 0x3C00)) bad = (long)b;
+  }
+  check(bad < 0, "unit scale: block %ld has the wrong d", bad);
+  free(direct);
+  free(y);
+  free(tq);
+  free(i2s);
+  free(x);
+  free(q);
+}
+
+static void transcode_errors(void) {
+  const int64_t rows = 2, cols = 256;
+  const size_t n = (size_t)(rows * cols);
+  bitnet_tensor_options o = opts(BITNET_CPU_AUTO, 1);
+  /* TQ2_0 with code 3 (+2) cannot become TQ1_0. */
+  float* x = malloc(n * sizeof(float));
+  for (size_t i = 0; i < n; ++i) x[i] = (float)(int)(i % 3) - 1.0f;
+  size_t bytes = 0;
+  uint8_t* tq2 = quantize_new(BITNET_TYPE_TQ2_0, &o, x, rows, cols, &bytes);
+  tq2[70] = 0xFF; /* block 1, four codes 3 */
+  const size_t tq1_bytes = size_of(BITNET_TYPE_TQ1_0, rows, cols);
+  uint8_t* out = malloc(tq1_bytes);
+  memset(out, POISON, tq1_bytes);
+  int status = bitnet_tensor_transcode(BITNET_TYPE_TQ1_0, &o, BITNET_TYPE_TQ2_0, tq2, bytes, rows, cols, out, tq1_bytes);
+  check(status == BITNET_E_INVALID_DATA && untouched(out, tq1_bytes), "+2 into TQ1_0: status %d", status);
+  check(strstr(bitnet_last_error(), "+2") != NULL, "message names the value: %s", bitnet_last_error());
+  /* Two blocks with different d cannot share I2_S's one scale. */
+  tq2[70] = 0x55;
+  const uint16_t other_d = 0x4000; /* 2.0 */
+  memcpy(tq2 + 66 + 64, &other_d, 2);
+  const size_t i2s_bytes = size_of(BITNET_TYPE_I2_S, rows, cols);
+  uint8_t* i2s = malloc(i2s_bytes);
+  memset(i2s, POISON, i2s_bytes);
+  status = bitnet_tensor_transcode(BITNET_TYPE_I2_S, &o, BITNET_TYPE_TQ2_0, tq2, bytes, rows, cols, i2s, i2s_bytes);
+  check(status == BITNET_E_INVALID_DATA && untouched(i2s, i2s_bytes), "disagreeing scales: %d", status);
+  /* A NaN scale defines no values. */
+  const uint16_t nan_d = 0x7E00;
+  memcpy(tq2 + 66 + 64, &nan_d, 2);
+  status = bitnet_tensor_transcode(BITNET_TYPE_I2_S, &o, BITNET_TYPE_TQ2_0, tq2, bytes, rows, cols, i2s, i2s_bytes);
+  check(status == BITNET_E_INVALID_DATA && untouched(i2s, i2s_bytes), "NaN scale: %d", status);
+  /* Non-ternary types are refused. */
+  status = bitnet_tensor_transcode(BITNET_TYPE_Q8_0, &o, BITNET_TYPE_TQ2_0, tq2, bytes, rows, cols, i2s, i2s_bytes);
+  check(status == BITNET_E_INVALID_TYPE, "Q8_0 as a transcode target: %d", status);
+  free(x);
+  free(tq2);
+  free(out);
+  free(i2s);
+}
+
+/* transformers' layout, from its definition: unpacked row k*rows/4 + r,
+ * column c = ((byte[r][c] >> 2k) & 3) - 1, value q / weight_scale, where
+ * weight_scale = 1 / max(mean|w|, 1e-5). */
+static void hf_layout(bitnet_cpu_target target) {
+  const int64_t rows = 12, cols = 40;
+  const size_t n = (size_t)(rows * cols);
+  float* x = malloc(n * sizeof(float));
+  uint64_t s = 17;
+  for (size_t i = 0; i < n; ++i) x[i] = (float)rng_normal(&s);
+  bitnet_tensor_options o = opts(target, 3);
+  size_t bytes = 0;
+  uint8_t* hf = quantize_new(BITNET_TYPE_HF_BITNET, &o, x, rows, cols, &bytes);
+  check(bytes == n / 4 + 4, "HF_BITNET size %zu", bytes);
+  int8_t* codes = malloc(n);
+  float alpha = 0;
+  bitnet_tensor_options t = opts(target, 1);
+  check(bitnet_ternarize(&t, BITNET_TYPE_F32, x, rows, cols, codes, n, &alpha, 1) == BITNET_OK, "ternarize");
+  long bad = -1;
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t c = 0; c < cols; ++c) {
+      const int64_t br = r % (rows / 4), k = r / (rows / 4);
+      const int q = ((hf[br * cols + c] >> (2 * k)) & 3) - 1;
+      if (q != codes[r * cols + c]) bad = (long)(r * cols + c);
+    }
+  }
+  check(bad < 0, "HF_BITNET code of element %ld is not transformers' (%s)", bad, bitnet_cpu_target_name(target));
+  float ws;
+  memcpy(&ws, hf + n / 4, 4);
+  check(same_float(1.0f / alpha, 1.0f / (1.0f / ws)) || same_float(ws, 1.0f / alpha),
+        "weight_scale %.9g is not s = 1/alpha (alpha %.9g)", (double)ws, (double)alpha);
+  float* y = decode_new(BITNET_TYPE_HF_BITNET, &o, hf, bytes, rows, cols);
+  bad = -1;
+  for (size_t i = 0; i < n; ++i) {
+    if (!same_float(y[i], (float)codes[i] / ws)) bad = (long)i;
+  }
+  check(bad < 0, "HF_BITNET value %ld is not q / weight_scale", bad);
+  free(y);
+  free(codes);
+  free(hf);
+  free(x);
+}
+
+/* BitNet-rs's family A through the tensor API: the bytes of bitnet_quantize
+ * (codes, then the planar scales at any byte offset). */
+static void bitnet_rs_layout(bitnet_cpu_target target) {
+  const int64_t rows = 3, cols = 333; /* 999 elements: odd byte count */
+  const size_t n = (size_t)(rows * cols);
+  float* x = malloc(n * sizeof(float));
+  fill_random(GAUSS, x, n, 64, 23);
+  const uint32_t blocks[] = {0, 64, 1024};
+  for (int b = 0; b < 3; ++b) {
+    bitnet_tensor_options o = opts(target, 2);
+    o.block_size = blocks[b];
+    const uint32_t block = blocks[b] ? blocks[b] : 32;
+    const size_t packed_len = (n + 3) / 4, scales_len = (n + block - 1) / block;
+    const size_t bytes = packed_len + 4 * scales_len;
+    uint8_t* t = malloc(bytes + 1);
+    int status = bitnet_tensor_quantize(BITNET_TYPE_BITNET_RS_I2S, &o, BITNET_TYPE_F32, x, rows, cols, t + 1, bytes);
+    check(status == BITNET_OK, "BITNET_RS_I2S block %u: %d %s", block, status, bitnet_last_error());
+    uint8_t* packed = malloc(packed_len);
+    float* scales = malloc(scales_len * sizeof(float));
+    bitnet_quant_options qo = BITNET_QUANT_OPTIONS_INIT;
+    qo.block_size = block;
+    qo.device = BITNET_DEVICE_CPU;
+    check(bitnet_quantize(BITNET_FORMAT_I2S, &qo, x, n, packed, packed_len, scales, scales_len) == BITNET_OK,
+          "bitnet_quantize");
+    check(memcmp(t + 1, packed, packed_len) == 0 && memcmp(t + 1 + packed_len, scales, scales_len * 4) == 0,
+          "BITNET_RS_I2S block %u differs from bitnet_quantize's codes and scales", block);
+    float* y = malloc(n * sizeof(float));
+    float* want = malloc(n * sizeof(float));
+    status = bitnet_tensor_dequantize(BITNET_TYPE_BITNET_RS_I2S, &o, t + 1, bytes, rows, cols, BITNET_TYPE_F32, y, n * 4);
+    check(status == BITNET_OK && bitnet_dequantize(BITNET_FORMAT_I2S, &qo, packed, packed_len, scales, scales_len, want, n) == BITNET_OK &&
+              memcmp(y, want, n * 4) == 0,
+          "BITNET_RS_I2S block %u decodes otherwise than bitnet_dequantize", block);
+    free(y);
+    free(want);
+    free(packed);
+    free(scales);
+    free(t);
+  }
+  free(x);
+}
+
+/* Absmean against its statement, computed here with a long double sum: per
+ * tensor, per row, per group; every thread count gives the same bits. */
+static void absmean_units(bitnet_cpu_target target) {
+  const int64_t rows = 6, cols = 768;
+  const size_t n = (size_t)(rows * cols);
+  float* x = malloc(n * sizeof(float));
+  uint64_t s = 31;
+  for (size_t i = 0; i < n; ++i) x[i] = (float)rng_normal(&s) * (float)(1 + i / cols);
+  const int64_t groups[] = {0, -1, 128};
+  for (int g = 0; g < 3; ++g) {
+    const size_t width = groups[g] == 0 ? n : groups[g] < 0 ? (size_t)cols : (size_t)groups[g];
+    const size_t units = n / width;
+    int8_t* ref_q = malloc(n);
+    float* ref_alpha = malloc(units * sizeof(float));
+    for (size_t u = 0; u < units; ++u) {
+      long double sum = 0;
+      for (size_t i = 0; i < width; ++i) sum += fabsl((long double)x[u * width + i]);
+      const float mean = (float)(double)(sum / (long double)width);
+      const float sc = 1.0f / (mean > 1e-5f ? mean : 1e-5f);
+      ref_alpha[u] = 1.0f / sc;
+      for (size_t i = 0; i < width; ++i) {
+        const float v = x[u * width + i] * sc;
+        ref_q[u * width + i] = fabsf(v) > 0.5f ? (v > 0 ? 1 : -1) : 0;
+      }
+    }
+    int8_t* q0 = NULL;
+    float* a0 = NULL;
+    for (int threads = 1; threads <= 4; ++threads) {
+      bitnet_tensor_options o = opts(target, threads);
+      o.group_size = groups[g];
+      int8_t* q = malloc(n);
+      float* a = malloc(units * sizeof(float));
+      const int status = bitnet_ternarize(&o, BITNET_TYPE_F32, x, rows, cols, q, n, a, units);
+      check(status == BITNET_OK, "ternarize group %lld: %d %s", (long long)groups[g], status, bitnet_last_error());
+      if (threads == 1) {
+        check(memcmp(q, ref_q, n) == 0 && memcmp(a, ref_alpha, units * 4) == 0,
+              "absmean group %lld (%s) differs from the statement", (long long)groups[g],
+              bitnet_cpu_target_name(target));
+        q0 = q;
+        a0 = a;
+      } else {
+        check(memcmp(q, q0, n) == 0 && memcmp(a, a0, units * 4) == 0,
+              "absmean group %lld: %d threads differ from 1", (long long)groups[g], threads);
+        free(q);
+        free(a);
+      }
+    }
+    free(q0);
+    free(a0);
+    free(ref_q);
+    free(ref_alpha);
+  }
+  /* NaN is refused, naming the element, and nothing is written. */
+  x[5 * cols + 7] = NAN;
+  int8_t q[16];
+  float alpha = 0;
+  bitnet_tensor_options o = opts(target, 2);
+  int8_t* codes = malloc(n);
+  memset(codes, POISON, n);
+  const int status = bitnet_ternarize(&o, BITNET_TYPE_F32, x, rows, cols, codes, n, &alpha, 1);
+  check(status == BITNET_E_INVALID_DATA && untouched(codes, n) && strstr(bitnet_last_error(), "(5, 7)") != NULL,
+        "a NaN weight: status %d, message %s", status, bitnet_last_error());
+  (void)q;
+  free(codes);
+  free(x);
+}
+
+/* An already-ternary tensor keeps alpha and its codes, where absmean
+ * would rescale it by its share of non-zeros. */
+static void ternary_kept(void) {
+  const int64_t rows = 4, cols = 256;
+  const size_t n = (size_t)(rows * cols);
+  int8_t* q = malloc(n);
+  float* x = ternary_values(rows, cols, 0.7f, 3, q);
+  int8_t* codes = malloc(n);
+  float alpha = 0;
+  bitnet_tensor_options o = opts(BITNET_CPU_AUTO, 1);
+  check(bitnet_ternarize(&o, BITNET_TYPE_F32, x, rows, cols, codes, n, &alpha, 1) == BITNET_OK &&
+            alpha == 0.7f && memcmp(codes, q, n) == 0,
+        "a ternary tensor: alpha %.9g, want 0.7", (double)alpha);
+  /* Quantizing it with absmean to TQ2_0 gives what the plain rule gives. */
+  o.ternarize = BITNET_TERNARIZE_ABSMEAN;
+  size_t b1 = 0, b2 = 0;
+  uint8_t* a = quantize_new(BITNET_TYPE_TQ2_0, &o, x, rows, cols, &b1);
+  uint8_t* b = quantize_new(BITNET_TYPE_TQ2_0, NULL, x, rows, cols, &b2);
+  check(memcmp(a, b, b1) == 0, "absmean changed an already-ternary tensor's TQ2_0 bytes");
+  free(a);
+  free(b);
+  free(codes);
+  free(q);
+  free(x);
+}
+
+/* F16 and BF16 sources are their f32 values; F16/BF16 outputs are the f32
+ * results converted. */
+static void element_types(bitnet_cpu_target target) {
+  const int64_t rows = 2, cols = 512;
+  const size_t n = (size_t)(rows * cols);
+  float* x = malloc(n * sizeof(float));
+  fill_random(GAUSS, x, n, 256, 41);
+  uint16_t* h = malloc(n * 2);
+  float* xf = malloc(n * sizeof(float));
+  bitnet_tensor_options o = opts(target, 2);
+  const bitnet_type types[2] = {BITNET_TYPE_F16, BITNET_TYPE_BF16};
+  for (int t = 0; t < 2; ++t) {
+    check(bitnet_tensor_quantize(types[t], &o, BITNET_TYPE_F32, x, rows, cols, h, n * 2) == BITNET_OK, "to %s", bitnet_type_name(types[t]));
+    check(bitnet_tensor_dequantize(types[t], &o, h, n * 2, rows, cols, BITNET_TYPE_F32, xf, n * 4) == BITNET_OK, "from %s", bitnet_type_name(types[t]));
+    size_t b1 = 0, b2 = 0;
+    uint8_t* from_f32 = quantize_new(BITNET_TYPE_TQ2_0, &o, xf, rows, cols, &b1);
+    b2 = size_of(BITNET_TYPE_TQ2_0, rows, cols);
+    uint8_t* from_half = malloc(b2);
+    check(bitnet_tensor_quantize(BITNET_TYPE_TQ2_0, &o, types[t], h, rows, cols, from_half, b2) == BITNET_OK &&
+              memcmp(from_f32, from_half, b1) == 0,
+          "TQ2_0 from %s differs from TQ2_0 from its f32 values", bitnet_type_name(types[t]));
+    /* Decoding to the half type = decoding to f32, then converting. */
+    float* y = decode_new(BITNET_TYPE_TQ2_0, &o, from_half, b2, rows, cols);
+    uint16_t* yh = malloc(n * 2);
+    uint16_t* want = malloc(n * 2);
+    check(bitnet_tensor_dequantize(BITNET_TYPE_TQ2_0, &o, from_half, b2, rows, cols, types[t], yh, n * 2) == BITNET_OK &&
+              bitnet_tensor_quantize(types[t], &o, BITNET_TYPE_F32, y, rows, cols, want, n * 2) == BITNET_OK &&
+              memcmp(yh, want, n * 2) == 0,
+          "TQ2_0 -> %s is not TQ2_0 -> F32 -> %s", bitnet_type_name(types[t]), bitnet_type_name(types[t]));
+    free(y);
+    free(yh);
+    free(want);
+    free(from_f32);
+    free(from_half);
+  }
+  free(x);
+  free(h);
+  free(xf);
+}
+
+static void type_info(void) {
+  bitnet_type_info info;
+  memset(&info, 0, sizeof info);
+  info.struct_size = sizeof info;
+  check(bitnet_type_get_info(BITNET_TYPE_TQ1_0, &info) == BITNET_OK && info.block_bytes == 54 &&
+            info.block_elements == 256 && fabs(info.bits_per_weight - 1.6875) < 1e-12 && info.ternary,
+        "TQ1_0 info");
+  check(bitnet_type_get_info(BITNET_TYPE_I2_S, &info) == BITNET_OK && info.tail_bytes == 32 &&
+            info.elements_multiple == 128 && info.bits_per_weight == 2.0,
+        "I2_S info");
+  check(bitnet_type_get_info(BITNET_TYPE_IQ2_S, &info) == BITNET_OK && !info.can_quantize, "IQ2_S decode only");
+  bitnet_type t = 0;
+  check(bitnet_type_from_name("tq2_0", &t) == BITNET_OK && t == BITNET_TYPE_TQ2_0, "name lookup");
+  check(strcmp(bitnet_type_name(12345), "unknown") == 0, "unknown name");
+  size_t bytes = 0;
+  check(bitnet_tensor_size(BITNET_TYPE_I2_S, 30, 2560, &bytes) == BITNET_OK && bytes == 30 * 2560 / 4 + 32, "I2_S size");
+  check(bitnet_tensor_size(BITNET_TYPE_TQ2_0, 6912, 2560, &bytes) == BITNET_OK && bytes == 6912u * 10 * 66, "TQ2_0 size");
+  check(bitnet_tensor_size(BITNET_TYPE_TQ2_0, 1, 3200, &bytes) == BITNET_E_INVALID_SHAPE &&
+            strstr(bitnet_last_error(), "256") != NULL,
+        "TQ2_0 with 3200 columns names the 256 rule: %s", bitnet_last_error());
+  check(bitnet_tensor_size(BITNET_TYPE_Q2_0, 1, 3200, &bytes) == BITNET_OK && bytes == 50 * 18, "Q2_0 holds 3200");
+}
+
+static void i8s_threads(bitnet_cpu_target target) {
+  const int64_t rows = 7, cols = 2560;
+  const size_t n = (size_t)(rows * cols);
+  float* x = malloc(n * sizeof(float));
+  fill_random(GAUSS, x, n, 256, 77);
+  int8_t *q1 = malloc(n), *q3 = malloc(n);
+  float s1[7], s3[7];
+  int32_t m1[7], m3[7];
+  bitnet_tensor_options o1 = opts(target, 1), o3 = opts(target, 3);
+  check(bitnet_quantize_i8s(&o1, BITNET_TYPE_F32, x, rows, cols, q1, n, s1, 7, m1, 7) == BITNET_OK &&
+            bitnet_quantize_i8s(&o3, BITNET_TYPE_F32, x, rows, cols, q3, n, s3, 7, m3, 7) == BITNET_OK &&
+            memcmp(q1, q3, n) == 0 && memcmp(s1, s3, sizeof s1) == 0 && memcmp(m1, m3, sizeof m1) == 0,
+        "i8s with 3 threads differs from 1 (%s)", bitnet_cpu_target_name(target));
+  free(x);
+  free(q1);
+  free(q3);
+}
+
+int main(void) {
+  bitnet_cpu_target targets[32];
+  const int count = supported_targets(targets);
+  type_info();
+  i2s_to_tq2();
+  transcode_errors();
+  ternary_kept();
+  for (int t = 0; t < count; ++t) {
+    transcode_chain(targets[t]);
+    hf_layout(targets[t]);
+    bitnet_rs_layout(targets[t]);
+    absmean_units(targets[t]);
+    element_types(targets[t]);
+    i8s_threads(targets[t]);
+  }
+  return finish("tensor_api");
+}
