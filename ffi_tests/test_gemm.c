@@ -88,7 +88,7 @@ static void golden_i2s(const char* dir, bitnet_cpu_target target, int threads) {
                                  (const float*)scale->data, (const int32_t*)sum->data, batch, y, &o);
     check(status == BITNET_OK, "i2_s_dot %s (%s): status %d %s", name, tname, status,
           bitnet_last_error());
-    long at = first_float_diff(y, expected, (size_t)(batch * rows));
+    long at = first_result_diff(y, expected, (size_t)(batch * rows));
     check(at < 0, "i2_s_dot %s (%s, %d threads): y[%ld] = %.9g, bitnet.cpp %.9g", name, tname,
           threads, at, at < 0 ? 0.0 : (double)y[at], at < 0 ? 0.0 : (double)expected[at]);
     /* From the float activations, quantized inside. */
@@ -98,7 +98,7 @@ static void golden_i2s(const char* dir, bitnet_cpu_target target, int threads) {
       float* x = st_floats(st_field(acts, input_case, "input"));
       memset(y, POISON, (size_t)(batch * rows) * sizeof(float));
       status = bitnet_gemm(BITNET_TYPE_I2_S, w->data, w->nbytes, rows, cols, x, batch, y, &o);
-      at = first_float_diff(y, expected, (size_t)(batch * rows));
+      at = first_result_diff(y, expected, (size_t)(batch * rows));
       check(status == BITNET_OK && at < 0, "i2_s_dot %s from floats (%s): status %d, y[%ld] differs",
             name, tname, status, at);
       free(x);
@@ -139,13 +139,13 @@ static void golden_tq(const char* dir, bitnet_cpu_target target, int threads) {
       memset(y, POISON, (size_t)rows * sizeof(float));
       int status = bitnet_gemm_blocks(kTypes[k].type, w->data, w->nbytes, rows, cols, act->data,
                                       act->nbytes, 1, y, &o);
-      long at = first_float_diff(y, (const float*)dot->data, (size_t)rows);
+      long at = first_result_diff(y, (const float*)dot->data, (size_t)rows);
       check(status == BITNET_OK && at < 0, "%s %s (%s, %d threads): status %d, y[%ld] = %.9g, ggml %.9g",
             kTypes[k].dot, name, tname, threads, status, at, at < 0 ? 0.0 : (double)y[at],
             at < 0 ? 0.0 : (double)((const float*)dot->data)[at]);
       memset(y, POISON, (size_t)rows * sizeof(float));
       status = bitnet_gemm(kTypes[k].type, w->data, w->nbytes, rows, cols, x, 1, y, &o);
-      at = first_float_diff(y, (const float*)dot->data, (size_t)rows);
+      at = first_result_diff(y, (const float*)dot->data, (size_t)rows);
       check(status == BITNET_OK && at < 0, "%s %s from floats (%s): status %d, y[%ld] differs",
             kTypes[k].dot, name, tname, status, at);
       free(y);
@@ -336,7 +336,7 @@ static void against_reference(const bitnet_cpu_target* targets, int num_targets)
             for (size_t i = 0; i < ny && bad < 0; ++i) {
               const int64_t r = (int64_t)(i % (size_t)sh->rows);
               const int inside = !ranged || (r >= o.row_begin && r < o.row_end);
-              if (inside ? !same_float(got[i], want[i]) : !untouched(&got[i], sizeof(float))) {
+              if (inside ? !same_result(got[i], want[i]) : !untouched(&got[i], sizeof(float))) {
                 bad = (long)i;
               }
             }

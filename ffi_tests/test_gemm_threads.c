@@ -75,7 +75,7 @@ static void* caller(void* arg) {
       g_failures[id] +=
           bitnet_gemm(j->type, j->w, j->w_len, j->rows, j->cols, j->x, j->batch, y, &o) != BITNET_OK;
     }
-    for (size_t i = 0; i < ny; ++i) g_failures[id] += !same_float(y[i], j->want[i]);
+    for (size_t i = 0; i < ny; ++i) g_failures[id] += !same_result(y[i], j->want[i]);
     free(y);
   }
   return NULL;

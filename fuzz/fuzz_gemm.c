@@ -148,7 +148,7 @@ int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     for (size_t i = 0; i < ny; ++i) {
       const int64_t r = (int64_t)(i % (size_t)rows);
       if (r >= b0 && r < e0) {
-        require(same_floats(&y[i], &want[i], 1), "type %d %lldx%lld target 0x%x threads %d: y[%zu] "
+        require(same_results(&y[i], &want[i], 1), "type %d %lldx%lld target 0x%x threads %d: y[%zu] "
                 "differs from the reference", (int)w_type, (long long)rows, (long long)cols,
                 (unsigned)o.cpu_target, o.n_threads, i);
       } else {

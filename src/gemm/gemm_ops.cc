@@ -130,11 +130,11 @@ int GemmFromFloat(const GemmJob& job, GemmProblem p, const Layout& x_layout, con
           tk.i8s_row(f, cols, acts.q.data() + t * cols, acts.scales.data() + t, acts.sums.data() + t);
           break;
         case ActKind::kQ8K:
-          tk.encode_blocks(LayoutId::kQ8_K, f, cols / ActBlockElements(kind),
+          tk.encode_blocks(LayoutId::kQ8_K, LayoutId::kF32, f, cols / ActBlockElements(kind),
                            acts.blocks.data() + t * row_bytes);
           break;
         case ActKind::kQ8_0:
-          tk.encode_blocks(LayoutId::kQ8_0, f, cols / ActBlockElements(kind),
+          tk.encode_blocks(LayoutId::kQ8_0, LayoutId::kF32, f, cols / ActBlockElements(kind),
                            acts.blocks.data() + t * row_bytes);
           break;
       }
