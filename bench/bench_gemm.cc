@@ -96,7 +96,7 @@ double ReadBandwidthOf(const std::vector<uint64_t>& buf, int threads) {
   }
   std::vector<double> samples;
   uint64_t sink = 0;
-  for (size_t i = 1; i <= 2000; ++i) {
+  for (size_t i = 1; i <= 600; ++i) {
     const auto t0 = Clock::now();
     if (threads == 2) go.store(i, std::memory_order_release);
     sink ^= ReadPass<kAhead>(buf.data() + ((i - 1) % chunks) * kChunkWords, part);

@@ -28,6 +28,8 @@ struct GemmCall {
   const Layout* w;
   const Layout* x;  // element type of bitnet_gemm's x
   GemmProblem p;
+  bool ranged;                 // BITNET_GEMM_ROW_RANGE
+  int64_t row_begin, row_end;  // checked against the shape with it
 };
 
 long long LL(int64_t v) { return static_cast<long long>(v); }
@@ -73,9 +75,11 @@ int ResolveGemmOptions(const bitnet_gemm_options* options, GemmCall* call) {
   call->job.kernels = kernels;
   call->job.threads = o.n_threads > 1 ? o.n_threads : 1;
   // The row range is checked against the shape later; keep it for then.
-  call->job.row_begin = (o.flags & BITNET_GEMM_ROW_RANGE) ? static_cast<size_t>(o.row_begin) : 0;
-  call->job.row_end = (o.flags & BITNET_GEMM_ROW_RANGE) ? static_cast<size_t>(o.row_end) : SIZE_MAX;
-  if ((o.flags & BITNET_GEMM_ROW_RANGE) && (o.row_begin < 0 || o.row_end < o.row_begin)) {
+  // The row range is checked against the shape later; keep it for then.
+  call->ranged = (o.flags & BITNET_GEMM_ROW_RANGE) != 0;
+  call->row_begin = o.row_begin;
+  call->row_end = o.row_end;
+  if (call->ranged && (o.row_begin < 0 || o.row_end < o.row_begin)) {
     return Fail(BITNET_E_INVALID_ARGUMENT,
                 "options->row_begin/row_end are %lld/%lld; the range must satisfy 0 <= row_begin "
                 "<= row_end <= rows",
@@ -99,7 +103,7 @@ int ResolveWeights(bitnet_type w_type, GemmCall* call) {
   return BITNET_OK;
 }
 
-bool MulOverflows(size_t a, size_t b, size_t limit) { return b != 0 && a > limit / b; }
+bool MulOverflows(uint64_t a, uint64_t b, uint64_t limit) { return b != 0 && a > limit / b; }
 
 // Shapes, the weight tensor and y; fills call->p but for the activations.
 int CheckShapeAndWeights(const void* w, size_t w_len, int64_t rows, int64_t cols, int64_t batch,
@@ -122,20 +126,24 @@ int CheckShapeAndWeights(const void* w, size_t w_len, int64_t rows, int64_t cols
                 LL(rows), LL(cols), l.name, need);
   }
   if (w == nullptr) return Fail(BITNET_E_NULL_POINTER, "w is NULL");
-  const size_t m = static_cast<size_t>(rows), k = static_cast<size_t>(cols),
-               n = static_cast<size_t>(batch);
-  const size_t limit = static_cast<size_t>(PTRDIFF_MAX) / sizeof(float);
-  if (MulOverflows(n, m, limit) || MulOverflows(n, k, limit)) {
+  // Sizes in 64 bits until they are known to fit size_t (32-bit targets).
+  const uint64_t limit = static_cast<uint64_t>(PTRDIFF_MAX) / sizeof(float);
+  const uint64_t m64 = static_cast<uint64_t>(rows), k64 = static_cast<uint64_t>(cols),
+                 n64 = static_cast<uint64_t>(batch);
+  if (n64 > limit || m64 > limit || k64 > limit || MulOverflows(n64, m64, limit) ||
+      MulOverflows(n64, k64, limit)) {
     return Fail(BITNET_E_SIZE_OVERFLOW, "batch %lld of %lld x %lld is too large to address",
                 LL(batch), LL(rows), LL(cols));
   }
-  GemmJob& job = call->job;
-  if (job.row_end == SIZE_MAX) {
-    job.row_end = m;
-  } else if (job.row_end > m) {
+  if (call->ranged && call->row_end > rows) {
     return Fail(BITNET_E_INVALID_ARGUMENT,
-                "options->row_end is %zu; the weights have %lld rows", job.row_end, LL(rows));
+                "options->row_end is %lld; the weights have %lld rows", LL(call->row_end), LL(rows));
   }
+  const size_t m = static_cast<size_t>(rows), k = static_cast<size_t>(cols),
+               n = static_cast<size_t>(batch);
+  GemmJob& job = call->job;
+  job.row_begin = call->ranged ? static_cast<size_t>(call->row_begin) : 0;
+  job.row_end = call->ranged ? static_cast<size_t>(call->row_end) : m;
   if (n * m != 0 && job.row_begin < job.row_end) {
     if (y == nullptr) return Fail(BITNET_E_NULL_POINTER, "y is NULL");
     if (reinterpret_cast<uintptr_t>(y) % alignof(float) != 0) {

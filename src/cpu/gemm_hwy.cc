@@ -39,10 +39,11 @@ namespace {
 
 namespace hn = hwy::HWY_NAMESPACE;
 
-#if HWY_TARGET == HWY_SCALAR
+#if HWY_TARGET == HWY_SCALAR || HWY_HAVE_SCALABLE
 
-// One-lane vectors cannot hold the four bytes of an int32 lane: this target
-// runs the references.
+// One-lane vectors cannot hold the four bytes of an int32 lane, and
+// scalable (SVE) vectors cannot be array elements or members, which these
+// tiles are made of: those targets run the references.
 const GemmKernels* GetGemmKernels() { return &kReferenceGemmKernels; }
 
 #else
@@ -120,17 +121,16 @@ HWY_INLINE VU8 Field(VU8 packed) {
   return hn::And(hn::BitCast(d8, hn::ShiftRight<2 * k>(hn::BitCast(d16, packed))), hn::Set(d8, 3));
 }
 
-// The five base-3 digits of TQ1_0 bytes (ggml: digit n = ((uint8)(b * 3^n)
-// * 3) >> 8). With t_0 = b and t_{n+1} = 3 t_n mod 256, digit n is
-// floor(3 t_n / 256) = [t_n >= 86] + [t_n >= 171].
-HWY_INLINE void Digits(VU8 t, VU8 out[5]) {
+// A base-3 digit of TQ1_0 bytes (ggml: digit n = ((uint8)(b * 3^n) * 3) >> 8).
+// With t_0 = b and t_{n+1} = 3 t_n mod 256, digit n is floor(3 t_n / 256)
+// = [t_n >= 86] + [t_n >= 171].
+HWY_INLINE VU8 Digit(VU8 t) {
   const D8 d8;
-  const VU8 one = hn::Set(d8, 1), lo = hn::Set(d8, 85), hi = hn::Set(d8, 170);
-  for (int n = 0; n < 5; ++n) {
-    out[n] = hn::Add(hn::IfThenElseZero(hn::Gt(t, lo), one), hn::IfThenElseZero(hn::Gt(t, hi), one));
-    t = hn::Add(hn::Add(t, t), t);
-  }
+  const VU8 one = hn::Set(d8, 1);
+  return hn::Add(hn::IfThenElseZero(hn::Gt(t, hn::Set(d8, 85)), one),
+                 hn::IfThenElseZero(hn::Gt(t, hn::Set(d8, 170)), one));
 }
+HWY_INLINE VU8 Times3(VU8 t) { return hn::Add(hn::Add(t, t), t); }
 
 // Stores the total of each of the kL accumulators: out[i] = sum of acc[i].
 HWY_INLINE void LaneTotals(const VI32* acc, int32_t* out) {
@@ -423,10 +423,9 @@ HWY_INLINE Fields<4> DecodeTwoBit(VU8 packed) {
   return {{Field<0>(packed), Field<1>(packed), Field<2>(packed), Field<3>(packed)}};
 }
 
-HWY_INLINE Fields<5> DecodeTrits(VU8 packed) {
-  Fields<5> f;
-  Digits(packed, f.v);
-  return f;
+HWY_INLINE Fields<5> DecodeTrits(VU8 t0) {
+  const VU8 t1 = Times3(t0), t2 = Times3(t1), t3 = Times3(t2), t4 = Times3(t3);
+  return {{Digit(t0), Digit(t1), Digit(t2), Digit(t3), Digit(t4)}};
 }
 
 // acc[t] += the products of one weight load with its activations of T
@@ -755,7 +754,7 @@ const GemmKernels kHwyGemmKernels = {WorkspaceBytes, Arrange, Rows, kL};
 
 const GemmKernels* GetGemmKernels() { return &kHwyGemmKernels; }
 
-#endif  // HWY_TARGET == HWY_SCALAR
+#endif  // HWY_TARGET == HWY_SCALAR || HWY_HAVE_SCALABLE
 
 }  // namespace
 // NOLINTNEXTLINE(google-readability-namespace-comments)
