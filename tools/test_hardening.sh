@@ -72,7 +72,7 @@ configure_sanitized "$out/asan" -fsanitize=address,undefined -fno-sanitize-recov
 bounded 1500 cmake --build "$out/asan" -j "$jobs"
 ASAN_OPTIONS=detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1 \
 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-  bounded 300 ctest --test-dir "$out/asan" --output-on-failure -j "$jobs"
+  bounded 300 ctest --test-dir "$out/asan" --output-on-failure -j "$jobs" -LE python
 
 step "2. TSan: build, threaded tests"
 configure_sanitized "$out/tsan" -fsanitize=thread -fno-omit-frame-pointer
