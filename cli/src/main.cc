@@ -3,7 +3,8 @@
 //   1  error: unreadable or invalid input, an output that could not be
 //      written (nothing is left behind), or another failure
 //   2  usage: the command line is wrong or asks for what cannot be done
-//      (an unknown type, an existing output without --force)
+//      (an unknown type, an existing output without --force, a type a
+//      tensor's shape cannot hold, a transcode that would change values)
 //   3  verify: the file is damaged or holds what no engine loads
 //   128+N  killed by signal N (e.g. 130 for Ctrl-C); no output is left
 #include <unistd.h>
@@ -35,7 +36,7 @@ void add_common(CLI::App* command, CommonOptions& common) {
 
 const char* const kExitCodes =
     "Exit codes: 0 success; 1 error (invalid input or failed output; nothing is left behind); "
-    "2 usage error; 3 verify found a fault.";
+    "2 usage error or a request that cannot be honoured (nothing is written); 3 verify found a fault.";
 
 int run(int argc, char** argv) {
   CLI::App app{"bitnet-quant: BitNet b1.58 checkpoints to GGUF files that mainline llama.cpp and bitnet.cpp load."};
