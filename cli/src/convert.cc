@@ -323,6 +323,7 @@ int run_convert_checked(const ConvertOptions& options) {
                                                    rows, cols, dst, size);
         refuse_changed_values(status, what);
         check_status(status, what);
+        if (t->file != nullptr) t->file->release(t->offset, t->size);
       };
     } else {
       const bitnet_type source_type = float_type_of(*t);
