@@ -1,6 +1,7 @@
 // Reading and writing the codes of one block through its layout's CodeMap
 // (kTwoBit and kTrits layouts): the one place that knows where an element's
 // bits live. Codes are the stored numbers (0..3), value code - code_offset.
+// The per-element and per-byte rules are shared with the CUDA kernels.
 #ifndef BITNET_FORMATS_TERNARY_CODES_H_
 #define BITNET_FORMATS_TERNARY_CODES_H_
 
@@ -41,7 +42,61 @@ BITNET_HOST_DEVICE inline uint8_t TritByte(const uint8_t digits[5]) {
 }
 
 // Code of element j of a kTwoBit or kTrits block.
-unsigned BlockCode(const Layout& l, const uint8_t* block, size_t j);
+BITNET_HOST_DEVICE inline unsigned MapCode(const CodeMap& m, const uint8_t* block, size_t j) {
+  if (m.kind == CodeMapKind::kTrits) {
+    for (unsigned s = 0; s < m.num_segments; ++s) {
+      const TritSegment& seg = m.segments[s];
+      const size_t count = static_cast<size_t>(seg.bytes) * seg.trits_per_byte;
+      if (j < count) return TritDigit(block[seg.first_byte + j % seg.bytes], static_cast<unsigned>(j / seg.bytes));
+      j -= count;
+    }
+    return 0;  // past the block: callers stay inside
+  }
+  const BitPosition p = TwoBitPosition(m, j);
+  return (block[p.byte] >> p.shift) & 3u;
+}
+
+// Whether byte `byte` of a block holds codes of a kTwoBit (n elements per
+// block) or kTrits block, and that byte from one code per element (codes
+// 0..3; trit digits as TritByte takes them). A kTwoBit byte holds the four
+// elements TwoBitPosition places in it; a kTrits byte the digits of its
+// segment.
+BITNET_HOST_DEVICE inline bool IsCodeByte(const CodeMap& m, size_t n, size_t byte) {
+  if (m.kind == CodeMapKind::kTrits) {
+    const TritSegment& last = m.segments[m.num_segments - 1];
+    return byte >= m.segments[0].first_byte && byte < static_cast<size_t>(last.first_byte) + last.bytes;
+  }
+  return byte >= m.codes_offset && byte < m.codes_offset + n / 4;
+}
+
+BITNET_HOST_DEVICE inline uint8_t PackedCodeByte(const CodeMap& m, const uint8_t* codes, size_t byte) {
+  if (m.kind == CodeMapKind::kTrits) {
+    size_t first = 0;  // element of the segment's first digit
+    for (unsigned s = 0; s < m.num_segments; ++s) {
+      const TritSegment& seg = m.segments[s];
+      if (byte < static_cast<size_t>(seg.first_byte) + seg.bytes) {
+        const size_t b = byte - seg.first_byte;
+        uint8_t digits[5] = {0, 0, 0, 0, 0};  // a 4-digit byte keeps its last digit 0
+        for (unsigned d = 0; d < seg.trits_per_byte; ++d) digits[d] = codes[first + b + d * seg.bytes];
+        return TritByte(digits);
+      }
+      first += static_cast<size_t>(seg.bytes) * seg.trits_per_byte;
+    }
+    return 0;
+  }
+  const size_t c = byte - m.codes_offset;
+  const size_t run = m.run;
+  const size_t base = (c / run) * 4 * run + c % run;
+  unsigned out = 0;
+  for (unsigned f = 0; f < 4; ++f) {
+    out |= static_cast<unsigned>(codes[base + f * run] & 3u) << (m.msb_first ? 6 - 2 * f : 2 * f);
+  }
+  return static_cast<uint8_t>(out);
+}
+
+inline unsigned BlockCode(const Layout& l, const uint8_t* block, size_t j) {
+  return MapCode(l.codes, block, j);
+}
 // Writes the code bytes of a block (not its scale) from one code per element
 // (0..code_max), every byte whole.
 void PackBlockCodes(const Layout& l, const uint8_t* codes, uint8_t* block);
