@@ -672,11 +672,6 @@ static void run_streams(void) {
 
 /* ---- selection, strict mode, argument checks ------------------------------------------ */
 
-static void expect_status(int got, int want, const char* what) {
-  check(got == want, "%s: status %d, expected %d (%s)", what, got, want,
-        bitnet_last_error() ? bitnet_last_error() : "");
-}
-
 static void run_modes(void) {
   const int count = bitnet_cuda_device_count();
   const size_t n = 70000, packed_len = (n + 3) / 4, scales_len = (n + 31) / 32;

@@ -175,6 +175,49 @@ void fill_random(enum distribution dist, float* x, size_t n, size_t block, uint6
   }
 }
 
+float bits_float(uint32_t u) {
+  float f;
+  memcpy(&f, &u, 4);
+  return f;
+}
+
+/* Block-wise adversarial values: each block a pattern of its own. */
+void fill_adversarial(float* x, size_t n, size_t block, uint64_t seed) {
+  uint64_t s = seed;
+  for (size_t b = 0; b * block < n; ++b) {
+    float* xb = x + b * block;
+    const size_t len = n - b * block < block ? n - b * block : block;
+    const unsigned kind = (unsigned)(rng_next(&s) % 12);
+    const float amax = (float)(rng_uniform(&s) * 4 + 0.25);
+    for (size_t j = 0; j < len; ++j) {
+      const double u = rng_uniform(&s);
+      float v = (float)rng_normal(&s) * amax / 3;
+      switch (kind) {
+        case 0: break;                                       /* gaussian */
+        case 1: v = (u < 0.5 ? -1.0f : 1.0f) * amax * (u < 0.3 || u > 0.7); break; /* ternary */
+        case 2: v = (j % 3 == 0 ? amax / 2 : -amax / 2);     /* ties at +-d/2 */
+                if (j % 7 == 0) v = nextafterf(v, 0);
+                if (j % 11 == 0) v = nextafterf(v, 2 * v);
+                break;
+        case 3: v = 0.0f; break;                            /* all zero */
+        case 4: v = (j % 2) ? -0.0f : 0.0f; break;          /* signed zeros */
+        case 5: v = (float)(u * 1e-30); break;              /* tiny */
+        case 6: v = (float)((u - 0.5) * 1e-39); break;      /* subnormal block max */
+        case 7: v = (float)((u - 0.5) * 3e38); break;       /* huge: f16 overflows */
+        case 8: v = (float)((u - 0.5) * 1.3e5); break;
+        case 9: /* NaN of every kind: quiet, signalling, payloads, negative */
+          if (j % 5 == 0) v = bits_float(0x7FC00000u | (uint32_t)(rng_next(&s) & 0x3FFFFF));
+          if (j % 5 == 1) v = bits_float(0x7F800001u | (uint32_t)(rng_next(&s) & 0x3FFFFF));
+          if (j % 5 == 2) v = bits_float(0xFFC00000u);
+          break;
+        case 10: if (j % 9 == 0) v = (j % 2) ? INFINITY : -INFINITY; break;
+        default: if (j == len - 1) v = NAN; break;           /* NaN last: ggml's MAX keeps it */
+      }
+      xb[j] = v;
+    }
+  }
+}
+
 int golden_index_next(FILE* index, char* line, int size, char** file, char** name,
                       char** error) {
   while (fgets(line, size, index)) {

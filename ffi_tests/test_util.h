@@ -20,6 +20,13 @@ int check(int cond, const char* fmt, ...)
     __attribute__((format(printf, 2, 3)))
 #endif
     ;
+/* Checks a call's status, with bitnet_last_error() in the message (inline:
+ * test_util.c itself is also built into test_dlopen, which does not link
+ * the library). */
+static inline int expect_status(int got, int want, const char* what) {
+  return check(got == want, "%s: status %d, expected %d (%s)", what, got, want,
+               bitnet_last_error() ? bitnet_last_error() : "");
+}
 /* Prints "N passed, N failed" and returns the process exit code. */
 int finish(const char* test_name);
 
@@ -62,6 +69,15 @@ enum distribution {
 };
 extern const char* const kDistributionNames[NUM_DISTRIBUTIONS];
 void fill_random(enum distribution dist, float* x, size_t n, size_t block, uint64_t seed);
+
+/* The float of 32 bits. */
+float bits_float(uint32_t u);
+/* Block-wise adversarial values for the tensor layouts, each block of
+ * `block` elements a pattern of its own: gaussian, ternary, ties at +-d/2
+ * and their neighbours, all zero, signed zeros, tiny, subnormal, huge
+ * (f16 overflows), NaN of every kind (quiet, signalling, payloads,
+ * negative), +-Inf, a NaN last (ggml's MAX keeps it). */
+void fill_adversarial(float* x, size_t n, size_t block, uint64_t seed);
 
 /* ---- golden vectors ----------------------------------------------------------- */
 /* Reads the next case of a golden index.tsv into line[size] and points file,
