@@ -443,7 +443,7 @@ __global__ void __launch_bounds__(kFusedThreads) GemmFusedKernel(const __grid_co
   // The warp's weights start towards L2 while the block quantizes.
   if (strip < m.strips) {
     for (int64_t q = q0; q < q1; ++q) {
-      asm volatile("prefetch.global.L2 [%0];" ::"l"(m.codes + (strip * m.kgroups + q) * kWarp + lane));
+      asm volatile("prefetch.L2 [%0];" ::"l"(m.codes + (strip * m.kgroups + q) * kWarp + lane));
     }
   }
   // Columns past K (a k-group's padding) meet weight codes 0, so their
