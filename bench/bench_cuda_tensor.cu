@@ -75,6 +75,39 @@ double TimeDevice(const std::function<void(int)>& call, int warmup, int reps) {
   return Median(seconds);
 }
 
+// Median seconds per call of `calls` calls captured into one graph (on a
+// stream of its own) and replayed: the GPU's time without the host's cost
+// of each call, as a decode loop that replays a graph sees it.
+double TimeGraph(const std::function<void(cudaStream_t, int)>& enqueue, int calls, int reps) {
+  cudaStream_t stream;
+  cudaGraph_t graph;
+  cudaGraphExec_t exec;
+  cudaEvent_t start, stop;
+  CudaOk(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), "cudaStreamCreateWithFlags");
+  CudaOk(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal), "cudaStreamBeginCapture");
+  for (int i = 0; i < calls; ++i) enqueue(stream, i);
+  CudaOk(cudaStreamEndCapture(stream, &graph), "cudaStreamEndCapture");
+  CudaOk(cudaGraphInstantiate(&exec, graph, 0), "cudaGraphInstantiate");
+  CudaOk(cudaEventCreate(&start), "cudaEventCreate");
+  CudaOk(cudaEventCreate(&stop), "cudaEventCreate");
+  std::vector<double> seconds;
+  for (int r = 0; r < reps + 2; ++r) {
+    CudaOk(cudaEventRecord(start, stream), "cudaEventRecord");
+    CudaOk(cudaGraphLaunch(exec, stream), "cudaGraphLaunch");
+    CudaOk(cudaEventRecord(stop, stream), "cudaEventRecord");
+    CudaOk(cudaEventSynchronize(stop), "cudaEventSynchronize");
+    float ms = 0;
+    CudaOk(cudaEventElapsedTime(&ms, start, stop), "cudaEventElapsedTime");
+    if (r >= 2) seconds.push_back(ms * 1e-3 / calls);
+  }
+  CudaOk(cudaEventDestroy(start), "cudaEventDestroy");
+  CudaOk(cudaEventDestroy(stop), "cudaEventDestroy");
+  CudaOk(cudaGraphExecDestroy(exec), "cudaGraphExecDestroy");
+  CudaOk(cudaGraphDestroy(graph), "cudaGraphDestroy");
+  CudaOk(cudaStreamDestroy(stream), "cudaStreamDestroy");
+  return Median(seconds);
+}
+
 __global__ void EmptyKernel() {}
 
 // Reads n uint4 (every byte once), writing one word per thread block so
@@ -135,6 +168,7 @@ struct Ceilings {
   double copy_bw;    // bytes read + written per second
   double read_bw;    // bytes read per second
   double launch_s;   // an empty kernel's time, events around it
+  double graph_launch_s;  // per empty kernel in a graph of many
   int l2_bytes;
 };
 
@@ -149,11 +183,13 @@ Ceilings Measure(void* a, void* b, size_t bytes, unsigned* sink, int sms, int l2
       [&](int) { ReadKernel<<<sms * 8, 512>>>(static_cast<const uint4*>(a), n, sink); }, 3, 20);
   c.read_bw = bytes / read_s;
   c.launch_s = TimeDevice([&](int) { EmptyKernel<<<1, 32>>>(); }, 20, 200);
+  c.graph_launch_s = TimeGraph([](cudaStream_t s, int) { EmptyKernel<<<1, 32, 0, s>>>(); }, 256, 10);
   std::printf("device-to-device copy of %.0f MiB: %.3f ms, %.1f GB/s (read + write)\n",
               bytes / 1048576.0, copy_s * 1e3, c.copy_bw / 1e9);
   std::printf("read-only kernel over %.0f MiB: %.3f ms, %.1f GB/s\n", bytes / 1048576.0, read_s * 1e3,
               c.read_bw / 1e9);
-  std::printf("empty kernel (events around one launch): %.2f us\n\n", c.launch_s * 1e6);
+  std::printf("empty kernel: %.2f us with events around one launch, %.2f us each in a graph of 256\n\n",
+              c.launch_s * 1e6, c.graph_launch_s * 1e6);
   return c;
 }
 
@@ -265,7 +301,8 @@ void CublasOk(cublasStatus_t s, const char* what) {
   }
 }
 
-// cuBLAS bf16 GEMV: y (f32) = W (bf16, rows x cols, row-major) . x (bf16), weights rotating.
+// cuBLAS bf16 GEMV: y (f32) = W (bf16, rows x cols, row-major) . x (bf16),
+// weights rotating; per call in a graph.
 double CublasBf16Gemv(cublasHandle_t h, int64_t rows, int64_t cols, int l2) {
   const size_t bytes = static_cast<size_t>(rows * cols) * 2;
   const int copies = CopiesFor(bytes, l2);
@@ -275,12 +312,17 @@ double CublasBf16Gemv(cublasHandle_t h, int64_t rows, int64_t cols, int l2) {
   CudaOk(cudaMemset(x, 0x3c, static_cast<size_t>(cols) * 2), "cudaMemset");
   float* y = static_cast<float*>(DeviceAlloc(static_cast<size_t>(rows) * 4));
   const float one = 1.0f, zero = 0.0f;
-  const double s = TimeDevice([&](int i) {
+  const auto call = [&](cudaStream_t stream, int i) {
+    CublasOk(cublasSetStream(h, stream), "cublasSetStream");
     CublasOk(cublasGemmEx(h, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(rows), 1, static_cast<int>(cols), &one,
                           static_cast<uint8_t*>(w) + bytes * (i % copies), CUDA_R_16BF, static_cast<int>(cols), x,
                           CUDA_R_16BF, static_cast<int>(cols), &zero, y, CUDA_R_32F, static_cast<int>(rows),
                           CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT), "cublasGemmEx");
-  }, 10, 50);
+  };
+  call(nullptr, 0);  // cuBLAS's first call sets itself up outside the capture
+  CudaOk(cudaDeviceSynchronize(), "cublas warm-up");
+  const double s = TimeGraph(call, copies, 10);
+  CublasOk(cublasSetStream(h, nullptr), "cublasSetStream");
   CudaOk(cudaFree(w), "cudaFree");
   CudaOk(cudaFree(x), "cudaFree");
   CudaOk(cudaFree(y), "cudaFree");
@@ -352,33 +394,40 @@ void BenchProducts(const Ceilings& c) {
   CudaOk(cudaMemcpy(d_x, xs.data(), xs.size() * 4, cudaMemcpyHostToDevice), "upload");
   float* d_y = static_cast<float*>(DeviceAlloc(static_cast<size_t>(kMaxBatch * kMaxRows) * 8));
 
-  std::printf("N = 1, weights streamed from HBM (each call on another copy); floor = %.2f us launch + "
-              "bytes / %.0f GB/s read\n", c.launch_s * 1e6, c.read_bw / 1e9);
-  std::printf("| weights | shape | bytes | time (us) | GB/s | floor (us) | %% of floor | cuBLAS bf16 GEMV (us) |\n");
-  std::printf("|---|---|---:|---:|---:|---:|---:|---:|\n");
+  std::printf("N = 1, weights streamed from HBM (each call on another copy). Per call: events around one\n"
+              "call (the host's checks included), floor %.2f us launch + bytes / %.0f GB/s read; in a graph\n"
+              "of calls, floor %.2f us per empty kernel in a graph + bytes / read bandwidth.\n",
+              c.launch_s * 1e6, c.read_bw / 1e9, c.graph_launch_s * 1e6);
+  std::printf("| weights | shape | bytes | call (us) | %% of floor | in graph (us) | GB/s | %% of floor | "
+              "cuBLAS bf16 GEMV in graph (us) |\n");
+  std::printf("|---|---|---:|---:|---:|---:|---:|---:|---:|\n");
   for (bitnet_type t : kWeights) {
     for (const Shape& s : kShapes) {
       size_t bytes = 0;
       auto copies = PrepareCopies(t, s.rows, s.cols, c.l2_bytes, &bytes);
-      const double ts = TimeDevice([&](int i) {
+      const double call = TimeDevice([&](int i) {
         BitnetOk(bitnet_cuda_gemm(copies[i % copies.size()], BITNET_TYPE_F32, d_x, 1, d_y, nullptr), "gemm");
       }, 10, 100);
+      const double graph = TimeGraph([&](cudaStream_t stream, int i) {
+        BitnetOk(bitnet_cuda_gemm(copies[i % copies.size()], BITNET_TYPE_F32, d_x, 1, d_y, stream), "gemm");
+      }, static_cast<int>(copies.size()), 10);
       const double floor = c.launch_s + bytes / c.read_bw;
+      const double graph_floor = c.graph_launch_s + bytes / c.read_bw;
       double blas_s = 0;
 #if BITNET_BENCH_CUBLAS
       if (t == BITNET_TYPE_I2_S) blas_s = CublasBf16Gemv(blas, s.rows, s.cols, c.l2_bytes);
 #endif
       char blas_text[32] = "";
       if (blas_s > 0) std::snprintf(blas_text, sizeof blas_text, "%.2f", blas_s * 1e6);
-      std::printf("| %s | %lldx%lld %s | %.2f MB | %.2f | %.0f | %.2f | %.1f | %s |\n", bitnet_type_name(t),
-                  static_cast<long long>(s.rows), static_cast<long long>(s.cols), s.name, bytes / 1e6, ts * 1e6,
-                  bytes / ts / 1e9, floor * 1e6, 100.0 * floor / ts, blas_text);
+      std::printf("| %s | %lldx%lld %s | %.2f MB | %.2f | %.1f | %.2f | %.0f | %.1f | %s |\n", bitnet_type_name(t),
+                  static_cast<long long>(s.rows), static_cast<long long>(s.cols), s.name, bytes / 1e6, call * 1e6,
+                  100.0 * floor / call, graph * 1e6, bytes / graph / 1e9, 100.0 * graph_floor / graph, blas_text);
       FreeCopies(copies);
     }
   }
 
   std::printf("\nA layer's seven projections (q k v o gate up down) in one bitnet_cuda_gemm_multi call, N = 1\n");
-  std::printf("| weights | bytes | time (us) | GB/s | %% of read bandwidth | floor (us) | %% of floor |\n");
+  std::printf("| weights | bytes | call (us) | in graph (us) | GB/s | %% of read bandwidth | %% of floor |\n");
   std::printf("|---|---:|---:|---:|---:|---:|---:|\n");
   for (bitnet_type t : kWeights) {
     std::vector<std::vector<bitnet_cuda_gemm_weights*>> layer;
@@ -390,17 +439,20 @@ void BenchProducts(const Ceilings& c) {
       copies = std::min(copies, layer.back().size());
     }
     std::vector<bitnet_cuda_gemm_job> jobs(7);
-    const double ts = TimeDevice([&](int i) {
+    const auto run = [&](cudaStream_t stream, int i) {
       for (size_t j = 0; j < 7; ++j) {
         jobs[j].weights = layer[j][i % copies];
         jobs[j].d_x = d_x;
         jobs[j].d_y = d_y + j * kMaxRows;
       }
-      BitnetOk(bitnet_cuda_gemm_multi(jobs.data(), 7, BITNET_TYPE_F32, 1, nullptr), "gemm_multi");
-    }, 5, 50);
-    const double floor = c.launch_s + total / c.read_bw;
-    std::printf("| %s | %.2f MB | %.2f | %.0f | %.1f | %.2f | %.1f |\n", bitnet_type_name(t), total / 1e6, ts * 1e6,
-                total / ts / 1e9, 100.0 * total / ts / c.read_bw, floor * 1e6, 100.0 * floor / ts);
+      BitnetOk(bitnet_cuda_gemm_multi(jobs.data(), 7, BITNET_TYPE_F32, 1, stream), "gemm_multi");
+    };
+    const double call = TimeDevice([&](int i) { run(nullptr, i); }, 5, 50);
+    const double graph = TimeGraph(run, static_cast<int>(copies), 10);
+    const double graph_floor = c.graph_launch_s + total / c.read_bw;
+    std::printf("| %s | %.2f MB | %.2f | %.2f | %.0f | %.1f | %.1f |\n", bitnet_type_name(t), total / 1e6,
+                call * 1e6, graph * 1e6, total / graph / 1e9, 100.0 * total / graph / c.read_bw,
+                100.0 * graph_floor / graph);
     for (auto& l : layer) FreeCopies(l);
   }
 
