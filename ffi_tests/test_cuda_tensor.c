@@ -132,11 +132,10 @@ static void* make_elements(bitnet_type t, size_t n, size_t block, int kind, uint
     uint16_t* h = (uint16_t*)xmalloc(n * 2);
     bitnet_tensor_options o = reference_options(0);
     uint64_t s = seed ^ 0x5bd1e995u;
-    size_t i;
     check(bitnet_tensor_quantize(t, &o, BITNET_TYPE_F32, x, 1, (int64_t)n, h, n * 2) == BITNET_OK,
           "converting inputs to %s", bitnet_type_name(t));
     if (kind != 0) {
-      for (i = 0; i < n; ++i) {
+      for (size_t i = 0; i < n; ++i) {
         if (rng_next(&s) % 4 == 0) h[i] = (uint16_t)rng_next(&s);  /* any bits: NaN payloads too */
       }
     }
@@ -514,7 +513,7 @@ static float* reference_gemm(bitnet_type w_type, const uint8_t* w, int64_t rows,
   bitnet_tensor_options o = reference_options(0);
   const size_t n = (size_t)(rows * cols);
   uint8_t* codes = (uint8_t*)xmalloc(n);
-  int64_t b, r, k;
+  int64_t b, r;
   size_t e;
   for (e = 0; e < n; ++e) codes[e] = (uint8_t)code_at(w_type, w, e);
   if (w_type == BITNET_TYPE_I2_S) {
@@ -528,7 +527,7 @@ static float* reference_gemm(bitnet_type w_type, const uint8_t* w, int64_t rows,
     for (b = 0; b < batch; ++b) {
       for (r = 0; r < rows; ++r) {
         int64_t s = 0;
-        for (k = 0; k < cols; ++k) s += (int64_t)codes[r * cols + k] * q[b * cols + k];
+        for (int64_t k = 0; k < cols; ++k) s += (int64_t)codes[r * cols + k] * q[b * cols + k];
         y[b * rows + r] = ((float)(int32_t)s - (float)sums[b]) / scales[b] * w_scale;
       }
     }
@@ -569,7 +568,9 @@ static float* reference_gemm(bitnet_type w_type, const uint8_t* w, int64_t rows,
             int32_t sumi = 0;
             size_t j;
             for (j = 0; j < 256; ++j) sumi += ((int)codes[first + j] - 1) * (int8_t)yq[j];
-            sumf = sumf + (float)sumi * (w_type == BITNET_TYPE_TQ2_0 ? dy[a] * d_x : d_x * dy[a]);
+            /* TQ2_0's dot multiplies y.d * x.d, TQ1_0's x.d * y.d: one product (only
+             * a NaN's payload could tell them apart, which the check leaves open). */
+            sumf = sumf + (float)sumi * (dy[a] * d_x);
           } else {
             float sumb = 0.0f;
             size_t h;
@@ -827,7 +828,7 @@ static void run_graph(void) {
   dbuf x1 = dbuf_new((size_t)(small * g.cols) * 4, 0), x2 = dbuf_new((size_t)(large * g.cols) * 4, 0);
   dbuf y1 = dbuf_new((size_t)(small * g.rows) * 4, 0), y2 = dbuf_new((size_t)(large * g.rows) * 4, 0);
   dbuf t_in = dbuf_new(n * 4, 0), t_q = dbuf_new(q_bytes, 3), t_back = dbuf_new(n * 2, 0);
-  int replay, ok = 1;
+  int ok = 1;
   if (weights == NULL) return;
   CUDA_OK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
   CUDA_OK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
@@ -847,7 +848,7 @@ static void run_graph(void) {
   CUDA_OK(cudaStreamEndCapture(stream, &graph));
   if (ok) {
     CUDA_OK(cudaGraphInstantiate(&exec, graph, 0));
-    for (replay = 0; replay < 2; ++replay) {
+    for (int replay = 0; replay < 2; ++replay) {
       void* xa = make_activations(BITNET_TYPE_F32, small, g.cols, 1 + replay, 100 + replay);
       void* xb = make_activations(BITNET_TYPE_F32, large, g.cols, 2 - replay, 200 + replay);
       float* t = (float*)make_elements(BITNET_TYPE_F32, n, 256, replay, 300 + replay);

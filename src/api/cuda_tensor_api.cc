@@ -260,8 +260,10 @@ int bitnet_cuda_gemm_multi(const bitnet_cuda_gemm_job* jobs, int count, bitnet_t
   return bitnet::Run([&] { return bitnet::CudaGemmRun(jobs, count, *x, batch, stream); });
 }
 
+// d_y is the kernels' output (readability-non-const-parameter cannot see it).
 int bitnet_cuda_gemm(bitnet_cuda_gemm_weights* weights, bitnet_type x_type, const void* d_x,
-                     int64_t batch, float* d_y, void* stream) {
+                     int64_t batch, float* d_y,  // NOLINT(readability-non-const-parameter)
+                     void* stream) {
   if (weights == nullptr) return Fail(BITNET_E_NULL_POINTER, "weights is NULL");
   const bitnet_cuda_gemm_job job{weights, d_x, d_y};
   return bitnet_cuda_gemm_multi(&job, 1, x_type, batch, stream);

@@ -66,7 +66,9 @@ struct CodeMap {
   TritSegment segments[3]; // kTrits
 };
 
-struct Layout {
+// Fields in the order a layout is described (the table below reads so),
+// not packed: a dozen entries.
+struct Layout {  // NOLINT(clang-analyzer-optin.performance.Padding)
   LayoutId id;
   bitnet_type type;
   const char* name;
