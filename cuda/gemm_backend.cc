@@ -102,7 +102,7 @@ int CudaGemmPrepare(const Layout& w, const void* bytes, const TensorShape& shape
   if (current.status() != cudaSuccess) return DeviceFailure("cudaSetDevice", current.status());
   GemmAct act = GemmAct::kI8S;
   GemmActOf(w.id, &act);
-  auto* g = new (std::nothrow) bitnet_cuda_gemm_weights{};
+  bitnet_cuda_gemm_weights* g = new (std::nothrow) bitnet_cuda_gemm_weights();
   if (g == nullptr) return Fail(BITNET_E_OUT_OF_MEMORY, "out of host memory");
   g->device = device;
   g->w = w.id;
