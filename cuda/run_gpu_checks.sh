@@ -43,7 +43,7 @@ run_ctest() {
   echo "== ctest with the GPU"
   local exclude=()
   [ "${BITNET_GPU_LARGE:-0}" = 1 ] || exclude=(-LE large)
-  ctest --test-dir $build --output-on-failure --timeout 900 -j 4 "${exclude[@]}" \
+  ctest --test-dir $build --output-on-failure --timeout 900 -j 8 "${exclude[@]}" \
     >"$logs/ctest_gpu.log" 2>&1
   grep -E "tests passed|Test +#|SKIPPED|Failed|\*\*\*" "$logs/ctest_gpu.log" | tail -60
 }
