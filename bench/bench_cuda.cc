@@ -1,10 +1,13 @@
 // GPU benchmark: quantize / dequantize through the device-pointer entry
 // points at 1 M, 16 M and 256 M elements (CUDA events, after warm-up, median
 // of the timed calls), each against a device-to-device copy measured in the
-// same run (bytes read + written), and the host-pointer path end to end
-// (pageable host buffers, transfers included) next to the CPU; and the cost
-// of I2_S quantize's all-non-finite check when warps defer.
+// same run (bytes read + written); the cost of I2_S quantize's
+// all-non-finite check when warps defer; and the host-pointer path end to
+// end (pageable host buffers, transfers included) next to the CPU from 64 Ki
+// elements up, which shows where AUTO's threshold (BITNET_CUDA_MIN_ELEMENTS,
+// default 2^24) should lie on this machine.
 // usage: bench_cuda [max_elements]   (default 256 M)
+#define BITNET_QUANT_EXPERIMENTAL  // the device-pointer entry points and queries
 #include <cuda_runtime_api.h>
 
 #include <algorithm>
@@ -73,7 +76,8 @@ double TimeHost(const std::function<void()>& call, int reps) {
 }
 
 const char* const kNames[3] = {"I2_S", "TL1", "TL2"};
-const size_t kBlock[3] = {32, 64, 128};
+const size_t kBlock[3] = {BITNET_I2S_DEFAULT_BLOCK_SIZE, BITNET_TL1_DEFAULT_BLOCK_SIZE,
+                          BITNET_TL2_DEFAULT_BLOCK_SIZE};
 
 }  // namespace
 
@@ -173,23 +177,49 @@ int main(int argc, char** argv) {
   std::printf("| all NaN: pass, probe, BITNET_E_ALL_NONFINITE | %.3f | %.2f |\n", t_none * 1e3,
               t_none / t_finite);
 
-  // Host-pointer path end to end (pageable buffers, copies included) vs the CPU.
-  std::printf("\n| host-pointer I2_S quantize | elements | time (ms) | Melem/s | input GB/s |\n");
-  std::printf("|---|---:|---:|---:|---:|\n");
+  // Host-pointer path end to end (pageable buffers, copies included) vs the
+  // CPU on one thread (the best target), I2_S, from 64 Ki elements up: the
+  // smallest size from which the GPU wins both ways is where AUTO's
+  // threshold belongs on this machine.
+  std::printf("\n| host-pointer I2_S | elements | GPU ms (copies included) | CPU ms (1 thread) | "
+              "GPU Melem/s | CPU Melem/s | CPU time / GPU time |\n");
+  std::printf("|---|---:|---:|---:|---:|---:|---:|\n");
   std::vector<uint8_t> packed((max_n + 3) / 4);
   std::vector<float> scales((max_n + 31) / 32);
-  for (size_t n = size_t{16} << 20; n <= max_n; n *= 16) {
-    for (bitnet_device device : {BITNET_DEVICE_CUDA, BITNET_DEVICE_CPU}) {
-      bitnet_quant_options o = BITNET_QUANT_OPTIONS_INIT;
-      o.device = device;
-      const double t = TimeHost([&] {
-        BitnetOk(bitnet_quantize(0, &o, host.data(), n, packed.data(), packed.size(),
-                                 scales.data(), scales.size()), "bitnet_quantize");
-      }, 3);
-      std::printf("| %s | %zu M | %.1f | %.0f | %.2f |\n",
-                  device == BITNET_DEVICE_CUDA ? "GPU (copies included)" : "CPU, 1 thread",
-                  n >> 20, t * 1e3, n / t / 1e6, 4.0 * n / t / 1e9);
+  std::vector<float> values(max_n);
+  size_t crossover = 0;
+  for (size_t n = size_t{1} << 16; n <= max_n; n *= 4) {
+    const int reps = static_cast<int>(std::min<size_t>(50, std::max<size_t>(5, (size_t{1} << 26) / n)));
+    const size_t packed_len = (n + 3) / 4, scales_len = (n + 31) / 32;
+    bool gpu_wins = true;
+    for (int op = 0; op < 2; ++op) {
+      double t[2];
+      for (int d = 0; d < 2; ++d) {
+        bitnet_quant_options o = BITNET_QUANT_OPTIONS_INIT;
+        o.device = d == 0 ? BITNET_DEVICE_CUDA : BITNET_DEVICE_CPU;
+        t[d] = TimeHost([&] {
+          BitnetOk(op == 0 ? bitnet_quantize(0, &o, host.data(), n, packed.data(), packed_len,
+                                             scales.data(), scales_len)
+                           : bitnet_dequantize(0, &o, packed.data(), packed_len, scales.data(),
+                                               scales_len, values.data(), n),
+                   op == 0 ? "bitnet_quantize" : "bitnet_dequantize");
+        }, reps);
+      }
+      gpu_wins = gpu_wins && t[0] < t[1];
+      std::printf("| %s | %zu Ki | %.3f | %.3f | %.0f | %.0f | %.2f |\n",
+                  op == 0 ? "quantize" : "dequantize", n >> 10, t[0] * 1e3, t[1] * 1e3,
+                  n / t[0] / 1e6, n / t[1] / 1e6, t[1] / t[0]);
     }
+    if (!gpu_wins) crossover = 0;
+    else if (crossover == 0) crossover = n;
+  }
+  if (crossover != 0) {
+    std::printf("\nthe GPU's host-pointer path wins both ways from %zu Ki elements on "
+                "(BITNET_CUDA_MIN_ELEMENTS default: %zu Ki)\n", crossover >> 10,
+                (size_t{1} << 24) >> 10);
+  } else {
+    std::printf("\nthe CPU wins at the largest size: AUTO should stay on the CPU here "
+                "(set BITNET_CUDA_MIN_ELEMENTS above %zu)\n", max_n);
   }
   CudaOk(cudaFree(d_in), "cudaFree");
   CudaOk(cudaFree(d_out), "cudaFree");

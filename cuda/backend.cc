@@ -10,14 +10,14 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <memory>
 #include <mutex>
-#include <string>
+#include <type_traits>
 #include <vector>
 
 #include "api/errors.h"
 #include "api/validate.h"
 #include "bitnet_quant.h"
+#include "device_call.h"
 #include "kernels.h"
 #include "device/device.h"
 #include "formats/formats.h"
@@ -25,71 +25,64 @@
 namespace bitnet {
 namespace {
 
-int DeviceFailure(const char* what, cudaError_t err) {
-  cudaGetLastError();  // a failed launch is not left pending for the caller
-  return Fail(BITNET_E_DEVICE_FAILURE, "CUDA %s failed: %s (%s, %d)", what,
-              cudaGetErrorString(err), cudaGetErrorName(err), static_cast<int>(err));
-}
+// The helpers every device-pointer call shares (cuda/device_call.h).
+using cuda::CheckDeviceAccessible;
+using cuda::CheckStream;
+using cuda::CurrentDevice;
+using cuda::DeviceFailure;
+using cuda::PendingErrorGuard;
 
 // ---- discovery -------------------------------------------------------------------
+
+// Devices beyond this index are reported unusable (no machine has that
+// many GPUs in one process today).
+constexpr int kMaxDevices = 64;
 
 // Whether one device runs this library's kernels, decided once: that takes
 // creating its context, which only a device a call asks for should pay.
 struct DeviceState {
   std::once_flag once;
   bool usable = false;
-  std::string why;
+  char why[400] = "";
 };
 
 struct Devices {
+  std::once_flag once;
   int count = 0;
-  std::string why_none;  // when count == 0
-  std::unique_ptr<DeviceState[]> state;
+  char why_none[160] = "";         // when count == 0
+  char why_out_of_range[96] = "";  // for an index >= count
+  DeviceState state[kMaxDevices];
 };
+
+// No heap and nothing to destroy: a library that is loaded and unloaded
+// again and again (dlopen / dlclose) leaves nothing behind, and no call on
+// another thread can find it destroyed while the process exits.
+Devices g_devices;
+static_assert(std::is_trivially_destructible<Devices>::value, "g_devices needs no destructor");
 
 const Devices& AllDevices() {
-  static const Devices* devices = [] {
-    auto* d = new Devices;  // lives as long as the process: `why` strings are handed out
-    const cudaError_t err = cudaGetDeviceCount(&d->count);
+  std::call_once(g_devices.once, [] {
+    Devices& d = g_devices;
+    int count = 0;
+    const cudaError_t err = cudaGetDeviceCount(&count);
     if (err != cudaSuccess) {
-      cudaGetLastError();
-      d->count = 0;
-      d->why_none = err == cudaErrorInsufficientDriver
-                        ? "no usable CUDA driver (cudaGetDeviceCount: cudaErrorInsufficientDriver, 35)"
-                        : std::string("no CUDA device (cudaGetDeviceCount: ") +
-                              cudaGetErrorName(err) + ", " + std::to_string(err) + ")";
-    } else if (d->count == 0) {
-      d->why_none = "no CUDA device";
+      count = 0;
+      if (err == cudaErrorInsufficientDriver) {
+        std::snprintf(d.why_none, sizeof(d.why_none),
+                      "no usable CUDA driver (cudaGetDeviceCount: cudaErrorInsufficientDriver, 35)");
+      } else {
+        std::snprintf(d.why_none, sizeof(d.why_none), "no CUDA device (cudaGetDeviceCount: %s, %d)",
+                      cudaGetErrorName(err), static_cast<int>(err));
+      }
+    } else if (count == 0) {
+      std::snprintf(d.why_none, sizeof(d.why_none), "no CUDA device");
     }
-    d->state.reset(new DeviceState[d->count > 0 ? d->count : 1]);
-    return d;
-  }();
-  return *devices;
+    std::snprintf(d.why_out_of_range, sizeof(d.why_out_of_range),
+                  "no CUDA device of that index (%d present)", count);
+    d.count = count;
+  });
+  return g_devices;
 }
-
-// Makes `device` current for the lifetime of the guard, then restores the
-// caller's current device.
-class CurrentDevice {
- public:
-  explicit CurrentDevice(int device) {
-    if (cudaGetDevice(&previous_) != cudaSuccess) {
-      cudaGetLastError();
-      previous_ = -1;
-    }
-    status_ = previous_ == device ? cudaSuccess : cudaSetDevice(device);
-    if (status_ != cudaSuccess) cudaGetLastError();
-  }
-  ~CurrentDevice() {
-    if (previous_ >= 0 && status_ == cudaSuccess) cudaSetDevice(previous_);
-  }
-  CurrentDevice(const CurrentDevice&) = delete;
-  CurrentDevice& operator=(const CurrentDevice&) = delete;
-  cudaError_t status() const { return status_; }
-
- private:
-  int previous_ = -1;
-  cudaError_t status_ = cudaSuccess;
-};
 
 void Probe(int index, DeviceState* state) {
   CurrentDevice current(index);
@@ -100,82 +93,36 @@ void Probe(int index, DeviceState* state) {
     state->usable = true;
     return;
   }
-  cudaGetLastError();
   cudaDeviceProp prop;
   const bool named = cudaGetDeviceProperties(&prop, index) == cudaSuccess;
-  char why[512];
-  std::snprintf(why, sizeof(why), "CUDA device %d (%s, compute capability %d.%d) cannot run this "
-                "library's kernels: %s (%s)", index, named ? prop.name : "?",
-                named ? prop.major : 0, named ? prop.minor : 0, cudaGetErrorName(err),
-                cudaGetErrorString(err));
-  cudaGetLastError();
-  state->why = why;
+  std::snprintf(state->why, sizeof(state->why),
+                "CUDA device %d (%s, compute capability %d.%d) cannot run this library's "
+                "kernels: %s (%s)", index, named ? prop.name : "?", named ? prop.major : 0,
+                named ? prop.minor : 0, cudaGetErrorName(err), cudaGetErrorString(err));
 }
 
 // ---- device-pointer checks --------------------------------------------------------
 
-// The buffer must be memory that `device` can address: a device allocation of
-// that device, managed memory, or mapped pinned host memory.
-int CheckDeviceAccessible(const Region& r, int device) {
-  cudaPointerAttributes attributes;
-  const cudaError_t err = cudaPointerGetAttributes(&attributes, r.ptr);
-  if (err != cudaSuccess) {
-    cudaGetLastError();
-    return Fail(BITNET_E_INVALID_ARGUMENT, "%s (%p): cudaPointerGetAttributes failed: %s", r.name,
-                r.ptr, cudaGetErrorName(err));
-  }
-  switch (attributes.type) {
-    case cudaMemoryTypeDevice:
-      if (attributes.device == device) return BITNET_OK;
-      return Fail(BITNET_E_INVALID_ARGUMENT,
-                  "%s (%p) is memory of CUDA device %d; the call runs on device %d", r.name,
-                  r.ptr, attributes.device, device);
-    case cudaMemoryTypeManaged:
-      return BITNET_OK;
-    case cudaMemoryTypeHost:
-      if (attributes.devicePointer == r.ptr) return BITNET_OK;
-      return Fail(BITNET_E_INVALID_ARGUMENT,
-                  "%s (%p) is pinned host memory not mapped at the same address on the device",
-                  r.name, r.ptr);
-    default:
-      return Fail(BITNET_E_INVALID_ARGUMENT,
-                  "%s (%p) is not memory the GPU can access (host buffers go to "
-                  "bitnet_quantize / bitnet_dequantize)",
-                  r.name, r.ptr);
-  }
-}
-
-int CheckStream(cudaStream_t stream, int device) {
-  if (stream == nullptr) return BITNET_OK;  // the legacy default stream of the current device
-  int stream_device = -1;
-  const cudaError_t err = cudaStreamGetDevice(stream, &stream_device);
-  if (err != cudaSuccess) {
-    cudaGetLastError();
-    return Fail(BITNET_E_INVALID_ARGUMENT, "stream %p: cudaStreamGetDevice failed: %s",
-                static_cast<void*>(stream), cudaGetErrorName(err));
-  }
-  if (stream_device != device) {
-    return Fail(BITNET_E_INVALID_ARGUMENT, "stream %p belongs to CUDA device %d; the call runs on "
-                "device %d", static_cast<void*>(stream), stream_device, device);
-  }
-  return BITNET_OK;
-}
-
-// format + options of a device-pointer call: AUTO or CUDA, and a usable GPU.
+// format + options of a device-pointer call: AUTO or CUDA, no CPU target,
+// and a usable GPU.
 int ResolveDeviceCall(bitnet_format format, const bitnet_quant_options* options,
                       CallConfig* config) {
-  if (options != nullptr && options->struct_size == sizeof(bitnet_quant_options) &&
-      options->device == BITNET_DEVICE_CPU) {
+  bitnet_quant_options fields = BITNET_QUANT_OPTIONS_INIT;
+  const int status = ResolveOptions(format, options, config, &fields);
+  if (status != BITNET_OK) return status;
+  if (config->device.device == BITNET_DEVICE_CPU) {
     return Fail(BITNET_E_INVALID_OPTIONS,
                 "options->device is CPU; device-pointer calls run on CUDA (AUTO or CUDA)");
   }
-  const int status = ResolveCall(format, options, config);
-  if (status != BITNET_OK) return status;
-  if (config->device.backend != BITNET_BACKEND_CUDA) {
-    const char* why = nullptr;
-    CudaDeviceUsable(config->device.device_index, &why);
+  if (config->device.cpu_target_named) {
+    return Fail(BITNET_E_INVALID_OPTIONS,
+                "options->cpu_target names a CPU target; device-pointer calls run on CUDA "
+                "(cpu_target AUTO)");
+  }
+  const char* why = nullptr;
+  if (!CudaDeviceUsable(config->device.index, &why)) {
     return Fail(BITNET_E_DEVICE_UNAVAILABLE, "device-pointer call: CUDA device %d unusable: %s",
-                config->device.device_index, why);
+                config->device.index, why);
   }
   return BITNET_OK;
 }
@@ -192,7 +139,7 @@ int RunDevicePointerCall(int device, std::initializer_list<const Region*> region
   for (const Region* r : regions) {
     if ((status = CheckDeviceAccessible(*r, device)) != BITNET_OK) return status;
   }
-  const cudaStream_t s = static_cast<cudaStream_t>(stream);
+  cudaStream_t s = static_cast<cudaStream_t>(stream);
   if ((status = CheckStream(s, device)) != BITNET_OK) return status;
   if ((status = enqueue(s)) != BITNET_OK) return status;
   SetLastBackend(BITNET_BACKEND_CUDA);
@@ -302,7 +249,7 @@ int QuantizeDevicePointers(cuda::Family family, const CallConfig& config, const 
   const Region out_packed{"d_packed", d_packed, PackedSize(n)};
   const Region out_scales{"d_scales", d_scales, NumBlocks(n, config.block) * sizeof(float)};
   return RunDevicePointerCall(
-      config.device.device_index, {&in, &out_packed, &out_scales}, stream, [&](cudaStream_t s) {
+      config.device.index, {&in, &out_packed, &out_scales}, stream, [&](cudaStream_t s) {
         if (family == cuda::Family::kQuantizer && config.format == Format::kI2S) {
           return QuantizeI2SOnDevice(d_input, n, config.block, d_packed, d_scales, s);
         }
@@ -315,9 +262,11 @@ int QuantizeDevicePointers(cuda::Family family, const CallConfig& config, const 
 
 // ---- host-pointer path -------------------------------------------------------------
 
-// Input floats staged on the device at a time: bounds the device memory a
-// call takes (the small outputs of a quantize, or inputs of a dequantize,
-// are whole).
+// Quantize stages its input on the device this many floats at a time (64
+// MiB), which bounds the memory a call takes beside its outputs. Outputs are
+// staged whole and copied back once, after every kernel ran, so that a
+// failure leaves the caller's buffers unwritten (dequantize thus needs its
+// whole output on the device).
 constexpr size_t kChunkElements = size_t{1} << 24;
 
 size_t ChunkFor(size_t block) { return std::max<size_t>(1, kChunkElements / block) * block; }
@@ -350,7 +299,7 @@ template <class Body>
 int RunOnDevice(int device, const Body& body) {
   CurrentDevice current(device);
   if (current.status() != cudaSuccess) return DeviceFailure("cudaSetDevice", current.status());
-  const cudaStream_t stream = cudaStreamPerThread;
+  cudaStream_t stream = cudaStreamPerThread;
   const char* what = "";
   cudaError_t err;
   {
@@ -366,25 +315,29 @@ int RunOnDevice(int device, const Body& body) {
 }  // namespace
 
 bool CudaDeviceUsable(int index, const char** why) {
+  const PendingErrorGuard guard;
   const Devices& devices = AllDevices();
   if (devices.count == 0) {
-    *why = devices.why_none.c_str();
+    *why = devices.why_none;
     return false;
   }
   if (index >= devices.count) {
-    static const std::string out_of_range =
-        "no CUDA device of that index (" + std::to_string(devices.count) + " present)";
-    *why = out_of_range.c_str();
+    *why = devices.why_out_of_range;
     return false;
   }
-  DeviceState& state = devices.state[index];
+  if (index >= kMaxDevices) {
+    *why = "this library uses only the first 64 CUDA devices";
+    return false;
+  }
+  DeviceState& state = g_devices.state[index];
   std::call_once(state.once, Probe, index, &state);
-  *why = state.why.c_str();
+  *why = state.why;
   return state.usable;
 }
 
 int CudaQuantizeHost(int device, Format format, const float* input, size_t n, size_t block,
                      uint8_t* packed, float* scales) {
+  const PendingErrorGuard guard;
   return RunOnDevice(device, [&](cudaStream_t stream, DeviceBuffers& buffers, const char** what) {
     const size_t chunk = ChunkFor(block);
     const size_t num_blocks = NumBlocks(n, block);
@@ -416,29 +369,24 @@ int CudaQuantizeHost(int device, Format format, const float* input, size_t n, si
 
 int CudaDequantizeHost(int device, Format format, const uint8_t* packed, const float* scales,
                        size_t n, size_t block, float* output) {
+  const PendingErrorGuard guard;
   return RunOnDevice(device, [&](cudaStream_t stream, DeviceBuffers& buffers, const char** what) {
-    const size_t chunk = ChunkFor(block);
     const size_t num_blocks = NumBlocks(n, block);
     uint8_t* d_packed = nullptr;
     float* d_scales = nullptr;
     float* d_output = nullptr;
     BITNET_CUDA_STEP("cudaMallocAsync", buffers.Allocate(PackedSize(n), &d_packed));
     BITNET_CUDA_STEP("cudaMallocAsync", buffers.Allocate(num_blocks, &d_scales));
-    BITNET_CUDA_STEP("cudaMallocAsync", buffers.Allocate(std::min(n, chunk), &d_output));
+    BITNET_CUDA_STEP("cudaMallocAsync", buffers.Allocate(n, &d_output));
     BITNET_CUDA_STEP("cudaMemcpyAsync", cudaMemcpyAsync(d_packed, packed, PackedSize(n),
                                                         cudaMemcpyHostToDevice, stream));
     BITNET_CUDA_STEP("cudaMemcpyAsync", cudaMemcpyAsync(d_scales, scales, num_blocks * sizeof(float),
                                                         cudaMemcpyHostToDevice, stream));
-    for (size_t start = 0; start < n; start += chunk) {
-      const size_t len = std::min(chunk, n - start);
-      BITNET_CUDA_STEP("dequantize kernel launch",
-                       cuda::LaunchDequantize(format, d_packed + start / 4,
-                                              d_scales + start / block, len, block, d_output,
-                                              stream));
-      BITNET_CUDA_STEP("cudaMemcpyAsync",
-                       cudaMemcpyAsync(output + start, d_output, len * sizeof(float),
-                                       cudaMemcpyDeviceToHost, stream));
-    }
+    BITNET_CUDA_STEP("dequantize kernel launch",
+                     cuda::LaunchDequantize(format, d_packed, d_scales, n, block, d_output, stream));
+    // One copy back, after the kernel: a failure before it writes nothing.
+    BITNET_CUDA_STEP("cudaMemcpyAsync", cudaMemcpyAsync(output, d_output, n * sizeof(float),
+                                                        cudaMemcpyDeviceToHost, stream));
     return cudaSuccess;
   });
 }
@@ -449,10 +397,14 @@ int CudaDequantizeHost(int device, Format format, const uint8_t* packed, const f
 
 extern "C" {
 
-int bitnet_cuda_device_count(void) { return bitnet::AllDevices().count; }
+int bitnet_cuda_device_count(void) {
+  const bitnet::PendingErrorGuard guard;
+  return bitnet::AllDevices().count;
+}
 
 int bitnet_cuda_get_device_info(int device_index, bitnet_cuda_device_info* info) {
   using bitnet::Fail;
+  const bitnet::PendingErrorGuard guard;
   if (info == nullptr) return Fail(BITNET_E_NULL_POINTER, "info is NULL");
   if (info->struct_size != sizeof(bitnet_cuda_device_info)) {
     return Fail(BITNET_E_INVALID_ARGUMENT,
@@ -461,7 +413,7 @@ int bitnet_cuda_get_device_info(int device_index, bitnet_cuda_device_info* info)
   }
   const bitnet::Devices& devices = bitnet::AllDevices();
   if (devices.count == 0) {
-    return Fail(BITNET_E_DEVICE_UNAVAILABLE, "%s", devices.why_none.c_str());
+    return Fail(BITNET_E_DEVICE_UNAVAILABLE, "%s", devices.why_none);
   }
   if (device_index < 0 || device_index >= devices.count) {
     return Fail(BITNET_E_DEVICE_UNAVAILABLE, "device_index is %d; %d CUDA device(s) present",
@@ -495,6 +447,7 @@ int bitnet_cuda_quantize(bitnet_format format, const bitnet_quant_options* optio
                          const float* d_input, size_t n, uint8_t* d_packed, size_t packed_len,
                          float* d_scales, size_t scales_len, void* stream) {
   using namespace bitnet;
+  const PendingErrorGuard guard;
   CallConfig config;
   const int status = ResolveDeviceCall(format, options, &config);
   if (status != BITNET_OK) return status;
@@ -506,6 +459,7 @@ int bitnet_cuda_dequantize(bitnet_format format, const bitnet_quant_options* opt
                            const uint8_t* d_packed, size_t packed_len, const float* d_scales,
                            size_t scales_len, float* d_output, size_t n, void* stream) {
   using namespace bitnet;
+  const PendingErrorGuard guard;
   CallConfig config;
   int status = ResolveDeviceCall(format, options, &config);
   if (status != BITNET_OK) return status;
@@ -520,7 +474,7 @@ int bitnet_cuda_dequantize(bitnet_format format, const bitnet_quant_options* opt
   const Region in_scales{"d_scales", d_scales, scales_len * sizeof(float)};
   const Region out{"d_output", d_output, n * sizeof(float)};
   return RunDevicePointerCall(
-      config.device.device_index, {&in_packed, &in_scales, &out}, stream, [&](cudaStream_t s) {
+      config.device.index, {&in_packed, &in_scales, &out}, stream, [&](cudaStream_t s) {
         const cudaError_t err = cuda::LaunchDequantize(config.format, d_packed, d_scales, n,
                                                        config.block, d_output, s);
         return err == cudaSuccess ? BITNET_OK : DeviceFailure("dequantize kernel launch", err);
@@ -532,6 +486,7 @@ int bitnet_cuda_kernel_quantize(bitnet_format format, const bitnet_quant_options
                                 size_t packed_len, float* d_scales, size_t scales_len,
                                 void* stream) {
   using namespace bitnet;
+  const PendingErrorGuard guard;
   CallConfig config;
   const int status = ResolveDeviceCall(format, options, &config);
   if (status != BITNET_OK) return status;

@@ -50,8 +50,8 @@ int CheckDeviceAccessible(const Region& r, int device) {
       break;
   }
   return Fail(BITNET_E_INVALID_ARGUMENT,
-              "%s (%p) is not memory the GPU can access (host buffers go to the bitnet_tensor_* "
-              "calls)", r.name, r.ptr);
+              "%s (%p) is not memory the GPU can access (host buffers go to the host-pointer "
+              "calls: bitnet_quantize, bitnet_dequantize, bitnet_tensor_*)", r.name, r.ptr);
 }
 
 int CheckStream(cudaStream_t stream, int device) {

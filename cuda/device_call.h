@@ -1,8 +1,7 @@
-// What every device-pointer call of the tensor layouts and products does
-// around its kernels: make its GPU current, check that each buffer is
-// memory that GPU can access and that the stream belongs to it, and turn a
-// CUDA error into a status. (cuda/backend.cc keeps its own copies of these
-// for the BitNet-rs calls until its host path is reworked.)
+// What every device-pointer call (cuda/backend.cc, tensor_backend.cc,
+// gemm_backend.cc) does around its kernels: make its GPU current, check
+// that each buffer is memory that GPU can access and that the stream
+// belongs to it, and turn a CUDA error into a status.
 #ifndef BITNET_CUDA_DEVICE_CALL_H_
 #define BITNET_CUDA_DEVICE_CALL_H_
 
@@ -74,7 +73,7 @@ int RunDeviceCall(int device, const Regions& regions, void* stream, const Enqueu
   if (status != BITNET_OK) return status;
   CurrentDevice current(device);
   if (current.status() != cudaSuccess) return DeviceFailure("cudaSetDevice", current.status());
-  const cudaStream_t s = static_cast<cudaStream_t>(stream);
+  cudaStream_t s = static_cast<cudaStream_t>(stream);
   if ((status = CheckStream(s, device)) != BITNET_OK) return status;
   if (!IsCapturing(s)) {
     for (const Region& r : regions) {

@@ -11,7 +11,12 @@ int header_check(void) {
   const bitnet_cpu_target target = BITNET_CPU_AVX3_DL;
   const bitnet_device device = BITNET_DEVICE_CUDA;
   const enum bitnet_status status = BITNET_E_DEVICE_FAILURE;
+  const uint32_t blocks = BITNET_I2S_DEFAULT_BLOCK_SIZE + BITNET_TL1_DEFAULT_BLOCK_SIZE +
+                         BITNET_TL2_DEFAULT_BLOCK_SIZE + BITNET_MIN_BLOCK_SIZE +
+                         BITNET_MAX_BLOCK_SIZE;
   options.flags = BITNET_FLAG_STRICT | BITNET_FLAG_NOT_STRICT;
+  if (bitnet_quant_options_init(&options, sizeof(options)) != BITNET_OK) return -1;
   return (int)options.struct_size + (int)format + (int)target + (int)device + (int)status +
-         (int)options.flags + BITNET_QUANT_VERSION_NUMBER + (int)sizeof(BITNET_QUANT_VERSION_STRING);
+         (int)options.flags + BITNET_QUANT_VERSION_NUMBER + (int)sizeof(BITNET_QUANT_VERSION_STRING) +
+         (int)blocks + (int)BITNET_QUANT_OPTIONS_SIZE_V1;
 }

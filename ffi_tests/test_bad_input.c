@@ -4,8 +4,8 @@
  * status string and bitnet_last_backend() as it was, and no byte of any
  * buffer changes (all buffers live in one poisoned arena, compared whole
  * after each call). Rows that succeed may write only the bytes the header
- * says they write. Also: bitnet_cpp_init/cleanup counting and
- * bitnet_last_backend(). */
+ * says they write. Also: bitnet_cpp_init/cleanup, the messages that name
+ * the argument, and bitnet_last_backend(). */
 #define _POSIX_C_SOURCE 200809L /* posix_memalign, unsetenv */
 #include <limits.h>
 #include <math.h>
@@ -31,14 +31,15 @@ enum entry {
   SET_TARGET,
   TARGET_FROM_NAME,
   CPP_QUANTIZE,
-  CPP_MATMUL
+  CPP_MATMUL,
+  OPTIONS_INIT
 };
 static const char* const kEntryNames[] = {
     "bitnet_quantize",       "bitnet_dequantize",     "bitnet_quantize_i2s",
     "bitnet_quantize_tl1",   "bitnet_quantize_tl2",   "bitnet_dequantize_i2s",
     "bitnet_dequantize_tl1", "bitnet_dequantize_tl2", "bitnet_quant_buffer_sizes",
     "bitnet_cpu_set_target", "bitnet_cpu_target_from_name", "bitnet_cpp_quantize",
-    "bitnet_cpp_matmul_i2s"};
+    "bitnet_cpp_matmul_i2s", "bitnet_quant_options_init"};
 
 /* Parts of the arena. A pointer argument is a region plus a byte offset. */
 enum region {
@@ -55,11 +56,12 @@ enum region {
   R_MAT_B,
   R_MAT_C,
   R_SIZES,  /* two size_t */
-  R_TARGET, /* one bitnet_cpu_target */
+  R_TARGET,  /* one bitnet_cpu_target */
+  R_OPTIONS, /* a bitnet_quant_options and then some */
   NUM_REGIONS
 };
 static const size_t kRegionBytes[NUM_REGIONS] = {0,    8192, 2048, 2048, 2048, 2048, 1024,
-                                                 4096, 8192, 256,  256,  256,  64,   64};
+                                                 4096, 8192, 256,  256,  256,  64,   64, 64};
 #define GUARD 64 /* poisoned bytes after each region */
 
 typedef struct ptr_arg {
@@ -71,9 +73,10 @@ typedef struct ptr_arg {
  *   quantize: input, packed, scales      dequantize: packed, scales, output
  *   buffer_sizes: packed_len, scales_len  target_from_name: target
  *   cpp_quantize: input, output, scales  cpp_matmul: a, b, c
+ *   options_init: options
  * len[] are the size_t lengths after n (quantize: packed_len, scales_len;
- * dequantize: packed_len, scales_len); ints[] the int arguments of
- * bitnet_cpp_* in declaration order. */
+ * dequantize: packed_len, scales_len; options_init: struct_size); ints[]
+ * the int arguments of bitnet_cpp_* in declaration order. */
 typedef struct row {
   const char* what;
   enum entry entry;
@@ -225,71 +228,96 @@ typedef struct row {
   {"scales right after the output are fine", E, BITNET_OK, F, NULL,                           \
    {PK, P(R_OUTPUT, NQ * 4), OUT}, NQ, {NEED_PACKED(NQ), NEED_SCALES(NQ, B)}, {0}, 0, NULL}
 
-/* Format and options mistakes for bitnet_quantize (I2_S arguments). */
-#define Q_OPT(what, status, options)                                                          \
+/* Format and options mistakes for bitnet_quantize (I2_S arguments).
+ * SIZES_STATUS is what bitnet_quant_buffer_sizes returns instead: it reads
+ * struct_size and block_size only. */
+#define Q_OPT(what, status, sizes_status, options)                                            \
   {what, QUANTIZE, status, BITNET_FORMAT_I2S, options, {IN, PK, SC}, NQ,                      \
    {NEED_PACKED(NQ), NEED_SCALES(NQ, 32)}, {0}, 0, NULL}
 #define Q_FMT(what, format)                                                                   \
   {what, QUANTIZE, BITNET_E_INVALID_FORMAT, format, NULL, {IN, PK, SC}, NQ,                   \
    {NEED_PACKED(NQ), NEED_SCALES(NQ, 32)}, {0}, 0, NULL}
 /* ... for bitnet_dequantize. */
-#define D_OPT(what, status, options)                                                          \
+#define D_OPT(what, status, sizes_status, options)                                            \
   {what, DEQUANTIZE, status, BITNET_FORMAT_I2S, options, {PK, SC, OUT}, NQ,                   \
    {NEED_PACKED(NQ), NEED_SCALES(NQ, 32)}, {0}, 0, NULL}
 #define D_FMT(what, format)                                                                   \
   {what, DEQUANTIZE, BITNET_E_INVALID_FORMAT, format, NULL, {PK, SC, OUT}, NQ,                \
    {NEED_PACKED(NQ), NEED_SCALES(NQ, 32)}, {0}, 0, NULL}
 /* ... for bitnet_quant_buffer_sizes. */
-#define S_OPT(what, status, options)                                                          \
-  {what, BUFFER_SIZES, status, BITNET_FORMAT_I2S, options,                                    \
+#define S_OPT(what, status, sizes_status, options)                                            \
+  {what, BUFFER_SIZES, sizes_status, BITNET_FORMAT_I2S, options,                              \
    {P(R_SIZES, 0), P(R_SIZES, sizeof(size_t)), NUL}, NQ, {0, 0}, {0}, 0, NULL}
 #define S_FMT(what, format)                                                                   \
   {what, BUFFER_SIZES, BITNET_E_INVALID_FORMAT, format, NULL,                                 \
    {P(R_SIZES, 0), P(R_SIZES, sizeof(size_t)), NUL}, NQ, {0, 0}, {0}, 0, NULL}
 
-/* Options mistakes, for each general entry point (X = Q_OPT, D_OPT, S_OPT). */
+#define OK BITNET_OK
+/* Options mistakes, for each general entry point (X = Q_OPT, D_OPT, S_OPT).
+ * NQ elements are below AUTO's GPU threshold: AUTO is the CPU here. */
 #define OPTION_ROWS(X)                                                                        \
-  X("struct_size 0", BITNET_E_INVALID_OPTIONS, OPT_SIZED(0u)),                                \
-  X("struct_size one field short", BITNET_E_INVALID_OPTIONS, OPT_SIZED(SZ - 4)),              \
-  X("struct_size one field long", BITNET_E_INVALID_OPTIONS, OPT_SIZED(SZ + 4)),               \
-  X("struct_size off by one byte", BITNET_E_INVALID_OPTIONS, OPT_SIZED(SZ + 1)),              \
-  X("struct_size UINT32_MAX", BITNET_E_INVALID_OPTIONS, OPT_SIZED(UINT32_MAX)),               \
-  X("block_size 1", BITNET_E_INVALID_BLOCK_SIZE, OPT(.block_size = 1)),                       \
-  X("block_size 2", BITNET_E_INVALID_BLOCK_SIZE, OPT(.block_size = 2)),                       \
-  X("block_size 3", BITNET_E_INVALID_BLOCK_SIZE, OPT(.block_size = 3)),                       \
-  X("block_size 5", BITNET_E_INVALID_BLOCK_SIZE, OPT(.block_size = 5)),                       \
-  X("block_size 6", BITNET_E_INVALID_BLOCK_SIZE, OPT(.block_size = 6)),                       \
-  X("block_size 30", BITNET_E_INVALID_BLOCK_SIZE, OPT(.block_size = 30)),                     \
-  X("block_size 2^20+4", BITNET_E_INVALID_BLOCK_SIZE, OPT(.block_size = (1u << 20) + 4)),     \
-  X("block_size 2^31", BITNET_E_INVALID_BLOCK_SIZE, OPT(.block_size = 1u << 31)),             \
-  X("block_size UINT32_MAX", BITNET_E_INVALID_BLOCK_SIZE, OPT(.block_size = UINT32_MAX)),     \
-  X("cpu_target: two bits", BITNET_E_UNSUPPORTED_TARGET,                                      \
+  X("struct_size 0", BITNET_E_INVALID_OPTIONS, BITNET_E_INVALID_OPTIONS, OPT_SIZED(0u)),      \
+  X("struct_size one field short of the 0.1 layout", BITNET_E_INVALID_OPTIONS,                \
+    BITNET_E_INVALID_OPTIONS, OPT_SIZED(BITNET_QUANT_OPTIONS_SIZE_V1 - 4)),                   \
+  X("struct_size one field long: a newer header", BITNET_E_INVALID_OPTIONS,                   \
+    BITNET_E_INVALID_OPTIONS, OPT_SIZED(SZ + 4)),                                             \
+  X("struct_size off by one byte", BITNET_E_INVALID_OPTIONS, BITNET_E_INVALID_OPTIONS,        \
+    OPT_SIZED(SZ + 1)),                                                                       \
+  X("struct_size 4: only struct_size", BITNET_E_INVALID_OPTIONS, BITNET_E_INVALID_OPTIONS,    \
+    OPT_SIZED(4u)),                                                                           \
+  X("struct_size UINT32_MAX", BITNET_E_INVALID_OPTIONS, BITNET_E_INVALID_OPTIONS,             \
+    OPT_SIZED(UINT32_MAX)),                                                                   \
+  X("struct_size of the 0.1 layout", OK, OK, OPT_SIZED(BITNET_QUANT_OPTIONS_SIZE_V1)),        \
+  X("block_size 1", BITNET_E_INVALID_BLOCK_SIZE, BITNET_E_INVALID_BLOCK_SIZE,                 \
+    OPT(.block_size = 1)),                                                                    \
+  X("block_size 2", BITNET_E_INVALID_BLOCK_SIZE, BITNET_E_INVALID_BLOCK_SIZE,                 \
+    OPT(.block_size = 2)),                                                                    \
+  X("block_size 3", BITNET_E_INVALID_BLOCK_SIZE, BITNET_E_INVALID_BLOCK_SIZE,                 \
+    OPT(.block_size = 3)),                                                                    \
+  X("block_size 5", BITNET_E_INVALID_BLOCK_SIZE, BITNET_E_INVALID_BLOCK_SIZE,                 \
+    OPT(.block_size = 5)),                                                                    \
+  X("block_size 6", BITNET_E_INVALID_BLOCK_SIZE, BITNET_E_INVALID_BLOCK_SIZE,                 \
+    OPT(.block_size = 6)),                                                                    \
+  X("block_size 30", BITNET_E_INVALID_BLOCK_SIZE, BITNET_E_INVALID_BLOCK_SIZE,                \
+    OPT(.block_size = 30)),                                                                   \
+  X("block_size BITNET_MAX_BLOCK_SIZE+4", BITNET_E_INVALID_BLOCK_SIZE,                        \
+    BITNET_E_INVALID_BLOCK_SIZE, OPT(.block_size = BITNET_MAX_BLOCK_SIZE + 4)),               \
+  X("block_size 2^31", BITNET_E_INVALID_BLOCK_SIZE, BITNET_E_INVALID_BLOCK_SIZE,              \
+    OPT(.block_size = 1u << 31)),                                                             \
+  X("block_size UINT32_MAX", BITNET_E_INVALID_BLOCK_SIZE, BITNET_E_INVALID_BLOCK_SIZE,        \
+    OPT(.block_size = UINT32_MAX)),                                                           \
+  X("cpu_target: two bits", BITNET_E_UNSUPPORTED_TARGET, OK,                                  \
     OPT(.cpu_target = BITNET_CPU_REFERENCE | BITNET_CPU_SCALAR)),                             \
-  X("cpu_target: unknown bit 11", BITNET_E_UNSUPPORTED_TARGET, OPT(.cpu_target = 1u << 11)),  \
-  X("cpu_target: unknown bit 31", BITNET_E_UNSUPPORTED_TARGET, OPT(.cpu_target = 1u << 31)),  \
-  X("cpu_target: all bits", BITNET_E_UNSUPPORTED_TARGET, OPT(.cpu_target = UINT32_MAX - 1)),  \
-  X("cpu_target: a target this CPU cannot run", BITNET_E_UNSUPPORTED_TARGET,                  \
+  X("cpu_target: unknown bit 11", BITNET_E_UNSUPPORTED_TARGET, OK,                            \
+    OPT(.cpu_target = 1u << 11)),                                                             \
+  X("cpu_target: unknown bit 31", BITNET_E_UNSUPPORTED_TARGET, OK,                            \
+    OPT(.cpu_target = 1u << 31)),                                                             \
+  X("cpu_target: all bits", BITNET_E_UNSUPPORTED_TARGET, OK, OPT(.cpu_target = UINT32_MAX - 1)), \
+  X("cpu_target: a target this CPU cannot run", BITNET_E_UNSUPPORTED_TARGET, OK,              \
     OPT(.cpu_target = CPU_UNSUPPORTED)),                                                      \
-  X("device -1", BITNET_E_INVALID_OPTIONS, OPT(.device = -1)),                                \
-  X("device 3", BITNET_E_INVALID_OPTIONS, OPT(.device = 3)),                                  \
-  X("device INT32_MAX", BITNET_E_INVALID_OPTIONS, OPT(.device = INT32_MAX)),                  \
-  X("device_index -1", BITNET_E_INVALID_OPTIONS,                                              \
+  X("device -1", BITNET_E_INVALID_OPTIONS, OK, OPT(.device = -1)),                            \
+  X("device 3", BITNET_E_INVALID_OPTIONS, OK, OPT(.device = 3)),                              \
+  X("device INT32_MAX", BITNET_E_INVALID_OPTIONS, OK, OPT(.device = INT32_MAX)),              \
+  X("device_index -1", BITNET_E_INVALID_OPTIONS, OK,                                          \
     OPT(.device = BITNET_DEVICE_CPU, .device_index = -1)),                                    \
-  X("device_index INT32_MIN", BITNET_E_INVALID_OPTIONS, OPT(.device_index = INT32_MIN)),      \
-  X("flags: unknown bit", BITNET_E_INVALID_OPTIONS, OPT(.flags = 0x4u)),                      \
-  X("flags: STRICT and NOT_STRICT", BITNET_E_INVALID_OPTIONS,                                 \
+  X("device_index INT32_MIN", BITNET_E_INVALID_OPTIONS, OK, OPT(.device_index = INT32_MIN)),  \
+  X("flags: unknown bit", BITNET_E_INVALID_OPTIONS, OK, OPT(.flags = 0x4u)),                  \
+  X("flags: STRICT and NOT_STRICT", BITNET_E_INVALID_OPTIONS, OK,                             \
     OPT(.flags = BITNET_FLAG_STRICT | BITNET_FLAG_NOT_STRICT)),                               \
-  X("flags: bit 31", BITNET_E_INVALID_OPTIONS, OPT(.flags = 0x80000000u)),                    \
-  X("device CUDA without a usable GPU", BITNET_E_DEVICE_UNAVAILABLE,                          \
+  X("flags: bit 31", BITNET_E_INVALID_OPTIONS, OK, OPT(.flags = 0x80000000u)),                \
+  X("device CUDA with a CPU target", BITNET_E_INVALID_OPTIONS, OK,                            \
+    OPT(.device = BITNET_DEVICE_CUDA, .cpu_target = BITNET_CPU_REFERENCE)),                   \
+  X("device CUDA without a usable GPU", BITNET_E_DEVICE_UNAVAILABLE, OK,                      \
     OPT(.device = BITNET_DEVICE_CUDA)),                                                       \
-  X("device CUDA index 7 without a usable GPU", BITNET_E_DEVICE_UNAVAILABLE,                  \
+  X("device CUDA index 7 without a usable GPU", BITNET_E_DEVICE_UNAVAILABLE, OK,              \
     OPT(.device = BITNET_DEVICE_CUDA, .device_index = 7)),                                    \
-  X("device AUTO, STRICT, no usable GPU", BITNET_E_DEVICE_UNAVAILABLE,                        \
+  X("device AUTO, STRICT, below the GPU threshold: the CPU", OK, OK,                          \
     OPT(.flags = BITNET_FLAG_STRICT)),                                                        \
-  X("device AUTO, NOT_STRICT falls back", BITNET_OK, OPT(.flags = BITNET_FLAG_NOT_STRICT)),   \
-  X("device CPU, STRICT", BITNET_OK,                                                          \
-    OPT(.device = BITNET_DEVICE_CPU, .flags = BITNET_FLAG_STRICT)),                           \
-  X("block_size 0 means the default", BITNET_OK, OPT(.block_size = 0))
+  X("device AUTO, index 7, STRICT, below the GPU threshold: the CPU", OK, OK,                 \
+    OPT(.device_index = 7, .flags = BITNET_FLAG_STRICT)),                                     \
+  X("device AUTO, NOT_STRICT", OK, OK, OPT(.flags = BITNET_FLAG_NOT_STRICT)),                 \
+  X("device CPU, STRICT", OK, OK, OPT(.device = BITNET_DEVICE_CPU, .flags = BITNET_FLAG_STRICT)), \
+  X("block_size 0 means the default", OK, OK, OPT(.block_size = 0))
 
 /* Format mistakes, for each general entry point (X = Q_FMT, D_FMT, S_FMT). */
 #define FORMAT_ROWS(X)                                                                        \
@@ -305,6 +333,8 @@ typedef struct row {
   {what, SET_TARGET, status, 0, NULL, {NUL, NUL, NUL}, 0, {0, 0}, {0}, target, NULL}
 #define FROM_NAME(what, status, name, out)                                                    \
   {what, TARGET_FROM_NAME, status, 0, NULL, {out, NUL, NUL}, 0, {0, 0}, {0}, 0, name}
+#define OPTIONS_INIT_ROW(what, status, options, struct_size)                                  \
+  {what, OPTIONS_INIT, status, 0, NULL, {options, NUL, NUL}, 0, {struct_size, 0}, {0}, 0, NULL}
 
 #define MA P(R_MAT_A, 0)
 #define MB P(R_MAT_B, 0)
@@ -337,10 +367,10 @@ static const row kRows[] = {
     {"block_size 4, scales of block 32", DEQUANTIZE, BITNET_E_SIZE_MISMATCH, BITNET_FORMAT_I2S,
      OPT(.block_size = 4), {PK, SC, OUT}, NQ, {NEED_PACKED(NQ), NEED_SCALES(NQ, 32)}, {0}, 0,
      NULL},
-    S_OPT("block_size 4", BITNET_OK, OPT(.block_size = 4)),
-    Q_OPT("block_size 2^20", BITNET_OK, OPT(.block_size = 1u << 20)),
-    S_OPT("block_size 2^20", BITNET_OK, OPT(.block_size = 1u << 20)),
-    S_OPT("options NULL", BITNET_OK, NULL),
+    S_OPT("block_size 4", OK, OK, OPT(.block_size = 4)),
+    Q_OPT("block_size BITNET_MAX_BLOCK_SIZE", OK, OK, OPT(.block_size = BITNET_MAX_BLOCK_SIZE)),
+    S_OPT("block_size BITNET_MAX_BLOCK_SIZE", OK, OK, OPT(.block_size = BITNET_MAX_BLOCK_SIZE)),
+    S_OPT("options NULL", OK, OK, NULL),
     {"packed_len NULL", BUFFER_SIZES, BITNET_E_NULL_POINTER, BITNET_FORMAT_TL1, NULL,
      {NUL, P(R_SIZES, sizeof(size_t)), NUL}, NQ, {0, 0}, {0}, 0, NULL},
     {"scales_len NULL", BUFFER_SIZES, BITNET_E_NULL_POINTER, BITNET_FORMAT_TL2, NULL,
@@ -413,6 +443,18 @@ static const row kRows[] = {
     MATMUL("b lies inside c", BITNET_E_OVERLAP, MA, P(R_MAT_C, 4), MC, 4, 4, 8),
     MATMUL("m 0: every pointer may be NULL", BITNET_OK, NUL, NUL, NUL, 0, 4, 8),
     MATMUL("n 0: every pointer may be NULL", BITNET_OK, NUL, NUL, NUL, 4, 0, 8),
+
+    OPTIONS_INIT_ROW("options NULL", BITNET_E_NULL_POINTER, NUL, SZ),
+    OPTIONS_INIT_ROW("struct_size 0", BITNET_E_INVALID_OPTIONS, P(R_OPTIONS, 0), 0),
+    OPTIONS_INIT_ROW("struct_size one field short of the 0.1 layout", BITNET_E_INVALID_OPTIONS,
+                     P(R_OPTIONS, 0), BITNET_QUANT_OPTIONS_SIZE_V1 - 4),
+    OPTIONS_INIT_ROW("struct_size one field long", BITNET_E_INVALID_OPTIONS, P(R_OPTIONS, 0),
+                     SZ + 4),
+    OPTIONS_INIT_ROW("struct_size SIZE_MAX", BITNET_E_INVALID_OPTIONS, P(R_OPTIONS, 0), SIZE_MAX),
+    OPTIONS_INIT_ROW("struct_size 2^32 + 24: not truncated", BITNET_E_INVALID_OPTIONS,
+                     P(R_OPTIONS, 0), ((size_t)1 << 32) + 24),
+    OPTIONS_INIT_ROW("sizeof(bitnet_quant_options)", BITNET_OK, P(R_OPTIONS, 0), SZ),
+    OPTIONS_INIT_ROW("the 0.1 layout", BITNET_OK, P(R_OPTIONS, 0), BITNET_QUANT_OPTIONS_SIZE_V1),
 };
 #define NUM_ROWS (sizeof(kRows) / sizeof(kRows[0]))
 
@@ -550,6 +592,11 @@ static int call_row(const row* r, span spans[2], int* num_spans) {
       spans[0].bytes = (size_t)r->ints[0] * (size_t)r->ints[1] * sizeof(float);
       *num_spans = 1;
       break;
+    case OPTIONS_INIT:
+      spans[0].start = p0;
+      spans[0].bytes = r->len[0];
+      *num_spans = 1;
+      break;
     case SET_TARGET: break;
   }
   switch (r->entry) {
@@ -568,6 +615,7 @@ static int call_row(const row* r, span spans[2], int* num_spans) {
     case CPP_QUANTIZE:
       return bitnet_cpp_quantize(p0, r->ints[0], p1, r->ints[1], p2, r->ints[2], r->format);
     case CPP_MATMUL: return bitnet_cpp_matmul_i2s(p0, p1, p2, r->ints[0], r->ints[1], r->ints[2]);
+    case OPTIONS_INIT: return bitnet_quant_options_init(p0, r->len[0]);
   }
   return INT_MIN;
 }
@@ -635,6 +683,12 @@ static void run_row(size_t index) {
           "%s: sizes %zu and %zu, expected %zu and %zu", where, packed, scales,
           ceil_div(r->n, 4), ceil_div(r->n, block));
   }
+  if (status == BITNET_OK && r->entry == OPTIONS_INIT) {
+    bitnet_quant_options want = BITNET_QUANT_OPTIONS_INIT;
+    want.struct_size = (uint32_t)r->len[0];
+    check(memcmp(spans[0].start, &want, r->len[0]) == 0,
+          "%s: the options written are not BITNET_QUANT_OPTIONS_INIT's", where);
+  }
   /* Undo a successful call's writes so that every row starts from the same
    * arena. */
   memcpy(g_arena, g_snapshot, g_arena_bytes);
@@ -651,21 +705,44 @@ static int cpp_quantize_works(void) {
   return bitnet_cpp_quantize(kSmallInput, 8, packed, 2, scales, 1, 0) == 0;
 }
 
+/* What init and cleanup are (the header): init checks the default CPU
+ * kernels (test_environment makes it fail with BITNET_CPU_TARGET), cleanup
+ * does nothing; neither is needed, in any number or order. */
 static void test_init_cleanup(void) {
   check(bitnet_cpp_is_available() == 1, "bitnet_cpp_is_available() is not 1");
-  bitnet_cpp_cleanup(); /* cleanup without init is harmless */
+  check(cpp_quantize_works(), "works without init");
+  bitnet_cpp_cleanup();
   check(cpp_quantize_works(), "works after a cleanup without init");
-  check(bitnet_cpp_init() == 0, "first init");
-  check(bitnet_cpp_init() == 0, "second init");
-  check(cpp_quantize_works(), "works after two inits");
+  check(bitnet_cpp_init() == 0 && bitnet_cpp_init() == 0, "init with a usable default target");
   bitnet_cpp_cleanup();
-  check(cpp_quantize_works(), "works after one of two cleanups");
   bitnet_cpp_cleanup();
-  bitnet_cpp_cleanup(); /* one more than inits */
-  check(cpp_quantize_works(), "works after three cleanups for two inits");
-  check(bitnet_cpp_init() == 0, "init after the count reached 0");
-  check(cpp_quantize_works(), "works after re-init");
   bitnet_cpp_cleanup();
+  check(cpp_quantize_works(), "works after more cleanups than inits");
+}
+
+/* The messages name what was wrong. */
+static void test_messages(void) {
+  static const float x[8] = {0};
+  uint8_t packed[2];
+  float scales[1];
+  bitnet_quant_options opt = BITNET_QUANT_OPTIONS_INIT;
+  size_t a, b;
+  const char* msg;
+  check(bitnet_cpp_quantize(x, 8, packed, 2, scales, 1, 7) == BITNET_E_INVALID_FORMAT &&
+            (msg = bitnet_last_error()) != NULL && strstr(msg, "qtype is 7") != NULL &&
+            strstr(msg, "format") == NULL,
+        "bitnet_cpp_quantize's bad qtype is reported as a qtype: %s", bitnet_last_error());
+  check(bitnet_quantize(7, NULL, x, 8, packed, 2, scales, 1) == BITNET_E_INVALID_FORMAT &&
+            strstr(bitnet_last_error(), "format is 7") != NULL,
+        "bitnet_quantize's bad format: %s", bitnet_last_error());
+  opt.struct_size = SZ + 8;
+  check(bitnet_quant_buffer_sizes(0, &opt, 8, &a, &b) == BITNET_E_INVALID_OPTIONS &&
+            strstr(bitnet_last_error(), "newer header") != NULL,
+        "a struct_size past this library's: %s", bitnet_last_error());
+  opt.struct_size = 8;
+  check(bitnet_quant_buffer_sizes(0, &opt, 8, &a, &b) == BITNET_E_INVALID_OPTIONS &&
+            strstr(bitnet_last_error(), "struct_size is 8") != NULL,
+        "a struct_size below the 0.1 layout: %s", bitnet_last_error());
 }
 
 static void* backend_of_new_thread(void* out) {
@@ -674,8 +751,8 @@ static void* backend_of_new_thread(void* out) {
 }
 
 static void test_last_backend(bitnet_backend at_start) {
-  const bitnet_backend auto_backend = g_gpu_usable ? BITNET_BACKEND_CUDA
-                                                   : BITNET_BACKEND_CPU_FALLBACK;
+  /* Calls this small are below AUTO's GPU threshold: the CPU everywhere. */
+  const bitnet_backend auto_backend = BITNET_BACKEND_CPU;
   bitnet_quant_options cpu = BITNET_QUANT_OPTIONS_INIT;
   uint8_t packed[2];
   float scales[1], out[8];
@@ -731,7 +808,7 @@ int main(void) {
   const bitnet_backend at_start = bitnet_last_backend();
   const bitnet_cpu_target supported = bitnet_cpu_targets_supported();
   bitnet_quant_options cuda = BITNET_QUANT_OPTIONS_INIT;
-  size_t i, skipped = 0, a, b;
+  size_t i, skipped = 0;
   int bit;
 
   check(bitnet_last_error() == NULL, "bitnet_last_error() before any failure is not NULL");
@@ -749,7 +826,8 @@ int main(void) {
   }
   check(g_unsupported_target != 0, "every known target is supported: impossible");
   cuda.device = BITNET_DEVICE_CUDA;
-  g_gpu_usable = bitnet_quant_buffer_sizes(BITNET_FORMAT_I2S, &cuda, 0, &a, &b) == BITNET_OK;
+  /* Device CUDA checks the GPU even for n == 0. */
+  g_gpu_usable = bitnet_quantize(BITNET_FORMAT_I2S, &cuda, NULL, 0, NULL, 0, NULL, 0) == BITNET_OK;
   printf("GPU backend usable: %s; unsupported CPU target used: %s\n", g_gpu_usable ? "yes" : "no",
          bitnet_cpu_target_name(g_unsupported_target));
 
@@ -764,6 +842,7 @@ int main(void) {
   }
   check(bitnet_cpu_get_target() != 0, "the default target is usable after the table");
   test_init_cleanup();
+  test_messages();
   test_status_strings();
   printf("bad-input rows: %zu (%zu run, %zu skipped: they need no usable GPU)\n", NUM_ROWS,
          NUM_ROWS - skipped, skipped);

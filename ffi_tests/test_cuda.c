@@ -1,12 +1,18 @@
 /* The CUDA backend against the CPU, bit for bit: every golden case, random
  * and adversarial inputs from 1 element to 256 M (and 2^31 + 5 in `huge`),
- * sub-ranges at odd offsets, several streams and threads at once, strict
- * mode and the argument checks of the device-pointer entry points.
- * The CPU side is the scalar reference (BITNET_CPU_REFERENCE).
- * usage: test_cuda golden|random|thresholds|offsets|streams|modes|sanitize|huge [GOLDEN_DIR]
- * (random and sanitize include thresholds)
+ * sub-ranges at odd offsets, several streams and threads at once, AUTO's
+ * threshold, strict mode and the argument checks of the device-pointer
+ * entry points (`modes`), the fallback and no-output contract when the GPU
+ * fails (`fallback`), and that calls below AUTO's threshold create no CUDA
+ * context (`lazy`). The CPU side is the scalar reference
+ * (BITNET_CPU_REFERENCE).
+ * usage: test_cuda golden|random|thresholds|offsets|streams|modes|fallback|lazy|sanitize|huge
+ *        [GOLDEN_DIR]   (random and sanitize include thresholds)
  * Exits 77 (ctest SKIP_RETURN_CODE) with the reason when no GPU is usable. */
+#define _POSIX_C_SOURCE 200809L /* setenv */
+#define BITNET_QUANT_EXPERIMENTAL /* the device-pointer entry points and queries */
 #include <cuda_runtime_api.h>
+#include <dlfcn.h>
 #include <float.h>
 #include <math.h>
 #include <pthread.h>
@@ -708,35 +714,80 @@ static void run_modes(void) {
                 "info of device count");
   expect_status(bitnet_cuda_get_device_info(0, NULL), BITNET_E_NULL_POINTER, "info NULL");
 
-  /* Host-pointer dispatch. */
+  /* Host-pointer dispatch: AUTO runs on the GPU from the default threshold
+   * of 2^24 elements on, unless a CPU target is named. */
   {
+    const size_t big = (size_t)1 << 24;
+    float* xb = (float*)xmalloc(big * sizeof(float));
+    uint8_t* pb = (uint8_t*)xmalloc(big / 4);
+    float* sb = (float*)xmalloc(big / 32 * sizeof(float));
     bitnet_quant_options o = BITNET_QUANT_OPTIONS_INIT;
     uint8_t p[2];
     float s[1];
-    expect_status(bitnet_quantize(0, &o, x, 8, p, 2, s, 1), 0, "AUTO");
-    check(bitnet_last_backend() == BITNET_BACKEND_CUDA, "AUTO ran on %d", (int)bitnet_last_backend());
-    expect_status(bitnet_quantize_tl2(x, 8, p, 2, s, 1), 0, "fixed-format, NULL options");
+    fill_random(GAUSS, xb, big, 32, 6);
+    expect_status(bitnet_quantize(0, &o, x, 8, p, 2, s, 1), 0, "AUTO, 8 elements");
+    check(bitnet_last_backend() == BITNET_BACKEND_CPU, "AUTO, 8 elements, ran on %d",
+          (int)bitnet_last_backend());
+    expect_status(bitnet_quantize(0, &o, xb, big - 1, pb, big / 4, sb, big / 32), 0,
+                  "AUTO, 2^24 - 1 elements");
+    check(bitnet_last_backend() == BITNET_BACKEND_CPU, "AUTO, 2^24 - 1 elements, ran on %d",
+          (int)bitnet_last_backend());
+    expect_status(bitnet_quantize(0, &o, xb, big, pb, big / 4, sb, big / 32), 0,
+                  "AUTO, 2^24 elements");
+    check(bitnet_last_backend() == BITNET_BACKEND_CUDA, "AUTO, 2^24 elements, ran on %d",
+          (int)bitnet_last_backend());
+    expect_status(bitnet_quantize_tl2(xb, big, pb, big / 4, sb, big / 128), 0,
+                  "fixed-format, NULL options, 2^24 elements");
     check(bitnet_last_backend() == BITNET_BACKEND_CUDA, "NULL options ran on %d",
           (int)bitnet_last_backend());
+    o.cpu_target = BITNET_CPU_REFERENCE;
+    expect_status(bitnet_quantize(0, &o, xb, big, pb, big / 4, sb, big / 32), 0,
+                  "AUTO, cpu_target REFERENCE, 2^24 elements");
+    check(bitnet_last_backend() == BITNET_BACKEND_CPU, "a named CPU target ran on %d",
+          (int)bitnet_last_backend());
+    o.cpu_target = BITNET_CPU_AUTO;
     o.device = BITNET_DEVICE_CPU;
-    expect_status(bitnet_quantize(0, &o, x, 8, p, 2, s, 1), 0, "CPU");
+    expect_status(bitnet_quantize(0, &o, xb, big, pb, big / 4, sb, big / 32), 0, "CPU");
     check(bitnet_last_backend() == BITNET_BACKEND_CPU, "CPU ran on %d", (int)bitnet_last_backend());
+    o.device = BITNET_DEVICE_CUDA;
+    expect_status(bitnet_quantize(0, &o, x, 8, p, 2, s, 1), 0, "CUDA, 8 elements");
+    check(bitnet_last_backend() == BITNET_BACKEND_CUDA, "CUDA, 8 elements, ran on %d",
+          (int)bitnet_last_backend());
     o.device = BITNET_DEVICE_AUTO;
     o.device_index = count; /* no such GPU: AUTO falls back unless strict */
     o.flags = BITNET_FLAG_NOT_STRICT;
-    expect_status(bitnet_quantize(0, &o, x, 8, p, 2, s, 1), 0, "AUTO, missing index, not strict");
+    expect_status(bitnet_quantize(0, &o, xb, big, pb, big / 4, sb, big / 32), 0,
+                  "AUTO, missing index, not strict");
     check(bitnet_last_backend() == BITNET_BACKEND_CPU_FALLBACK, "fallback reported as %d",
           (int)bitnet_last_backend());
     o.flags = BITNET_FLAG_STRICT;
-    memset(p, POISON, sizeof(p));
-    expect_status(bitnet_quantize(0, &o, x, 8, p, 2, s, 1), BITNET_E_DEVICE_UNAVAILABLE,
-                  "AUTO, missing index, strict");
-    check(untouched(p, sizeof(p)), "strict failure wrote its output");
+    memset(pb, POISON, big / 4);
+    expect_status(bitnet_quantize(0, &o, xb, big, pb, big / 4, sb, big / 32),
+                  BITNET_E_DEVICE_UNAVAILABLE, "AUTO, missing index, strict");
+    check(untouched(pb, big / 4), "strict failure wrote its output");
+    expect_status(bitnet_quantize(0, &o, x, 8, p, 2, s, 1), 0,
+                  "AUTO, missing index, strict, 8 elements: the CPU");
     o.device = BITNET_DEVICE_CUDA;
     o.flags = BITNET_FLAG_NOT_STRICT;
     expect_status(bitnet_quantize(0, &o, x, 8, p, 2, s, 1), BITNET_E_DEVICE_UNAVAILABLE,
                   "CUDA, missing index");
+    free(xb);
+    free(pb);
+    free(sb);
   }
+
+  /* An error the application left pending in its CUDA runtime stays
+   * pending through the library's calls, failing or not. */
+  check(cudaSetDevice(count) == cudaErrorInvalidDevice, "set up a pending error");
+  expect_status(bitnet_cuda_quantize(0, &opt, d_x, n, d_packed, packed_len, d_scales, scales_len,
+                                     NULL), 0, "device-pointer quantize, error pending");
+  expect_status(bitnet_cuda_quantize(0, &opt, x, 8, d_packed, 2, d_scales, 1, NULL),
+                BITNET_E_INVALID_ARGUMENT, "host input to device-pointer call, error pending");
+  check(cudaPeekAtLastError() == cudaErrorInvalidDevice,
+        "the application's pending CUDA error is gone: %s",
+        cudaGetErrorName(cudaPeekAtLastError()));
+  check(cudaGetLastError() == cudaErrorInvalidDevice && cudaGetLastError() == cudaSuccess,
+        "clear the pending error");
 
   /* Device-pointer argument checks. */
   expect_status(bitnet_cuda_quantize(0, &opt, d_x, n, d_packed, packed_len, d_scales, scales_len,
@@ -833,6 +884,208 @@ static void run_modes(void) {
   free(x);
 }
 
+/* ---- the device-failure contract ----------------------------------------------------- */
+
+/* With the GPU's memory nearly all taken, host-pointer calls of 2^26
+ * elements cannot stage their buffers: device CUDA and strict AUTO fail
+ * with BITNET_E_DEVICE_FAILURE writing nothing, AUTO falls back to the CPU
+ * with the CPU's results and says so, and after the memory is back AUTO
+ * runs on the GPU again. */
+#define MAX_HOGS 4096
+static void run_fallback(void) {
+  const size_t n = (size_t)1 << 26, keep = (size_t)64 << 20;
+  const size_t packed_len = n / 4, scales_len = n / 32;
+  float* x = (float*)xmalloc(n * sizeof(float));
+  float* values = (float*)xmalloc(n * sizeof(float));
+  float* want_values = (float*)xmalloc(n * sizeof(float));
+  const bitnet_quant_options ref = reference_options(32);
+  bitnet_quant_options o = BITNET_QUANT_OPTIONS_INIT;
+  result want, got;
+  void* hogs[MAX_HOGS];
+  int num_hogs = 0, h;
+  size_t free_bytes = 0, total_bytes = 0, chunk;
+  fill_random(GAUSS, x, n, 32, 17);
+  want = quantize_host(&ref, BITNET_FORMAT_I2S, x, n);
+  check(want.status == 0 && bitnet_dequantize(BITNET_FORMAT_I2S, &ref, want.packed, packed_len,
+                                              want.scales, scales_len, want_values, n) == 0,
+        "CPU reference");
+
+  CUDA_OK(cudaMemGetInfo(&free_bytes, &total_bytes));
+  chunk = free_bytes;
+  while (num_hogs < MAX_HOGS && free_bytes > keep && chunk >= ((size_t)1 << 20)) {
+    void* p = NULL;
+    const size_t want_bytes = chunk < free_bytes - keep ? chunk : free_bytes - keep;
+    if (cudaMalloc(&p, want_bytes) == cudaSuccess) {
+      hogs[num_hogs++] = p;
+    } else {
+      const cudaError_t err = cudaGetLastError(); /* the failed cudaMalloc's */
+      if (err != cudaErrorMemoryAllocation) CUDA_OK(err);
+      chunk /= 2;
+    }
+    CUDA_OK(cudaMemGetInfo(&free_bytes, &total_bytes));
+  }
+  printf("fallback: %.0f MiB of GPU memory left free\n", free_bytes / 1048576.0);
+  check(free_bytes < (size_t)80 << 20, "could not take the GPU's memory (%zu bytes free)",
+        free_bytes);
+
+  o.device = BITNET_DEVICE_CUDA;
+  got = quantize_host(&o, BITNET_FORMAT_I2S, x, n);
+  check(got.status == BITNET_E_DEVICE_FAILURE, "CUDA quantize without memory: %d (%s)",
+        got.status, bitnet_last_error() ? bitnet_last_error() : "");
+  check(untouched(got.packed, packed_len) && untouched(got.scales, scales_len * 4),
+        "CUDA quantize without memory wrote its outputs");
+  result_free(&got);
+  memset(values, POISON, n * sizeof(float));
+  expect_status(bitnet_dequantize(BITNET_FORMAT_I2S, &o, want.packed, packed_len, want.scales,
+                                  scales_len, values, n),
+                BITNET_E_DEVICE_FAILURE, "CUDA dequantize without memory");
+  check(untouched(values, n * sizeof(float)), "CUDA dequantize without memory wrote its output");
+
+  o.device = BITNET_DEVICE_AUTO;
+  o.flags = BITNET_FLAG_STRICT;
+  got = quantize_host(&o, BITNET_FORMAT_I2S, x, n);
+  check(got.status == BITNET_E_DEVICE_FAILURE && untouched(got.packed, packed_len),
+        "strict AUTO quantize without memory: %d, outputs untouched: %d", got.status,
+        untouched(got.packed, packed_len));
+  result_free(&got);
+
+  o.flags = BITNET_FLAG_NOT_STRICT;
+  got = quantize_host(&o, BITNET_FORMAT_I2S, x, n);
+  expect_same(&got, &want, n, 32, "AUTO quantize without GPU memory", "fallback");
+  check(bitnet_last_backend() == BITNET_BACKEND_CPU_FALLBACK, "AUTO quantize ran on %d",
+        (int)bitnet_last_backend());
+  check(bitnet_last_error() != NULL && strstr(bitnet_last_error(), "after a failure") != NULL,
+        "the fallback's reason: %s", bitnet_last_error() ? bitnet_last_error() : "(none)");
+  printf("fallback: %s\n", bitnet_last_error() ? bitnet_last_error() : "");
+  result_free(&got);
+  memset(values, POISON, n * sizeof(float));
+  /* The fixed-format functions are AUTO (not strict unless the environment says so). */
+  expect_status(bitnet_dequantize_i2s(want.packed, packed_len, want.scales, scales_len, values, n),
+                0, "fixed-format dequantize without GPU memory");
+  check(bitnet_last_backend() == BITNET_BACKEND_CPU_FALLBACK &&
+            first_float_diff(values, want_values, n) < 0,
+        "fixed-format dequantize: backend %d, values as the CPU's", (int)bitnet_last_backend());
+
+  for (h = 0; h < num_hogs; ++h) CUDA_OK(cudaFree(hogs[h]));
+  got = quantize_host(&o, BITNET_FORMAT_I2S, x, n);
+  expect_same(&got, &want, n, 32, "AUTO quantize with the memory back", "GPU");
+  check(bitnet_last_backend() == BITNET_BACKEND_CUDA, "AUTO with the memory back ran on %d",
+        (int)bitnet_last_backend());
+  result_free(&got);
+  result_free(&want);
+  free(x);
+  free(values);
+  free(want_values);
+}
+
+/* ---- no CUDA below AUTO's threshold ----------------------------------------------------- */
+
+/* The driver API, looked up at run time so that this program still starts
+ * on a machine without a driver. */
+typedef int (*cu_init_fn)(unsigned flags);
+typedef int (*cu_device_count_fn)(int* count);
+typedef int (*cu_device_get_fn)(int* device, int ordinal);
+typedef int (*cu_primary_ctx_state_fn)(int device, unsigned* flags, int* active);
+
+/* Run before anything else in the process touches CUDA: host-pointer calls
+ * below AUTO's threshold (fixed-format functions, NULL and AUTO options,
+ * strict or not), bitnet_quant_buffer_sizes even for device CUDA and
+ * bitnet_cpp_quantize leave every GPU without a context; the first call at
+ * the threshold creates one. Returns SKIP_RETURN_CODE without a GPU. */
+static int run_lazy(void) {
+  void* cuda = dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
+  cu_init_fn cu_init;
+  cu_device_count_fn cu_device_count;
+  cu_device_get_fn cu_device_get;
+  cu_primary_ctx_state_fn cu_primary_ctx_state;
+  void* sym;
+  int devices = 0, d, active_devices = 0;
+  const size_t threshold = 65536, n = threshold - 1;
+  float* x;
+  uint8_t* packed;
+  float *scales, *values;
+  size_t packed_len, scales_len;
+  bitnet_quant_options o = BITNET_QUANT_OPTIONS_INIT;
+  if (cuda == NULL) {
+    printf("SKIPPED: no CUDA driver (%s)\n", dlerror());
+    return SKIP_RETURN_CODE;
+  }
+#define CU_SYM(var, name) (sym = dlsym(cuda, name), memcpy(&var, &sym, sizeof(var)), sym != NULL)
+  if (!CU_SYM(cu_init, "cuInit") || !CU_SYM(cu_device_count, "cuDeviceGetCount") ||
+      !CU_SYM(cu_device_get, "cuDeviceGet") ||
+      !CU_SYM(cu_primary_ctx_state, "cuDevicePrimaryCtxGetState")) {
+    printf("FATAL: the CUDA driver lacks a function: %s\n", dlerror());
+    return 2;
+  }
+#undef CU_SYM
+  if (cu_init(0) != 0 || cu_device_count(&devices) != 0 || devices == 0) {
+    printf("SKIPPED: no CUDA device\n");
+    return SKIP_RETURN_CODE;
+  }
+  /* Read by the first call that consults it. */
+  if (setenv("BITNET_CUDA_MIN_ELEMENTS", "65536", 1) != 0) return 2;
+  x = (float*)xmalloc(threshold * sizeof(float));
+  packed = (uint8_t*)xmalloc(threshold / 4);
+  scales = (float*)xmalloc(threshold / 4 * sizeof(float));
+  values = (float*)xmalloc(threshold * sizeof(float));
+  fill_random(GAUSS, x, threshold, 32, 3);
+  packed_len = (n + 3) / 4;
+  scales_len = (n + 31) / 32;
+  expect_status(bitnet_quantize_i2s(x, n, packed, packed_len, scales, scales_len), 0, "i2s");
+  expect_status(bitnet_dequantize_i2s(packed, packed_len, scales, scales_len, values, n), 0,
+                "dequantize i2s");
+  expect_status(bitnet_quantize_tl1(x, n, packed, packed_len, scales, (n + 63) / 64), 0, "tl1");
+  expect_status(bitnet_dequantize_tl1(packed, packed_len, scales, (n + 63) / 64, values, n), 0,
+                "dequantize tl1");
+  expect_status(bitnet_quantize_tl2(x, n, packed, packed_len, scales, (n + 127) / 128), 0, "tl2");
+  expect_status(bitnet_dequantize_tl2(packed, packed_len, scales, (n + 127) / 128, values, n), 0,
+                "dequantize tl2");
+  expect_status(bitnet_quantize(0, NULL, x, n, packed, packed_len, scales, scales_len), 0,
+                "NULL options");
+  o.flags = BITNET_FLAG_STRICT;
+  expect_status(bitnet_quantize(0, &o, x, n, packed, packed_len, scales, scales_len), 0,
+                "AUTO, STRICT");
+  check(bitnet_last_backend() == BITNET_BACKEND_CPU, "AUTO below the threshold ran on %d",
+        (int)bitnet_last_backend());
+  o.flags = 0;
+  o.cpu_target = BITNET_CPU_REFERENCE;
+  expect_status(bitnet_quantize(0, &o, x, threshold, packed, threshold / 4, scales,
+                                threshold / 32), 0, "AUTO with a CPU target, at the threshold");
+  o.cpu_target = BITNET_CPU_AUTO;
+  o.device = BITNET_DEVICE_CUDA;
+  {
+    size_t a = 0, b = 0;
+    expect_status(bitnet_quant_buffer_sizes(0, &o, n, &a, &b), 0, "sizes for device CUDA");
+  }
+  expect_status(bitnet_cpp_quantize(x, (int)n, packed, (int)packed_len, scales, (int)scales_len,
+                                    0), 0, "bitnet_cpp_quantize");
+  for (d = 0; d < devices; ++d) {
+    int device = 0, active = 0;
+    unsigned flags = 0;
+    check(cu_device_get(&device, d) == 0 && cu_primary_ctx_state(device, &flags, &active) == 0,
+          "primary context state of device %d", d);
+    check(active == 0, "device %d has a CUDA context after calls below the threshold", d);
+  }
+  o.device = BITNET_DEVICE_AUTO;
+  expect_status(bitnet_quantize(0, &o, x, threshold, packed, threshold / 4, scales,
+                                threshold / 32), 0, "AUTO at the threshold");
+  check(bitnet_last_backend() == BITNET_BACKEND_CUDA, "AUTO at the threshold ran on %d",
+        (int)bitnet_last_backend());
+  for (d = 0; d < devices; ++d) {
+    int device = 0, active = 0;
+    unsigned flags = 0;
+    if (cu_device_get(&device, d) == 0 && cu_primary_ctx_state(device, &flags, &active) == 0) {
+      active_devices += active;
+    }
+  }
+  check(active_devices == 1, "%d devices have a context after one GPU call", active_devices);
+  free(x);
+  free(packed);
+  free(scales);
+  free(values);
+  return finish("lazy");
+}
+
 /* ---- 2^31 + 5 elements ----------------------------------------------------------------- */
 
 static void run_huge(void) {
@@ -849,13 +1102,15 @@ static void run_huge(void) {
 int main(int argc, char** argv) {
   bitnet_cuda_device_info info;
   const char* mode = argc > 1 ? argv[1] : "";
+  /* Before anything creates a context. */
+  if (strcmp(mode, "lazy") == 0) return run_lazy();
   memset(&info, 0, sizeof(info));
   info.struct_size = sizeof(info);
   if (bitnet_cuda_device_count() == 0 || bitnet_cuda_get_device_info(0, &info) != 0 ||
       !info.usable) {
     bitnet_quant_options opt = cuda_options(0);
-    size_t a, b;
-    bitnet_quant_buffer_sizes(0, &opt, 0, &a, &b); /* records why CUDA is unusable */
+    /* Device CUDA checks the GPU even for n == 0: records why it is unusable. */
+    bitnet_quantize(0, &opt, NULL, 0, NULL, 0, NULL, 0);
     printf("SKIPPED: no usable CUDA GPU: %s\n", bitnet_last_error() ? bitnet_last_error() : "?");
     return SKIP_RETURN_CODE;
   }
@@ -877,11 +1132,13 @@ int main(int argc, char** argv) {
     run_streams();
   } else if (strcmp(mode, "modes") == 0) {
     run_modes();
+  } else if (strcmp(mode, "fallback") == 0) {
+    run_fallback();
   } else if (strcmp(mode, "huge") == 0) {
     run_huge();
   } else {
-    fprintf(stderr, "usage: %s golden GOLDEN_DIR | random | thresholds | offsets | streams | modes | sanitize | huge\n",
-            argv[0]);
+    fprintf(stderr, "usage: %s golden GOLDEN_DIR | random | thresholds | offsets | streams | modes | "
+            "fallback | lazy | sanitize | huge\n", argv[0]);
     return 2;
   }
   return finish(mode);

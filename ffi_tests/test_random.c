@@ -144,7 +144,7 @@ static void compare_dequantizer(bitnet_format format, uint32_t block, size_t n, 
 
 /* bitnet_cpp_quantize (BitNet-rs kernel family) per target vs reference. */
 static void compare_kernel_family(int qtype, const float* x, size_t n, const char* what) {
-  const size_t block = qtype == 0 ? 32 : qtype == 1 ? 64 : 128;
+  const size_t block = kDefaultBlock[qtype];
   const size_t packed_len = (n + 3) / 4, scales_len = (n + block - 1) / block;
   uint8_t* ref_packed = (uint8_t*)calloc(packed_len + 1, 1);
   uint8_t* packed = (uint8_t*)calloc(packed_len + 1, 1);
@@ -324,7 +324,7 @@ int main(void) {
     }
     /* One large input per distribution. */
     for (d = 0; d < NUM_DISTRIBUTIONS; ++d) {
-      const uint32_t block = f == 0 ? 32 : f == 1 ? 64 : 128;
+      const uint32_t block = kDefaultBlock[f];
       fill_random((enum distribution)d, x, big, block, ++seed);
       snprintf(what, sizeof(what), "format %d block %u %s n %zu", f, block, kDistributionNames[d], big);
       compare_quantizer(f, block, x, big, what);

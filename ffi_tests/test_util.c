@@ -32,7 +32,8 @@ int finish(const char* test_name) {
   return g_checks_failed == 0 && g_checks_passed > 0 ? 0 : 1;
 }
 
-const uint32_t kDefaultBlock[3] = {32, 64, 128};
+const uint32_t kDefaultBlock[3] = {BITNET_I2S_DEFAULT_BLOCK_SIZE, BITNET_TL1_DEFAULT_BLOCK_SIZE,
+                                   BITNET_TL2_DEFAULT_BLOCK_SIZE};
 
 int untouched(const void* p, size_t bytes) {
   const uint8_t* b = (const uint8_t*)p;

@@ -107,36 +107,53 @@ void take_options(fuzz_input* in, bitnet_quant_options* options, int* use_option
   }
 }
 
-/* Whether a CUDA device is usable, asked once through the public API. */
+/* Whether a CUDA device is usable, asked once through the public API
+ * (device CUDA checks the GPU even for n == 0). */
 static int gpu_usable(void) {
   static int usable = -1;
   if (usable < 0) {
     bitnet_quant_options cuda = BITNET_QUANT_OPTIONS_INIT;
-    size_t a, b;
     cuda.device = BITNET_DEVICE_CUDA;
-    usable = bitnet_quant_buffer_sizes(BITNET_FORMAT_I2S, &cuda, 0, &a, &b) == BITNET_OK;
+    usable = bitnet_quantize(BITNET_FORMAT_I2S, &cuda, NULL, 0, NULL, 0, NULL, 0) == BITNET_OK;
   }
   return usable;
 }
 
-int options_valid(bitnet_format format, const bitnet_quant_options* options, size_t* block) {
-  static const size_t kDefaultBlock[3] = {32, 64, 128};
-  const bitnet_cpu_target t = options ? options->cpu_target : 0;
+int sizes_valid(bitnet_format format, const bitnet_quant_options* options, size_t* block) {
+  static const size_t kDefaultBlock[3] = {BITNET_I2S_DEFAULT_BLOCK_SIZE,
+                                          BITNET_TL1_DEFAULT_BLOCK_SIZE,
+                                          BITNET_TL2_DEFAULT_BLOCK_SIZE};
   if (format < 0 || format > 2) return 0;
   *block = kDefaultBlock[format];
-  if (options == NULL) return gpu_usable() ? -1 : 1;
-  if (options->struct_size != sizeof(bitnet_quant_options)) return 0;
+  if (options == NULL) return 1;
+  /* The one released layout so far is this header's. */
+  if (options->struct_size != BITNET_QUANT_OPTIONS_SIZE_V1 &&
+      options->struct_size != sizeof(bitnet_quant_options)) {
+    return 0;
+  }
   if (options->block_size != 0) {
-    if (options->block_size < 4 || options->block_size > (1u << 20) || options->block_size % 4)
+    if (options->block_size < BITNET_MIN_BLOCK_SIZE || options->block_size > BITNET_MAX_BLOCK_SIZE ||
+        options->block_size % 4)
       return 0;
     *block = options->block_size;
   }
+  return 1;
+}
+
+int options_valid(bitnet_format format, const bitnet_quant_options* options, size_t* block) {
+  const bitnet_cpu_target t = options ? options->cpu_target : 0;
+  if (!sizes_valid(format, options, block)) return 0;
+  /* NULL options: AUTO, and FUZZ_MAX_N elements are below its GPU
+   * threshold: the CPU. */
+  if (options == NULL) return 1;
   if (options->device < BITNET_DEVICE_AUTO || options->device > BITNET_DEVICE_CUDA) return 0;
   if (options->device_index < 0) return 0;
   if (options->flags > 2) return 0;
-  if (options->device != BITNET_DEVICE_CPU && gpu_usable()) return -1;
-  if (options->device == BITNET_DEVICE_CUDA) return 0;
-  if (options->device == BITNET_DEVICE_AUTO && options->flags == BITNET_FLAG_STRICT) return 0;
+  if (options->device == BITNET_DEVICE_CUDA) {
+    if (t != BITNET_CPU_AUTO) return 0;
+    return gpu_usable() ? -1 : 0;
+  }
+  /* AUTO (below the threshold) or CPU: the CPU, strict or not. */
   if (t != BITNET_CPU_AUTO && ((t & (t - 1)) != 0 || !(t & bitnet_cpu_targets_supported())))
     return 0;
   return 1;

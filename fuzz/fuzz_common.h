@@ -47,9 +47,12 @@ void require_documented(int status, const char* call);
 void take_options(fuzz_input* in, bitnet_quant_options* options, int* use_options);
 /* A format: mostly 0..2, sometimes any int32. */
 bitnet_format take_format(fuzz_input* in);
-/* Whether a call with these format/options gets past format and options
- * validation (1 yes, 0 no, -1 cannot tell: a GPU is usable and the call may
- * go to it), and its block size. */
+/* Whether bitnet_quant_buffer_sizes accepts these format/options (it reads
+ * format, struct_size and block_size only), and the block size. */
+int sizes_valid(bitnet_format format, const bitnet_quant_options* options, size_t* block);
+/* Whether a call of at most FUZZ_MAX_N elements with these format/options
+ * gets past format and options validation (1 yes, 0 no, -1 cannot tell:
+ * device CUDA with a usable GPU), and its block size. */
 int options_valid(bitnet_format format, const bitnet_quant_options* options, size_t* block);
 /* One supported target, picked by a byte. */
 bitnet_cpu_target take_supported_target(fuzz_input* in);

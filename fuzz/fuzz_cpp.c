@@ -10,7 +10,8 @@
 
 #include "fuzz_common.h"
 
-static const size_t kKernelBlock[3] = {32, 64, 128};
+static const size_t kKernelBlock[3] = {BITNET_I2S_DEFAULT_BLOCK_SIZE, BITNET_TL1_DEFAULT_BLOCK_SIZE,
+                                       BITNET_TL2_DEFAULT_BLOCK_SIZE};
 
 /* A length: usually the honest one, sometimes off by one or two, or any
  * int (negative, INT_MAX). Read before the data, resolved after. */

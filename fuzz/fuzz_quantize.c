@@ -131,16 +131,15 @@ int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
   }
 
-  /* bitnet_quant_buffer_sizes agrees with the same validation. */
+  /* bitnet_quant_buffer_sizes: format, struct_size and block size only. */
   if (!fixed) {
+    const int sizes_ok = sizes_valid(format, use_options ? &options : NULL, &block);
+    const int expect_ok = sizes_ok && n <= (size_t)PTRDIFF_MAX / sizeof(float);
     status = bitnet_quant_buffer_sizes(format, use_options ? &options : NULL, n, &sizes[0],
                                        &sizes[1]);
     require_documented(status, "bitnet_quant_buffer_sizes");
-    /* Valid options and an n that a call can take: n floats addressable. */
-    if (valid >= 0) {
-      const int expect_ok = valid && n <= (size_t)PTRDIFF_MAX / sizeof(float);
-      require((status == BITNET_OK) == expect_ok, "buffer sizes status %d", status);
-    }
+    require((status == BITNET_OK) == expect_ok, "buffer sizes status %d, expected %s", status,
+            expect_ok ? "success" : "a failure");
     if (status == BITNET_OK) {
       require(sizes[0] == ceil_div(n, 4) && sizes[1] == ceil_div(n, block),
               "buffer sizes %zu %zu for n %zu block %zu", sizes[0], sizes[1], n, block);

@@ -1,18 +1,30 @@
 /*
  * bitnet_quant.h - the public C interface of libbitnet_quant.
  *
- * BitNet b1.58 ternary quantization (I2_S, TL1, TL2), bit-exact with the
- * scalar path of BitNet-rs, behind a stable C ABI.
+ * BitNet b1.58 ternary quantization behind a stable C ABI. The I2_S, TL1
+ * and TL2 of this library (bitnet_quantize_i2s/_tl1/_tl2, BITNET_FORMAT_*)
+ * are BitNet-rs's block layouts ("family A": its I2SQuantizer, TL1Quantizer
+ * and TL2Quantizer, scalar path), bit for bit: 2-bit codes, one float scale
+ * per block. They are not the tensor types of bitnet.cpp or GGUF that carry
+ * the same names (other packings, other scales); docs/formats.md specifies
+ * the layouts and where each rule comes from.
  *
  * Conventions
  *  - Every function that can fail returns an int status: 0 (BITNET_OK) on
  *    success, a negative BITNET_E_* code on failure. bitnet_last_error()
  *    then describes what was wrong on the calling thread.
- *  - On failure no output buffer is written.
+ *  - On failure no output buffer is written. (The one exception, a GPU fault
+ *    during the final device-to-host copy of a host-pointer call that runs
+ *    on CUDA, is stated at the device section below.)
  *  - Buffer lengths are counts of elements of the pointed-to type
  *    (bytes for uint8_t*, floats for float*).
  *  - All functions are thread-safe and reentrant.
- *  - Byte layouts are documented in README.md ("Formats").
+ *  - Environment variables (BITNET_CPU_TARGET, BITNET_STRICT_MODE,
+ *    BITNET_CUDA_MIN_ELEMENTS) are each read once per process, by the first
+ *    call that consults it; setting or changing one later has no effect.
+ *  - The declarations under BITNET_QUANT_EXPERIMENTAL at the end (the CUDA
+ *    device queries and device-pointer calls) are not frozen: they may
+ *    change in any release and are not part of the ABI promise.
  */
 #ifndef BITNET_QUANT_H
 #define BITNET_QUANT_H
@@ -72,8 +84,10 @@ enum bitnet_status {
 BITNET_API const char* bitnet_status_string(int status);
 
 /* Message describing the most recent failing call on this thread (which
- * argument, which size), or NULL if no call on this thread has failed.
- * Valid until the next failing call on the same thread. */
+ * argument, which size), or why the most recent call that fell back to the
+ * CPU (BITNET_BACKEND_CPU_FALLBACK) did not run on the GPU, whichever came
+ * last; NULL if neither happened on this thread yet. Valid until the next
+ * such call on the same thread. */
 BITNET_API const char* bitnet_last_error(void);
 
 /* ---- version at run time ------------------------------------------------ */
@@ -82,13 +96,25 @@ BITNET_API unsigned bitnet_version_number(void);
 BITNET_API const char* bitnet_version_string(void);
 
 /* ---- formats ------------------------------------------------------------ */
-/* Numbered as BitNet-rs numbers them (bitnet_quantization_type_t). */
+/* BitNet-rs's family-A block layouts (not bitnet.cpp's or GGUF's types of
+ * the same names), numbered as BitNet-rs numbers them
+ * (bitnet_quantization_type_t). */
 typedef int32_t bitnet_format;
 enum {
-  BITNET_FORMAT_I2S = 0, /* default block 32  */
-  BITNET_FORMAT_TL1 = 1, /* default block 64  */
-  BITNET_FORMAT_TL2 = 2  /* default block 128 */
+  BITNET_FORMAT_I2S = 0,
+  BITNET_FORMAT_TL1 = 1,
+  BITNET_FORMAT_TL2 = 2
 };
+
+/* Elements per scale of each format's fixed-format functions and of
+ * options.block_size == 0; also the fixed blocks of bitnet_cpp_quantize. */
+#define BITNET_I2S_DEFAULT_BLOCK_SIZE 32u
+#define BITNET_TL1_DEFAULT_BLOCK_SIZE 64u
+#define BITNET_TL2_DEFAULT_BLOCK_SIZE 128u
+/* options.block_size: a multiple of 4 in [BITNET_MIN_BLOCK_SIZE,
+ * BITNET_MAX_BLOCK_SIZE] (or 0 for the default). */
+#define BITNET_MIN_BLOCK_SIZE 4u
+#define BITNET_MAX_BLOCK_SIZE 1048576u
 
 /* ---- CPU targets -------------------------------------------------------- */
 /* One bit per CPU code path. REFERENCE is the portable scalar reference;
@@ -127,9 +153,47 @@ BITNET_API int bitnet_cpu_set_target(bitnet_cpu_target target);
 BITNET_API bitnet_cpu_target bitnet_cpu_get_target(void);
 
 /* ---- devices and backends ------------------------------------------------ */
+/* Where a host-pointer call (bitnet_quantize, bitnet_dequantize and the
+ * fixed-format functions) runs:
+ *  - BITNET_DEVICE_CPU: the CPU.
+ *  - BITNET_DEVICE_CUDA: GPU options.device_index, always (never the CPU);
+ *    BITNET_E_DEVICE_UNAVAILABLE when that GPU cannot run the call, even for
+ *    n == 0. options.cpu_target must then be BITNET_CPU_AUTO.
+ *  - BITNET_DEVICE_AUTO (also NULL options and the fixed-format functions):
+ *    the CPU, unless the GPU is likely to be faster. AUTO wants the GPU only
+ *    when options.cpu_target is BITNET_CPU_AUTO (a named target means the
+ *    CPU) and n >= BITNET_CUDA_MIN_ELEMENTS (default 16777216 = 2^24; the
+ *    environment variable of that name, a decimal element count, overrides
+ *    it, 0 meaning every call; any other value makes the calls that consult
+ *    it fail with BITNET_E_INVALID_ARGUMENT). Below that no CUDA call is
+ *    made at all (no driver load, no context). The default comes from
+ *    host-pointer runs on H100 machines (README, "CUDA"): copies from
+ *    pageable memory included, the GPU quantized 1.7-2.2 Gelem/s at 2^28
+ *    elements against 1.1-1.4 for those hosts' CPU on one thread, a saving
+ *    of at least 0.13 ns per element, which passes 20 times a call's fixed
+ *    GPU cost (allocation, three copies, a synchronization: about 100 us,
+ *    an estimate; bench_cuda measures the crossover) from about 2^24
+ *    elements on; the first GPU call also creates the CUDA context. On a CPU
+ *    whose one thread outruns the PCIe copies, the GPU never pays: set the
+ *    variable higher or use BITNET_DEVICE_CPU.
+ *    When AUTO wants the GPU and none is usable, or the GPU fails during the
+ *    call (BITNET_E_DEVICE_FAILURE, before any output byte is written), the
+ *    call runs on the CPU instead and reports BITNET_BACKEND_CPU_FALLBACK,
+ *    with the reason in bitnet_last_error(). Strict mode (BITNET_FLAG_STRICT,
+ *    or BITNET_STRICT_MODE set to 1 or true, trimmed and case-insensitive,
+ *    unless BITNET_FLAG_NOT_STRICT) fails instead: BITNET_E_DEVICE_UNAVAILABLE
+ *    or BITNET_E_DEVICE_FAILURE. Strict mode never affects a call that AUTO
+ *    gives to the CPU in the first place.
+ * A call on CUDA copies the inputs to the GPU, runs the kernels and copies
+ * the outputs back once all of them ran, returning when done. It needs GPU
+ * memory for the whole call (dequantize: n * 4.25 bytes and the scales;
+ * quantize: the outputs and 64 MiB of input at a time); when that cannot be
+ * allocated it fails with BITNET_E_DEVICE_FAILURE, writing nothing. Only a
+ * GPU fault during those final copies themselves can leave an output
+ * partly written (reported as BITNET_E_DEVICE_FAILURE). */
 typedef int32_t bitnet_device;
 enum {
-  BITNET_DEVICE_AUTO = 0, /* a usable GPU, else the CPU (see strict mode) */
+  BITNET_DEVICE_AUTO = 0, /* the CPU, or the GPU where it pays (above) */
   BITNET_DEVICE_CPU = 1,
   BITNET_DEVICE_CUDA = 2
 };
@@ -140,37 +204,59 @@ enum {
   BITNET_BACKEND_NONE = 0, /* no call has succeeded on this thread yet */
   BITNET_BACKEND_CPU = 1,
   BITNET_BACKEND_CUDA = 2,
-  BITNET_BACKEND_CPU_FALLBACK = 3 /* AUTO wanted a GPU, none was usable */
+  BITNET_BACKEND_CPU_FALLBACK = 3 /* AUTO wanted the GPU; it was unusable or failed */
 };
 BITNET_API bitnet_backend bitnet_last_backend(void);
 
 /* options.flags */
-#define BITNET_FLAG_STRICT 0x1u     /* never fall back: fail with DEVICE_UNAVAILABLE */
-#define BITNET_FLAG_NOT_STRICT 0x2u /* fall back even if BITNET_STRICT_MODE=1 */
+#define BITNET_FLAG_STRICT 0x1u     /* AUTO never falls back to the CPU: it fails */
+#define BITNET_FLAG_NOT_STRICT 0x2u /* AUTO falls back whatever BITNET_STRICT_MODE says */
 
 /* ---- options for the general entry points ------------------------------- */
+/* Later versions only append fields. struct_size says which layout the
+ * caller compiled: the library reads that many bytes and gives every field
+ * past them its default, so a caller built against an older header keeps
+ * working. Accepted: the size of any released layout, from
+ * BITNET_QUANT_OPTIONS_SIZE_V1 (version 0.1: the six fields below) up to
+ * this header's sizeof(bitnet_quant_options). A larger struct_size (a caller
+ * built against a newer header, whose extra fields this library cannot
+ * honour) or any other value fails with BITNET_E_INVALID_OPTIONS. */
 typedef struct bitnet_quant_options {
-  /* sizeof(bitnet_quant_options) as the caller compiled it: lets later
-   * library versions append fields and still accept this layout. */
   uint32_t struct_size;
-  /* Elements per scale: a multiple of 4 in [4, 2^20]; 0 = the format's
-   * default (I2_S 32, TL1 64, TL2 128). */
+  /* Elements per scale: a multiple of 4 in [BITNET_MIN_BLOCK_SIZE,
+   * BITNET_MAX_BLOCK_SIZE]; 0 = the format's default block size. */
   uint32_t block_size;
-  /* One BITNET_CPU_* bit, or BITNET_CPU_AUTO for the process default. */
+  /* One BITNET_CPU_* bit, or BITNET_CPU_AUTO for the process default. A
+   * named target keeps device AUTO on the CPU. */
   bitnet_cpu_target cpu_target;
-  /* Where the call runs; device_index picks the GPU for BITNET_DEVICE_CUDA. */
+  /* Where the call runs (see "devices and backends"); device_index picks
+   * the GPU. */
   bitnet_device device;
   int32_t device_index;
-  /* BITNET_FLAG_*; without either strict flag, strict mode is
-   * BITNET_STRICT_MODE=1 in the environment. */
+  /* BITNET_FLAG_*; without either strict flag, strict mode comes from
+   * BITNET_STRICT_MODE. */
   uint32_t flags;
 } bitnet_quant_options;
 
+#define BITNET_QUANT_OPTIONS_SIZE_V1 24u
+
+/* The defaults: block_size 0, cpu_target AUTO, device AUTO, index 0, no
+ * flags. */
 #define BITNET_QUANT_OPTIONS_INIT \
   { (uint32_t)sizeof(bitnet_quant_options), 0u, 0u, 0, 0, 0u }
 
+/* BITNET_QUANT_OPTIONS_INIT for languages without C macros: writes the
+ * defaults into the first struct_size bytes of *options, struct_size
+ * included (pass the size of the struct as the caller declares it).
+ * BITNET_E_NULL_POINTER, or BITNET_E_INVALID_OPTIONS for a size the calls
+ * would not accept (nothing written). */
+BITNET_API int bitnet_quant_options_init(bitnet_quant_options* options, size_t struct_size);
+
 /* Sizes a call needs for n elements: packed bytes ceil(n/4) and scales
- * ceil(n/block_size). options may be NULL for the defaults.
+ * ceil(n/block_size). options may be NULL for the defaults. Depends on
+ * format, options->block_size and n only: of options it checks struct_size
+ * and block_size and reads no other field, and it consults no device, CPU
+ * target or environment variable.
  * BITNET_E_SIZE_OVERFLOW when n floats cannot be addressed. */
 BITNET_API int bitnet_quant_buffer_sizes(bitnet_format format,
                                          const bitnet_quant_options* options,
@@ -199,15 +285,17 @@ BITNET_API int bitnet_dequantize(bitnet_format format,
                                  float* output, size_t n);
 
 /* ---- fixed-format entry points (default block sizes) -------------------- */
+/* BitNet-rs's family-A layouts with BITNET_*_DEFAULT_BLOCK_SIZE elements
+ * per scale and NULL options: device AUTO, the process's CPU target. */
 BITNET_API int bitnet_quantize_i2s(const float* input, size_t n, uint8_t* packed,
                                    size_t packed_len, float* scales,
-                                   size_t scales_len); /* block 32 */
+                                   size_t scales_len);
 BITNET_API int bitnet_quantize_tl1(const float* input, size_t n, uint8_t* packed,
                                    size_t packed_len, float* scales,
-                                   size_t scales_len); /* block 64 */
+                                   size_t scales_len);
 BITNET_API int bitnet_quantize_tl2(const float* input, size_t n, uint8_t* packed,
                                    size_t packed_len, float* scales,
-                                   size_t scales_len); /* block 128 */
+                                   size_t scales_len);
 BITNET_API int bitnet_dequantize_i2s(const uint8_t* packed, size_t packed_len,
                                      const float* scales, size_t scales_len,
                                      float* output, size_t n);
@@ -219,8 +307,11 @@ BITNET_API int bitnet_dequantize_tl2(const uint8_t* packed, size_t packed_len,
                                      float* output, size_t n);
 
 /* ---- BitNet-rs FFI contract (crates/bitnet-kernels/src/ffi/bridge.rs) ---- */
-/* Reference-counted: each successful init needs one cleanup; both are safe to
- * call from several threads. The other functions work without init. */
+/* The library keeps no state to set up or release; every function works
+ * without init. bitnet_cpp_init checks that the CPU kernels the other calls
+ * use can run: BITNET_E_UNSUPPORTED_TARGET when BITNET_CPU_TARGET names a
+ * target this CPU cannot run, else 0. bitnet_cpp_cleanup does nothing. Both
+ * may be called any number of times, from any thread, in any order. */
 BITNET_API int bitnet_cpp_init(void);
 BITNET_API void bitnet_cpp_cleanup(void);
 BITNET_API int bitnet_cpp_is_available(void); /* 1: always available */
@@ -228,9 +319,11 @@ BITNET_API int bitnet_cpp_is_available(void); /* 1: always available */
  * summed in order of k in f32 as BitNet-rs's fallback does. */
 BITNET_API int bitnet_cpp_matmul_i2s(const int8_t* a, const uint8_t* b,
                                      float* c, int m, int n, int k);
-/* BitNet-rs's KernelProvider::quantize (blocks 32/64/128 for qtype 0/1/2,
- * scale absmax/1.5). Writes ceil(input_len/4) bytes and
- * ceil(input_len/block) scales; output_len and scales_len are capacities. */
+/* BitNet-rs's KernelProvider::quantize (family B: fixed blocks
+ * BITNET_*_DEFAULT_BLOCK_SIZE for qtype 0/1/2, scale absmax/1.5), on the
+ * CPU. Writes ceil(input_len/4) bytes and ceil(input_len/block) scales;
+ * output_len and scales_len are capacities. A qtype other than 0, 1 or 2
+ * fails with BITNET_E_INVALID_FORMAT. */
 BITNET_API int bitnet_cpp_quantize(const float* input, int input_len,
                                    uint8_t* output, int output_len,
                                    float* scales, int scales_len, int qtype);
@@ -315,6 +408,10 @@ typedef struct bitnet_tensor_options {
   uint32_t reserved;            /* 0 */
 } bitnet_tensor_options;
 
+/* The size of the first released layout (version 0.2); later versions
+ * accept it, the fields past it taking their defaults. */
+#define BITNET_TENSOR_OPTIONS_SIZE_V1 40u
+
 #define BITNET_TENSOR_OPTIONS_INIT \
   { (uint32_t)sizeof(bitnet_tensor_options), 0u, 0u, 0, 0, 0u, 0, 0.0f, 0u }
 /* The same defaults for languages without the macro; struct_size as compiled. */
@@ -379,12 +476,17 @@ BITNET_API int bitnet_quantize_i8s(const bitnet_tensor_options* options, bitnet_
                                    size_t q_len, float* scales, size_t scales_len,
                                    int32_t* sums, size_t sums_len);
 
+/* ==== experimental: not frozen, not in the ABI promise ==================== */
+/* Define BITNET_QUANT_EXPERIMENTAL before including this header to use what
+ * follows (as zstd's ZSTD_STATIC_LINKING_ONLY). These declarations may
+ * change or go in any release; a program that uses them must be rebuilt
+ * against the header of the library it loads. The ABI check
+ * (abi/check_abi.sh) leaves them out. */
+#ifdef BITNET_QUANT_EXPERIMENTAL
+
 /* ---- CUDA backend ---------------------------------------------------------- */
 /* Present in every build; a library built without CUDA, or a machine with no
- * driver or no GPU, reports 0 devices and BITNET_E_DEVICE_UNAVAILABLE.
- * The host-pointer entry points above run on the GPU when options->device
- * resolves to CUDA (AUTO does when a GPU is usable); bitnet_last_backend()
- * says where a call ran. */
+ * driver or no GPU, reports 0 devices and BITNET_E_DEVICE_UNAVAILABLE. */
 
 /* Number of CUDA devices this library can see (0 when none or no driver). */
 BITNET_API int bitnet_cuda_device_count(void);
@@ -410,8 +512,9 @@ BITNET_API int bitnet_cuda_get_device_info(int device_index, bitnet_cuda_device_
  * bitnet_quantize / bitnet_dequantize, on buffers in GPU memory (device or
  * managed allocations, any sub-range of them), enqueued on `stream` (a
  * cudaStream_t; NULL is the legacy default stream) of the GPU that
- * options->device_index names. options->device must be AUTO or CUDA; strict
- * mode does not matter because these calls never fall back to the CPU.
+ * options->device_index names. options->device must be AUTO or CUDA and
+ * options->cpu_target AUTO; strict mode does not matter because these calls
+ * never fall back to the CPU.
  * They return once the work is enqueued: read the outputs after the stream
  * has synchronized. Errors the kernels hit while running surface at that
  * synchronization, as CUDA reports them.
@@ -434,8 +537,8 @@ BITNET_API int bitnet_cuda_dequantize(bitnet_format format, const bitnet_quant_o
                                       const uint8_t* d_packed, size_t packed_len,
                                       const float* d_scales, size_t scales_len, float* d_output,
                                       size_t n, void* stream);
-/* bitnet_cpp_quantize's kernel family (fixed blocks 32/64/128, scale
- * absmax/1.5) on device pointers; options->block_size must be 0 or the
+/* bitnet_cpp_quantize's kernel family (fixed blocks
+ * BITNET_*_DEFAULT_BLOCK_SIZE, scale absmax/1.5) on device pointers; options->block_size must be 0 or the
  * format's fixed block. Fully asynchronous. */
 BITNET_API int bitnet_cuda_kernel_quantize(bitnet_format format,
                                            const bitnet_quant_options* options,
@@ -443,11 +546,7 @@ BITNET_API int bitnet_cuda_kernel_quantize(bitnet_format format,
                                            size_t packed_len, float* d_scales,
                                            size_t scales_len, void* stream);
 
-/* ---- CUDA: tensor layouts and ternary products on device pointers ---------
- * Experimental: declared only where BITNET_QUANT_EXPERIMENTAL is defined
- * before this header is included; these may change in any release and are
- * not part of the ABI promise. */
-#ifdef BITNET_QUANT_EXPERIMENTAL
+/* ---- CUDA: tensor layouts and ternary products on device pointers ------- */
 
 /* bitnet_tensor_quantize / _dequantize / _transcode on buffers in the memory
  * of GPU device_index (device, managed or mapped pinned memory, any

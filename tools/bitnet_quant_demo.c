@@ -19,9 +19,9 @@ typedef struct format_case {
 } format_case;
 
 static const format_case kFormats[] = {
-    {"I2_S", BITNET_FORMAT_I2S, 32, "quantizer_i2s_scalar_bs32.safetensors"},
-    {"TL1", BITNET_FORMAT_TL1, 64, "quantizer_tl1_scalar_bs64.safetensors"},
-    {"TL2", BITNET_FORMAT_TL2, 128, "quantizer_tl2_scalar_bs128.safetensors"},
+    {"I2_S", BITNET_FORMAT_I2S, BITNET_I2S_DEFAULT_BLOCK_SIZE, "quantizer_i2s_scalar_bs32.safetensors"},
+    {"TL1", BITNET_FORMAT_TL1, BITNET_TL1_DEFAULT_BLOCK_SIZE, "quantizer_tl1_scalar_bs64.safetensors"},
+    {"TL2", BITNET_FORMAT_TL2, BITNET_TL2_DEFAULT_BLOCK_SIZE, "quantizer_tl2_scalar_bs128.safetensors"},
 };
 #define NUM_FORMATS 3
 

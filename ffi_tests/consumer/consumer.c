@@ -1,6 +1,6 @@
 /* A program that knows bitnet_quant only as an installed package: it
  * quantizes eight values to I2_S and checks the result worked out by hand
- * from the format (README "Formats"). Built twice by run_consumers.sh:
+ * from the format (docs/formats.md). Built twice by run_consumers.sh:
  * with pkg-config and with find_package(BitnetQuant). */
 #include <stdio.h>
 #include <string.h>

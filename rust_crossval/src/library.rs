@@ -30,9 +30,9 @@ impl Format {
     /// Block size of the fixed-format entry points and of `bitnet_cpp_quantize`.
     pub fn default_block_size(self) -> usize {
         match self {
-            Format::I2S => 32,
-            Format::TL1 => 64,
-            Format::TL2 => 128,
+            Format::I2S => sys::BITNET_I2S_DEFAULT_BLOCK_SIZE as usize,
+            Format::TL1 => sys::BITNET_TL1_DEFAULT_BLOCK_SIZE as usize,
+            Format::TL2 => sys::BITNET_TL2_DEFAULT_BLOCK_SIZE as usize,
         }
     }
 
@@ -472,15 +472,15 @@ impl Library {
         self.check(status, self.functions.bitnet_cpp_get_last_error)
     }
 
-    /// Resolves the CPU kernels (a bad `BITNET_CPU_TARGET` fails here); pair
-    /// each success with `cpp_cleanup`, as BitNet-rs does.
+    /// Checks that the default CPU kernels can run (a bad `BITNET_CPU_TARGET`
+    /// fails here). Nothing needs it: the library keeps no state to set up.
     pub fn cpp_init(&self) -> Result<()> {
         // SAFETY: no arguments.
         self.check_cpp(unsafe { (self.functions.bitnet_cpp_init)() })
     }
 
     pub fn cpp_cleanup(&self) {
-        // SAFETY: no arguments; safe without a matching init.
+        // SAFETY: no arguments; it does nothing, with or without init.
         unsafe { (self.functions.bitnet_cpp_cleanup)() }
     }
 

@@ -117,6 +117,7 @@ bitnet_functions! {
     fn bitnet_cpu_set_target(target: bitnet_cpu_target) -> c_int;
     fn bitnet_cpu_get_target() -> bitnet_cpu_target;
     fn bitnet_last_backend() -> bitnet_backend;
+    fn bitnet_quant_options_init(options: *mut bitnet_quant_options, struct_size: usize) -> c_int;
     fn bitnet_quant_buffer_sizes(format: bitnet_format, options: *const bitnet_quant_options,
         n: usize, packed_len: *mut usize, scales_len: *mut usize) -> c_int;
     fn bitnet_packed_size(n: usize) -> usize;
@@ -194,6 +195,12 @@ bitnet_constants! {
     BITNET_FORMAT_I2S: bitnet_format = 0;
     BITNET_FORMAT_TL1: bitnet_format = 1;
     BITNET_FORMAT_TL2: bitnet_format = 2;
+    BITNET_I2S_DEFAULT_BLOCK_SIZE: u32 = 32;
+    BITNET_TL1_DEFAULT_BLOCK_SIZE: u32 = 64;
+    BITNET_TL2_DEFAULT_BLOCK_SIZE: u32 = 128;
+    BITNET_MIN_BLOCK_SIZE: u32 = 4;
+    BITNET_MAX_BLOCK_SIZE: u32 = 1 << 20;
+    BITNET_QUANT_OPTIONS_SIZE_V1: u32 = 24;
 
     BITNET_CPU_AUTO: bitnet_cpu_target = 0;
     BITNET_CPU_REFERENCE: bitnet_cpu_target = 1 << 0;

@@ -191,7 +191,9 @@ fn every_header_constant_has_the_same_value() {
         bound.keys().collect::<BTreeSet<_>>(),
         "constants of the header vs. src/sys.rs"
     );
-    let mut program = String::from("#include <stdio.h>\n#include \"bitnet_quant.h\"\nint main(void) {\n");
+    let mut program = String::from(
+        "#define BITNET_QUANT_EXPERIMENTAL\n#include <stdio.h>\n#include \"bitnet_quant.h\"\nint main(void) {\n",
+    );
     for name in &names {
         program += &format!("  printf(\"%s %lld\\n\", \"{name}\", (long long)({name}));\n");
     }
@@ -206,7 +208,8 @@ fn every_header_constant_has_the_same_value() {
 #[test]
 fn structs_have_the_c_layout_and_initialiser() {
     use std::mem::{align_of, offset_of, size_of};
-    let program = r#"#include <stddef.h>
+    let program = r#"#define BITNET_QUANT_EXPERIMENTAL
+#include <stddef.h>
 #include <stdio.h>
 #include "bitnet_quant.h"
 #define LAYOUT(T) printf(#T ".size %zu\n" #T ".align %zu\n", sizeof(T), _Alignof(T))

@@ -12,15 +12,26 @@ struct ThreadError {
 };
 thread_local ThreadError t_error;
 
+void Record(const char* format, va_list args) {
+  std::vsnprintf(t_error.message, sizeof(t_error.message), format, args);
+  t_error.set = true;
+}
+
 }  // namespace
 
 int Fail(int status, const char* format, ...) {
   va_list args;
   va_start(args, format);
-  std::vsnprintf(t_error.message, sizeof(t_error.message), format, args);
+  Record(format, args);
   va_end(args);
-  t_error.set = true;
   return status;
+}
+
+void Note(const char* format, ...) {
+  va_list args;
+  va_start(args, format);
+  Record(format, args);
+  va_end(args);
 }
 
 const char* LastError() { return t_error.set ? t_error.message : nullptr; }

@@ -13,6 +13,13 @@ __attribute__((format(printf, 2, 3)))
 #endif
 int Fail(int status, const char* format, ...);
 
+// Records a message for bitnet_last_error() on a call that succeeds anyway:
+// why it fell back to the CPU.
+#if defined(__GNUC__)
+__attribute__((format(printf, 1, 2)))
+#endif
+void Note(const char* format, ...);
+
 const char* LastError();
 
 }  // namespace bitnet

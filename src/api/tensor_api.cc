@@ -19,7 +19,7 @@ namespace bitnet {
 namespace {
 
 // options (NULL = defaults) -> the job, and whether absmean was asked for.
-int ResolveOptions(const bitnet_tensor_options* options, TensorJob* job) {
+int ResolveTensorOptions(const bitnet_tensor_options* options, TensorJob* job) {
   const bitnet_tensor_options& o = options != nullptr ? *options : kDefaultTensorOptions;
   const int fields = CheckTensorOptionFields(o);
   if (fields != BITNET_OK) return fields;
@@ -139,7 +139,7 @@ int bitnet_tensor_quantize(bitnet_type dst_type, const bitnet_tensor_options* op
   int status;
   if ((status = bitnet::ResolveType("dst_type", dst_type, Role::kQuantizeDestination, &d)) != BITNET_OK ||
       (status = bitnet::ResolveType("src_type", src_type, Role::kElement, &s)) != BITNET_OK ||
-      (status = bitnet::ResolveOptions(options, &job)) != BITNET_OK) {
+      (status = bitnet::ResolveTensorOptions(options, &job)) != BITNET_OK) {
     return status;
   }
   TensorShape shape, src_shape;
@@ -164,7 +164,7 @@ int bitnet_tensor_dequantize(bitnet_type src_type, const bitnet_tensor_options* 
   int status;
   if ((status = bitnet::ResolveType("src_type", src_type, Role::kDecodable, &s)) != BITNET_OK ||
       (status = bitnet::ResolveType("dst_type", dst_type, Role::kElement, &d)) != BITNET_OK ||
-      (status = bitnet::ResolveOptions(options, &job)) != BITNET_OK) {
+      (status = bitnet::ResolveTensorOptions(options, &job)) != BITNET_OK) {
     return status;
   }
   TensorShape shape, dst_shape;
@@ -189,7 +189,7 @@ int bitnet_tensor_transcode(bitnet_type dst_type, const bitnet_tensor_options* o
   int status;
   if ((status = bitnet::ResolveType("dst_type", dst_type, Role::kTernary, &d)) != BITNET_OK ||
       (status = bitnet::ResolveType("src_type", src_type, Role::kTernary, &s)) != BITNET_OK ||
-      (status = bitnet::ResolveOptions(options, &job)) != BITNET_OK) {
+      (status = bitnet::ResolveTensorOptions(options, &job)) != BITNET_OK) {
     return status;
   }
   TensorShape shape, dst_shape;
@@ -213,7 +213,7 @@ int bitnet_ternarize(const bitnet_tensor_options* options, bitnet_type src_type,
   const Layout* s = nullptr;
   int status;
   if ((status = bitnet::ResolveType("src_type", src_type, Role::kElement, &s)) != BITNET_OK ||
-      (status = bitnet::ResolveOptions(options, &job)) != BITNET_OK) {
+      (status = bitnet::ResolveTensorOptions(options, &job)) != BITNET_OK) {
     return status;
   }
   TensorShape shape;
@@ -253,7 +253,7 @@ int bitnet_quantize_i8s(const bitnet_tensor_options* options, bitnet_type src_ty
   const Layout* s = nullptr;
   int status;
   if ((status = bitnet::ResolveType("src_type", src_type, Role::kElement, &s)) != BITNET_OK ||
-      (status = bitnet::ResolveOptions(options, &job)) != BITNET_OK) {
+      (status = bitnet::ResolveTensorOptions(options, &job)) != BITNET_OK) {
     return status;
   }
   TensorShape shape;

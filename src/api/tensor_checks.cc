@@ -10,6 +10,8 @@ namespace bitnet {
 namespace {
 
 constexpr int kMaxThreads = 1024;
+static_assert(sizeof(bitnet_tensor_options) == BITNET_TENSOR_OPTIONS_SIZE_V1,
+              "a new field needs a new BITNET_TENSOR_OPTIONS_SIZE and the older size accepted");
 constexpr uint32_t kKnownFlags = BITNET_TENSOR_ALLOW_SCALE_ROUNDING | BITNET_TENSOR_UNIT_SCALE;
 
 

@@ -1,41 +1,84 @@
 #include "api/validate.h"
 
 #include <cstdint>
+#include <cstring>
 
 #include "api/errors.h"
 #include "cpu/targets.h"
 
 namespace bitnet {
 
-int ResolveCall(bitnet_format format, const bitnet_quant_options* options, CallConfig* config) {
+int CheckOptionsSize(size_t struct_size) {
+  // The struct sizes of every released header, oldest first.
+  static constexpr size_t kLayoutSizes[] = {kOptionsSizeV1};
+  static_assert(kLayoutSizes[sizeof(kLayoutSizes) / sizeof(kLayoutSizes[0]) - 1] ==
+                    sizeof(bitnet_quant_options),
+                "the newest layout is this header's");
+  for (const size_t layout : kLayoutSizes) {
+    if (struct_size == layout) return BITNET_OK;
+  }
+  if (struct_size > sizeof(bitnet_quant_options)) {
+    return Fail(BITNET_E_INVALID_OPTIONS,
+                "options->struct_size is %zu, more than the %zu bytes this library (version %s) "
+                "knows: the caller was built against a newer header",
+                struct_size, sizeof(bitnet_quant_options), BITNET_QUANT_VERSION_STRING);
+  }
+  return Fail(BITNET_E_INVALID_OPTIONS,
+              "options->struct_size is %zu; a released layout has %zu (version 0.1) to %zu bytes "
+              "(initialise with BITNET_QUANT_OPTIONS_INIT or bitnet_quant_options_init)",
+              struct_size, kOptionsSizeV1, sizeof(bitnet_quant_options));
+}
+
+int ReadOptions(const bitnet_quant_options* options, bitnet_quant_options* out) {
+  static constexpr bitnet_quant_options kDefaults = BITNET_QUANT_OPTIONS_INIT;
+  *out = kDefaults;
+  if (options == nullptr) return BITNET_OK;
+  const int status = CheckOptionsSize(options->struct_size);
+  if (status != BITNET_OK) return status;
+  std::memcpy(out, options, options->struct_size);
+  out->struct_size = sizeof(bitnet_quant_options);
+  return BITNET_OK;
+}
+
+int ResolveFormatBlock(bitnet_format format, const bitnet_quant_options* options,
+                       FormatBlock* out, bitnet_quant_options* fields) {
   if (!IsValidFormat(format)) {
     return Fail(BITNET_E_INVALID_FORMAT,
                 "format is %d; expected BITNET_FORMAT_I2S (0), TL1 (1) or TL2 (2)",
                 static_cast<int>(format));
   }
-  config->format = static_cast<Format>(format);
-  config->block = DefaultBlockSize(config->format);
-  uint32_t cpu_target = BITNET_CPU_AUTO;
-  if (options != nullptr) {
-    if (options->struct_size != sizeof(bitnet_quant_options)) {
-      return Fail(BITNET_E_INVALID_OPTIONS,
-                  "options->struct_size is %u; this library knows %u "
-                  "(initialise with BITNET_QUANT_OPTIONS_INIT)",
-                  options->struct_size, static_cast<unsigned>(sizeof(bitnet_quant_options)));
-    }
-    if (options->block_size != 0) {
-      if (!IsValidBlockSize(options->block_size)) {
-        return Fail(BITNET_E_INVALID_BLOCK_SIZE,
-                    "options->block_size is %u; it must be a multiple of 4 in [%zu, %zu]",
-                    options->block_size, kMinBlockSize, kMaxBlockSize);
-      }
-      config->block = options->block_size;
-    }
-    cpu_target = options->cpu_target;
-  }
-  const int status = ResolveDevice(options, &config->device);
+  const int status = ReadOptions(options, fields);
   if (status != BITNET_OK) return status;
-  return ResolveKernels(cpu_target, &config->kernels);
+  out->format = static_cast<Format>(format);
+  out->block = DefaultBlockSize(out->format);
+  if (fields->block_size != 0) {
+    if (!IsValidBlockSize(fields->block_size)) {
+      return Fail(BITNET_E_INVALID_BLOCK_SIZE,
+                  "options->block_size is %u; it must be a multiple of 4 in [%zu, %zu]",
+                  fields->block_size, kMinBlockSize, kMaxBlockSize);
+    }
+    out->block = fields->block_size;
+  }
+  return BITNET_OK;
+}
+
+int ResolveOptions(bitnet_format format, const bitnet_quant_options* options, CallConfig* config,
+                   bitnet_quant_options* fields) {
+  FormatBlock format_block;
+  int status = ResolveFormatBlock(format, options, &format_block, fields);
+  if (status != BITNET_OK) return status;
+  config->format = format_block.format;
+  config->block = format_block.block;
+  config->kernels = nullptr;
+  return ReadDeviceRequest(*fields, &config->device);
+}
+
+int ResolveCall(bitnet_format format, const bitnet_quant_options* options, CallConfig* config) {
+  bitnet_quant_options fields = BITNET_QUANT_OPTIONS_INIT;
+  const int status = ResolveOptions(format, options, config, &fields);
+  if (status != BITNET_OK) return status;
+  if (config->device.device == BITNET_DEVICE_CUDA) return BITNET_OK;
+  return ResolveKernels(fields.cpu_target, &config->kernels);
 }
 
 int CheckNotNull(const Region& r) {

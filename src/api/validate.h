@@ -4,7 +4,7 @@
 #ifndef BITNET_API_VALIDATE_H_
 #define BITNET_API_VALIDATE_H_
 
-#include <cstddef>
+#include <cstddef>  // offsetof
 #include <cstdint>
 #include <initializer_list>  // callers loop over {&region, ...}
 
@@ -15,14 +15,44 @@
 
 namespace bitnet {
 
-struct CallConfig {
-  Format format;
-  size_t block;
-  const KernelSet* kernels;
-  DeviceChoice device;
-};
+// The first BITNET_QUANT_OPTIONS_SIZE_V1 bytes of bitnet_quant_options are
+// the version 0.1 layout; later fields are appended after them.
+constexpr size_t kOptionsSizeV1 = BITNET_QUANT_OPTIONS_SIZE_V1;
+static_assert(offsetof(bitnet_quant_options, flags) + sizeof(uint32_t) == kOptionsSizeV1,
+              "the version 0.1 options layout is a prefix of bitnet_quant_options");
 
-// format + options (NULL = defaults) -> block size and kernels.
+// BITNET_OK when struct_size is that of a released options layout.
+int CheckOptionsSize(size_t struct_size);
+
+// Checks struct_size and copies the caller's options: the bytes its
+// struct_size covers, the defaults (BITNET_QUANT_OPTIONS_INIT) after them.
+// NULL gives the defaults.
+int ReadOptions(const bitnet_quant_options* options, bitnet_quant_options* out);
+
+// A call's format and block size, checked with the options' struct_size
+// (NULL options = defaults); *fields receives the options as ReadOptions
+// reads them. All that bitnet_quant_buffer_sizes needs: no device, CPU
+// target or environment is consulted.
+struct FormatBlock {
+  Format format = Format::kI2S;
+  size_t block = 0;
+};
+int ResolveFormatBlock(bitnet_format format, const bitnet_quant_options* options,
+                       FormatBlock* out, bitnet_quant_options* fields);
+
+// Everything a compute call needs from its format and options (NULL =
+// defaults), checked: format, block size, the device request and the CPU
+// kernels (none for device CUDA, which never runs on the CPU).
+struct CallConfig {
+  Format format = Format::kI2S;
+  size_t block = 0;
+  const KernelSet* kernels = nullptr;
+  DeviceRequest device;
+};
+// All but the kernels (*fields: the options as read); for calls that never
+// run on the CPU.
+int ResolveOptions(bitnet_format format, const bitnet_quant_options* options, CallConfig* config,
+                   bitnet_quant_options* fields);
 int ResolveCall(bitnet_format format, const bitnet_quant_options* options, CallConfig* config);
 
 // A memory region a call reads or writes.

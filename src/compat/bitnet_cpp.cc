@@ -1,8 +1,6 @@
 // BitNet-rs's FFI contract (crates/bitnet-kernels/src/ffi/bridge.rs): int
 // lengths, 0 = success, the message of a failure from
 // bitnet_cpp_get_last_error() on the same thread.
-#include <atomic>
-
 #include "api/errors.h"
 #include "api/validate.h"
 #include "bitnet_quant.h"
@@ -10,8 +8,6 @@
 #include "device/device.h"
 
 namespace {
-
-std::atomic<int> g_init_count{0};
 
 int CheckLength(const char* name, int value) {
   if (value < 0) return bitnet::Fail(BITNET_E_INVALID_ARGUMENT, "%s is negative (%d)", name, value);
@@ -31,21 +27,16 @@ int CheckedProduct(const char* what, size_t a, size_t b, size_t* out) {
 
 extern "C" {
 
+// The library holds no state that needs setting up or releasing: init only
+// checks that the CPU kernels the other calls would use are runnable (a bad
+// BITNET_CPU_TARGET fails here, as BitNet-rs's init fails when its kernels
+// are not), and cleanup has nothing to do.
 int bitnet_cpp_init(void) {
-  // Resolving the kernels now reports a bad BITNET_CPU_TARGET at init.
   const bitnet::KernelSet* kernels = nullptr;
-  const int status = bitnet::ResolveKernels(BITNET_CPU_AUTO, &kernels);
-  if (status != BITNET_OK) return status;
-  g_init_count.fetch_add(1, std::memory_order_acq_rel);
-  return BITNET_OK;
+  return bitnet::ResolveKernels(BITNET_CPU_AUTO, &kernels);
 }
 
-void bitnet_cpp_cleanup(void) {
-  int count = g_init_count.load(std::memory_order_acquire);
-  while (count > 0 && !g_init_count.compare_exchange_weak(count, count - 1,
-                                                          std::memory_order_acq_rel)) {
-  }
-}
+void bitnet_cpp_cleanup(void) {}
 
 int bitnet_cpp_is_available(void) { return 1; }
 
@@ -53,6 +44,10 @@ const char* bitnet_cpp_get_last_error(void) { return bitnet::LastError(); }
 
 int bitnet_cpp_quantize(const float* input, int input_len, uint8_t* output, int output_len,
                         float* scales, int scales_len, int qtype) {
+  if (!bitnet::IsValidFormat(qtype)) {
+    return bitnet::Fail(BITNET_E_INVALID_FORMAT,
+                        "qtype is %d; expected 0 (I2S), 1 (TL1) or 2 (TL2)", qtype);
+  }
   // The FFI contract is a CPU kernel library: always the CPU.
   bitnet_quant_options options = BITNET_QUANT_OPTIONS_INIT;
   options.device = BITNET_DEVICE_CPU;

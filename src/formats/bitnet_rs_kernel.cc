@@ -1,7 +1,7 @@
 // Written from the semantics of BitNet-rs crates/bitnet-kernels/src/cpu/
 // fallback.rs. One deliberate difference: the fallback ORs codes into a
 // buffer the caller must zero and drops a last partial byte that does not
-// fit; here every byte is written whole (see the README).
+// fit; here every byte is written whole (see docs/formats.md).
 #include "formats/bitnet_rs_kernel.h"
 
 #include <cmath>

@@ -4,9 +4,9 @@ namespace bitnet {
 
 size_t DefaultBlockSize(Format f) {
   switch (f) {
-    case Format::kI2S: return 32;
-    case Format::kTL1: return 64;
-    case Format::kTL2: return 128;
+    case Format::kI2S: return BITNET_I2S_DEFAULT_BLOCK_SIZE;
+    case Format::kTL1: return BITNET_TL1_DEFAULT_BLOCK_SIZE;
+    case Format::kTL2: return BITNET_TL2_DEFAULT_BLOCK_SIZE;
   }
   return 0;
 }

@@ -10,22 +10,24 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "bitnet_quant.h"
 #include "formats/host_device.h"
 
 namespace bitnet {
 
 enum class Format : int32_t { kI2S = 0, kTL1 = 1, kTL2 = 2 };
 
-constexpr size_t kMinBlockSize = 4;
-constexpr size_t kMaxBlockSize = size_t{1} << 20;
+constexpr size_t kMinBlockSize = BITNET_MIN_BLOCK_SIZE;
+constexpr size_t kMaxBlockSize = BITNET_MAX_BLOCK_SIZE;
 
 inline bool IsValidFormat(int32_t f) { return f >= 0 && f <= 2; }
 inline bool IsValidBlockSize(size_t b) {
   return b >= kMinBlockSize && b <= kMaxBlockSize && b % 4 == 0;
 }
 
-// 32 / 64 / 128: the block sizes of the fixed-format entry points, and also
-// the fixed block sizes of BitNet-rs's bitnet-kernels quantizers.
+// BITNET_*_DEFAULT_BLOCK_SIZE: the block sizes of the fixed-format entry
+// points, and also the fixed block sizes of BitNet-rs's bitnet-kernels
+// quantizers.
 size_t DefaultBlockSize(Format f);
 const char* FormatName(Format f);
 

@@ -83,7 +83,7 @@ BITNET_HOST_DEVICE inline uint8_t PackedCodeByte(const CodeMap& m, const uint8_t
         uint8_t q = 0;  // a 4-digit byte takes a last digit 0
         BITNET_UNROLL
         for (unsigned d = 0; d < 5; ++d) {
-          q = TritAppend(q, d < seg.trits_per_byte ? codes[first + b + d * seg.bytes] : 0);
+          q = TritAppend(q, d < seg.trits_per_byte ? codes[first + b + d * static_cast<size_t>(seg.bytes)] : 0);
         }
         return TritByteOf(q);
       }
