@@ -6,6 +6,8 @@
 #                                           minutes on an H200), with each step's
 #                                           time in LOGDIR/steps.txt
 #   cuda/run_gpu_checks.sh build LOGDIR     configure + build (build-gpu/), then ctest (GPU)
+#   cuda/run_gpu_checks.sh compile LOGDIR   configure + build only (a fresh machine before
+#                                           another step)
 #   cuda/run_gpu_checks.sh nogpu LOGDIR     ctest again with no GPU visible (CUDA_VISIBLE_DEVICES=)
 #   cuda/run_gpu_checks.sh sanitize LOGDIR  compute-sanitizer memcheck + racecheck
 #   cuda/run_gpu_checks.sh bench LOGDIR     bench_cuda at 1 M / 16 M / 256 M elements,
@@ -92,6 +94,7 @@ case $step in
     timed bench run_bench
     ;;
   build) run_build && run_ctest ;;
+  compile) run_build ;;
   nogpu) run_nogpu ;;
   sanitize) run_sanitize ;;
   bench) run_bench ;;
