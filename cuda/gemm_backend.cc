@@ -44,7 +44,7 @@ void FreeWeights(bitnet_cuda_gemm_weights* g) {
   delete g;
 }
 
-// The prepare's steps on its own stream, which it waits for.
+// The prepare's steps on the legacy default stream, which it waits for.
 int PrepareOnDevice(const Layout& w, const void* bytes, size_t w_len, bitnet_cuda_gemm_weights* g) {
   cudaError_t err = cuda::GemmKernelsInit();
   if (err != cudaSuccess) return DeviceFailure("cudaFuncSetAttribute", err);
@@ -71,13 +71,13 @@ int PrepareOnDevice(const Layout& w, const void* bytes, size_t w_len, bitnet_cud
   if ((err = cudaMalloc(&staged, w_len)) != cudaSuccess) {
     return AllocationFailure("a copy of the tensor", w_len, err);
   }
-  cudaStream_t stream = nullptr;
-  const char* what = "cudaStreamCreateWithFlags";
-  err = cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking);
-  if (err == cudaSuccess) {
-    what = "cudaMemcpyAsync";
-    err = cudaMemcpyAsync(staged, bytes, w_len, cudaMemcpyDefault, stream);
-  }
+  // On the legacy default stream, as a synchronous cudaMemcpy would: w may
+  // have just been written by the caller's work on it (or on any blocking
+  // stream, the per-thread default stream included), which a stream of our
+  // own created non-blocking would not wait for.
+  const cudaStream_t stream = cudaStreamLegacy;
+  const char* what = "cudaMemcpyAsync";
+  err = cudaMemcpyAsync(staged, bytes, w_len, cudaMemcpyDefault, stream);
   if (err == cudaSuccess) {
     what = "prepare kernel launch";
     err = cuda::LaunchGemmPrepare(w.id, static_cast<const uint8_t*>(staged), g->matrix, stream);
@@ -86,7 +86,6 @@ int PrepareOnDevice(const Layout& w, const void* bytes, size_t w_len, bitnet_cud
     what = "cudaStreamSynchronize";
     err = cudaStreamSynchronize(stream);
   }
-  if (stream != nullptr) cudaStreamDestroy(stream);
   cudaFree(staged);
   return err == cudaSuccess ? BITNET_OK : DeviceFailure(what, err);
 }
