@@ -9,6 +9,7 @@
 #include <cuda_runtime_api.h>
 
 #include <algorithm>
+#include <array>
 #include <cstdio>
 #include <mutex>
 #include <type_traits>
@@ -26,8 +27,6 @@ namespace bitnet {
 namespace {
 
 // The helpers every device-pointer call shares (cuda/device_call.h).
-using cuda::CheckDeviceAccessible;
-using cuda::CheckStream;
 using cuda::CurrentDevice;
 using cuda::DeviceFailure;
 using cuda::PendingErrorGuard;
@@ -124,25 +123,6 @@ int ResolveDeviceCall(bitnet_format format, const bitnet_quant_options* options,
     return Fail(BITNET_E_DEVICE_UNAVAILABLE, "device-pointer call: CUDA device %d unusable: %s",
                 config->device.index, why);
   }
-  return BITNET_OK;
-}
-
-// What every device-pointer call does once its arguments are checked: makes
-// its device current, checks the buffers and the stream against it, then
-// runs `enqueue(stream)`.
-template <class Enqueue>
-int RunDevicePointerCall(int device, std::initializer_list<const Region*> regions, void* stream,
-                         const Enqueue& enqueue) {
-  CurrentDevice current(device);
-  if (current.status() != cudaSuccess) return DeviceFailure("cudaSetDevice", current.status());
-  int status = BITNET_OK;
-  for (const Region* r : regions) {
-    if ((status = CheckDeviceAccessible(*r, device)) != BITNET_OK) return status;
-  }
-  cudaStream_t s = static_cast<cudaStream_t>(stream);
-  if ((status = CheckStream(s, device)) != BITNET_OK) return status;
-  if ((status = enqueue(s)) != BITNET_OK) return status;
-  SetLastBackend(BITNET_BACKEND_CUDA);
   return BITNET_OK;
 }
 
@@ -245,12 +225,15 @@ int QuantizeDevicePointers(cuda::Family family, const CallConfig& config, const 
     SetLastBackend(BITNET_BACKEND_CUDA);
     return BITNET_OK;
   }
-  const Region in{"d_input", d_input, n * sizeof(float)};
-  const Region out_packed{"d_packed", d_packed, PackedSize(n)};
-  const Region out_scales{"d_scales", d_scales, NumBlocks(n, config.block) * sizeof(float)};
-  return RunDevicePointerCall(
-      config.device.index, {&in, &out_packed, &out_scales}, stream, [&](cudaStream_t s) {
+  const std::array<Region, 3> regions{
+      Region{"d_input", d_input, n * sizeof(float)}, Region{"d_packed", d_packed, PackedSize(n)},
+      Region{"d_scales", d_scales, NumBlocks(n, config.block) * sizeof(float)}};
+  return cuda::RunDeviceCall(
+      config.device.index, regions, stream, [&](cudaStream_t s) {
         if (family == cuda::Family::kQuantizer && config.format == Format::kI2S) {
+          const int refused = cuda::RefuseCapture(s, "I2_S quantize synchronizes it (it must write "
+                                                     "nothing for an input with no finite element)");
+          if (refused != BITNET_OK) return refused;
           return QuantizeI2SOnDevice(d_input, n, config.block, d_packed, d_scales, s);
         }
         const cudaError_t err = cuda::LaunchQuantize(family, config.format, d_input, n,
@@ -470,11 +453,11 @@ int bitnet_cuda_dequantize(bitnet_format format, const bitnet_quant_options* opt
     SetLastBackend(BITNET_BACKEND_CUDA);
     return BITNET_OK;
   }
-  const Region in_packed{"d_packed", d_packed, packed_len};
-  const Region in_scales{"d_scales", d_scales, scales_len * sizeof(float)};
-  const Region out{"d_output", d_output, n * sizeof(float)};
-  return RunDevicePointerCall(
-      config.device.index, {&in_packed, &in_scales, &out}, stream, [&](cudaStream_t s) {
+  const std::array<Region, 3> regions{Region{"d_packed", d_packed, packed_len},
+                                      Region{"d_scales", d_scales, scales_len * sizeof(float)},
+                                      Region{"d_output", d_output, n * sizeof(float)}};
+  return cuda::RunDeviceCall(
+      config.device.index, regions, stream, [&](cudaStream_t s) {
         const cudaError_t err = cuda::LaunchDequantize(config.format, d_packed, d_scales, n,
                                                        config.block, d_output, s);
         return err == cudaSuccess ? BITNET_OK : DeviceFailure("dequantize kernel launch", err);

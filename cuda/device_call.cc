@@ -76,5 +76,12 @@ bool IsCapturing(cudaStream_t stream) {
   return capture != cudaStreamCaptureStatusNone;
 }
 
+int RefuseCapture(cudaStream_t stream, const char* why) {
+  if (!IsCapturing(stream)) return BITNET_OK;
+  return Fail(BITNET_E_INVALID_ARGUMENT,
+              "stream %p is being captured: %s, which a capture does not allow",
+              static_cast<void*>(stream), why);
+}
+
 }  // namespace cuda
 }  // namespace bitnet

@@ -55,17 +55,27 @@ int CheckDeviceUsable(int device);
 // managed memory, or mapped pinned host memory.
 int CheckDeviceAccessible(const Region& r, int device);
 
-// The stream is NULL (the legacy default stream) or one of `device`.
+// The stream is NULL (the legacy default stream) or one of `device`. Not
+// for a capturing stream: CUDA 13 refuses cudaStreamGetDevice on one
+// (cudaErrorStreamCaptureUnsupported) and invalidates its capture.
 int CheckStream(cudaStream_t stream, int device);
 
 // Whether `stream` is being captured into a graph (then no call may
-// synchronize, and the pointer queries are left out).
+// synchronize). cudaStreamIsCapturing is one of the few queries a capture
+// allows.
 bool IsCapturing(cudaStream_t stream);
+
+// BITNET_E_INVALID_ARGUMENT, before anything touches the stream, for a call
+// that must synchronize `stream` (`why`) while it is being captured.
+int RefuseCapture(cudaStream_t stream, const char* why);
 
 // A device-pointer call once its arguments are checked: the device usable
 // and current, every region (a container of Region) accessible, the stream
 // its own; then enqueue(stream), which returns a status. Records CUDA as
-// the backend.
+// the backend. On a capturing stream the stream's device and the buffers'
+// memory are not queried (the queries would end the capture with an
+// error): a buffer the GPU cannot access, or a stream of another GPU, then
+// fails when the graph runs or at the launch.
 template <class Regions, class Enqueue>
 int RunDeviceCall(int device, const Regions& regions, void* stream, const Enqueue& enqueue) {
   PendingErrorGuard pending;
@@ -74,8 +84,8 @@ int RunDeviceCall(int device, const Regions& regions, void* stream, const Enqueu
   CurrentDevice current(device);
   if (current.status() != cudaSuccess) return DeviceFailure("cudaSetDevice", current.status());
   cudaStream_t s = static_cast<cudaStream_t>(stream);
-  if ((status = CheckStream(s, device)) != BITNET_OK) return status;
   if (!IsCapturing(s)) {
+    if ((status = CheckStream(s, device)) != BITNET_OK) return status;
     for (const Region& r : regions) {
       if (r.bytes > 0 && (status = CheckDeviceAccessible(r, device)) != BITNET_OK) return status;
     }

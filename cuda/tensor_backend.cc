@@ -174,11 +174,8 @@ int CudaTensorTranscode(const DeviceTensorCall& call, const Layout& dst, void* d
   const std::array<Region, 2> regions{Region{"d_src", d_src, BytesOf(src, n)},
                                       Region{"d_dst", d_dst, BytesOf(dst, n)}};
   return cuda::RunDeviceCall(call.device, regions, call.stream, [&](cudaStream_t s) -> int {
-    if (cuda::IsCapturing(s)) {
-      return Fail(BITNET_E_INVALID_ARGUMENT,
-                  "stream %p is being captured: a transcode synchronizes it (its checks run "
-                  "before it writes), which a capture does not allow", static_cast<void*>(s));
-    }
+    int status = cuda::RefuseCapture(s, "a transcode synchronizes it (its checks run before it writes)");
+    if (status != BITNET_OK) return status;
     float src_scale = 0.0f;
     if (src.id == LayoutId::kI2_S) {
       BITNET_CUDA_TRY("reading the I2_S scale",
@@ -195,7 +192,7 @@ int CudaTensorTranscode(const DeviceTensorCall& call, const Layout& dst, void* d
       return BITNET_OK;
     }
     unsigned long long first_nonzero = cuda::kNotFound;
-    const int status = CheckTranscode(call, dst, src, d_src, n, src_scale, s, &first_nonzero);
+    status = CheckTranscode(call, dst, src, d_src, n, src_scale, s, &first_nonzero);
     if (status != BITNET_OK) return status;
     BITNET_CUDA_TRY("transcode kernel launch",
                     cuda::LaunchTranscodePack(src.id, d_src, dst.id, d_dst, n, src_scale,
