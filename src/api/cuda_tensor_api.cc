@@ -227,7 +227,12 @@ int bitnet_cuda_gemm_multi(const bitnet_cuda_gemm_job* jobs, int count, bitnet_t
                   bitnet::GetLayout(g.w).name, g.device, bitnet::GetLayout(bitnet::CudaGemmShapeOf(jobs[0].weights).w).name,
                   device);
     }
-    if (batch == 0) continue;
+  }
+  if (batch == 0) return BITNET_OK;
+  // Then the buffers, once every job's weights are known to go together.
+  for (int i = 0; i < count; ++i) {
+    const bitnet_cuda_gemm_job& j = jobs[i];
+    const bitnet::GemmShape g = bitnet::CudaGemmShapeOf(j.weights);
     // Sizes in bytes cannot overflow: rows, cols <= PTRDIFF_MAX / 4 and
     // batch * either is checked here.
     if (static_cast<uint64_t>(batch) > static_cast<uint64_t>(PTRDIFF_MAX) / 4 /
@@ -256,7 +261,6 @@ int bitnet_cuda_gemm_multi(const bitnet_cuda_gemm_job* jobs, int count, bitnet_t
       }
     }
   }
-  if (batch == 0) return BITNET_OK;
   return bitnet::Run([&] { return bitnet::CudaGemmRun(jobs, count, *x, batch, stream); });
 }
 
