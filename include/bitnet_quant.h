@@ -486,7 +486,9 @@ BITNET_API int bitnet_quantize_i8s(const bitnet_tensor_options* options, bitnet_
 
 /* ---- CUDA backend ---------------------------------------------------------- */
 /* Present in every build; a library built without CUDA, or a machine with no
- * driver or no GPU, reports 0 devices and BITNET_E_DEVICE_UNAVAILABLE. */
+ * driver or no GPU, reports 0 devices and BITNET_E_DEVICE_UNAVAILABLE. A
+ * build with CUDA stays loaded after dlclose (linked -z nodelete: the CUDA
+ * runtime it holds cannot be unloaded and loaded again without leaking). */
 
 /* Number of CUDA devices this library can see (0 when none or no driver). */
 BITNET_API int bitnet_cuda_device_count(void);
@@ -524,11 +526,15 @@ BITNET_API int bitnet_cuda_get_device_info(int device_index, bitnet_cuda_device_
  * 128) and holds back the others; it synchronizes `stream` once and returns
  * with the outputs complete. Only an input holding runs of 128 or more
  * non-finite elements may cost more: a probe of the whole input and a
- * second pass, with two more synchronizations.
+ * second pass, with two more synchronizations; on a stream being captured
+ * into a graph it fails with BITNET_E_INVALID_ARGUMENT, touching nothing.
  * What is checked: NULL, lengths (as capacities / exact counts like the host
  * functions), float alignment, overlap of the address ranges, and that
- * every pointer is memory the device can access (cudaPointerGetAttributes);
- * whether an allocation really extends over the whole length cannot be. */
+ * every pointer is memory the device can access (cudaPointerGetAttributes)
+ * and the stream belongs to the device; whether an allocation really
+ * extends over the whole length cannot be. On a stream being captured the
+ * last two are not checked (CUDA ends a capture with an error on those
+ * queries): a wrong pointer or stream fails when the graph runs. */
 BITNET_API int bitnet_cuda_quantize(bitnet_format format, const bitnet_quant_options* options,
                                     const float* d_input, size_t n, uint8_t* d_packed,
                                     size_t packed_len, float* d_scales, size_t scales_len,
@@ -567,12 +573,14 @@ BITNET_API int bitnet_cuda_kernel_quantize(bitnet_format format,
  * a CUDA graph. Transcode checks the whole source before writing (a value
  * the target cannot hold, disagreeing or non-finite scales, a scale the
  * target cannot hold exactly), so it synchronizes the stream once, between
- * its checking and its writing kernels, and cannot be captured.
+ * its checking and its writing kernels, and cannot be captured (on a
+ * capturing stream: BITNET_E_INVALID_ARGUMENT, nothing enqueued).
  * Arguments are checked as by the CPU calls before any device is touched;
  * then BITNET_E_DEVICE_UNAVAILABLE when GPU device_index cannot run the
  * call, BITNET_E_INVALID_ARGUMENT for a buffer that GPU cannot access or a
- * stream of another device. The lengths are trusted: whether an allocation
- * really extends that far cannot be checked. */
+ * stream of another device (neither checked on a capturing stream, as
+ * above). The lengths are trusted: whether an allocation really extends
+ * that far cannot be checked. */
 BITNET_API int bitnet_cuda_tensor_quantize(bitnet_type dst_type, const bitnet_tensor_options* options,
                                            bitnet_type src_type, const void* d_src, int64_t rows,
                                            int64_t cols, void* d_dst, size_t dst_len,
@@ -602,9 +610,12 @@ BITNET_API int bitnet_cuda_tensor_transcode(bitnet_type dst_type,
  * or device memory, as the tensor API writes it, w_len its exact size;
  * rows and cols as bitnet_tensor_size accepts them for w_type, I2_S cols at
  * most 5592404), used by any number of calls, freed with
- * bitnet_cuda_gemm_free. Prepare synchronizes; it needs about rows * cols /
- * 4 bytes of GPU memory, plus a workspace of about 512 * cols * 1.1 bytes
- * for batches above 8. */
+ * bitnet_cuda_gemm_free. Prepare reads w on the GPU's legacy default stream,
+ * as a synchronous cudaMemcpy would: after the work queued there and on
+ * the blocking streams (a w that a non-blocking stream writes must be
+ * synchronized first); it returns with the handle ready. It needs about
+ * rows * cols / 4 bytes of GPU memory, plus a workspace of about 512 * cols
+ * * 1.1 bytes for batches above 8. */
 typedef struct bitnet_cuda_gemm_weights bitnet_cuda_gemm_weights;
 BITNET_API int bitnet_cuda_gemm_prepare(bitnet_type w_type, const void* w, size_t w_len,
                                         int64_t rows, int64_t cols, int device_index,
@@ -624,7 +635,8 @@ BITNET_API int bitnet_cuda_gemm(bitnet_cuda_gemm_weights* weights, bitnet_type x
 /* Several products of one batch size in one launch (batch <= 8; larger
  * batches run one after the other): e.g. the projections of a layer. All
  * handles on one GPU with weights of one activation rule (I2_S; TQ1_0 or
- * TQ2_0; Q2_0); x may be shared between jobs. At most 64 jobs. */
+ * TQ2_0; Q2_0); x may be shared between jobs. At most 64 jobs. Every job's
+ * weights are checked before any buffer. */
 typedef struct bitnet_cuda_gemm_job {
   bitnet_cuda_gemm_weights* weights;
   const void* d_x;
