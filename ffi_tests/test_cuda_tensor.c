@@ -832,19 +832,21 @@ static void run_graph(void) {
   if (weights == NULL) return;
   CUDA_OK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
   CUDA_OK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
-  ok &= check(bitnet_cuda_gemm(weights, BITNET_TYPE_F32, dbuf_ptr(&x1), small, (float*)dbuf_ptr(&y1), stream) == BITNET_OK,
-              "graph: capture gemm batch 1: %s", bitnet_last_error());
-  ok &= check(bitnet_cuda_gemm(weights, BITNET_TYPE_F32, dbuf_ptr(&x2), large, (float*)dbuf_ptr(&y2), stream) == BITNET_OK,
-              "graph: capture gemm batch 24: %s", bitnet_last_error());
-  ok &= check(bitnet_cuda_tensor_quantize(BITNET_TYPE_I2_S, NULL, BITNET_TYPE_F32, dbuf_ptr(&t_in), sh.rows, sh.cols,
-                                          dbuf_ptr(&t_q), q_bytes, 0, stream) == BITNET_OK,
-              "graph: capture I2_S quantize: %s", bitnet_last_error());
-  ok &= check(bitnet_cuda_tensor_dequantize(BITNET_TYPE_I2_S, NULL, dbuf_ptr(&t_q), q_bytes, sh.rows, sh.cols,
-                                            BITNET_TYPE_BF16, dbuf_ptr(&t_back), n * 2, 0, stream) == BITNET_OK,
-              "graph: capture dequantize: %s", bitnet_last_error());
-  check(bitnet_cuda_tensor_transcode(BITNET_TYPE_TQ2_0, NULL, BITNET_TYPE_I2_S, dbuf_ptr(&t_q), q_bytes, sh.rows,
-                                     sh.cols, dbuf_ptr(&t_back), n * 2, 0, stream) == BITNET_E_INVALID_ARGUMENT,
-        "graph: a transcode (which synchronizes) refuses a capturing stream");
+  /* The status is taken before the message is read (expect_status). */
+  ok &= expect_status(bitnet_cuda_gemm(weights, BITNET_TYPE_F32, dbuf_ptr(&x1), small, (float*)dbuf_ptr(&y1), stream),
+                      BITNET_OK, "graph: capture gemm batch 1");
+  ok &= expect_status(bitnet_cuda_gemm(weights, BITNET_TYPE_F32, dbuf_ptr(&x2), large, (float*)dbuf_ptr(&y2), stream),
+                      BITNET_OK, "graph: capture gemm batch 24");
+  ok &= expect_status(bitnet_cuda_tensor_quantize(BITNET_TYPE_I2_S, NULL, BITNET_TYPE_F32, dbuf_ptr(&t_in), sh.rows,
+                                                  sh.cols, dbuf_ptr(&t_q), q_bytes, 0, stream),
+                      BITNET_OK, "graph: capture I2_S quantize");
+  ok &= expect_status(bitnet_cuda_tensor_dequantize(BITNET_TYPE_I2_S, NULL, dbuf_ptr(&t_q), q_bytes, sh.rows, sh.cols,
+                                                    BITNET_TYPE_BF16, dbuf_ptr(&t_back), n * 2, 0, stream),
+                      BITNET_OK, "graph: capture dequantize");
+  /* Refused before anything touches the stream: the capture goes on. */
+  expect_status(bitnet_cuda_tensor_transcode(BITNET_TYPE_TQ2_0, NULL, BITNET_TYPE_I2_S, dbuf_ptr(&t_q), q_bytes,
+                                             sh.rows, sh.cols, dbuf_ptr(&t_back), n * 2, 0, stream),
+                BITNET_E_INVALID_ARGUMENT, "graph: a transcode (which synchronizes) on a capturing stream");
   CUDA_OK(cudaStreamEndCapture(stream, &graph));
   if (ok) {
     CUDA_OK(cudaGraphInstantiate(&exec, graph, 0));
@@ -864,6 +866,9 @@ static void run_graph(void) {
       CUDA_OK(cudaMemcpy(dbuf_ptr(&x1), xa, (size_t)(small * g.cols) * 4, cudaMemcpyHostToDevice));
       CUDA_OK(cudaMemcpy(dbuf_ptr(&x2), xb, (size_t)(large * g.cols) * 4, cudaMemcpyHostToDevice));
       CUDA_OK(cudaMemcpy(dbuf_ptr(&t_in), t, n * 4, cudaMemcpyHostToDevice));
+      /* A copy from pageable memory may return before its data lands; the
+       * non-blocking stream would not wait for it. */
+      CUDA_OK(cudaDeviceSynchronize());
       CUDA_OK(cudaGraphLaunch(exec, stream));
       CUDA_OK(cudaStreamSynchronize(stream));
       check(bitnet_tensor_quantize(BITNET_TYPE_I2_S, &o, BITNET_TYPE_F32, t, sh.rows, sh.cols, want_q, q_bytes) == BITNET_OK &&
@@ -918,17 +923,23 @@ static void run_streams(void) {
     d_x[i] = dbuf_from(act[i], (size_t)(batch * g.cols) * 4, 0);
     d_y[i] = dbuf_new((size_t)(batch * g.rows) * 4, 0);
   }
+  /* The buffers' memsets and copies ran on the legacy default stream, which
+   * the non-blocking streams do not wait for. */
+  CUDA_OK(cudaDeviceSynchronize());
   for (i = 0; i < kStreams; ++i) {
     const bitnet_type t = kEncodeTypes[i];
     const int64_t batch = i % 2 ? 3 : 20;
-    check(bitnet_cuda_tensor_quantize(t, NULL, BITNET_TYPE_F32, dbuf_ptr(&d_in[i]), sh.rows, sh.cols,
-                                      dbuf_ptr(&d_enc[i]), d_enc[i].bytes, 0, streams[i]) == BITNET_OK &&
-              bitnet_cuda_tensor_dequantize(t, NULL, dbuf_ptr(&d_enc[i]), d_enc[i].bytes, sh.rows, sh.cols,
-                                            BITNET_TYPE_F32, dbuf_ptr(&d_dec[i]), n * 4, 0, streams[i]) == BITNET_OK &&
-              (weights[i] == NULL ||
-               bitnet_cuda_gemm(weights[i], BITNET_TYPE_F32, dbuf_ptr(&d_x[i]), batch,
-                                (float*)dbuf_ptr(&d_y[i]), streams[i]) == BITNET_OK),
-          "stream %d: enqueue: %s", i, bitnet_last_error());
+    expect_status(bitnet_cuda_tensor_quantize(t, NULL, BITNET_TYPE_F32, dbuf_ptr(&d_in[i]), sh.rows, sh.cols,
+                                              dbuf_ptr(&d_enc[i]), d_enc[i].bytes, 0, streams[i]),
+                  BITNET_OK, "streams: enqueue quantize");
+    expect_status(bitnet_cuda_tensor_dequantize(t, NULL, dbuf_ptr(&d_enc[i]), d_enc[i].bytes, sh.rows, sh.cols,
+                                                BITNET_TYPE_F32, dbuf_ptr(&d_dec[i]), n * 4, 0, streams[i]),
+                  BITNET_OK, "streams: enqueue dequantize");
+    if (weights[i] != NULL) {
+      expect_status(bitnet_cuda_gemm(weights[i], BITNET_TYPE_F32, dbuf_ptr(&d_x[i]), batch,
+                                     (float*)dbuf_ptr(&d_y[i]), streams[i]),
+                    BITNET_OK, "streams: enqueue gemm");
+    }
   }
   for (i = 0; i < kStreams; ++i) {
     const bitnet_type t = kEncodeTypes[i];
