@@ -10,6 +10,7 @@
 
 #include "formats/half.h"
 #include "formats/layouts.h"
+#include "lane_codes.h"
 
 namespace bitnet {
 namespace cuda {
@@ -70,13 +71,6 @@ __device__ __forceinline__ float ElementToFloat(LayoutId t, uint32_t bits) {
     default: return __uint_as_float(bits);
   }
 }
-__device__ __forceinline__ uint32_t FloatToElement(LayoutId t, float v) {
-  switch (t) {
-    case LayoutId::kF16: return FloatToHalf(v);
-    case LayoutId::kBF16: return FloatToBFloat(v);
-    default: return __float_as_uint(v);
-  }
-}
 
 // Elements [e, e + count) (count <= 8) of an F32/F16/BF16 buffer as floats;
 // `vec`: the buffer is 16-byte aligned and e a multiple of 8, count 8.
@@ -108,36 +102,44 @@ __device__ __forceinline__ void Load8(const void* base, size_t e, unsigned count
   }
 }
 
+// Elements [e, e + 8) of an F32/F16/BF16 buffer from their bits (16 bits
+// in the low half for F16/BF16); `vec`: the buffer is 16-byte aligned and e
+// a multiple of 8: one 16-byte store for F16/BF16, two for F32.
 template <LayoutId kT>
-__device__ __forceinline__ void Store8(void* base, size_t e, unsigned count, bool vec,
-                                       const float v[8]) {
+__device__ __forceinline__ void StoreBits8(void* base, size_t e, unsigned count, bool vec,
+                                           const uint32_t bits[8]) {
   if (kT == LayoutId::kF32) {
-    float* p = static_cast<float*>(base) + e;
+    uint32_t* p = static_cast<uint32_t*>(base) + e;
     if (vec) {
-      reinterpret_cast<float4*>(p)[0] = make_float4(v[0], v[1], v[2], v[3]);
-      reinterpret_cast<float4*>(p)[1] = make_float4(v[4], v[5], v[6], v[7]);
+      reinterpret_cast<uint4*>(p)[0] = make_uint4(bits[0], bits[1], bits[2], bits[3]);
+      reinterpret_cast<uint4*>(p)[1] = make_uint4(bits[4], bits[5], bits[6], bits[7]);
       return;
     }
 #pragma unroll
     for (unsigned i = 0; i < 8; ++i) {
-      if (i < count) p[i] = v[i];
+      if (i < count) p[i] = bits[i];
     }
   } else {
     uint16_t* p = static_cast<uint16_t*>(base) + e;
     if (vec) {
-      uint32_t w[4];
-#pragma unroll
-      for (unsigned k = 0; k < 4; ++k) {
-        w[k] = FloatToElement(kT, v[2 * k]) | (FloatToElement(kT, v[2 * k + 1]) << 16);
-      }
-      *reinterpret_cast<uint4*>(p) = make_uint4(w[0], w[1], w[2], w[3]);
+      *reinterpret_cast<uint4*>(p) = make_uint4(bits[0] | (bits[1] << 16), bits[2] | (bits[3] << 16),
+                                                bits[4] | (bits[5] << 16), bits[6] | (bits[7] << 16));
       return;
     }
 #pragma unroll
     for (unsigned i = 0; i < 8; ++i) {
-      if (i < count) p[i] = static_cast<uint16_t>(FloatToElement(kT, v[i]));
+      if (i < count) p[i] = static_cast<uint16_t>(bits[i]);
     }
   }
+}
+
+template <LayoutId kT>
+__device__ __forceinline__ void Store8(void* base, size_t e, unsigned count, bool vec,
+                                       const float v[8]) {
+  uint32_t bits[8];
+#pragma unroll
+  for (unsigned i = 0; i < 8; ++i) bits[i] = ElementBits<kT>(v[i]);
+  StoreBits8<kT>(base, e, count, vec, bits);
 }
 
 // ---- the block reductions of ggml's activation rules -------------------------------

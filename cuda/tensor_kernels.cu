@@ -50,10 +50,8 @@ __device__ const uint16_t kIq2sGridDevice[1024] = {
 // instantiated per layout, so its map and sizes fold into the code.
 template <LayoutId kId>
 struct L {
-  static constexpr CodeMap kCodes = LayoutOf(kId).codes;
   static constexpr unsigned kBlock = static_cast<unsigned>(LayoutOf(kId).block_elements);
   static constexpr unsigned kBlockBytes = static_cast<unsigned>(LayoutOf(kId).block_bytes);
-  static constexpr unsigned kScaleOffset = static_cast<unsigned>(LayoutOf(kId).scale_offset);
   static constexpr unsigned kGroupBytes = 256 / kBlock * kBlockBytes;  // bytes of 256 elements
 };
 
@@ -146,7 +144,7 @@ struct EncodeTQ {
       const uint8_t c = TqCode(v[i], id);
       s.codes[8 * lane + i] = kId == LayoutId::kTQ2_0 ? static_cast<uint8_t>(c & 3u) : c;
     }
-    if (lane == 0) StoreU16(s.bytes + L<kId>::kScaleOffset, FloatToHalf(amax));
+    if (lane == 0) StoreU16(s.bytes + LayoutOf(kId).scale_offset, FloatToHalf(amax));
   }
 };
 
@@ -230,7 +228,7 @@ struct EncodeI2S {
 template <LayoutId kId>
 __device__ __forceinline__ uint8_t GroupByte(const WarpScratch& s, unsigned blk, unsigned byte) {
   using T = L<kId>;
-  constexpr CodeMap kMap = T::kCodes;  // a local constant: device code may not take the member's address
+  constexpr CodeMap kMap = LayoutOf(kId).codes;  // a local constant: device code may not take the table's address
   const uint8_t* codes = s.codes + blk * T::kBlock;
   if (kMap.kind == CodeMapKind::kInt8) {
     const unsigned c = byte - kMap.codes_offset;
@@ -351,29 +349,9 @@ __global__ void FinishI2STailKernel(uint8_t* tail, const unsigned* scale_bits) {
 
 // ---- decode ----------------------------------------------------------------------------
 
-// Value of element j of a staged block (I2_S: with the tensor scale).
-template <LayoutId kId>
-__device__ __forceinline__ float DecodeValue(const uint8_t* block, unsigned j, float tensor_scale) {
-  using T = L<kId>;
-  constexpr CodeMap kMap = T::kCodes;
-  switch (kId) {
-    case LayoutId::kTQ1_0:
-    case LayoutId::kTQ2_0:
-    case LayoutId::kQ2_0:
-      return TernaryValue(MapCode(kMap, block, j), HalfToFloat(LoadU16(block + T::kScaleOffset)));
-    case LayoutId::kI2_S:
-      return TernaryValue(MapCode(kMap, block, j), tensor_scale);
-    case LayoutId::kQ8_0:
-      return X86Mul(static_cast<float>(static_cast<int8_t>(block[2 + j])), HalfToFloat(LoadU16(block)));
-    case LayoutId::kQ8_K:
-      return X86Mul(LoadF32(block), static_cast<float>(static_cast<int8_t>(block[4 + j])));
-    case LayoutId::kIQ2_S:
-      return Iq2sValue(block, j, kIq2sGridDevice);
-    default:
-      return 0.0f;  // not decoded here
-  }
-}
-
+// Each lane decodes its 8 elements of the staged group (DecodeLane: the
+// map's arithmetic and the block scale once, a ternary block's four values
+// converted once) and stores them as one or two 16-byte stores.
 template <LayoutId kSrc, LayoutId kDst>
 __global__ void __launch_bounds__(kThreads)
     DecodeKernel(const uint8_t* in, size_t n, bool vec, void* out) {
@@ -388,11 +366,10 @@ __global__ void __launch_bounds__(kThreads)
   __syncwarp();
   if (g.valid) {
     const unsigned e = 8 * g.lane;
-    const uint8_t* block = bytes + (e / T::kBlock) * T::kBlockBytes;
-    float v[8];
-#pragma unroll
-    for (unsigned i = 0; i < 8; ++i) v[i] = DecodeValue<kSrc>(block, e % T::kBlock + i, tensor_scale);
-    Store8<kDst>(out, g.first + e, 8, vec, v);
+    uint32_t bits[8];
+    DecodeLane<kSrc, kDst>(bytes + (e / T::kBlock) * T::kBlockBytes, e % T::kBlock, tensor_scale,
+                           kIq2sGridDevice, bits);
+    StoreBits8<kDst>(out, g.first + e, 8, vec, bits);
   }
 }
 
@@ -410,12 +387,6 @@ cudaError_t LaunchDecodeFrom(const void* in, size_t n, LayoutId dst, void* out, 
 
 // ---- transcode --------------------------------------------------------------------------
 
-// The scale of a staged source block (I2_S: the tensor's).
-template <LayoutId kId>
-__device__ __forceinline__ float SourceScale(const uint8_t* block, float tensor_scale) {
-  return kId == LayoutId::kI2_S ? tensor_scale : HalfToFloat(LoadU16(block + L<kId>::kScaleOffset));
-}
-
 // Finite scales in order as ints, +-0 as one.
 __device__ __forceinline__ int ScaleKey(float s) {
   const int bits = s == 0.0f ? 0 : __float_as_int(s);
@@ -427,19 +398,21 @@ __device__ __forceinline__ void AtomicMinU64(unsigned long long* p, unsigned lon
 }
 
 // The code numbers (value + 1 in every ternary layout) of the lane's 8
-// elements of a staged source group, and their blocks' scales; elements
+// elements of a staged source group, and their block's scale; elements
 // outside the tensor read as zeros (code 1).
 template <LayoutId kSrc>
 __device__ __forceinline__ void SourceCodes(const uint8_t* bytes, const Group& g,
-                                            float tensor_scale, unsigned codes[8], float scale[8]) {
+                                            float tensor_scale, unsigned codes[8], float* scale) {
   using T = L<kSrc>;
-  constexpr CodeMap kMap = T::kCodes;
   const unsigned e = 8 * g.lane;
+  const uint8_t* block = bytes + (e / T::kBlock) * T::kBlockBytes;
+  if (g.valid) {
+    LaneCodes<kSrc>(block, e % T::kBlock, codes);
+    *scale = BlockScale<kSrc>(block, tensor_scale);
+  } else {
 #pragma unroll
-  for (unsigned i = 0; i < 8; ++i) {
-    const uint8_t* block = bytes + ((e + i) / T::kBlock) * T::kBlockBytes;
-    codes[i] = g.valid ? MapCode(kMap, block, (e + i) % T::kBlock) : 1u;
-    scale[i] = g.valid ? SourceScale<kSrc>(block, tensor_scale) : 0.0f;
+    for (unsigned i = 0; i < 8; ++i) codes[i] = 1;
+    *scale = 0.0f;
   }
 }
 
@@ -474,12 +447,12 @@ __global__ void __launch_bounds__(kThreads)
   StageGroup<kSrc>(in + g.index * S::kGroupBytes, g.len, g.lane, bytes);
   __syncwarp();
   unsigned codes[8];
-  float scale[8];
-  SourceCodes<kSrc>(bytes, g, src_scale, codes, scale);
+  float scale;
+  SourceCodes<kSrc>(bytes, g, src_scale, codes, &scale);
   const unsigned e = 8 * g.lane;
   // A non-finite block scale (I2_S's was checked by the caller).
   unsigned long long bad_scale = kNotFound;
-  if (kSrc != LayoutId::kI2_S && g.valid && e % S::kBlock == 0 && !isfinite(scale[0])) {
+  if (kSrc != LayoutId::kI2_S && g.valid && e % S::kBlock == 0 && !isfinite(scale)) {
     bad_scale = g.first + e;
   }
   // A value the target cannot hold (+2 into TQ1_0).
@@ -495,16 +468,16 @@ __global__ void __launch_bounds__(kThreads)
   float alpha = 0.0f;
   if (nonzero != kNotFound) {
     const unsigned at = static_cast<unsigned>(nonzero - g.first);
-    alpha = SourceScale<kSrc>(bytes + (at / S::kBlock) * S::kBlockBytes, src_scale);
+    alpha = BlockScale<kSrc>(bytes + (at / S::kBlock) * S::kBlockBytes, src_scale);
   }
   unsigned long long disagreement = kNotFound;
   int min_key = INT_MAX, max_key = INT_MIN;
 #pragma unroll
   for (int i = 7; i >= 0; --i) {
     if (codes[i] != 1) {
-      if (!kPerTensor && scale[i] != alpha) disagreement = g.first + e + i;
-      min_key = min(min_key, ScaleKey(scale[i]));
-      max_key = max(max_key, ScaleKey(scale[i]));
+      if (!kPerTensor && scale != alpha) disagreement = g.first + e + i;
+      min_key = min(min_key, ScaleKey(scale));
+      max_key = max(max_key, ScaleKey(scale));
     }
   }
   unsigned long long inexact = kNotFound;
@@ -543,7 +516,7 @@ __global__ void __launch_bounds__(kThreads)
   if (kPerTensor && blockIdx.x == 0 && threadIdx.x == 0) {
     float a = 0.0f;
     if (first_nonzero != kNotFound) {
-      a = unit_scale ? 1.0f : SourceScale<kSrc>(in + first_nonzero / S::kBlock * S::kBlockBytes, src_scale);
+      a = unit_scale ? 1.0f : BlockScale<kSrc>(in + first_nonzero / S::kBlock * S::kBlockBytes, src_scale);
     }
     uint8_t* tail = out + n / 4;
     StoreU32(tail, __float_as_uint(a));
@@ -554,8 +527,8 @@ __global__ void __launch_bounds__(kThreads)
   StageGroup<kSrc>(in + g.index * S::kGroupBytes, g.len, g.lane, w.bytes);
   __syncwarp();
   unsigned codes[8];
-  float scale[8];
-  SourceCodes<kSrc>(w.bytes, g, src_scale, codes, scale);
+  float scale;
+  SourceCodes<kSrc>(w.bytes, g, src_scale, codes, &scale);
   const unsigned e = 8 * g.lane;
   // Each target block's scale: its first non-zero element's (0 without one).
   float stored = 0.0f;
@@ -563,14 +536,14 @@ __global__ void __launch_bounds__(kThreads)
     const unsigned long long nonzero = GroupMin<TargetLanes<kDst>()>(FirstNonzero(g, codes));
     if (nonzero != kNotFound) {
       const unsigned at = static_cast<unsigned>(nonzero - g.first);
-      stored = unit_scale ? 1.0f : SourceScale<kSrc>(w.bytes + (at / S::kBlock) * S::kBlockBytes, src_scale);
+      stored = unit_scale ? 1.0f : BlockScale<kSrc>(w.bytes + (at / S::kBlock) * S::kBlockBytes, src_scale);
     }
   }
   __syncwarp();  // the staged source is read: the scratch takes the target
 #pragma unroll
   for (unsigned i = 0; i < 8; ++i) w.codes[e + i] = static_cast<uint8_t>(codes[i]);
   if (!kPerTensor && g.valid && e % D::kBlock == 0) {
-    StoreU16(w.bytes + (e / D::kBlock) * D::kBlockBytes + D::kScaleOffset, FloatToHalf(stored));
+    StoreU16(w.bytes + (e / D::kBlock) * D::kBlockBytes + LayoutOf(kDst).scale_offset, FloatToHalf(stored));
   }
   __syncwarp();
   StoreGroup<kDst>(w, g.len, g.lane, out + g.index * D::kGroupBytes);
