@@ -2,9 +2,11 @@
 # The GPU checks of the CUDA backend, on a machine with an NVIDIA GPU, CUDA 13
 # and a vendored Highway at third_party/highway (tools/fetch_highway_source.sh;
 # the GPU machine has no libhwy, so the carried source tree is built statically).
-#   cuda/run_gpu_checks.sh all LOGDIR       everything below in one go (about 8
-#                                           minutes on an H200), with each step's
-#                                           time in LOGDIR/steps.txt
+#   cuda/run_gpu_checks.sh all LOGDIR       everything below in one go, within 9
+#                                           minutes on an H200: build, ctest, both
+#                                           benchmarks, then the sanitizers in what
+#                                           time is left; each step's time in
+#                                           LOGDIR/steps.txt
 #   cuda/run_gpu_checks.sh build LOGDIR     configure + build (build-gpu/), then ctest (GPU)
 #   cuda/run_gpu_checks.sh compile LOGDIR   configure + build only (a fresh machine before
 #                                           another step)
@@ -12,6 +14,9 @@
 #   cuda/run_gpu_checks.sh sanitize LOGDIR  compute-sanitizer memcheck + racecheck
 #   cuda/run_gpu_checks.sh bench LOGDIR     bench_cuda at 1 M / 16 M / 256 M elements,
 #                                           bench_cuda_tensor (layouts, products, cuBLAS)
+# Every step leaves LOGDIR with few files (a machine that returns only a few
+# keeps them all): steps.txt, ctest_gpu.log and the benchmarks' tables as
+# they are, every other log packed into LOGDIR/logs.tar.gz.
 # BITNET_GPU_ARCH (default 90) sets CMAKE_CUDA_ARCHITECTURES for the build:
 # the machine's own architecture only, to keep the build short.
 set -uo pipefail
@@ -45,7 +50,7 @@ run_ctest() {
   echo "== ctest with the GPU"
   local exclude=()
   [ "${BITNET_GPU_LARGE:-0}" = 1 ] || exclude=(-LE large)
-  ctest --test-dir $build --output-on-failure --timeout 900 -j 8 "${exclude[@]}" \
+  ctest --test-dir $build --output-on-failure --timeout 300 -j 8 "${exclude[@]}" \
     >"$logs/ctest_gpu.log" 2>&1
   grep -E "tests passed|Test +#|SKIPPED|Failed|\*\*\*" "$logs/ctest_gpu.log" | tail -60
 }
@@ -57,22 +62,39 @@ run_nogpu() {
   grep -E "tests passed|Test +#|Failed|\*\*\*" "$logs/ctest_no_gpu.log" | tail -40
 }
 
+# memcheck and racecheck of the three parts, all at once (separate
+# processes on one GPU), each stopped after $1 seconds (default 240).
+# test_cuda modes sets up a pending CUDA error on purpose (an invalid
+# device), which the API-error report would count.
 run_sanitize() {
+  local limit=${1:-240} pids=() names=()
+  echo "== compute-sanitizer memcheck + racecheck (at most $limit s each, in parallel)"
   for tool in memcheck racecheck; do
-    echo "== compute-sanitizer --tool $tool: test_cuda sanitize, modes; test_cuda_tensor sanitize"
     for part in test_cuda:sanitize test_cuda:modes test_cuda_tensor:sanitize; do
-      local program=${part%%:*} mode=${part##*:}
-      compute-sanitizer --tool "$tool" --error-exitcode 99 "$build/ffi_tests/$program" "$mode" \
-        >"$logs/sanitizer_${tool}_${program}_$mode.log" 2>&1
-      echo "$program $mode: exit $?"
-      grep -E "ERROR SUMMARY|RACECHECK SUMMARY|passed" "$logs/sanitizer_${tool}_${program}_$mode.log" | tail -3
+      local program=${part%%:*} mode=${part##*:} api=()
+      [ "$mode" = modes ] && api=(--report-api-errors no)
+      local log="$logs/sanitizer_${tool}_${program}_$mode.log"
+      timeout "$limit" compute-sanitizer --tool "$tool" "${api[@]}" --error-exitcode 99 \
+        "$build/ffi_tests/$program" "$mode" >"$log" 2>&1 &
+      pids+=($!)
+      names+=("$tool $program $mode")
     done
   done
+  local i rc failed=0
+  for i in "${!pids[@]}"; do
+    wait "${pids[$i]}"
+    rc=$?
+    [ $rc = 0 ] || failed=1
+    echo "${names[$i]}: exit $rc$([ $rc = 124 ] && echo ' (stopped at the time limit)')"
+    grep -hE "ERROR SUMMARY|RACECHECK SUMMARY|passed" "$logs/sanitizer_$(echo "${names[$i]}" | tr ' ' '_').log" | tail -3
+  done
+  return $failed
 }
 
+# Each benchmark stopped after 200 s (its table so far stays in the log).
 run_bench() {
-  $build/bench/bench_cuda 2>&1 | tee "$logs/bench_cuda.txt"
-  $build/bench/bench_cuda_tensor 2>&1 | tee "$logs/bench_cuda_tensor.txt"
+  timeout 200 $build/bench/bench_cuda 2>&1 | tee "$logs/bench_cuda.txt"
+  timeout 200 $build/bench/bench_cuda_tensor 2>&1 | tee "$logs/bench_cuda_tensor.txt"
 }
 
 # Runs one step, recording its time and exit status.
@@ -85,13 +107,32 @@ timed() {
   return $rc
 }
 
+# Packs every log but steps.txt, ctest_gpu.log and the benchmarks' tables
+# into logs.tar.gz (added to one left by an earlier step).
+pack_logs() {
+  local keep='^(steps\.txt|ctest_gpu\.log|bench_cuda\.txt|bench_cuda_tensor\.txt|logs\.tar\.gz)$'
+  local files=()
+  mapfile -t files < <(cd "$logs" && ls -1 | grep -vE "$keep")
+  [ ${#files[@]} -gt 0 ] || return 0
+  if [ -f "$logs/logs.tar.gz" ]; then
+    mkdir -p "$logs/.earlier" && tar xzf "$logs/logs.tar.gz" -C "$logs/.earlier" &&
+      mv -n "$logs"/.earlier/* "$logs"/ 2>/dev/null
+    rm -rf "$logs/.earlier"
+    mapfile -t files < <(cd "$logs" && ls -1 | grep -vE "$keep")
+  fi
+  tar czf "$logs/logs.tar.gz" -C "$logs" "${files[@]}" && (cd "$logs" && rm -f "${files[@]}")
+}
+trap pack_logs EXIT
+
 case $step in
   all)
     : >"$logs/steps.txt"
     timed build run_build || exit 1
     timed ctest run_ctest
-    timed sanitize run_sanitize
     timed bench run_bench
+    # The sanitizers get what is left of 9 minutes (at least a minute).
+    left=$((540 - SECONDS - 15))
+    timed sanitize run_sanitize $((left > 60 ? left : 60))
     ;;
   build) run_build && run_ctest ;;
   compile) run_build ;;
