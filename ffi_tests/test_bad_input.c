@@ -408,8 +408,11 @@ static const row kRows[] = {
     CPPQ("output_len -1", BITNET_E_INVALID_ARGUMENT, 2, IN, PK, SC, NQ, -1, 10),
     CPPQ("scales_len -1", BITNET_E_INVALID_ARGUMENT, 0, IN, PK, SC, NQ, 75, -1),
     CPPQ("scales_len INT_MIN", BITNET_E_INVALID_ARGUMENT, 0, IN, PK, SC, NQ, 75, INT_MIN),
-    CPPQ("input_len INT_MAX, small buffers", BITNET_E_BUFFER_TOO_SMALL, 0, IN, PK, SC, INT_MAX,
-         75, 10),
+    /* With a 32-bit size_t, INT_MAX floats are more than memory can hold. */
+    CPPQ("input_len INT_MAX, small buffers",
+         (size_t)INT_MAX <= PTRDIFF_MAX / sizeof(float) ? BITNET_E_BUFFER_TOO_SMALL
+                                                        : BITNET_E_SIZE_OVERFLOW,
+         0, IN, PK, SC, INT_MAX, 75, 10),
     CPPQ("output one byte too small", BITNET_E_BUFFER_TOO_SMALL, 0, IN, PK, SC, NQ, 74, 10),
     CPPQ("scales one too small (I2_S)", BITNET_E_BUFFER_TOO_SMALL, 0, IN, PK, SC, NQ, 75, 9),
     CPPQ("scales one too small (TL1)", BITNET_E_BUFFER_TOO_SMALL, 1, IN, PK, SC, NQ, 75, 4),
@@ -451,8 +454,10 @@ static const row kRows[] = {
     OPTIONS_INIT_ROW("struct_size one field long", BITNET_E_INVALID_OPTIONS, P(R_OPTIONS, 0),
                      SZ + 4),
     OPTIONS_INIT_ROW("struct_size SIZE_MAX", BITNET_E_INVALID_OPTIONS, P(R_OPTIONS, 0), SIZE_MAX),
+#if SIZE_MAX > 0xFFFFFFFFu /* a 32-bit size_t cannot hold it */
     OPTIONS_INIT_ROW("struct_size 2^32 + 24: not truncated", BITNET_E_INVALID_OPTIONS,
                      P(R_OPTIONS, 0), ((size_t)1 << 32) + 24),
+#endif
     OPTIONS_INIT_ROW("sizeof(bitnet_quant_options)", BITNET_OK, P(R_OPTIONS, 0), SZ),
     OPTIONS_INIT_ROW("the 0.1 layout", BITNET_OK, P(R_OPTIONS, 0), BITNET_QUANT_OPTIONS_SIZE_V1),
 };

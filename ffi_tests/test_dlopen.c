@@ -26,6 +26,7 @@
 typedef unsigned (*version_number_fn)(void);
 typedef const char* (*version_string_fn)(void);
 typedef bitnet_cpu_target (*targets_fn)(void);
+typedef const char* (*target_name_fn)(bitnet_cpu_target);
 typedef const char* (*last_error_fn)(void);
 typedef int (*quantize_fn)(bitnet_format, const bitnet_quant_options*, const float*, size_t,
                            uint8_t*, size_t, float*, size_t);
@@ -37,6 +38,7 @@ typedef struct api {
   version_number_fn version_number;
   version_string_fn version_string;
   targets_fn targets_supported;
+  target_name_fn target_name;
   last_error_fn last_error;
   quantize_fn quantize;
   dequantize_fn dequantize;
@@ -47,10 +49,12 @@ typedef struct api {
 
 static api g_api;
 
-/* test_util's supported_targets() calls bitnet_cpu_targets_supported(); in
- * this program, which does not link the library, that name forwards to the
- * loaded one. The executable does not export it, so it cannot interpose. */
+/* test_util's supported_targets() calls bitnet_cpu_targets_supported() and
+ * bitnet_cpu_target_name(); in this program, which does not link the
+ * library, those names forward to the loaded ones. The executable does not
+ * export them, so they cannot interpose. */
 bitnet_cpu_target bitnet_cpu_targets_supported(void) { return g_api.targets_supported(); }
+const char* bitnet_cpu_target_name(bitnet_cpu_target target) { return g_api.target_name(target); }
 
 static void* load_symbol(void* lib, const char* name) {
   void* p;
@@ -301,10 +305,16 @@ static void reload_many(const char* path) {
   check(heap_after - heap_before <= RELOAD_HEAP_GROWTH_KIB,
         "the heap in use grew by %ld KiB over %d loads and unloads (at most %d allowed)",
         heap_after - heap_before, RELOAD_CYCLES, RELOAD_HEAP_GROWTH_KIB);
-  check(resident_before > 0 && resident_after > 0 &&
-            resident_after - resident_before <= RELOAD_RESIDENT_GROWTH_KIB,
-        "anonymous resident memory grew by %ld KiB over %d loads and unloads (at most %d allowed)",
-        resident_after - resident_before, RELOAD_CYCLES, RELOAD_RESIDENT_GROWTH_KIB);
+  if (emulated()) {
+    /* qemu-user's /proc/self/statm is the emulator's, whose translated code
+     * grows with each load at a new address. */
+    printf("(resident memory not bounded under an emulator: it is the emulator's)\n");
+  } else {
+    check(resident_before > 0 && resident_after > 0 &&
+              resident_after - resident_before <= RELOAD_RESIDENT_GROWTH_KIB,
+          "anonymous resident memory grew by %ld KiB over %d loads and unloads (at most %d allowed)",
+          resident_after - resident_before, RELOAD_CYCLES, RELOAD_RESIDENT_GROWTH_KIB);
+  }
 #endif
 }
 
@@ -331,6 +341,7 @@ int main(int argc, char** argv) {
     LOAD(lib, version_number, "bitnet_version_number");
     LOAD(lib, version_string, "bitnet_version_string");
     LOAD(lib, targets_supported, "bitnet_cpu_targets_supported");
+    LOAD(lib, target_name, "bitnet_cpu_target_name");
     LOAD(lib, last_error, "bitnet_last_error");
     LOAD(lib, quantize, "bitnet_quantize");
     LOAD(lib, dequantize, "bitnet_dequantize");

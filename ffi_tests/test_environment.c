@@ -6,7 +6,9 @@
  * that consults it, and that bitnet_quant_buffer_sizes consults none.
  * Device AUTO with device_index 99 (no such GPU anywhere) shows what AUTO
  * decided: the CPU (BITNET_BACKEND_CPU), a fallback, or a strict failure.
- * usage: test_environment   (runs itself as the child of each case) */
+ * usage: test_environment [EMULATOR...]   (runs itself as the child of each
+ * case; a cross build's ctest passes its emulator, which each child then
+ * runs under: execve starts host programs there) */
 #define _POSIX_C_SOURCE 200809L /* setenv, unsetenv */
 #include <stdio.h>
 #include <stdlib.h>
@@ -239,9 +241,12 @@ static int library_variable(const char* entry) {
   return 0;
 }
 
-static void run_case(const char* self, const env_case* c) {
+static void run_case(char* const* emulator, int emulator_args, const char* self,
+                     const env_case* c) {
   char* env[512];
+  char* args[32];
   size_t count = 0, i;
+  int a = 0;
   pid_t pid;
   int wstatus = 0;
   for (i = 0; environ[i] != NULL && count < 500; ++i) {
@@ -249,11 +254,16 @@ static void run_case(const char* self, const env_case* c) {
   }
   for (i = 0; i < 4 && c->env[i] != NULL; ++i) env[count++] = (char*)c->env[i];
   env[count] = NULL;
+  for (i = 0; i < (size_t)emulator_args; ++i) args[a++] = emulator[i];
+  args[a++] = (char*)self;
+  args[a++] = "child";
+  args[a++] = (char*)c->name;
+  args[a++] = (char*)c->arg;
+  args[a] = NULL;
   fflush(stdout);
   pid = fork();
   if (pid == 0) {
-    char* args[] = {(char*)self, "child", (char*)c->name, (char*)c->arg, NULL};
-    execve(self, args, env);
+    execve(args[0], args, env);
     _exit(127);
   }
   if (!check(pid > 0, "fork")) return;
@@ -264,13 +274,23 @@ static void run_case(const char* self, const env_case* c) {
 }
 
 int main(int argc, char** argv) {
+  char self[4096] = "/proc/self/exe";
   size_t i;
   if (argc == 4 && strcmp(argv[1], "child") == 0) return run_child(argv[2], argv[3]);
-  if (argc != 1) {
-    fprintf(stderr, "usage: %s\n", argv[0]);
+  if (argc > 20) {
+    fprintf(stderr, "usage: %s [EMULATOR...]\n", argv[0]);
     return 2;
   }
-  for (i = 0; i < sizeof(kCases) / sizeof(kCases[0]); ++i) run_case("/proc/self/exe", &kCases[i]);
+  if (argc > 1) { /* the emulator needs this program's own path */
+    const ssize_t len = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (!check(len > 0 && (size_t)len < sizeof(self) - 1, "readlink /proc/self/exe")) {
+      return finish("test_environment");
+    }
+    self[len] = '\0';
+  }
+  for (i = 0; i < sizeof(kCases) / sizeof(kCases[0]); ++i) {
+    run_case(argv + 1, argc - 1, self, &kCases[i]);
+  }
   printf("%zu cases, each in its own process\n", sizeof(kCases) / sizeof(kCases[0]));
   return finish("test_environment");
 }

@@ -282,7 +282,7 @@ int main(void) {
   static const uint32_t kBlocks[] = {4, 8, 12, 16, 20, 32, 36, 64, 100, 128, 256, 1024, 4096};
   static const size_t kLengths[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63,
                                     64, 65, 100, 127, 128, 129, 255, 256, 257, 1000, 4099, 12345};
-  const size_t big = ((size_t)1 << 22) + 3;
+  const size_t big = large_length((size_t)1 << 22) + 3;
   float* x = (float*)malloc(big * sizeof(float));
   size_t li, bi;
   int f, d;
@@ -338,8 +338,8 @@ int main(void) {
         snprintf(what, sizeof(what), "kernel %s n %zu", kDistributionNames[d], kLengths[li]);
         compare_kernel_family(f, x, kLengths[li], what);
       }
-      fill_random((enum distribution)d, x, 1 << 20, 32, ++seed);
-      compare_kernel_family(f, x, 1 << 20, "kernel large");
+      fill_random((enum distribution)d, x, large_length(1 << 20), 32, ++seed);
+      compare_kernel_family(f, x, large_length(1 << 20), "kernel large");
     }
   }
   compare_matmul(1, 1, 1, ++seed);

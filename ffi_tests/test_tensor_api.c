@@ -465,10 +465,53 @@ static void i8s_threads(bitnet_cpu_target target) {
   free(q3);
 }
 
+/* Statistics: the value counts and scales of a tensor whose codes we know,
+ * through every ternary layout (the chain's transcodes), and a damaged one. */
+static void stats(void) {
+  const int64_t rows = 4, cols = 512;
+  const size_t n = (size_t)(rows * cols);
+  int8_t* q = malloc(n);
+  float* x = ternary_values(rows, cols, 0.375f, 21, q);
+  uint64_t want[5] = {0};
+  for (size_t i = 0; i < n; ++i) ++want[q[i] + 2];
+  bitnet_tensor_options o = opts(BITNET_CPU_AUTO, 2);
+  const bitnet_type types[] = {BITNET_TYPE_TQ2_0, BITNET_TYPE_TQ1_0, BITNET_TYPE_Q2_0,
+                               BITNET_TYPE_I2_S, BITNET_TYPE_HF_BITNET, BITNET_TYPE_BITNET_RS_I2S};
+  for (size_t t = 0; t < sizeof types / sizeof types[0]; ++t) {
+    size_t bytes = 0;
+    uint8_t* b = quantize_new(types[t], &o, x, rows, cols, &bytes);
+    bitnet_tensor_stats st;
+    memset(&st, 0, sizeof st);
+    st.struct_size = sizeof st;
+    const int status = bitnet_tensor_stats_get(types[t], &o, b, bytes, rows, cols, &st);
+    check(status == BITNET_OK && memcmp(st.values, want, sizeof want) == 0 && st.nonfinite_scales == 0,
+          "%s stats: status %d, counts %llu/%llu/%llu/%llu/%llu", bitnet_type_name(types[t]), status,
+          (unsigned long long)st.values[0], (unsigned long long)st.values[1], (unsigned long long)st.values[2],
+          (unsigned long long)st.values[3], (unsigned long long)st.values[4]);
+    if (types[t] == BITNET_TYPE_TQ2_0) {
+      /* 4 x 512 = 8 blocks, every other 256-block of index 3 mod 7 all zero
+       * (d = 0); the others d = 0.375. A damaged block: NaN d, +2 codes. */
+      check(st.scales == 8 && st.scale_min == 0.0f && st.scale_max == 0.375f, "TQ2_0 scales %llu %g..%g",
+            (unsigned long long)st.scales, (double)st.scale_min, (double)st.scale_max);
+      b[0] = 0xFF;
+      b[64] = 0x00;
+      b[65] = 0x7E;
+      check(bitnet_tensor_stats_get(types[t], &o, b, bytes, rows, cols, &st) == BITNET_OK &&
+                st.values[4] == 4 && st.nonfinite_scales == 1,
+            "damaged TQ2_0: %llu +2 codes, %llu non-finite scales", (unsigned long long)st.values[4],
+            (unsigned long long)st.nonfinite_scales);
+    }
+    free(b);
+  }
+  free(q);
+  free(x);
+}
+
 int main(void) {
   bitnet_cpu_target targets[32];
   const int count = supported_targets(targets);
   type_info();
+  stats();
   i2s_to_tq2();
   transcode_errors();
   ternary_kept();

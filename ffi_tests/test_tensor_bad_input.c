@@ -12,12 +12,12 @@
 
 #include "test_util.h"
 
-enum entry { QUANT, DEQUANT, TRANSCODE, TERNARIZE, I8S, SIZE, INFO, OPTIONS_INIT, FROM_NAME };
+enum entry { QUANT, DEQUANT, TRANSCODE, TERNARIZE, I8S, SIZE, INFO, OPTIONS_INIT, FROM_NAME, STATS };
 static const char* const kEntry[] = {"bitnet_tensor_quantize", "bitnet_tensor_dequantize",
                                      "bitnet_tensor_transcode", "bitnet_ternarize",
                                      "bitnet_quantize_i8s",     "bitnet_tensor_size",
                                      "bitnet_type_get_info",    "bitnet_tensor_options_init",
-                                     "bitnet_type_from_name"};
+                                     "bitnet_type_from_name",   "bitnet_tensor_stats_get"};
 
 enum region { R_NULL, R_F32, R_NAN, R_TQ2, R_TQ2_CODE3, R_I2S, R_OUT, R_SMALL, NUM_REGIONS };
 static const size_t kRegionBytes[NUM_REGIONS] = {0, 16384, 4096, 1024, 1024, 1024, 16384, 256};
@@ -143,6 +143,11 @@ static const row kRows[] = {
     {"options_init: NULL", OPTIONS_INIT, BITNET_E_NULL_POINTER, 0, 0, NULL, 0, 0, NUL, NUL, NUL, NUL, {sizeof(bitnet_tensor_options)}},
     {"options_init: size 8", OPTIONS_INIT, BITNET_E_INVALID_OPTIONS, 0, 0, NULL, 0, 0, NUL, P(R_SMALL, 0), NUL, NUL, {8}},
     {"from_name: unknown", FROM_NAME, BITNET_E_INVALID_TYPE, 0, 0, NULL, 0, 0, NUL, P(R_SMALL, 0), NUL, NUL, {0}},
+    {"stats: F32 is not ternary", STATS, BITNET_E_INVALID_TYPE, 0, T_F32, NULL, 4, 256, F32, P(R_SMALL, 0), NUL, NUL, {4096}},
+    {"stats: src_len mismatch", STATS, BITNET_E_SIZE_MISMATCH, 0, T_TQ2, NULL, 4, 256, P(R_TQ2, 0), P(R_SMALL, 0), NUL, NUL, {TQ2_4x256 + 1}},
+    {"stats: struct_size unset", STATS, BITNET_E_INVALID_OPTIONS, 0, T_TQ2, NULL, 4, 256, P(R_TQ2, 0), P(R_SMALL, 0), NUL, NUL, {TQ2_4x256}},
+    {"stats: NULL", STATS, BITNET_E_NULL_POINTER, 0, T_TQ2, NULL, 4, 256, P(R_TQ2, 0), NUL, NUL, NUL, {TQ2_4x256}},
+    {"stats: src NULL", STATS, BITNET_E_NULL_POINTER, 0, T_TQ2, NULL, 4, 256, NUL, P(R_SMALL, 0), NUL, NUL, {TQ2_4x256}},
     {"from_name: type NULL", FROM_NAME, BITNET_E_NULL_POINTER, 0, 0, NULL, 0, 0, NUL, NUL, NUL, NUL, {0}},
 };
 #define NUM_ROWS (sizeof(kRows) / sizeof(kRows[0]))
@@ -174,6 +179,9 @@ static int call(const row* r) {
       return bitnet_tensor_options_init(ptr(r->dst), r->len[0]);
     case FROM_NAME:
       return bitnet_type_from_name("NOT_A_TYPE", ptr(r->dst));
+    case STATS:
+      return bitnet_tensor_stats_get(r->src_type, r->options, ptr(r->src), r->len[0], r->rows, r->cols,
+                                     ptr(r->dst));
   }
   return 1;
 }

@@ -68,14 +68,44 @@ long first_byte_diff(const uint8_t* a, const uint8_t* b, size_t n) {
   return -1;
 }
 
+/* Checks the supported targets against BITNET_TEST_EXPECT_TARGETS. */
+static void check_expected_targets(const bitnet_cpu_target* targets, int count) {
+  const char* expect = getenv("BITNET_TEST_EXPECT_TARGETS");
+  char names[256] = "", list[256];
+  char* token;
+  int t, listed = 0, all_supported = 1;
+  if (expect == NULL) return;
+  for (t = 0; t < count; ++t) {
+    strncat(names, " ", sizeof(names) - strlen(names) - 1);
+    strncat(names, bitnet_cpu_target_name(targets[t]), sizeof(names) - strlen(names) - 1);
+  }
+  snprintf(list, sizeof(list), "%s", expect);
+  for (token = strtok(list, " "); token != NULL; token = strtok(NULL, " ")) {
+    int found = 0;
+    for (t = 0; t < count; ++t) found |= strcmp(token, bitnet_cpu_target_name(targets[t])) == 0;
+    all_supported &= found;
+    ++listed;
+  }
+  check(all_supported && listed == count,
+        "supported targets:%s; BITNET_TEST_EXPECT_TARGETS: %s", names, expect);
+}
+
 int supported_targets(bitnet_cpu_target out[32]) {
   const bitnet_cpu_target mask = bitnet_cpu_targets_supported();
   int count = 0, bit;
   for (bit = 0; bit < 32; ++bit) {
     if (mask & (1u << bit)) out[count++] = 1u << bit;
   }
+  check_expected_targets(out, count);
   return count;
 }
+
+int emulated(void) {
+  const char* value = getenv("BITNET_TEST_EMULATED");
+  return value != NULL && strcmp(value, "1") == 0;
+}
+
+size_t large_length(size_t n) { return emulated() ? n / 16 : n; }
 
 uint64_t rng_next(uint64_t* state) {
   uint64_t z = (*state += 0x9E3779B97F4A7C15ull);

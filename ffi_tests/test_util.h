@@ -45,8 +45,19 @@ extern const uint32_t kDefaultBlock[3];
 int untouched(const void* p, size_t bytes);
 
 /* ---- targets ---------------------------------------------------------------- */
-/* The supported targets, one bit each, REFERENCE first; returns the count. */
+/* The supported targets, one bit each, REFERENCE first; returns the count.
+ * When BITNET_TEST_EXPECT_TARGETS is set (names separated by spaces, e.g.
+ * "REFERENCE NEON SVE SVE2"), a supported set that differs from it is a
+ * failed check: a run meant for a CPU model cannot pass on fewer targets. */
 int supported_targets(bitnet_cpu_target out[32]);
+
+/* ---- under an emulator -------------------------------------------------------- */
+/* 1 when BITNET_TEST_EMULATED=1: the suite runs under an emulator such as
+ * qemu-user (tools/test_arm.sh). */
+int emulated(void);
+/* The length of a large input: n, or n / 16 under an emulator. Callers add
+ * their ragged tail after it; the input still spans many blocks and chunks. */
+size_t large_length(size_t n);
 
 /* Deterministic PRNG (SplitMix64) for random tests. */
 uint64_t rng_next(uint64_t* state);

@@ -453,6 +453,27 @@ BITNET_API int bitnet_tensor_transcode(bitnet_type dst_type, const bitnet_tensor
                                        bitnet_type src_type, const void* src, size_t src_len,
                                        int64_t rows, int64_t cols, void* dst, size_t dst_len);
 
+/* What a ternary tensor holds, for inspecting and verifying files: how many
+ * elements have each value (code minus the layout's offset: -2..+2; +2 in
+ * TQ2_0/Q2_0/I2_S/HF_BITNET and -2 in BITNET_RS_I2S are codes no quantizer
+ * writes, -1..+1 in TQ1_0 unless its bytes are damaged), and its scales:
+ * how many, how many are not finite, and the range of the finite ones (the
+ * value of code +1: HF_BITNET's 1/weight_scale). */
+typedef struct bitnet_tensor_stats {
+  uint32_t struct_size;   /* sizeof(bitnet_tensor_stats) as the caller compiled it */
+  uint32_t reserved;
+  uint64_t values[5];     /* elements of value -2, -1, 0, +1, +2 */
+  uint64_t scales;        /* scales in the tensor (blocks, or 1) */
+  uint64_t nonfinite_scales;
+  float scale_min;        /* over the finite scales; 0 when there is none */
+  float scale_max;
+} bitnet_tensor_stats;
+/* Fills *stats (stats->struct_size must be set) for a ternary tensor
+ * (src_len its exact size). */
+BITNET_API int bitnet_tensor_stats_get(bitnet_type type, const bitnet_tensor_options* options,
+                                       const void* src, size_t src_len, int64_t rows,
+                                       int64_t cols, bitnet_tensor_stats* stats);
+
 /* BitNet b1.58 absmean ternarization, as the reference converters compute it
  * (torch float32): per unit (the tensor, a row, or G columns of a row:
  * options->group_size) m = mean|x|, s = 1/max(m, 1e-5) in f32, code q = +-1

@@ -3,7 +3,8 @@
 # differential tests, in third_party/llama (git-ignored):
 #   third_party/llama/lib/      the npm prebuilt @node-llama-cpp/linux-x64@3.22.1:
 #                               libggml-base.so, libggml-cpu-<isa>.so, libllama...
-#   third_party/llama/include/  ggml.h, gguf.h, ggml-cpu.h, ggml-backend.h, llama.h
+#   third_party/llama/include/  ggml.h, gguf.h, ggml-cpu.h, ggml-backend.h, ggml-alloc.h,
+#                               ggml-opt.h (llama.h includes it), llama.h
 #                               of exactly that build, from node-llama-cpp@3.22.1's
 #                               llama/gitRelease.bundle
 # Both npm tarballs are checked against pinned sha256 sums; nothing of them
@@ -12,8 +13,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dest=${1:-third_party/llama}
+headers=(ggml.h gguf.h ggml-cpu.h ggml-backend.h ggml-alloc.h ggml-opt.h)
 stamp=$dest/.complete-3.22.1
-if [ -f "$stamp" ]; then
+complete=1
+for header in "${headers[@]}" llama.h; do [ -f "$dest/include/$header" ] || complete=0; done
+if [ -f "$stamp" ] && [ "$complete" = 1 ]; then
   echo "$dest"
   exit 0
 fi
@@ -37,7 +41,7 @@ cp "$work"/bins/package/bins/linux-x64/*.so "$work"/bins/package/bins/linux-x64/
   "$dest/lib/"
 tar -xzf "$src_tgz" -C "$work/src" package/llama/gitRelease.bundle
 git clone -q "$work/src/package/llama/gitRelease.bundle" "$work/tree" 2> /dev/null
-cp "$work"/tree/ggml/include/{ggml.h,gguf.h,ggml-cpu.h,ggml-backend.h,ggml-alloc.h} \
-  "$work/tree/include/llama.h" "$dest/include/"
+for header in "${headers[@]}"; do cp "$work/tree/ggml/include/$header" "$dest/include/"; done
+cp "$work/tree/include/llama.h" "$dest/include/"
 touch "$stamp"
 echo "$dest"

@@ -7,6 +7,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake ninja-build pkg-config git python3 bc npm
   libhwy-dev libbenchmark-dev python3-numpy python3-torch
+  nlohmann-json3-dev libcli11-dev libxxhash-dev libgtest-dev
   "$@"
 )
 

@@ -2,16 +2,16 @@
 # The hardening checks of bitnet-quant, in order, each bounded in time:
 #   1. ASan+UBSan build of the library and the C tests, the whole ctest suite
 #   2. TSan build, the threaded test
-#   3. the libFuzzer harnesses in fuzz/, FUZZ_SECONDS each (default 60)
+#   3. the libFuzzer harnesses in fuzz/ and cli/fuzz/, FUZZ_SECONDS each (default 60)
 #   4. the ABI check against abi/libbitnet_quant.abi
-#   5. clang-tidy over src/ and the CUDA host code cuda/*.cc (.clang-tidy), cppcheck
-#      (.cppcheck-suppressions)
+#   5. clang-tidy over src/, the CUDA host code cuda/*.cc and cli/src/
+#      (.clang-tidy), cppcheck (.cppcheck-suppressions)
 # Builds 1 and 2 include the CUDA backend when a CUDA toolkit is found: its
 # host code (cuda/*.cc) is compiled with the sanitizers and linked
 # with the nvcc-built kernels (device code, not instrumented) and cudart;
 # on a machine without a GPU every CUDA call there takes its no-driver path.
 # Fails on the first failure. Installs its Debian packages if missing.
-# Usage: tools/test_hardening.sh   (from anywhere; about 5 minutes on 2 cores)
+# Usage: tools/test_hardening.sh   (from anywhere; 15-30 minutes on 2 cores)
 # Build trees go to $BITNET_HARDENING_DIR (default build-hardening/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -67,7 +67,9 @@ step "1. ASan+UBSan: build, whole ctest suite"
 mkdir -p "$out"
 configure_sanitized "$out/asan" -fsanitize=address,undefined -fno-sanitize-recover=all \
   -fno-omit-frame-pointer
-bounded 600 cmake --build "$out/asan" -j "$jobs"
+# The whole tree, the command-line tool and its tests included (their CLI11,
+# nlohmann-json and gtest headers compile slowly with the sanitizers).
+bounded 1500 cmake --build "$out/asan" -j "$jobs"
 ASAN_OPTIONS=detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1 \
 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   bounded 300 ctest --test-dir "$out/asan" --output-on-failure -j "$jobs"
@@ -82,14 +84,19 @@ step "3. fuzzers, ${fuzz_seconds}s each"
 cmake -S fuzz -B "$out/fuzz" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ > "$out/fuzz.configure.log"
 bounded 600 cmake --build "$out/fuzz" -j "$jobs"
-for harness in fuzz_quantize fuzz_dequantize fuzz_cpp fuzz_tensor; do
+# harness:seed directory (the library's in fuzz/, the command-line tool's parsers in cli/fuzz/)
+for entry in fuzz_quantize:fuzz/corpus/fuzz_quantize fuzz_dequantize:fuzz/corpus/fuzz_dequantize \
+             fuzz_cpp:fuzz/corpus/fuzz_cpp fuzz_tensor:fuzz/corpus/fuzz_tensor \
+             fuzz_gguf:cli/fuzz/corpus/fuzz_gguf fuzz_safetensors:cli/fuzz/corpus/fuzz_safetensors; do
+  harness=${entry%%:*}
+  seeds=${entry#*:}
   # New inputs go to a scratch directory; the checked-in seeds are read only.
   work=$out/fuzz-corpus/$harness
   mkdir -p "$work"
   echo "-- $harness"
   bounded $((fuzz_seconds + 120)) "$out/fuzz/$harness" -max_total_time="$fuzz_seconds" \
     -max_len=4096 -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
-    -artifact_prefix="$out/fuzz-$harness-" "$work" "fuzz/corpus/$harness" 2> "$out/$harness.log" ||
+    -artifact_prefix="$out/fuzz-$harness-" "$work" "$seeds" 2> "$out/$harness.log" ||
     { tail -n 60 "$out/$harness.log"; echo "$harness failed: $out/$harness.log"; exit 1; }
   grep -E '^stat::number_of_executed_units|^#[0-9]+ +DONE' "$out/$harness.log" || true
 done
@@ -97,18 +104,24 @@ done
 step "4. ABI check"
 # The experimental CUDA functions are outside the ABI check
 # (abi/experimental.suppr): the build without CUDA gives the same ABI.
-cmake -S . -B "$out/abi" "${common[@]}" -DBITNET_WITH_CUDA=OFF -DBITNET_BUILD_TESTS=OFF \
+cmake -S . -B "$out/abi" "${common[@]}" -DBITNET_WITH_CUDA=OFF -DBITNET_BUILD_TESTS=OFF -DBITNET_BUILD_CLI=OFF \
   > "$out/abi.configure.log"
 bounded 600 cmake --build "$out/abi" -j "$jobs"
 abi/check_abi.sh "$out/abi/libbitnet_quant.so"
 
 step "5. static analysis"
 echo "-- clang-tidy (.clang-tidy), on the compile database of the ASan build"
-mapfile -t tidy_files < <(python3 -c '
-import json, sys
+# Files of the compile database under the given source paths (real paths).
+compiled_files() {
+  python3 -c '
+import json, os, sys
+roots = [os.path.realpath(p) for p in sys.argv[2:]]
 for entry in json.load(open(sys.argv[1])):
-    if "/src/" in entry["file"] or ("/cuda/" in entry["file"] and entry["file"].endswith(".cc")):
-        print(entry["file"])' "$out/asan/compile_commands.json" | sort -u)
+    path = os.path.realpath(os.path.join(entry["directory"], entry["file"]))
+    if any(path == r or path.startswith(r + "/") for r in roots):
+        print(path)' "$out/asan/compile_commands.json" "$@" | sort -u
+}
+mapfile -t tidy_files < <(compiled_files "$root/src" "$root"/cuda/*.cc)
 ((${#tidy_files[@]})) || { echo "no src/ files in the compile database"; exit 1; }
 if [ -n "$nvcc" ] && ! printf '%s\n' "${tidy_files[@]}" | grep -q '/cuda/backend.cc$'; then
   echo "cuda/backend.cc is not in the compile database"
@@ -116,6 +129,12 @@ if [ -n "$nvcc" ] && ! printf '%s\n' "${tidy_files[@]}" | grep -q '/cuda/backend
 fi
 bounded 600 xargs -P "$jobs" -n 1 clang-tidy -p "$out/asan" --quiet <<< "$(printf '%s\n' "${tidy_files[@]}")"
 echo "clang-tidy: ${#tidy_files[@]} files clean"
+# The command-line tool, bounded on its own: its CLI11 and nlohmann-json
+# headers make each file slow.
+mapfile -t cli_tidy_files < <(compiled_files "$root/cli/src")
+((${#cli_tidy_files[@]})) || { echo "no cli/src/ files in the compile database"; exit 1; }
+bounded 900 xargs -P "$jobs" -n 1 clang-tidy -p "$out/asan" --quiet <<< "$(printf '%s\n' "${cli_tidy_files[@]}")"
+echo "clang-tidy: ${#cli_tidy_files[@]} files in cli/src/ clean"
 echo "-- cppcheck (.cppcheck-suppressions)"
 cppcheck_flags=(--enable=warning,performance,portability,style --inconclusive --error-exitcode=1
                 --quiet --suppressions-list=.cppcheck-suppressions -I include)
@@ -123,6 +142,9 @@ cppcheck_flags=(--enable=warning,performance,portability,style --inconclusive --
 bounded 300 cppcheck "${cppcheck_flags[@]}" --language=c++ --std=c++17 -DBITNET_QUANT_EXPERIMENTAL \
   -I src -I cuda src cuda/*.cc
 bounded 300 cppcheck "${cppcheck_flags[@]}" --language=c --std=c99 ffi_tests fuzz
+# The tool's C++ (its gtest files are left out: cppcheck cannot parse the TEST macros).
+bounded 300 cppcheck "${cppcheck_flags[@]}" --language=c++ --std=c++17 -I cli/src -I cli/synth \
+  cli/src cli/synth cli/fuzz cli/llama
 echo "cppcheck: clean"
 
 step "hardening: all checks passed, sanitizer builds $cuda_note ($root)"

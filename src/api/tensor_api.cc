@@ -296,3 +296,36 @@ int bitnet_quantize_i8s(const bitnet_tensor_options* options, bitnet_type src_ty
 }
 
 }  // extern "C"
+
+extern "C" int bitnet_tensor_stats_get(bitnet_type type, const bitnet_tensor_options* options,
+                                       const void* src, size_t src_len, int64_t rows,
+                                       int64_t cols, bitnet_tensor_stats* stats) {
+  TensorJob job;
+  const Layout* s = nullptr;
+  int status;
+  if ((status = bitnet::ResolveType("type", type, Role::kTernary, &s)) != BITNET_OK ||
+      (status = bitnet::ResolveTensorOptions(options, &job)) != BITNET_OK) {
+    return status;
+  }
+  TensorShape shape;
+  size_t have = 0;
+  if ((status = bitnet::TensorBytes(*s, rows, cols, job.rs_block, &shape, &have)) != BITNET_OK ||
+      (status = CheckExact("src_len", src_len, have, *s, shape)) != BITNET_OK ||
+      (status = CheckBuffer("src", src, have, 1)) != BITNET_OK) {
+    return status;
+  }
+  if (stats == nullptr) return Fail(BITNET_E_NULL_POINTER, "stats is NULL");
+  if (stats->struct_size != sizeof(bitnet_tensor_stats)) {
+    return Fail(BITNET_E_INVALID_OPTIONS, "stats->struct_size is %u; this library knows %zu",
+                stats->struct_size, sizeof(bitnet_tensor_stats));
+  }
+  bitnet::TernaryStats out;
+  status = bitnet::Run([&] { return bitnet::TensorStats(job, *s, src, shape, &out); });
+  if (status != BITNET_OK) return status;
+  for (size_t v = 0; v < 5; ++v) stats->values[v] = out.values[v];
+  stats->scales = out.scales;
+  stats->nonfinite_scales = out.nonfinite_scales;
+  stats->scale_min = out.scale_min;
+  stats->scale_max = out.scale_max;
+  return BITNET_OK;
+}

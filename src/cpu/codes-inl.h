@@ -37,7 +37,7 @@ using VU = hn::Vec<DU>;
 HWY_INLINE VI BitsToCodes(uint32_t bits) {
   const DU du;
   const VU shifts = hn::ShiftLeft<1>(hn::Iota(du, 0));
-  return hn::BitCast(DI(), hn::And(hn::Set(du, bits) >> shifts, hn::Set(du, 3u)));
+  return hn::BitCast(DI(), hn::And(hn::Shr(hn::Set(du, bits), shifts), hn::Set(du, 3u)));
 }
 
 // code + delta where m holds (one masked add on AVX-512).

@@ -67,7 +67,8 @@ KernelQuantizeFn HwyKernelQuantize(int64_t hwy_target);
 MatmulI2SFn HwyMatmulI2S(int64_t hwy_target);
 // The scalar references of the tensor primitives (cpu/tensor_reference.cc).
 extern const TensorKernels kReferenceTensorKernels;
-// HWY_TARGETS and hwy::SupportedTargets(), as seen by the kernel files.
+// HWY_TARGETS, and those of them this CPU runs (hwy::SupportedTargets(),
+// except on aarch64 Linux: see quantize_hwy.cc).
 int64_t HwyCompiledTargets();
 int64_t HwySupportedTargets();
 

@@ -136,6 +136,10 @@ class CodeStage {
   uint8_t* out_;
 };
 
+// The code functors below hold their scales as floats, broadcast where they
+// are used (hoisted out of the loop once inlined): SVE vectors are sizeless
+// types, which cannot be members.
+
 // Family A codes (BitNet-rs I2SQuantizer / TL1Quantizer / TL2Quantizer).
 // kWide: the block's scale is capped at 1e30, so |x/s| may exceed 1.5;
 // otherwise |x| <= s and the -1.5 comparison cannot hold.
@@ -143,11 +147,11 @@ class CodeStage {
 // passes no comparison by itself).
 template <bool kWide, bool kHasInf>
 struct I2SCodes {
-  VF scale;
+  float scale;
   HWY_INLINE VI operator()(VF x) const {
     const DF df;
     const DI di;
-    const VF y = hn::Div(x, scale);
+    const VF y = hn::Div(x, hn::Set(df, scale));
     VI code = hn::Set(di, 2);
     code = AddIf(code, hn::Ge(y, hn::Set(df, 0.5f)), 1);
     code = AddIf(code, hn::Le(y, hn::Set(df, -0.5f)), -1);
@@ -160,19 +164,18 @@ struct I2SCodes {
 template <bool kWide>
 HWY_INLINE void EmitI2S(const float* HWY_RESTRICT x, size_t len, float scale, bool has_inf,
                         CodeStage& out) {
-  const VF vscale = hn::Set(DF(), scale);
   if (HWY_UNLIKELY(has_inf)) {
-    out.Emit(x, len, I2SCodes<kWide, true>{vscale});
+    out.Emit(x, len, I2SCodes<kWide, true>{scale});
   } else {
-    out.Emit(x, len, I2SCodes<kWide, false>{vscale});
+    out.Emit(x, len, I2SCodes<kWide, false>{scale});
   }
 }
 
 struct Tl1Codes {
-  VF table_scale;  // finite; an infinite table scale codes every element 2
+  float table_scale;  // finite; an infinite table scale codes every element 2
   HWY_INLINE VI operator()(VF x) const {
     const DF df;
-    const VF t = hn::Add(hn::Div(x, table_scale), hn::Set(df, 128.0f));
+    const VF t = hn::Add(hn::Div(x, hn::Set(df, table_scale)), hn::Set(df, 128.0f));
     VI code = hn::Zero(DI());
     code = AddIf(code, hn::Ge(t, hn::Set(df, 126.5f)), 1);
     code = AddIf(code, hn::Ge(t, hn::Set(df, 127.5f)), 1);
@@ -187,10 +190,10 @@ struct ConstantCode {
 };
 
 struct Tl2Codes {
-  VF scale;
+  float scale;
   HWY_INLINE VI operator()(VF x) const {
     const DF df;
-    const VF t = hn::Add(hn::Mul(hn::Div(x, scale), hn::Set(df, 128.0f)),
+    const VF t = hn::Add(hn::Mul(hn::Div(x, hn::Set(df, scale)), hn::Set(df, 128.0f)),
                          hn::Set(df, 128.0f));
     VI code = hn::Set(DI(), 1);
     code = AddIf(code, hn::Ge(t, hn::Set(df, 64.5f)), 1);
@@ -220,7 +223,6 @@ HWY_INLINE BlockRange MeasureBlock(const float* HWY_RESTRICT x, size_t len) {
 template <Format kFormat>
 void QuantizeBlocks(const float* HWY_RESTRICT input, size_t n, size_t block,
                     uint8_t* HWY_RESTRICT packed, float* HWY_RESTRICT scales) {
-  const DF df;
   CodeStage out(packed);
   // Block b+1 is measured before block b's codes are emitted: the two
   // chains (reduction -> scale, scale -> codes) then overlap in the core.
@@ -248,10 +250,10 @@ void QuantizeBlocks(const float* HWY_RESTRICT input, size_t n, size_t block,
       if (HWY_UNLIKELY(std::isinf(abs_max))) {
         out.Emit(x, len, ConstantCode{2});
       } else {
-        out.Emit(x, len, Tl1Codes{hn::Set(df, abs_max == 0.0f ? 1.0f : abs_max)});
+        out.Emit(x, len, Tl1Codes{abs_max == 0.0f ? 1.0f : abs_max});
       }
     } else {
-      out.Emit(x, len, Tl2Codes{hn::Set(df, scale)});
+      out.Emit(x, len, Tl2Codes{scale});
     }
   }
   out.Finish();
@@ -268,11 +270,11 @@ void Quantize(Format format, const float* HWY_RESTRICT input, size_t n, size_t b
 
 // Family B codes (BitNet-rs FallbackKernel).
 struct KernelI2SCodes {
-  VF scale;
+  float scale;
   HWY_INLINE VI operator()(VF x) const {
     const DF df;
     const DI di;
-    const VF y = hn::Div(x, scale);
+    const VF y = hn::Div(x, hn::Set(df, scale));
     const VI minus_one = hn::IfThenElseZero(hn::RebindMask(di, hn::Lt(y, hn::Set(df, -0.5f))),
                                             hn::Set(di, 3));
     return hn::IfThenElse(hn::RebindMask(di, hn::Gt(y, hn::Set(df, 0.5f))), hn::Set(di, 1),
@@ -281,12 +283,12 @@ struct KernelI2SCodes {
 };
 
 struct NearestLevelCodes {
-  VF scale;
+  float scale;
   const float* levels;
   HWY_INLINE VI operator()(VF x) const {
     const DF df;
     const DI di;
-    const VF y = hn::Div(x, scale);
+    const VF y = hn::Div(x, hn::Set(df, scale));
     VI best = hn::Zero(di);
     VF best_dist = hn::Abs(hn::Sub(y, hn::Set(df, levels[0])));
     for (int idx = 1; idx < 4; ++idx) {
@@ -301,7 +303,6 @@ struct NearestLevelCodes {
 
 void KernelQuantize(Format format, const float* HWY_RESTRICT input, size_t n,
                     uint8_t* HWY_RESTRICT packed, float* HWY_RESTRICT scales) {
-  const DF df;
   const size_t block = DefaultBlockSize(format);
   CodeStage out(packed);
   for (size_t b = 0, start = 0; start < n; ++b, start += block) {
@@ -310,16 +311,15 @@ void KernelQuantize(Format format, const float* HWY_RESTRICT input, size_t n,
     // fold(0, f32::max) over |x|: NaN skipped, +-Inf counted.
     const float scale = KernelScale(BlockAbsMax(x, len, FoldNonNaN(), 0.0f));
     scales[b] = scale;
-    const VF vscale = hn::Set(df, scale);
     switch (format) {
       case Format::kI2S:
-        out.Emit(x, len, KernelI2SCodes{vscale});
+        out.Emit(x, len, KernelI2SCodes{scale});
         break;
       case Format::kTL1:
-        out.Emit(x, len, NearestLevelCodes{vscale, kKernelTl1Levels});
+        out.Emit(x, len, NearestLevelCodes{scale, kKernelTl1Levels});
         break;
       case Format::kTL2:
-        out.Emit(x, len, NearestLevelCodes{vscale, kKernelTl2Levels});
+        out.Emit(x, len, NearestLevelCodes{scale, kKernelTl2Levels});
         break;
     }
   }
@@ -334,6 +334,11 @@ HWY_AFTER_NAMESPACE();
 #if HWY_ONCE
 #include "cpu/hwy_table.h"
 
+#if HWY_ARCH_ARM_A64 && HWY_OS_LINUX
+#include <asm/hwcap.h>
+#include <sys/auxv.h>
+#endif
+
 namespace bitnet {
 
 HWY_EXPORT(Quantize);
@@ -346,7 +351,28 @@ KernelQuantizeFn HwyKernelQuantize(int64_t hwy_target) {
   return HwyTableEntry(HWY_DISPATCH_TABLE(KernelQuantize), hwy_target);
 }
 int64_t HwyCompiledTargets() { return HWY_TARGETS; }
+#if HWY_ARCH_ARM_A64 && HWY_OS_LINUX
+// From the kernel's hwcaps: the features the kernels use. Highway 1.0.3
+// also demands crypto extensions (AES for NEON, SVE-AES for SVE2) that no
+// kernel uses (the arm_instructions test checks that the library holds no
+// crypto instruction); without this, CPUs that lack them, such as the
+// Raspberry Pi 3 and 4, would run only the reference, after a warning that
+// Highway prints on stderr.
+int64_t HwySupportedTargets() {
+  const unsigned long hwcap = getauxval(AT_HWCAP);
+  int64_t targets = 0;
+  if (hwcap & HWCAP_ASIMD) targets |= HWY_NEON;
+#if defined(HWCAP_SVE)
+  if (hwcap & HWCAP_SVE) targets |= HWY_SVE;
+#endif
+#if defined(HWCAP2_SVE2)
+  if (getauxval(AT_HWCAP2) & HWCAP2_SVE2) targets |= HWY_SVE2;
+#endif
+  return targets & HWY_TARGETS;
+}
+#else
 int64_t HwySupportedTargets() { return hwy::SupportedTargets() & HWY_TARGETS; }
+#endif
 
 }  // namespace bitnet
 #endif  // HWY_ONCE

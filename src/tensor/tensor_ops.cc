@@ -1,5 +1,6 @@
 #include "tensor/tensor_ops.h"
 
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <vector>
@@ -778,6 +779,52 @@ int TensorTranscode(const TensorJob& job, const Layout& dst, void* out, const La
     case ScaleKind::kNone:
     case ScaleKind::kBlockF32:
       break;
+  }
+  return BITNET_OK;
+}
+
+// ---- statistics ----------------------------------------------------------------
+
+int TensorStats(const TensorJob& job, const Layout& src, const void* in, const TensorShape& shape,
+                TernaryStats* stats) {
+  const size_t n = shape.n;
+  const CodeReader reader(src, Bytes(in), shape, job.rs_block);
+  *stats = TernaryStats{};
+  // Values: whole steps of block layouts through the kernels, per thread.
+  std::vector<std::array<uint64_t, 5>> counts(Steps(n, kStep), std::array<uint64_t, 5>{});
+  if (IsTernaryBlockLayout(src.id)) {
+    const TensorKernels& k = *job.kernels->tensor;
+    const size_t block = static_cast<size_t>(src.block_elements);
+    Workers workers(job.threads, kStep / 4);
+    if (!workers.ok()) return OutOfMemory(kStep / 4);
+    workers.Run(counts.size(), [&](Scratch& s, size_t b, size_t e) {
+      int8_t* v = reinterpret_cast<int8_t*>(s.a.data());
+      for (size_t t = b; t < e; ++t) {
+        const size_t count = n - t * kStep < kStep ? n - t * kStep : kStep;
+        k.unpack_values(src.id, Bytes(in) + t * kStep / block * src.block_bytes, count / block, v);
+        for (size_t i = 0; i < count; ++i) ++counts[t][static_cast<size_t>(v[i] + 2)];
+      }
+    });
+  } else {
+    for (size_t i = 0; i < n; ++i) ++counts[i / kStep][static_cast<size_t>(reader.Value(i) + 2)];
+  }
+  for (const auto& c : counts) {
+    for (size_t v = 0; v < 5; ++v) stats->values[v] += c[v];
+  }
+  // Scales: each block's (or the tensor's) value of code +1.
+  const bool per_tensor = src.scale == ScaleKind::kTensorF32 || src.scale == ScaleKind::kTensorF32Divisor;
+  const size_t scales = per_tensor ? 1 : PartsOf(src, n, job.rs_block).num_blocks;
+  bool any = false;
+  for (size_t b = 0; b < scales; ++b) {
+    const float s = reader.Scale(b * reader.block());
+    ++stats->scales;
+    if (!std::isfinite(s)) {
+      ++stats->nonfinite_scales;
+      continue;
+    }
+    stats->scale_min = any && stats->scale_min < s ? stats->scale_min : s;
+    stats->scale_max = any && stats->scale_max > s ? stats->scale_max : s;
+    any = true;
   }
   return BITNET_OK;
 }

@@ -46,6 +46,15 @@ int TensorDequantize(const TensorJob& job, const Layout& dst, void* out, const L
                      const void* in, const TensorShape& shape);
 int TensorTranscode(const TensorJob& job, const Layout& dst, void* out, const Layout& src,
                     const void* in, const TensorShape& shape);
+// Counts of values (-2..+2) and the scales of a ternary tensor.
+struct TernaryStats {
+  uint64_t values[5];
+  uint64_t scales;
+  uint64_t nonfinite_scales;
+  float scale_min, scale_max;
+};
+int TensorStats(const TensorJob& job, const Layout& src, const void* in, const TensorShape& shape,
+                TernaryStats* stats);
 int TensorTernarize(const TensorJob& job, const Layout& src, const void* in,
                     const TensorShape& shape, int8_t* codes, float* alphas);
 int TensorQuantizeI8S(const TensorJob& job, const Layout& src, const void* in,
