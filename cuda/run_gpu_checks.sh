@@ -33,7 +33,9 @@ run_build() {
   nvidia-smi -L 2>&1 | tee "$logs/gpu.txt"
   [ -f third_party/highway/hwy/highway.h ] ||
     { echo "third_party/highway is missing: run tools/fetch_highway_source.sh and carry it"; return 1; }
-  cmake -S . -B $build -G Ninja -DCMAKE_BUILD_TYPE=Release \
+  # Without the command-line tool: its CLI11, nlohmann-json and xxhash are not
+  # on the GPU machine, and nothing of it runs on a GPU.
+  cmake -S . -B $build -G Ninja -DCMAKE_BUILD_TYPE=Release -DBITNET_BUILD_CLI=OFF \
     -DBITNET_HIGHWAY_SOURCE_DIR=third_party/highway \
     -DCMAKE_CUDA_ARCHITECTURES="${BITNET_GPU_ARCH:-90}" \
     -DCMAKE_C_COMPILER="$cc" -DCMAKE_CXX_COMPILER="$cxx" -DCMAKE_CUDA_HOST_COMPILER="$cxx" \
