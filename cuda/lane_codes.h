@@ -105,7 +105,7 @@ BITNET_HOST_DEVICE inline uint32_t ElementBits(float v) {
 // 1, 2, and a host compiler may fold -1 * d into -d, or 1 * d into -(-1 *
 // d), which flips a NaN's sign that x86's multiplication keeps.
 BITNET_HOST_DEVICE inline float LaneTernaryValue(unsigned code, float d) {
-  return d != d ? BitsFloat(FloatBits(d) | 0x00400000u) : TernaryValue(code, d);
+  return d != d ? QuietNaN(d) : TernaryValue(code, d);
 }
 
 // One of four values by a 2-bit code, without indexing (an indexed local

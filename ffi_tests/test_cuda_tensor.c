@@ -125,7 +125,7 @@ static void* make_elements(bitnet_type t, size_t n, size_t block, int kind, uint
   if (kind == 0) {
     fill_random(GAUSS, x, n, block, seed);
   } else {
-    fill_adversarial(x, n, block, seed);
+    fill_block_adversarial(x, n, block, seed);
   }
   if (t == BITNET_TYPE_F32) return x;
   {

@@ -63,7 +63,7 @@ static void fill_kind(int kind, float* x, size_t n, size_t block, uint64_t seed)
   } else if (kind == 1) {
     for (size_t i = 0; i < n; ++i) x[i] = (float)(rng_uniform(&s) * 2 - 1);
   } else {
-    fill_adversarial(x, n, block, seed);
+    fill_block_adversarial(x, n, block, seed);
   }
 }
 
@@ -191,14 +191,7 @@ static void compare_conversions(bitnet_cpu_target target) {
                   BITNET_OK && memcmp(a, b, n * 4) == 0,
           "%s -> F32 (%s) differs from ggml at %ld", bitnet_type_name(types[t]),
           bitnet_cpu_target_name(target), first_bits_diff(a, b, n));
-    uint64_t s = 99;
-    for (size_t i = 0; i < n; ++i) {
-      const uint32_t r = (uint32_t)rng_next(&s);
-      /* Near the f16/bf16 rounding and range edges, plus plain random bits. */
-      a[i] = i % 4 == 0 ? bits_float(r) : i % 4 == 1 ? (float)((r % 200001) - 100000) / 1.5f
-             : i % 4 == 2 ? bits_float(0x33000000u + (r % 0x0C000000u)) : ldexpf(1.0f + (float)(r & 0xFFFF) / 65536.0f, (int)(r % 40) - 26);
-    }
-    a[0] = NAN; a[1] = -NAN; a[2] = INFINITY; a[3] = 65520.0f; a[4] = 65519.99f; a[5] = bits_float(0x7F800001u);
+    fill_half_edges(a, n, 99);
     from[t](a, h2, (int64_t)n);
     check(bitnet_tensor_quantize(types[t], &o, BITNET_TYPE_F32, a, 256, 256, h, n * 2) == BITNET_OK &&
               memcmp(h, h2, n * 2) == 0,

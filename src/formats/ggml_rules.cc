@@ -12,16 +12,6 @@
 namespace bitnet {
 namespace {
 
-void StoreHalf(uint8_t* p, float v) {
-  const uint16_t h = FloatToHalf(v);
-  memcpy(p, &h, 2);
-}
-float LoadHalf(const uint8_t* p) {
-  uint16_t h;
-  memcpy(&h, p, 2);
-  return HalfToFloat(h);
-}
-
 // The TQ codes: lroundf(x * id) + 1, without a clamp (ggml keeps xi & 3 for
 // TQ2_0 and adds the digit for TQ1_0).
 template <size_t kN>
