@@ -230,4 +230,4 @@ bitnet_constants! {
 }
 
 /// `BITNET_QUANT_VERSION_STRING`.
-pub const BITNET_QUANT_VERSION_STRING: &str = "0.1.0";
+pub const BITNET_QUANT_VERSION_STRING: &str = "0.2.0";
