@@ -1,7 +1,7 @@
 #include "tensor/tensor_ops.h"
 
-#include <array>
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <vector>
