@@ -13,6 +13,7 @@ pub type bitnet_format = i32;
 pub type bitnet_cpu_target = u32;
 pub type bitnet_device = i32;
 pub type bitnet_backend = i32;
+pub type bitnet_type = i32;
 
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,6 +53,66 @@ pub struct bitnet_cuda_device_info {
     pub free_memory: u64,
     pub supports_fp16: i32,
     pub supports_bf16: i32,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct bitnet_type_info {
+    pub struct_size: u32,
+    pub name: *const c_char,
+    pub defined_by: *const c_char,
+    pub block_elements: i64,
+    pub block_bytes: u64,
+    pub tail_bytes: u64,
+    pub cols_multiple: i64,
+    pub rows_multiple: i64,
+    pub elements_multiple: i64,
+    pub ternary: i32,
+    pub can_quantize: i32,
+    pub bits_per_weight: f64,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct bitnet_tensor_options {
+    pub struct_size: u32,
+    pub flags: u32,
+    pub cpu_target: bitnet_cpu_target,
+    pub n_threads: i32,
+    pub ternarize: i32,
+    pub block_size: u32,
+    pub group_size: i64,
+    pub threshold: f32,
+    pub reserved: u32,
+}
+
+impl Default for bitnet_tensor_options {
+    /// `BITNET_TENSOR_OPTIONS_INIT`.
+    fn default() -> Self {
+        bitnet_tensor_options {
+            struct_size: std::mem::size_of::<bitnet_tensor_options>() as u32,
+            flags: 0,
+            cpu_target: 0,
+            n_threads: 0,
+            ternarize: 0,
+            block_size: 0,
+            group_size: 0,
+            threshold: 0.0,
+            reserved: 0,
+        }
+    }
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct bitnet_tensor_stats {
+    pub struct_size: u32,
+    pub reserved: u32,
+    pub values: [u64; 5],
+    pub scales: u64,
+    pub nonfinite_scales: u64,
+    pub scale_min: f32,
+    pub scale_max: f32,
 }
 
 /// One C declaration as the Rust side spells it: parameter names and types
@@ -147,6 +208,29 @@ bitnet_functions! {
     fn bitnet_cpp_quantize(input: *const f32, input_len: c_int, output: *mut u8,
         output_len: c_int, scales: *mut f32, scales_len: c_int, qtype: c_int) -> c_int;
     fn bitnet_cpp_get_last_error() -> *const c_char;
+    fn bitnet_type_get_info(r#type: bitnet_type, info: *mut bitnet_type_info) -> c_int;
+    fn bitnet_type_name(r#type: bitnet_type) -> *const c_char;
+    fn bitnet_type_from_name(name: *const c_char, r#type: *mut bitnet_type) -> c_int;
+    fn bitnet_tensor_options_init(options: *mut bitnet_tensor_options, struct_size: usize) -> c_int;
+    fn bitnet_tensor_size(r#type: bitnet_type, rows: i64, cols: i64, bytes: *mut usize) -> c_int;
+    fn bitnet_tensor_quantize(dst_type: bitnet_type, options: *const bitnet_tensor_options,
+        src_type: bitnet_type, src: *const c_void, rows: i64, cols: i64, dst: *mut c_void,
+        dst_len: usize) -> c_int;
+    fn bitnet_tensor_dequantize(src_type: bitnet_type, options: *const bitnet_tensor_options,
+        src: *const c_void, src_len: usize, rows: i64, cols: i64, dst_type: bitnet_type,
+        dst: *mut c_void, dst_len: usize) -> c_int;
+    fn bitnet_tensor_transcode(dst_type: bitnet_type, options: *const bitnet_tensor_options,
+        src_type: bitnet_type, src: *const c_void, src_len: usize, rows: i64, cols: i64,
+        dst: *mut c_void, dst_len: usize) -> c_int;
+    fn bitnet_tensor_stats_get(r#type: bitnet_type, options: *const bitnet_tensor_options,
+        src: *const c_void, src_len: usize, rows: i64, cols: i64,
+        stats: *mut bitnet_tensor_stats) -> c_int;
+    fn bitnet_ternarize(options: *const bitnet_tensor_options, src_type: bitnet_type,
+        src: *const c_void, rows: i64, cols: i64, codes: *mut i8, codes_len: usize,
+        alphas: *mut f32, alphas_len: usize) -> c_int;
+    fn bitnet_quantize_i8s(options: *const bitnet_tensor_options, src_type: bitnet_type,
+        src: *const c_void, rows: i64, cols: i64, q: *mut i8, q_len: usize, scales: *mut f32,
+        scales_len: usize, sums: *mut i32, sums_len: usize) -> c_int;
     fn bitnet_cuda_device_count() -> c_int;
     fn bitnet_cuda_get_device_info(device_index: c_int, info: *mut bitnet_cuda_device_info) -> c_int;
     fn bitnet_cuda_quantize(format: bitnet_format, options: *const bitnet_quant_options,
@@ -191,6 +275,11 @@ bitnet_constants! {
     BITNET_E_INVALID_ARGUMENT: c_int = -12;
     BITNET_E_DEVICE_UNAVAILABLE: c_int = -13;
     BITNET_E_DEVICE_FAILURE: c_int = -14;
+    BITNET_E_INVALID_TYPE: c_int = -15;
+    BITNET_E_INVALID_SHAPE: c_int = -16;
+    BITNET_E_INEXACT_SCALE: c_int = -17;
+    BITNET_E_INVALID_DATA: c_int = -18;
+    BITNET_E_OUT_OF_MEMORY: c_int = -19;
 
     BITNET_FORMAT_I2S: bitnet_format = 0;
     BITNET_FORMAT_TL1: bitnet_format = 1;
@@ -226,6 +315,26 @@ bitnet_constants! {
 
     BITNET_FLAG_STRICT: u32 = 0x1;
     BITNET_FLAG_NOT_STRICT: u32 = 0x2;
+
+    BITNET_TYPE_F32: bitnet_type = 0;
+    BITNET_TYPE_F16: bitnet_type = 1;
+    BITNET_TYPE_Q8_0: bitnet_type = 8;
+    BITNET_TYPE_Q8_K: bitnet_type = 15;
+    BITNET_TYPE_IQ2_S: bitnet_type = 22;
+    BITNET_TYPE_BF16: bitnet_type = 30;
+    BITNET_TYPE_TQ1_0: bitnet_type = 34;
+    BITNET_TYPE_TQ2_0: bitnet_type = 35;
+    BITNET_TYPE_I2_S: bitnet_type = 36;
+    BITNET_TYPE_I8_S: bitnet_type = 37;
+    BITNET_TYPE_Q2_0: bitnet_type = 42;
+    BITNET_TYPE_HF_BITNET: bitnet_type = 0x10001;
+    BITNET_TYPE_BITNET_RS_I2S: bitnet_type = 0x10002;
+
+    BITNET_TENSOR_ALLOW_SCALE_ROUNDING: u32 = 0x1;
+    BITNET_TENSOR_UNIT_SCALE: u32 = 0x2;
+    BITNET_TERNARIZE_NONE: i32 = 0;
+    BITNET_TERNARIZE_ABSMEAN: i32 = 1;
+    BITNET_TENSOR_OPTIONS_SIZE_V1: u32 = 40;
 }
 
 /// `BITNET_QUANT_VERSION_STRING`.

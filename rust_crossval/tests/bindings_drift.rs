@@ -51,6 +51,7 @@ fn rust_type(c_type: &str) -> String {
         "void" if pointers > 0 => "c_void".to_string(),
         "void" => "()".to_string(),
         "uint64_t" => "u64".to_string(),
+        "int64_t" => "i64".to_string(),
         name if name.starts_with("bitnet_") => name.to_string(),
         other => panic!("no Rust mapping for C type {other:?}"),
     };
@@ -111,7 +112,9 @@ fn every_header_function_is_bound_with_the_same_signature() {
         .iter()
         .map(|s| {
             let ret = if s.ret.is_empty() { "()".to_string() } else { normalise(s.ret) };
-            let params = s.params.iter().map(|(n, t)| (n.to_string(), normalise(t))).collect();
+            // A C parameter named like a Rust keyword (`type`) is a raw identifier.
+            let params =
+                s.params.iter().map(|(n, t)| (n.trim_start_matches("r#").to_string(), normalise(t))).collect();
             (s.name.to_string(), Declaration { params, ret })
         })
         .collect();
@@ -127,8 +130,13 @@ fn every_header_function_is_bound_with_the_same_signature() {
 fn header_constants(text: &str) -> BTreeSet<String> {
     // Not numbers: the export macro, the include guard, an initialiser (its
     // values are checked through the options layout test) and a string.
-    const NOT_NUMERIC: [&str; 4] =
-        ["BITNET_API", "BITNET_QUANT_H", "BITNET_QUANT_OPTIONS_INIT", "BITNET_QUANT_VERSION_STRING"];
+    const NOT_NUMERIC: [&str; 5] = [
+        "BITNET_API",
+        "BITNET_QUANT_H",
+        "BITNET_QUANT_OPTIONS_INIT",
+        "BITNET_TENSOR_OPTIONS_INIT",
+        "BITNET_QUANT_VERSION_STRING",
+    ];
     let code = strip_comments(text);
     let mut names = BTreeSet::new();
     for line in code.lines().map(str::trim) {
@@ -205,72 +213,87 @@ fn every_header_constant_has_the_same_value() {
     assert_eq!(values["BITNET_QUANT_VERSION_STRING"], sys::BITNET_QUANT_VERSION_STRING);
 }
 
-#[test]
-fn structs_have_the_c_layout_and_initialiser() {
-    use std::mem::{align_of, offset_of, size_of};
-    let program = r#"#define BITNET_QUANT_EXPERIMENTAL
-#include <stddef.h>
-#include <stdio.h>
-#include "bitnet_quant.h"
-#define LAYOUT(T) printf(#T ".size %zu\n" #T ".align %zu\n", sizeof(T), _Alignof(T))
-#define FIELD(T, f) printf(#T "." #f " %zu\n", offsetof(T, f))
-int main(void) {
-  bitnet_quant_options init = BITNET_QUANT_OPTIONS_INIT;
-  LAYOUT(bitnet_quant_options);
-  FIELD(bitnet_quant_options, struct_size); FIELD(bitnet_quant_options, block_size);
-  FIELD(bitnet_quant_options, cpu_target); FIELD(bitnet_quant_options, device);
-  FIELD(bitnet_quant_options, device_index); FIELD(bitnet_quant_options, flags);
-  LAYOUT(bitnet_cuda_device_info);
-  FIELD(bitnet_cuda_device_info, struct_size); FIELD(bitnet_cuda_device_info, name);
-  FIELD(bitnet_cuda_device_info, compute_major); FIELD(bitnet_cuda_device_info, compute_minor);
-  FIELD(bitnet_cuda_device_info, multiprocessor_count); FIELD(bitnet_cuda_device_info, usable);
-  FIELD(bitnet_cuda_device_info, total_memory); FIELD(bitnet_cuda_device_info, free_memory);
-  FIELD(bitnet_cuda_device_info, supports_fp16); FIELD(bitnet_cuda_device_info, supports_bf16);
-  printf("init %u %u %u %d %d %u\n", init.struct_size, init.block_size, init.cpu_target,
-         (int)init.device, (int)init.device_index, init.flags);
-  return 0;
+/// Size, alignment and field offsets of each listed struct of `sys`.
+macro_rules! layouts {
+    ($($name:ident { $($field:ident),* $(,)? })*) => {
+        vec![$((
+            stringify!($name),
+            std::mem::size_of::<sys::$name>(),
+            std::mem::align_of::<sys::$name>(),
+            vec![$((stringify!($field), std::mem::offset_of!(sys::$name, $field))),*],
+        )),*]
+    };
 }
-"#;
-    let c = c_values(&run_c("struct_layout", program));
-    type O = sys::bitnet_quant_options;
-    type D = sys::bitnet_cuda_device_info;
-    let rust = [
-        ("bitnet_quant_options.size", size_of::<O>()),
-        ("bitnet_quant_options.align", align_of::<O>()),
-        ("bitnet_quant_options.struct_size", offset_of!(O, struct_size)),
-        ("bitnet_quant_options.block_size", offset_of!(O, block_size)),
-        ("bitnet_quant_options.cpu_target", offset_of!(O, cpu_target)),
-        ("bitnet_quant_options.device", offset_of!(O, device)),
-        ("bitnet_quant_options.device_index", offset_of!(O, device_index)),
-        ("bitnet_quant_options.flags", offset_of!(O, flags)),
-        ("bitnet_cuda_device_info.size", size_of::<D>()),
-        ("bitnet_cuda_device_info.align", align_of::<D>()),
-        ("bitnet_cuda_device_info.struct_size", offset_of!(D, struct_size)),
-        ("bitnet_cuda_device_info.name", offset_of!(D, name)),
-        ("bitnet_cuda_device_info.compute_major", offset_of!(D, compute_major)),
-        ("bitnet_cuda_device_info.compute_minor", offset_of!(D, compute_minor)),
-        ("bitnet_cuda_device_info.multiprocessor_count", offset_of!(D, multiprocessor_count)),
-        ("bitnet_cuda_device_info.usable", offset_of!(D, usable)),
-        ("bitnet_cuda_device_info.total_memory", offset_of!(D, total_memory)),
-        ("bitnet_cuda_device_info.free_memory", offset_of!(D, free_memory)),
-        ("bitnet_cuda_device_info.supports_fp16", offset_of!(D, supports_fp16)),
-        ("bitnet_cuda_device_info.supports_bf16", offset_of!(D, supports_bf16)),
-    ];
-    for (name, value) in rust {
-        assert_eq!(c[name], value.to_string(), "{name}");
+
+#[test]
+fn structs_have_the_c_layout_and_initialisers() {
+    let rust = layouts! {
+        bitnet_quant_options { struct_size, block_size, cpu_target, device, device_index, flags }
+        bitnet_type_info {
+            struct_size, name, defined_by, block_elements, block_bytes, tail_bytes, cols_multiple,
+            rows_multiple, elements_multiple, ternary, can_quantize, bits_per_weight
+        }
+        bitnet_tensor_options {
+            struct_size, flags, cpu_target, n_threads, ternarize, block_size, group_size, threshold, reserved
+        }
+        bitnet_tensor_stats { struct_size, reserved, values, scales, nonfinite_scales, scale_min, scale_max }
+        bitnet_cuda_device_info {
+            struct_size, name, compute_major, compute_minor, multiprocessor_count, usable, total_memory,
+            free_memory, supports_fp16, supports_bf16
+        }
+    };
+    let mut program = String::from(
+        "#define BITNET_QUANT_EXPERIMENTAL\n#include <stddef.h>\n#include <stdio.h>\n#include \"bitnet_quant.h\"\n\
+         int main(void) {\n  bitnet_quant_options q = BITNET_QUANT_OPTIONS_INIT;\n\
+         bitnet_tensor_options t = BITNET_TENSOR_OPTIONS_INIT;\n",
+    );
+    for (name, _, _, fields) in &rust {
+        program += &format!(
+            "  printf(\"{name}.size %zu\\n{name}.align %zu\\n\", sizeof({name}), _Alignof({name}));\n"
+        );
+        for (field, _) in fields {
+            program += &format!("  printf(\"{name}.{field} %zu\\n\", offsetof({name}, {field}));\n");
+        }
     }
-    // Every struct of the header is covered above.
+    program += "  printf(\"quant_init %u %u %u %d %d %u\\n\", q.struct_size, q.block_size, q.cpu_target,\n\
+                (int)q.device, (int)q.device_index, q.flags);\n\
+                printf(\"tensor_init %u %u %u %d %d %u %lld %g %u\\n\", t.struct_size, t.flags, t.cpu_target,\n\
+                (int)t.n_threads, (int)t.ternarize, t.block_size, (long long)t.group_size, (double)t.threshold,\n\
+                t.reserved);\n  return 0;\n}\n";
+    let c = c_values(&run_c("struct_layout", &program));
+    for (name, size, align, fields) in &rust {
+        assert_eq!(c[&format!("{name}.size")], size.to_string(), "sizeof({name})");
+        assert_eq!(c[&format!("{name}.align")], align.to_string(), "_Alignof({name})");
+        for (field, offset) in fields {
+            assert_eq!(c[&format!("{name}.{field}")], offset.to_string(), "offsetof({name}, {field})");
+        }
+    }
+    // Every struct of the header is covered above, with every field (the
+    // last field's offset plus the size of what follows it must be the size).
     let structs: BTreeSet<String> = strip_comments(&header_text())
         .split("typedef struct ")
         .skip(1)
         .map(|rest| rest.split_whitespace().next().unwrap().to_string())
         .collect();
-    let covered: BTreeSet<String> = rust.iter().map(|(n, _)| n.split('.').next().unwrap().to_string()).collect();
+    let covered: BTreeSet<String> = rust.iter().map(|(n, ..)| n.to_string()).collect();
     assert_eq!(structs, covered, "structs of the header vs. this test");
-    let d = O::default();
-    let init =
-        format!("{} {} {} {} {} {}", d.struct_size, d.block_size, d.cpu_target, d.device, d.device_index, d.flags);
-    assert_eq!(c["init"], init, "BITNET_QUANT_OPTIONS_INIT");
+    for name in &structs {
+        let body = strip_comments(&header_text());
+        let body = body.split(&format!("typedef struct {name} {{")).nth(1).unwrap().split('}').next().unwrap();
+        let c_fields = body.split(';').filter(|f| !f.trim().is_empty()).count();
+        let listed = rust.iter().find(|(n, ..)| n == name).unwrap().3.len();
+        assert_eq!(c_fields, listed, "fields of {name}");
+    }
+    let q = sys::bitnet_quant_options::default();
+    let quant_init =
+        format!("{} {} {} {} {} {}", q.struct_size, q.block_size, q.cpu_target, q.device, q.device_index, q.flags);
+    assert_eq!(c["quant_init"], quant_init, "BITNET_QUANT_OPTIONS_INIT");
+    let t = sys::bitnet_tensor_options::default();
+    let tensor_init = format!(
+        "{} {} {} {} {} {} {} {} {}",
+        t.struct_size, t.flags, t.cpu_target, t.n_threads, t.ternarize, t.block_size, t.group_size, t.threshold, t.reserved
+    );
+    assert_eq!(c["tensor_init"], tensor_init, "BITNET_TENSOR_OPTIONS_INIT");
 }
 
 #[test]
