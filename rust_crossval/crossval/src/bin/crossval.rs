@@ -5,13 +5,13 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use bitnet_quant::crossval::{error_metrics, golden_parity, random_parity, ErrorRow, ParityRow};
-use bitnet_quant::golden::{default_dir, GoldenSet};
+use bitnet_quant_crossval::crossval::{error_metrics, golden_parity, random_parity, ErrorRow, ParityRow};
+use bitnet_quant_crossval::golden::{default_dir, GoldenSet};
 use bitnet_quant::Library;
 use serde_json::json;
 
 const USAGE: &str = "usage: crossval [--golden DIR] [--library PATH] [--random-cases N] [--seed S] [--json PATH]
-  --golden DIR       golden vectors (default: ../ffi_tests/golden of this crate)
+  --golden DIR       golden vectors (default: ffi_tests/golden of this repository)
   --library PATH     library to dlopen for the loaded backend
                      (default: $BITNET_QUANT_LIBRARY, else the one build.rs linked)
   --random-cases N   random family-A cases checked against the model (default 300)
@@ -105,7 +105,9 @@ fn to_json(lib: &Library, rows: &[ParityRow], errors: &[ErrorRow], args: &Args) 
 
 fn run(args: &Args) -> Result<bool, String> {
     let set = GoldenSet::open(&args.golden).map_err(|e| format!("golden vectors: {e}"))?;
-    let loaded = Library::load(&args.library).map_err(|e| format!("dlopen {}: {e}", args.library.display()))?;
+    // SAFETY: the user names a libbitnet_quant (the default: the one this
+    // binary links, found through its rpath).
+    let loaded = unsafe { Library::load(&args.library) }.map_err(|e| format!("dlopen {}: {e}", args.library.display()))?;
     let linked = Library::linked();
     let targets = linked.cpu_targets_supported();
     println!(

@@ -19,7 +19,7 @@ fn make_layout() -> PathBuf {
     let libdir = env!("BITNET_QUANT_LIBDIR");
     assert!(!libdir.is_empty(), "build.rs found no library directory; set BITNET_QUANT_DIR");
     let out = scratch("bitnet_cpp_dir");
-    let status = Command::new(manifest_dir().join("../tools/bitnet_cpp_dir.sh"))
+    let status = Command::new(manifest_dir().join("../../tools/bitnet_cpp_dir.sh"))
         .arg(libdir)
         .arg(&out)
         .status()

@@ -5,7 +5,8 @@
 //! `cargo bench --bench ffi_overhead -- --warm-up-time 1 --measurement-time 2`
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 
-use bitnet_quant::{model, CpuTarget, Format, Library, Options};
+use bitnet_quant::{CpuTarget, Format, Library, Options};
+use bitnet_quant_crossval::model;
 
 fn input(n: usize) -> Vec<f32> {
     (0..n).map(|i| ((i * 2_654_435_761usize) % 10_007) as f32 / 2_500.0 - 2.0).collect()
@@ -13,7 +14,8 @@ fn input(n: usize) -> Vec<f32> {
 
 fn small_calls(c: &mut Criterion) {
     let linked = Library::linked();
-    let loaded = Library::load(Library::default_path()).expect("dlopen the library");
+    // SAFETY: the library this benchmark links, found through its rpath.
+    let loaded = unsafe { Library::load(Library::default_path()) }.expect("dlopen the library");
     let mut group = c.benchmark_group("small_call_overhead_i2s");
     for n in [4usize, 32, 128] {
         let x = input(n);

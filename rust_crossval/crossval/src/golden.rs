@@ -5,11 +5,11 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::Format;
+use bitnet_quant::Format;
 
 /// `ffi_tests/golden` of the repository this crate lives in.
 pub fn default_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../ffi_tests/golden")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../ffi_tests/golden")
 }
 
 fn invalid(path: &Path, what: impl std::fmt::Display) -> io::Error {

@@ -2,15 +2,17 @@
 //! family-A rules (src/model.rs) on every CPU target through both backends,
 //! round trips, splitting at block boundaries, agreement of all targets on
 //! the bitnet_cpp_* functions, and concurrent calls.
+#[path = "../../bitnet-quant/tests/common/mod.rs"]
 mod common;
 
 use std::thread;
 
 use proptest::prelude::*;
 
-use bitnet_quant::crossval::{check_against_model, first_byte_diff, first_float_diff};
-use bitnet_quant::strategies::{block_size, finite_tensor, format, quantize_case, tensor, value};
-use bitnet_quant::{model, sys, CpuTarget, Format, Library, Options};
+use bitnet_quant_crossval::crossval::{check_against_model, first_byte_diff, first_float_diff};
+use bitnet_quant_crossval::strategies::{block_size, finite_tensor, format, quantize_case, tensor, value};
+use bitnet_quant::{sys, CpuTarget, Format, Library, Options};
+use bitnet_quant_crossval::model;
 
 fn config(cases: u32) -> ProptestConfig {
     // No regression files written into the source tree.

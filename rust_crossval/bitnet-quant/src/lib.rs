@@ -1,12 +1,40 @@
-//! The safe API: one `Library` type over either the linked library or a copy
-//! opened at run time, so both reach exactly the same Rust code.
+//! The safe Rust API of libbitnet_quant: BitNet b1.58 ternary weights in the
+//! layouts of real model files (ggml TQ1_0/TQ2_0/Q2_0, bitnet.cpp I2_S,
+//! transformers' packed layout, BitNet-rs), encoded, decoded and converted
+//! bit for bit, on every CPU.
+//!
+//! One [`Library`] type works over either the linked library
+//! ([`Library::linked`], the common path) or a copy opened at run time
+//! ([`Library::load`], as other languages `dlopen` it), so both reach
+//! exactly the same Rust code. Raw declarations are in [`sys`]
+//! (the `bitnet-quant-sys` crate).
+//!
+//! ```
+//! use bitnet_quant::{Library, TensorType};
+//!
+//! let lib = Library::linked();
+//! // A 2 x 256 f32 matrix -> ggml's TQ2_0 (absmean-ternarized first) -> f32.
+//! let weights: Vec<f32> = (0..512).map(|i| ((i % 7) as f32 - 3.0) * 0.01).collect();
+//! let tq2 = lib.quantize_tensor(TensorType::TQ2_0, &weights, 2, 256, &Default::default())?;
+//! assert_eq!((tq2.rows(), tq2.cols(), tq2.bytes().len()), (2, 256, 2 * 66));
+//! let restored: Vec<f32> = lib.dequantize_tensor(&tq2)?;
+//! assert_eq!(restored.len(), 512);
+//! // Re-pack the same codes into bitnet.cpp's I2_S without a float round trip.
+//! let i2s = lib.transcode(&tq2, TensorType::I2_S, &Default::default())?;
+//! assert_eq!(lib.dequantize_tensor::<f32>(&i2s)?, restored);
+//! # Ok::<(), bitnet_quant::Error>(())
+//! ```
 use std::ffi::{CStr, CString, OsStr};
 use std::fmt;
 use std::os::raw::{c_char, c_int, c_void};
 use std::path::PathBuf;
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Mutex, MutexGuard, OnceLock};
 
-use crate::sys;
+pub use bitnet_quant_sys as sys;
+pub use half::{bf16, f16};
+
+mod tensor;
+pub use tensor::*;
 
 /// A quantization format, numbered as BitNet-rs numbers it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -60,6 +88,7 @@ impl CpuTarget {
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Device {
     #[default]
     Auto,
@@ -79,6 +108,7 @@ impl Device {
 
 /// What ran the most recent successful call on this thread.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Backend {
     None,
     Cpu,
@@ -121,16 +151,81 @@ impl Options {
     }
 }
 
-/// A failed call: the library's status code and its message for this call.
+/// What went wrong, one variant per `BITNET_E_*` status; match on it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    NullPointer,
+    BufferTooSmall,
+    SizeMismatch,
+    SizeOverflow,
+    InvalidBlockSize,
+    InvalidFormat,
+    InvalidOptions,
+    AllNonFinite,
+    Overlap,
+    Misaligned,
+    UnsupportedTarget,
+    InvalidArgument,
+    DeviceUnavailable,
+    DeviceFailure,
+    InvalidType,
+    InvalidShape,
+    InexactScale,
+    InvalidData,
+    OutOfMemory,
+    /// A status this binding does not know (a newer library).
+    Other(i32),
+}
+
+impl ErrorKind {
+    pub fn from_status(status: i32) -> ErrorKind {
+        match status {
+            sys::BITNET_E_NULL_POINTER => ErrorKind::NullPointer,
+            sys::BITNET_E_BUFFER_TOO_SMALL => ErrorKind::BufferTooSmall,
+            sys::BITNET_E_SIZE_MISMATCH => ErrorKind::SizeMismatch,
+            sys::BITNET_E_SIZE_OVERFLOW => ErrorKind::SizeOverflow,
+            sys::BITNET_E_INVALID_BLOCK_SIZE => ErrorKind::InvalidBlockSize,
+            sys::BITNET_E_INVALID_FORMAT => ErrorKind::InvalidFormat,
+            sys::BITNET_E_INVALID_OPTIONS => ErrorKind::InvalidOptions,
+            sys::BITNET_E_ALL_NONFINITE => ErrorKind::AllNonFinite,
+            sys::BITNET_E_OVERLAP => ErrorKind::Overlap,
+            sys::BITNET_E_MISALIGNED => ErrorKind::Misaligned,
+            sys::BITNET_E_UNSUPPORTED_TARGET => ErrorKind::UnsupportedTarget,
+            sys::BITNET_E_INVALID_ARGUMENT => ErrorKind::InvalidArgument,
+            sys::BITNET_E_DEVICE_UNAVAILABLE => ErrorKind::DeviceUnavailable,
+            sys::BITNET_E_DEVICE_FAILURE => ErrorKind::DeviceFailure,
+            sys::BITNET_E_INVALID_TYPE => ErrorKind::InvalidType,
+            sys::BITNET_E_INVALID_SHAPE => ErrorKind::InvalidShape,
+            sys::BITNET_E_INEXACT_SCALE => ErrorKind::InexactScale,
+            sys::BITNET_E_INVALID_DATA => ErrorKind::InvalidData,
+            sys::BITNET_E_OUT_OF_MEMORY => ErrorKind::OutOfMemory,
+            other => ErrorKind::Other(other),
+        }
+    }
+}
+
+/// A failed call: what kind of failure ([`Error::kind`]), the library's
+/// status code, and its message for this call (which argument, which size).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Error {
     pub status: i32,
     pub message: String,
 }
 
+impl Error {
+    pub(crate) fn new(status: i32, message: impl Into<String>) -> Error {
+        Error { status, message: message.into() }
+    }
+
+    pub fn kind(&self) -> ErrorKind {
+        ErrorKind::from_status(self.status)
+    }
+}
+
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "status {}: {}", self.status, self.message)
+        write!(f, "{:?} ({}): {}", self.kind(), self.status, self.message)
     }
 }
 
@@ -138,7 +233,9 @@ impl std::error::Error for Error {}
 
 pub type Result<T> = std::result::Result<T, Error>;
 
-/// Packed 2-bit codes (ceil(n/4) bytes) and one scale per block.
+/// Packed 2-bit codes (ceil(n/4) bytes) and one scale per block, the
+/// buffers of the BitNet-rs-numbered formats ([`Format`]). The tensor
+/// layouts of model files are [`Tensor`]s, which remember type and shape.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Quantized {
     pub packed: Vec<u8>,
@@ -174,14 +271,12 @@ pub struct DeviceQuantizeBuffers {
 /// libbitnet_quant, linked or loaded.
 pub struct Library {
     functions: sys::Functions,
-    /// Serialises `with_cpu_target` so that its closure runs on its target.
-    process_target: Mutex<()>,
+    /// The process-wide target this `Library` last set (AUTO at first);
+    /// held by a [`CpuTargetGuard`] while it lives.
+    process_target: Mutex<CpuTarget>,
     // Declared last: dropped (dlclose) after nothing can use the pointers.
     _handle: Option<libloading::Library>,
 }
-
-/// Where `build.rs` found the library, for loading it at run time.
-const BUILD_LIBDIR: &str = env!("BITNET_QUANT_LIBDIR");
 
 fn c_string(ptr: *const c_char) -> Option<String> {
     // SAFETY: the library returns NULL or a NUL-terminated string that stays
@@ -190,10 +285,8 @@ fn c_string(ptr: *const c_char) -> Option<String> {
 }
 
 fn c_len(name: &str, len: usize) -> Result<c_int> {
-    c_int::try_from(len).map_err(|_| Error {
-        status: sys::BITNET_E_SIZE_OVERFLOW,
-        message: format!("{name} is {len}; the bitnet_cpp_* functions take a C int"),
-    })
+    c_int::try_from(len)
+        .map_err(|_| Error::new(sys::BITNET_E_SIZE_OVERFLOW, format!("{name} is {len}; the bitnet_cpp_* functions take a C int")))
 }
 
 impl Library {
@@ -202,30 +295,36 @@ impl Library {
         static LINKED: OnceLock<Library> = OnceLock::new();
         LINKED.get_or_init(|| Library {
             functions: sys::Functions::linked(),
-            process_target: Mutex::new(()),
+            process_target: Mutex::new(CpuTarget::AUTO),
             _handle: None,
         })
     }
 
     /// Opens a libbitnet_quant with `dlopen` and looks up every function.
-    pub fn load(path: impl AsRef<OsStr>) -> std::result::Result<Library, libloading::Error> {
-        let path = path.as_ref();
-        // SAFETY: loading runs the library's initialisers; libbitnet_quant's
-        // are its own static constructors, with no preconditions.
-        let handle = unsafe { libloading::Library::new(path)? };
-        // SAFETY: the pointers live in `Library` next to `handle`, which keeps
-        // the library loaded; the ABI is the one of include/bitnet_quant.h.
-        let functions = unsafe { sys::Functions::from_library(&handle)? };
-        Ok(Library { functions, process_target: Mutex::new(()), _handle: Some(handle) })
+    ///
+    /// # Errors
+    /// The loader's error, or the first function the library lacks.
+    ///
+    /// # Safety
+    /// As for `libloading::Library::new`: loading runs the file's
+    /// initialisers, and every call later trusts that the file really is
+    /// libbitnet_quant with the ABI of this crate's header (an unrelated
+    /// library that exports the same names is undefined behaviour).
+    pub unsafe fn load(path: impl AsRef<OsStr>) -> std::result::Result<Library, libloading::Error> {
+        let handle = libloading::Library::new(path.as_ref())?;
+        // The pointers live in `Library` next to `handle`, which keeps the
+        // library loaded.
+        let functions = sys::Functions::from_library(&handle)?;
+        Ok(Library { functions, process_target: Mutex::new(CpuTarget::AUTO), _handle: Some(handle) })
     }
 
-    /// `$BITNET_QUANT_LIBRARY`, else the library build.rs linked against.
+    /// What to pass to [`Library::load`]: `$BITNET_QUANT_LIBRARY`, else the
+    /// versioned file name, which the system loader resolves.
     pub fn default_path() -> PathBuf {
-        if let Some(path) = std::env::var_os("BITNET_QUANT_LIBRARY") {
-            return PathBuf::from(path);
+        match std::env::var_os("BITNET_QUANT_LIBRARY") {
+            Some(path) => PathBuf::from(path),
+            None => PathBuf::from(format!("libbitnet_quant.so.{}", sys::BITNET_QUANT_VERSION_MAJOR)),
         }
-        let file = format!("libbitnet_quant.so.{}", sys::BITNET_QUANT_VERSION_MAJOR);
-        PathBuf::from(BUILD_LIBDIR).join(file)
     }
 
     fn check(&self, status: c_int, message: unsafe extern "C" fn() -> *const c_char) -> Result<()> {
@@ -283,20 +382,29 @@ impl Library {
     }
 
     pub fn cpu_target_from_name(&self, name: &str) -> Result<CpuTarget> {
-        let name = CString::new(name).map_err(|_| Error {
-            status: sys::BITNET_E_INVALID_ARGUMENT,
-            message: format!("target name {name:?} contains a NUL byte"),
-        })?;
+        let name = c_name(name)?;
         let mut target = 0;
         // SAFETY: both pointers are valid for the call.
         let status = unsafe { (self.functions.bitnet_cpu_target_from_name)(name.as_ptr(), &mut target) };
         self.check_status(status).map(|()| CpuTarget(target))
     }
 
-    /// Sets the process-wide target. Other threads see it at once; prefer
-    /// `Options::cpu_target`, or `with_cpu_target` for the functions that
-    /// take no options.
-    pub fn set_cpu_target(&self, target: CpuTarget) -> Result<()> {
+    /// Sets the process-wide target until the guard is dropped (also on
+    /// panic), which restores the one before. Other threads see it at once,
+    /// and other guards of this `Library` wait for this one (a second guard
+    /// on the same thread while one lives would wait forever); prefer
+    /// `Options::cpu_target` or `TensorOptions::cpu_target` per call. For
+    /// the functions that take no options (`bitnet_cpp_*`, the fixed-format
+    /// entry points).
+    pub fn override_cpu_target(&self, target: CpuTarget) -> Result<CpuTargetGuard<'_>> {
+        let mut current = self.process_target.lock().unwrap_or_else(|poison| poison.into_inner());
+        let previous = *current;
+        self.set_process_target(target)?;
+        *current = target;
+        Ok(CpuTargetGuard { library: self, previous, current })
+    }
+
+    fn set_process_target(&self, target: CpuTarget) -> Result<()> {
         // SAFETY: plain value.
         self.check_status(unsafe { (self.functions.bitnet_cpu_set_target)(target.0) })
     }
@@ -305,21 +413,15 @@ impl Library {
     pub fn cpu_target(&self) -> Result<CpuTarget> {
         // SAFETY: no arguments.
         match unsafe { (self.functions.bitnet_cpu_get_target)() } {
-            0 => {
-                Err(Error { status: sys::BITNET_E_UNSUPPORTED_TARGET, message: self.last_error().unwrap_or_default() })
-            }
+            0 => Err(Error::new(sys::BITNET_E_UNSUPPORTED_TARGET, self.last_error().unwrap_or_default())),
             target => Ok(CpuTarget(target)),
         }
     }
 
-    /// Runs `f` with the process-wide target set to `target`, then restores
-    /// AUTO. Callers of this function on the same `Library` take turns.
+    /// Runs `f` under [`Library::override_cpu_target`].
     pub fn with_cpu_target<R>(&self, target: CpuTarget, f: impl FnOnce() -> R) -> Result<R> {
-        let _turn = self.process_target.lock().unwrap_or_else(|poison| poison.into_inner());
-        self.set_cpu_target(target)?;
-        let result = f();
-        self.set_cpu_target(CpuTarget::AUTO)?;
-        Ok(result)
+        let _guard = self.override_cpu_target(target)?;
+        Ok(f())
     }
 
     pub fn last_backend(&self) -> Backend {
@@ -520,10 +622,10 @@ impl Library {
         // The library cannot see slice lengths: they are checked here.
         for (name, len, rows, cols) in [("a", a.len(), m, k), ("b", b.len(), k, n), ("c", c.len(), m, n)] {
             if rows.checked_mul(cols) != Some(len) {
-                return Err(Error {
-                    status: sys::BITNET_E_SIZE_MISMATCH,
-                    message: format!("{name} has {len} elements; {rows} x {cols} expected"),
-                });
+                return Err(Error::new(
+                    sys::BITNET_E_SIZE_MISMATCH,
+                    format!("{name} has {len} elements; {rows} x {cols} expected"),
+                ));
             }
         }
         let (m, n, k) = (c_len("m", m)?, c_len("n", n)?, c_len("k", k)?);
@@ -663,4 +765,34 @@ impl Library {
             stream,
         ))
     }
+}
+
+/// The process-wide CPU target of a [`Library`], set by
+/// [`Library::override_cpu_target`]; dropping it restores the previous one.
+#[must_use = "the target is restored when the guard is dropped"]
+pub struct CpuTargetGuard<'a> {
+    library: &'a Library,
+    previous: CpuTarget,
+    current: MutexGuard<'a, CpuTarget>,
+}
+
+impl CpuTargetGuard<'_> {
+    /// The target this guard set.
+    pub fn target(&self) -> CpuTarget {
+        *self.current
+    }
+}
+
+impl Drop for CpuTargetGuard<'_> {
+    fn drop(&mut self) {
+        // Restoring a target that was accepted before cannot fail.
+        let restored = self.library.set_process_target(self.previous);
+        debug_assert!(restored.is_ok(), "{restored:?}");
+        *self.current = self.previous;
+    }
+}
+
+fn c_name(name: &str) -> Result<CString> {
+    CString::new(name)
+        .map_err(|_| Error::new(sys::BITNET_E_INVALID_ARGUMENT, format!("name {name:?} contains a NUL byte")))
 }

@@ -1,10 +1,18 @@
-//! Raw bindings to `include/bitnet_quant.h`, hand-written.
+//! Raw declarations of `include/bitnet_quant.h`, libbitnet_quant's C ABI
+//! (BitNet b1.58 ternary layouts: quantize, dequantize, transcode, absmean).
 //!
-//! One macro declares every function once and derives from that list the
-//! `extern "C"` block (the linked library), a table of function pointers that
-//! either the linked symbols or `dlsym` fill in, and `SIGNATURES`, which
-//! `tests/bindings_drift.rs` compares with the header so that the two cannot
-//! drift apart silently.
+//! Hand-written, not generated: one macro declares every function once and
+//! derives from that list the `extern "C"` block (the linked library), a
+//! table of function pointers ([`Functions`]) that either the linked symbols
+//! or `dlsym` (feature `libloading`) fill in, and [`SIGNATURES`], which
+//! `tests/bindings_drift.rs` compares with the header (names, parameter
+//! names and types, constants evaluated by the C compiler, struct layouts)
+//! so that the two cannot drift apart silently.
+//!
+//! The build script finds the library (`BITNET_QUANT_LIB_DIR`,
+//! `BITNET_QUANT_DIR`, pkg-config, or the `bundled` feature) and links it;
+//! without one, `cargo check` and `cargo doc` still work. The safe API is the
+//! `bitnet-quant` crate.
 #![allow(non_camel_case_types)]
 
 use std::os::raw::{c_char, c_int, c_uint, c_void};
@@ -144,9 +152,13 @@ macro_rules! bitnet_functions {
 
             /// Looks every symbol up in a library opened with `dlopen`.
             ///
+            /// # Errors
+            /// The first symbol that library lacks (an older version).
+            ///
             /// # Safety
             /// The pointers are valid while `library` stays loaded, and only
             /// if it really is libbitnet_quant with this header's ABI.
+            #[cfg(feature = "libloading")]
             pub unsafe fn from_library(
                 library: &libloading::Library,
             ) -> Result<Functions, libloading::Error> {

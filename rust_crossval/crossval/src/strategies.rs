@@ -3,7 +3,7 @@
 use proptest::prelude::*;
 use proptest::sample::select;
 
-use crate::Format;
+use bitnet_quant::Format;
 
 /// Values at which the rules change: ±Inf, NaN, ±0.0, subnormals, the
 /// 1e-30 floor and 1e30 cap of the scale (and their neighbours), f32 limits.

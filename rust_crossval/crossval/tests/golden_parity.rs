@@ -1,10 +1,11 @@
 //! Every case of every golden file (families A and B, matmul_i2s), through
 //! the linked and the loaded library, on every CPU target this machine
 //! supports, compared bit for bit with BitNet-rs's output.
+#[path = "../../bitnet-quant/tests/common/mod.rs"]
 mod common;
 
-use bitnet_quant::crossval::golden_parity;
-use bitnet_quant::golden::{default_dir, Family, GoldenSet};
+use bitnet_quant_crossval::crossval::golden_parity;
+use bitnet_quant_crossval::golden::{default_dir, Family, GoldenSet};
 use bitnet_quant::Library;
 
 fn assert_golden_parity(backend: &str, lib: &Library) {
@@ -45,7 +46,7 @@ fn golden_parity_loaded() {
 /// difference.
 #[test]
 fn the_bitwise_comparison_finds_each_kind_of_difference() {
-    use bitnet_quant::crossval::{first_byte_diff, first_float_diff};
+    use bitnet_quant_crossval::crossval::{first_byte_diff, first_float_diff};
     assert_eq!(first_byte_diff(&[1, 2, 3, 4], &[1, 2, 3, 5]), Some(3));
     assert_eq!(first_byte_diff(&[1, 2], &[1, 2]), None);
     assert_eq!(first_byte_diff(&[1, 2], &[1, 2, 3]), Some(2));

@@ -4,7 +4,8 @@ use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 
 use crate::golden::{Case, Family, GoldenSet};
-use crate::{model, sys, CpuTarget, Format, Library, Options};
+use crate::model;
+use bitnet_quant::{sys, CpuTarget, Format, Library, Options};
 
 /// The first index where `same` fails, or the shorter length when the
 /// lengths differ.
@@ -56,7 +57,7 @@ fn expect_bytes(what: &str, got: &[u8], want: &[u8]) -> Result<(), String> {
 #[derive(Clone, Debug)]
 pub struct ParityRow {
     pub backend: String,
-    /// A golden file name, or "random <format>" for model cases.
+    /// A golden file name, or `"random <format>"` for model cases.
     pub suite: String,
     pub format: String,
     /// The block size, or 0 where the suite mixes block sizes or has none.
@@ -128,7 +129,7 @@ fn check_quantizer(
     expect_floats("dequant", &dequant, &golden(set, case, "dequant")?.f32s())?;
 
     if block == format.default_block_size() {
-        let mut fixed = crate::Quantized { packed: vec![0; packed.len()], scales: vec![0.0; scales.len()] };
+        let mut fixed = bitnet_quant::Quantized { packed: vec![0; packed.len()], scales: vec![0.0; scales.len()] };
         let mut fixed_dequant = vec![0.0; input.len()];
         lib.with_cpu_target(target, || {
             lib.quantize_default_block(format, &input, &mut fixed.packed, &mut fixed.scales)?;
@@ -287,7 +288,7 @@ pub const DISTRIBUTIONS: [&str; 6] = [
 ];
 
 /// Round-trip error of each format at its default block on each distribution.
-pub fn error_metrics(lib: &Library, set: &GoldenSet) -> Result<Vec<ErrorRow>, crate::Error> {
+pub fn error_metrics(lib: &Library, set: &GoldenSet) -> Result<Vec<ErrorRow>, bitnet_quant::Error> {
     let mut rows = Vec::new();
     for format in Format::ALL {
         for name in DISTRIBUTIONS {

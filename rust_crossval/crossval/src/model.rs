@@ -6,7 +6,7 @@
 //!
 //! Rust's `f32::round` rounds half away from zero and `as` casts saturate
 //! (NaN to 0), which is what the spec's rules assume.
-use crate::{Format, Quantized};
+use bitnet_quant::{Format, Quantized};
 
 /// I2_S refuses an input with no finite element (BitNet-rs MalformedData).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
