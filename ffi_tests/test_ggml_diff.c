@@ -56,49 +56,6 @@ static long first_bits_diff(const float* a, const float* b, size_t n) {
   return -1;
 }
 
-static float bits_float(uint32_t u) {
-  float f;
-  memcpy(&f, &u, 4);
-  return f;
-}
-
-/* Block-wise adversarial values: each block a pattern of its own. */
-static void fill_adversarial(float* x, size_t n, size_t block, uint64_t seed) {
-  uint64_t s = seed;
-  for (size_t b = 0; b * block < n; ++b) {
-    float* xb = x + b * block;
-    const size_t len = n - b * block < block ? n - b * block : block;
-    const unsigned kind = (unsigned)(rng_next(&s) % 12);
-    const float amax = (float)(rng_uniform(&s) * 4 + 0.25);
-    for (size_t j = 0; j < len; ++j) {
-      const double u = rng_uniform(&s);
-      float v = (float)rng_normal(&s) * amax / 3;
-      switch (kind) {
-        case 0: break;                                       /* gaussian */
-        case 1: v = (u < 0.5 ? -1.0f : 1.0f) * amax * (u < 0.3 || u > 0.7); break; /* ternary */
-        case 2: v = (j % 3 == 0 ? amax / 2 : -amax / 2);     /* ties at +-d/2 */
-                if (j % 7 == 0) v = nextafterf(v, 0);
-                if (j % 11 == 0) v = nextafterf(v, 2 * v);
-                break;
-        case 3: v = 0.0f; break;                            /* all zero */
-        case 4: v = (j % 2) ? -0.0f : 0.0f; break;          /* signed zeros */
-        case 5: v = (float)(u * 1e-30); break;              /* tiny */
-        case 6: v = (float)((u - 0.5) * 1e-39); break;      /* subnormal block max */
-        case 7: v = (float)((u - 0.5) * 3e38); break;       /* huge: f16 overflows */
-        case 8: v = (float)((u - 0.5) * 1.3e5); break;
-        case 9: /* NaN of every kind: quiet, signalling, payloads, negative */
-          if (j % 5 == 0) v = bits_float(0x7FC00000u | (uint32_t)(rng_next(&s) & 0x3FFFFF));
-          if (j % 5 == 1) v = bits_float(0x7F800001u | (uint32_t)(rng_next(&s) & 0x3FFFFF));
-          if (j % 5 == 2) v = bits_float(0xFFC00000u);
-          break;
-        case 10: if (j % 9 == 0) v = (j % 2) ? INFINITY : -INFINITY; break;
-        default: if (j == len - 1) v = NAN; break;           /* NaN last: ggml's MAX keeps it */
-      }
-      xb[j] = v;
-    }
-  }
-}
-
 static void fill_kind(int kind, float* x, size_t n, size_t block, uint64_t seed) {
   uint64_t s = seed;
   if (kind == 0) {
@@ -106,7 +63,7 @@ static void fill_kind(int kind, float* x, size_t n, size_t block, uint64_t seed)
   } else if (kind == 1) {
     for (size_t i = 0; i < n; ++i) x[i] = (float)(rng_uniform(&s) * 2 - 1);
   } else {
-    fill_adversarial(x, n, block, seed);
+    fill_block_adversarial(x, n, block, seed);
   }
 }
 
@@ -234,14 +191,7 @@ static void compare_conversions(bitnet_cpu_target target) {
                   BITNET_OK && memcmp(a, b, n * 4) == 0,
           "%s -> F32 (%s) differs from ggml at %ld", bitnet_type_name(types[t]),
           bitnet_cpu_target_name(target), first_bits_diff(a, b, n));
-    uint64_t s = 99;
-    for (size_t i = 0; i < n; ++i) {
-      const uint32_t r = (uint32_t)rng_next(&s);
-      /* Near the f16/bf16 rounding and range edges, plus plain random bits. */
-      a[i] = i % 4 == 0 ? bits_float(r) : i % 4 == 1 ? (float)((r % 200001) - 100000) / 1.5f
-             : i % 4 == 2 ? bits_float(0x33000000u + (r % 0x0C000000u)) : ldexpf(1.0f + (float)(r & 0xFFFF) / 65536.0f, (int)(r % 40) - 26);
-    }
-    a[0] = NAN; a[1] = -NAN; a[2] = INFINITY; a[3] = 65520.0f; a[4] = 65519.99f; a[5] = bits_float(0x7F800001u);
+    fill_half_edges(a, n, 99);
     from[t](a, h2, (int64_t)n);
     check(bitnet_tensor_quantize(types[t], &o, BITNET_TYPE_F32, a, 256, 256, h, n * 2) == BITNET_OK &&
               memcmp(h, h2, n * 2) == 0,

@@ -1,6 +1,9 @@
 /* Every BitNet-rs golden case (ffi_tests/golden, copied from the reference
  * implementations' own output) on every CPU target this machine supports,
  * through the general and the fixed-format entry points and bitnet_cpp_*.
+ * An input holding NaNs runs twice: as stored (quiet NaNs), and with every
+ * NaN replaced by one of other kinds (signalling, negative, with payloads),
+ * which BitNet-rs skips alike, so the expected outputs are the same.
  * usage: test_golden GOLDEN_DIR */
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +42,7 @@ static const char* g_dir;
 static st_file* g_inputs;
 static st_file* g_files[NUM_FAMILIES];
 static long g_cases[NUM_FAMILIES];
+static long g_nan_variants;
 
 #define SLACK 16
 
@@ -91,7 +95,7 @@ static void expect_floats(const float* got, const st_tensor* want, const char* w
 }
 
 static void run_quantizer_case(const family* fam, const st_file* gold, const char* name,
-                               const float* x, size_t n, int expect_error,
+                               const char* variant, const float* x, size_t n, int expect_error,
                                bitnet_cpu_target target) {
   char where[256];
   bitnet_quant_options opt = BITNET_QUANT_OPTIONS_INIT;
@@ -99,7 +103,8 @@ static void run_quantizer_case(const family* fam, const st_file* gold, const cha
   outputs o, fixed;
   int status;
   const int fixed_too = fam->block == kDefaultBlock[fam->format];
-  snprintf(where, sizeof(where), "%s %s [%s]", fam->file, name, bitnet_cpu_target_name(target));
+  snprintf(where, sizeof(where), "%s %s%s [%s]", fam->file, name, variant,
+           bitnet_cpu_target_name(target));
   opt.block_size = fam->block;
   opt.cpu_target = target;
   status = bitnet_quant_buffer_sizes(fam->format, &opt, n, &packed_len, &scales_len);
@@ -157,12 +162,14 @@ static void run_quantizer_case(const family* fam, const st_file* gold, const cha
 }
 
 static void run_kernel_case(const family* fam, const st_file* gold, const char* name,
-                            const float* x, size_t n, bitnet_cpu_target target) {
+                            const char* variant, const float* x, size_t n,
+                            bitnet_cpu_target target) {
   char where[256];
   outputs o;
   const size_t packed_len = (n + 3) / 4, scales_len = (n + fam->block - 1) / fam->block;
   int status;
-  snprintf(where, sizeof(where), "%s %s [%s]", fam->file, name, bitnet_cpu_target_name(target));
+  snprintf(where, sizeof(where), "%s %s%s [%s]", fam->file, name, variant,
+           bitnet_cpu_target_name(target));
   outputs_init(&o, packed_len, scales_len, n);
   check(bitnet_cpu_set_target(target) == BITNET_OK, "%s: set target", where);
   status = bitnet_cpp_quantize(x, (int)n, o.packed, (int)packed_len, o.scales, (int)scales_len,
@@ -192,6 +199,25 @@ static void run_matmul_case(const st_file* gold, const char* name, bitnet_cpu_ta
                                  (int)b->shape[1], (int)a->shape[1]);
   if (check(status == 0, "%s: status %d", where, status)) expect_floats(c, want, "c", where);
   free(c);
+}
+
+/* The NaNs that replace the stored ones, in turn. */
+static const uint32_t kOtherNaNs[] = {0x7F800001u, 0xFFC00000u, 0x7FC12345u, 0xFF9FFFFFu,
+                                      0x7FBFFFFFu, 0xFFFFFFFFu};
+
+/* x with every NaN replaced by kOtherNaNs in turn; NULL when x has none. */
+static float* with_other_nans(const float* x, size_t n) {
+  float* y = NULL;
+  size_t i, k = 0;
+  for (i = 0; i < n; ++i) {
+    if (x[i] == x[i]) continue;
+    if (!y) {
+      y = (float*)malloc(n * sizeof(float));
+      memcpy(y, x, n * sizeof(float));
+    }
+    y[i] = float_from_bits(kOtherNaNs[k++ % (sizeof(kOtherNaNs) / sizeof(kOtherNaNs[0]))]);
+  }
+  return y;
 }
 
 static int family_index(const char* file) {
@@ -235,16 +261,24 @@ int main(int argc, char** argv) {
         run_matmul_case(g_files[f], name, targets[t]);
       } else {
         const st_tensor* in = st_find(g_inputs, name);
-        float* x;
+        float *x, *other_nans;
+        int variant;
         if (!check(in != NULL, "input %s missing", name)) break;
         x = st_floats(in);
-        if (fam->kind == QUANTIZER) {
-          run_quantizer_case(fam, g_files[f], name, x, st_numel(in), strcmp(error, "-") != 0,
-                             targets[t]);
-        } else {
-          run_kernel_case(fam, g_files[f], name, x, st_numel(in), targets[t]);
+        other_nans = with_other_nans(x, st_numel(in));
+        for (variant = 0; variant < (other_nans ? 2 : 1); ++variant) {
+          const float* input = variant ? other_nans : x;
+          const char* label = variant ? " (other NaNs)" : "";
+          if (fam->kind == QUANTIZER) {
+            run_quantizer_case(fam, g_files[f], name, label, input, st_numel(in),
+                               strcmp(error, "-") != 0, targets[t]);
+          } else {
+            run_kernel_case(fam, g_files[f], name, label, input, st_numel(in), targets[t]);
+          }
+          g_nan_variants += variant;
         }
         free(x);
+        free(other_nans);
       }
     }
   }
@@ -255,6 +289,8 @@ int main(int argc, char** argv) {
     check(g_cases[i] > 0, "no cases for %s", kFamilies[i].file);
     st_close(g_files[i]);
   }
+  printf("%ld case runs again with signalling/payload NaNs\n", g_nan_variants);
+  check(g_nan_variants > 0, "no golden input holds a NaN");
   st_close(g_inputs);
   return finish("test_golden");
 }

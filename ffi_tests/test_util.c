@@ -44,13 +44,19 @@ int untouched(const void* p, size_t bytes) {
   return 1;
 }
 
-int same_float(float a, float b) {
-  uint32_t ua, ub;
-  if (a != a && b != b) return 1;
-  memcpy(&ua, &a, 4);
-  memcpy(&ub, &b, 4);
-  return ua == ub;
+float float_from_bits(uint32_t bits) {
+  float f;
+  memcpy(&f, &bits, 4);
+  return f;
 }
+
+uint32_t float_bits(float f) {
+  uint32_t u;
+  memcpy(&u, &f, 4);
+  return u;
+}
+
+int same_float(float a, float b) { return float_bits(a) == float_bits(b); }
 
 long first_float_diff(const float* a, const float* b, size_t n) {
   size_t i;
@@ -121,9 +127,23 @@ double rng_normal(uint64_t* state) {
   return sqrt(-2.0 * log(u1 > 0 ? u1 : 1e-300)) * cos(6.283185307179586 * u2);
 }
 
+float rng_nan(uint64_t* state) {
+  const uint64_t r = rng_next(state);
+  /* Payload bits below the quiet bit; a signalling NaN needs one set. */
+  uint32_t payload = (uint32_t)(r >> 8) & 0x3FFFFFu;
+  switch (r % 5) {
+    case 0: return float_from_bits(0x7FC00000u); /* NAN, Rust's f32::NAN */
+    case 1: return float_from_bits(0xFFC00000u); /* x86's default NaN */
+    case 2: return float_from_bits(0x7FC00000u | payload);
+    default: /* signalling, either sign */
+      if (payload == 0) payload = 1;
+      return float_from_bits(((r & 8) ? 0xFF800000u : 0x7F800000u) | payload);
+  }
+}
+
 float rng_special(uint64_t* state) {
   switch (rng_next(state) % 14) {
-    case 0: return NAN;
+    case 0: return rng_nan(state);
     case 1: return INFINITY;
     case 2: return -INFINITY;
     case 3: return -0.0f;
@@ -192,7 +212,7 @@ void fill_random(enum distribution dist, float* x, size_t n, size_t block, uint6
       case BLOCKY: {
         const size_t b = i / block;
         switch (b % 6) {
-          case 0: x[i] = NAN; break;
+          case 0: x[i] = rng_nan(&rng); break;
           case 1: x[i] = (b & 8) ? -0.0f : 0.0f; break;
           case 2: x[i] = (float)(rng_normal(&rng) * 1e-35); break;
           case 3: x[i] = (float)(rng_normal(&rng) * 1e36); break;
@@ -203,6 +223,95 @@ void fill_random(enum distribution dist, float* x, size_t n, size_t block, uint6
       }
       default: break;
     }
+  }
+}
+
+float bits_float(uint32_t u) {
+  float f;
+  memcpy(&f, &u, 4);
+  return f;
+}
+
+void fill_block_adversarial(float* x, size_t n, size_t block, uint64_t seed) {
+  uint64_t s = seed;
+  size_t b;
+  for (b = 0; b * block < n; ++b) {
+    float* xb = x + b * block;
+    const size_t len = n - b * block < block ? n - b * block : block;
+    const unsigned kind = (unsigned)(rng_next(&s) % 18);
+    const float amax = (float)(rng_uniform(&s) * 4 + 0.25);
+    const size_t far = (size_t)(rng_next(&s) % len);
+    /* ggml's ternary cut for a block of largest |x| big: the smallest t
+     * with fl(t * (1/big)) >= 0.5 (big near FLT_MAX in every other block). */
+    const float big = (b % 2) ? bits_float(0x7E800000u + (uint32_t)(rng_next(&s) % 0x00FFFFFFu)) : amax;
+    float cut = 0.5f * big;
+    size_t j;
+    while (nextafterf(cut, 0) * (1.0f / big) >= 0.5f) cut = nextafterf(cut, 0);
+    while (cut * (1.0f / big) < 0.5f) cut = nextafterf(cut, INFINITY);
+    for (j = 0; j < len; ++j) {
+      const double u = rng_uniform(&s);
+      float v = (float)rng_normal(&s) * amax / 3;
+      switch (kind) {
+        case 0: break;                                       /* gaussian */
+        case 1: v = (u < 0.5 ? -1.0f : 1.0f) * amax * (u < 0.3 || u > 0.7); break; /* ternary */
+        case 2: v = (j % 3 == 0 ? amax / 2 : -amax / 2);     /* ties at +-d/2 */
+                if (j % 7 == 0) v = nextafterf(v, 0);
+                if (j % 11 == 0) v = nextafterf(v, 2 * v);
+                break;
+        case 3: v = 0.0f; break;                            /* all zero */
+        case 4: v = (j % 2) ? -0.0f : 0.0f; break;          /* signed zeros */
+        case 5: v = (float)(u * 1e-30); break;              /* tiny */
+        case 6: v = (float)((u - 0.5) * 1e-39); break;      /* subnormal: 1/amax overflows */
+        case 7: v = (float)((u - 0.5) * 3e38); break;       /* huge: f16 overflows */
+        case 8: v = (float)((u - 0.5) * 1.3e5); break;
+        case 9: /* NaN of every kind: quiet, signalling, payloads, negative */
+          if (j % 5 == 0) v = bits_float(0x7FC00000u | (uint32_t)(rng_next(&s) & 0x3FFFFF));
+          if (j % 5 == 1) v = bits_float(0x7F800001u | (uint32_t)(rng_next(&s) & 0x3FFFFF));
+          if (j % 5 == 2) v = bits_float(0xFFC00000u);
+          break;
+        case 10: if (j % 9 == 0) v = (j % 2) ? INFINITY : -INFINITY; break;
+        case 11: if (j == len - 1) v = NAN; break;           /* NaN last: ggml's MAX keeps it */
+        case 12: v = (float)((u - 0.5) * 2.2e-38); break;   /* subnormal amax, finite 1/amax */
+        case 13: if (j == far || j == len - 1 - far) v = (j == far) ? -amax : amax; break;
+        case 14: /* halves of the int8 steps: Q8_0's roundf, Q8_K's and i8_s's nearest_int */
+          v = amax * ((float)((int)(u * 254) - 127) + 0.5f) / 127.0f;
+          if (j % 5 == 0) v = nextafterf(v, INFINITY);
+          if (j == far) v = amax;
+          break;
+        case 15: /* around 1e-6, where I2_S's zero test switches */
+          v = nextafterf(1e-6f, (j % 3) ? 1.0f : 0.0f) * ((j % 2) ? -1.0f : 1.0f);
+          if (j % 4 == 0) v = (j % 8) ? 1e-6f : -1e-6f;
+          break;
+        case 16: if (j % 13 == 5) v = bits_float(0x7F800001u); break; /* one signalling NaN */
+        default: /* around the ternary cut */
+          v = j % 4 == 0 ? cut : j % 4 == 1 ? nextafterf(cut, 0) : j % 4 == 2 ? -cut : -nextafterf(cut, 0);
+          if (j == far) v = big;
+          break;
+      }
+      xb[j] = v;
+    }
+  }
+}
+
+void fill_half_edges(float* x, size_t n, uint64_t seed) {
+  uint64_t s = seed;
+  size_t i;
+  for (i = 0; i < n; ++i) {
+    const uint32_t r = (uint32_t)rng_next(&s);
+    x[i] = i % 4 == 0   ? bits_float(r)
+           : i % 4 == 1 ? (float)((int)(r % 200001) - 100000) / 1.5f
+           : i % 4 == 2 ? bits_float(0x33000000u + (r % 0x0C000000u))
+                        : ldexpf(1.0f + (float)(r & 0xFFFF) / 65536.0f, (int)(r % 40) - 26);
+  }
+  if (n >= 8) {
+    x[0] = NAN;
+    x[1] = -NAN;
+    x[2] = INFINITY;
+    x[3] = 65520.0f;
+    x[4] = 65519.99f;
+    x[5] = bits_float(0x7F800001u);
+    x[6] = bits_float(0xFFA00005u);
+    x[7] = -INFINITY;
   }
 }
 

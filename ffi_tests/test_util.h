@@ -23,8 +23,12 @@ int check(int cond, const char* fmt, ...)
 /* Prints "N passed, N failed" and returns the process exit code. */
 int finish(const char* test_name);
 
-/* Two floats are equal when their bits are, or both are NaN (-0.0 != +0.0). */
+/* Two floats are equal when their bits are: -0.0 != +0.0, and NaNs must
+ * agree in sign, quiet bit and payload (the library specifies every output
+ * bit, NaNs included). */
 int same_float(float a, float b);
+float float_from_bits(uint32_t bits);
+uint32_t float_bits(float f);
 /* Index of the first differing element, or -1. */
 long first_float_diff(const float* a, const float* b, size_t n);
 long first_byte_diff(const uint8_t* a, const uint8_t* b, size_t n);
@@ -56,7 +60,9 @@ size_t large_length(size_t n);
 uint64_t rng_next(uint64_t* state);
 double rng_uniform(uint64_t* state); /* [0, 1) */
 double rng_normal(uint64_t* state);
-/* A value of the kinds that stress quantizers: NaN, +-Inf, +-0, a
+/* A NaN of any kind: quiet or signalling, either sign, a random payload. */
+float rng_nan(uint64_t* state);
+/* A value of the kinds that stress quantizers: a NaN (rng_nan), +-Inf, +-0, a
  * subnormal, the 1e-30 / 1e30 scale-cap edges, +-FLT_MAX, FLT_MIN, a huge
  * or a standard normal value. */
 float rng_special(uint64_t* state);
@@ -67,12 +73,26 @@ enum distribution {
   GAUSS,
   UNIFORM,
   TIES,     /* rounding boundaries of every rule, and their neighbours */
-  SPECIALS, /* NaN, +-Inf, -0.0, subnormals, 1e-30 / 1e30 edges, FLT_MAX */
-  BLOCKY,   /* each block a different magnitude, some all-NaN or all-zero */
+  SPECIALS, /* NaNs (signalling, payloads), +-Inf, -0.0, subnormals, 1e-30 / 1e30 edges, FLT_MAX */
+  BLOCKY,   /* each block a different magnitude, some all-NaN (of mixed kinds) or all-zero */
   NUM_DISTRIBUTIONS
 };
 extern const char* const kDistributionNames[NUM_DISTRIBUTIONS];
 void fill_random(enum distribution dist, float* x, size_t n, size_t block, uint64_t seed);
+
+/* The float with these bits. */
+float bits_float(uint32_t u);
+/* Each block of x[0, n) one adversarial pattern for block quantizers: a
+ * gaussian, a ternary block, ties at +-amax/2 and their neighbours, all
+ * zero, signed zeros, tiny, subnormal (1/amax overflows, or not), huge (f16
+ * overflows), NaN of every kind (quiet, signalling, with payloads,
+ * negative), +-Inf, a NaN last, +-amax both present, ties of int8 rounding,
+ * magnitudes around 1e-6, elements at ggml's ternary cut and just below it
+ * (also for amax near FLT_MAX). */
+void fill_block_adversarial(float* x, size_t n, size_t block, uint64_t seed);
+/* Floats near the f16 and bf16 rounding and range edges, random bits,
+ * NaN (quiet, signalling, negative) and Inf. */
+void fill_half_edges(float* x, size_t n, uint64_t seed);
 
 /* ---- golden vectors ----------------------------------------------------------- */
 /* Reads the next case of a golden index.tsv into line[size] and points file,

@@ -35,8 +35,12 @@ void require(int cond, const char* fmt, ...)
 void* poisoned(size_t bytes);
 /* 1 when `bytes` bytes from p are all FUZZ_POISON. */
 int untouched(const void* p, size_t bytes);
-/* Bitwise equality of floats, any NaN equal to any NaN. */
+/* Bitwise equality of floats, NaN sign, quiet bit and payload included. */
 int same_floats(const float* a, const float* b, size_t n);
+/* Makes NaNs common: every float whose low mantissa byte is below 0x40
+ * gets an all-ones exponent, so it becomes a NaN with its own payload,
+ * signalling or quiet, either sign (or +-Inf when the mantissa is 0). */
+void inject_nans(float* x, size_t n);
 
 /* Status is 0 or one of the documented BITNET_E_* codes, and a failure left
  * a message. */

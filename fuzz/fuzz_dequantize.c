@@ -1,9 +1,10 @@
 /* libFuzzer harness: bitnet_dequantize (format, options struct) and the
  * fixed-format dequantizers on arbitrary packed bytes (padding bits too)
- * and scale bit patterns, with arbitrary lengths and alignment. Checks: the
+ * and scale bit patterns (NaNs with payloads made common by a shape bit),
+ * with arbitrary lengths and alignment. Checks: the
  * status is documented and is BITNET_OK exactly when the lengths are
  * exact and the arguments valid; a failure writes nothing; a success writes
- * exactly n floats, equal to the scalar reference's. */
+ * exactly n floats, equal to the scalar reference's bit for bit. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -62,6 +63,7 @@ int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     memcpy(scales_bytes + scales_offset, in.data + need_packed, have < want ? have : want);
   }
   scales = (float*)(void*)(scales_bytes + scales_offset);
+  if ((shape & 0x2) && scales_offset == 0) inject_nans(scales, scales_len);
   output_bytes = (uint8_t*)poisoned(n * sizeof(float) + output_offset);
   output = (float*)(void*)(output_bytes + output_offset);
 

@@ -1,10 +1,11 @@
 /* libFuzzer harness: bitnet_quantize (format, options struct) and the
  * fixed-format quantizers, with arbitrary lengths, capacities, alignment
- * and float bit patterns; also bitnet_quant_buffer_sizes. Checks: the
+ * and float bit patterns (NaNs of every kind made common by a shape bit);
+ * also bitnet_quant_buffer_sizes. Checks: the
  * status is documented and is BITNET_OK exactly when the arguments are
  * valid; a failure writes nothing; a success writes only the required
  * bytes, equal to the scalar reference's, and dequantize(quantize(x)) on
- * the chosen target equals the reference's. */
+ * the chosen target equals the reference's, bit for bit. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -58,6 +59,7 @@ int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const uint8_t shape = take_u8(&in);
   const int packed_delta = (int8_t)take_u8(&in), scales_delta = (int8_t)take_u8(&in);
   const size_t input_offset = (shape & 0x3) * ((shape & 0x4) ? 1 : 0);
+  const int nans = (shape & 0x10) != 0;
   const size_t scales_offset = (shape & 0x8) ? (size_t)(1 + (shape >> 6)) % 4 : 0;
   bitnet_quant_options options;
   int use_options, fixed = (entry & 3) != 3, status, valid;
@@ -83,6 +85,7 @@ int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   input_bytes = (uint8_t*)malloc(n * sizeof(float) + input_offset + 1);
   memcpy(input_bytes + input_offset, in.data, n * sizeof(float));
   input = (float*)(void*)(input_bytes + input_offset);
+  if (nans && input_offset == 0) inject_nans(input, n);
 
   need_packed = ceil_div(n, 4);
   need_scales = block ? ceil_div(n, block) : 1;

@@ -207,6 +207,14 @@ enum {
   BITNET_BACKEND_CPU_FALLBACK = 3 /* AUTO wanted the GPU; it was unusable or failed */
 };
 BITNET_API bitnet_backend bitnet_last_backend(void);
+/* The CPU code path that ran the most recent successful call on this thread:
+ * one BITNET_CPU_* bit, reported by the kernel itself as it runs (the
+ * reference reports REFERENCE, a Highway kernel the target it was compiled
+ * for), so it shows what ran, not what was asked for: a forced target, the
+ * process default or AUTO's choice. 0 when that call ran no CPU kernel
+ * (n == 0, an empty matmul, or the GPU ran it) or none has succeeded on this
+ * thread yet. Failing calls leave it unchanged. */
+BITNET_API bitnet_cpu_target bitnet_last_cpu_target(void);
 
 /* options.flags */
 #define BITNET_FLAG_STRICT 0x1u     /* AUTO never falls back to the CPU: it fails */

@@ -1,7 +1,8 @@
 /* The README's main job: quantizes BitNet-rs's own sample inputs with each
  * format on each CPU target and prints parity with BitNet-rs (its golden
  * outputs), the quantization error, and single-thread throughput.
- * usage: bitnet_quant_demo GOLDEN_DIR   (exit status 1 on any mismatch) */
+ * usage: bitnet_quant_demo GOLDEN_DIR   (exit status 1 on any mismatch or
+ * failed call) */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +41,13 @@ static int same_bits(const void* a, const void* b, size_t bytes, int floats) {
   return 1;
 }
 
+/* Reports a call that failed on valid arguments and ends the demo (exit 1). */
+static void fail_call(const char* call, const format_case* f, bitnet_cpu_target target) {
+  fprintf(stderr, "%s (%s on %s) failed: %s\n", call, f->name, bitnet_cpu_target_name(target),
+          bitnet_last_error() ? bitnet_last_error() : "no message");
+  exit(1);
+}
+
 /* Quantizes and dequantizes one input; returns 1 when bytes, scales and
  * values all equal BitNet-rs's, 0 when not, -1 when BitNet-rs errored and
  * so did we. *out receives the dequantized values (caller frees). */
@@ -56,7 +64,9 @@ static int run_case(const format_case* f, bitnet_cpu_target target, const float*
   opt.block_size = f->block;
   opt.cpu_target = target;
   opt.device = BITNET_DEVICE_CPU;
-  bitnet_quant_buffer_sizes(f->format, &opt, n, &packed_len, &scales_len);
+  if (bitnet_quant_buffer_sizes(f->format, &opt, n, &packed_len, &scales_len) != BITNET_OK) {
+    fail_call("bitnet_quant_buffer_sizes", f, target);
+  }
   packed = (uint8_t*)malloc(packed_len + 1);
   scales = (float*)malloc((scales_len + 1) * sizeof(float));
   *out = (float*)malloc((n + 1) * sizeof(float));
@@ -101,7 +111,8 @@ static double seconds_now(void) {
   return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
-/* Best of 5 timed calls on n values ~ N(0, 0.02) (LLM-like weights). */
+/* Best of 5 timed calls on n values ~ N(0, 0.02) (LLM-like weights); the
+ * status of each is checked after it is timed. */
 static void throughput(const format_case* f, bitnet_cpu_target target, double* q_gelem,
                        double* d_gelem) {
   enum { N = 1 << 22 };
@@ -117,7 +128,9 @@ static void throughput(const format_case* f, bitnet_cpu_target target, double* q
   opt.block_size = f->block;
   opt.cpu_target = target;
   opt.device = BITNET_DEVICE_CPU;
-  bitnet_quant_buffer_sizes(f->format, &opt, N, &packed_len, &scales_len);
+  if (bitnet_quant_buffer_sizes(f->format, &opt, N, &packed_len, &scales_len) != BITNET_OK) {
+    fail_call("bitnet_quant_buffer_sizes", f, target);
+  }
   packed = (uint8_t*)malloc(packed_len);
   scales = (float*)malloc(scales_len * sizeof(float));
   for (i = 0; i < N; i += 2) { /* Box-Muller from a xorshift generator */
@@ -132,12 +145,14 @@ static void throughput(const format_case* f, bitnet_cpu_target target, double* q
   }
   for (r = 0; r < 5; ++r) {
     double t = seconds_now();
-    bitnet_quantize(f->format, &opt, x, N, packed, packed_len, scales, scales_len);
+    int status = bitnet_quantize(f->format, &opt, x, N, packed, packed_len, scales, scales_len);
     t = seconds_now() - t;
+    if (status != BITNET_OK) fail_call("bitnet_quantize", f, target);
     if (t < best_q) best_q = t;
     t = seconds_now();
-    bitnet_dequantize(f->format, &opt, packed, packed_len, scales, scales_len, y, N);
+    status = bitnet_dequantize(f->format, &opt, packed, packed_len, scales, scales_len, y, N);
     t = seconds_now() - t;
+    if (status != BITNET_OK) fail_call("bitnet_dequantize", f, target);
     if (t < best_d) best_d = t;
   }
   *q_gelem = N / best_q / 1e9;

@@ -1,6 +1,7 @@
 // Version and CPU-target entry points.
 #include "api/errors.h"
 #include "bitnet_quant.h"
+#include "cpu/target_list.h"
 #include "cpu/targets.h"
 
 extern "C" {
@@ -29,5 +30,7 @@ bitnet_cpu_target bitnet_cpu_get_target(void) {
   uint32_t target = 0;
   return bitnet::DefaultTarget(&target) == BITNET_OK ? target : 0;
 }
+
+bitnet_cpu_target bitnet_last_cpu_target(void) { return bitnet::LastCpuTarget(); }
 
 }  // extern "C"

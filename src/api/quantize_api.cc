@@ -6,6 +6,7 @@
 #include "api/errors.h"
 #include "api/validate.h"
 #include "bitnet_quant.h"
+#include "cpu/target_list.h"
 #include "formats/bitnet_rs_quantizer.h"
 
 namespace bitnet {
@@ -31,7 +32,11 @@ int RunChosen(const DeviceChoice& choice, const OnCuda& on_cuda, const OnCpu& on
       return status;
     }
   }
-  if (backend != BITNET_BACKEND_CUDA) on_cpu();
+  if (backend != BITNET_BACKEND_CUDA) {
+    on_cpu();  // the kernel reports its CPU target
+  } else {
+    ReportCpuTarget(kNoCpuKernel);
+  }
   SetLastBackend(backend);
   return BITNET_OK;
 }
@@ -47,6 +52,7 @@ int Quantize(bitnet_format format, const bitnet_quant_options* options, const fl
   if ((status = ChooseDevice(config.device, n, &choice)) != BITNET_OK) return status;
   if (n == 0) {
     SetLastBackend(choice.backend);
+    ReportCpuTarget(kNoCpuKernel);
     return BITNET_OK;
   }
   if (config.format == Format::kI2S && !HasFiniteElement(input, n)) {
@@ -74,6 +80,7 @@ int Dequantize(bitnet_format format, const bitnet_quant_options* options, const 
   if ((status = ChooseDevice(config.device, n, &choice)) != BITNET_OK) return status;
   if (n == 0) {
     SetLastBackend(choice.backend);
+    ReportCpuTarget(kNoCpuKernel);
     return BITNET_OK;
   }
   return RunChosen(

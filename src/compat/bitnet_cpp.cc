@@ -4,6 +4,7 @@
 #include "api/errors.h"
 #include "api/validate.h"
 #include "bitnet_quant.h"
+#include "cpu/target_list.h"
 #include "cpu/targets.h"
 #include "device/device.h"
 
@@ -62,7 +63,11 @@ int bitnet_cpp_quantize(const float* input, int input_len, uint8_t* output, int 
                                         static_cast<size_t>(output_len), scales,
                                         static_cast<size_t>(scales_len));
   if (status != BITNET_OK) return status;
-  if (n > 0) config.kernels->kernel_quantize(config.format, input, n, output, scales);
+  if (n > 0) {
+    config.kernels->kernel_quantize(config.format, input, n, output, scales);  // reports
+  } else {
+    bitnet::ReportCpuTarget(bitnet::kNoCpuKernel);
+  }
   bitnet::SetLastBackend(BITNET_BACKEND_CPU);
   return BITNET_OK;
 }
@@ -80,6 +85,7 @@ int bitnet_cpp_matmul_i2s(const int8_t* a, const uint8_t* b, float* c, int m, in
   const bitnet::Region ra{"a", a, a_len}, rb{"b", b, b_len}, rc{"c", c, c_len * sizeof(float)};
   if (c_len == 0) {  // nothing to write
     bitnet::SetLastBackend(BITNET_BACKEND_CPU);
+    bitnet::ReportCpuTarget(bitnet::kNoCpuKernel);
     return BITNET_OK;
   }
   for (const bitnet::Region* r : {&ra, &rb, &rc}) {

@@ -1,4 +1,5 @@
-// Per-target helpers shared by the Highway kernels: moving 2-bit codes
+// Per-target helpers shared by the Highway kernels: reporting the target
+// that runs, moving 2-bit codes
 // between vector lanes and the packed byte stream (element i at bits
 // 2*(i%4) of byte i/4). At most 16 lanes, so one vector's codes fit 32 bits.
 // The kernels read code bytes as little-endian words.
@@ -15,6 +16,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "cpu/target_list.h"
 #include "hwy/highway.h"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -33,6 +35,14 @@ using VF = hn::Vec<DF>;
 using VI = hn::Vec<DI>;
 using VU = hn::Vec<DU>;
 
+// Called first by every kernel entry: the report behind
+// bitnet_last_cpu_target() comes from the code that runs, so a dispatch that
+// sent a forced target elsewhere would show.
+HWY_INLINE void ReportThisTarget() {
+  constexpr uint32_t kThisTarget = CpuTargetOfHwy(HWY_TARGET);
+  ReportCpuTarget(kThisTarget);
+}
+
 // Word bits 2k..2k+1 as lane k's code.
 HWY_INLINE VI BitsToCodes(uint32_t bits) {
   const DU du;
@@ -40,11 +50,51 @@ HWY_INLINE VI BitsToCodes(uint32_t bits) {
   return hn::BitCast(DI(), hn::And(hn::Shr(hn::Set(du, bits), shifts), hn::Set(du, 3u)));
 }
 
-// code + delta where m holds (one masked add on AVX-512).
-HWY_INLINE VI AddIf(VI code, hn::Mask<DF> m, int32_t delta) {
-  const DI di;
+// code + delta where m (a mask of the matching float lanes) holds: one
+// masked add on AVX-512.
+template <class V, class M>
+HWY_INLINE V AddIf(V code, M m, int32_t delta) {
+  const hn::DFromV<V> di;
   return hn::IfThenElse(hn::RebindMask(di, m), hn::Add(code, hn::Set(di, delta)), code);
 }
+
+// Lanes of int32 holding values that fit T (uint8_t or int8_t) as T: one
+// vpmovdb on AVX-512.
+template <typename T, class V>
+HWY_INLINE hn::Vec<hn::Rebind<T, hn::DFromV<V>>> NarrowTo(V v) {
+  const hn::Rebind<T, hn::DFromV<V>> d8;
+#if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
+  if constexpr (hn::MaxLanes(hn::DFromV<V>()) == 16) {
+    return hn::Vec<decltype(d8)>{_mm512_cvtepi32_epi8(v.raw)};
+  }
+#endif
+  return hn::DemoteTo(d8, v);
+}
+
+// The values float(code - offset) * scale of codes 0..3 (the references'
+// conversion and product), looked up per lane from a loop-invariant table.
+// Holds scalars: SVE's sizeless vectors cannot be class members.
+template <class D>
+class CodeValues {
+ public:
+  CodeValues(D d, int32_t offset, float scale) : d_(d), offset_(offset), scale_(scale) {}
+
+  HWY_INLINE hn::Vec<D> operator()(hn::Vec<hn::RebindToSigned<D>> code) const {
+    const hn::RebindToSigned<D> di;
+    if constexpr (hn::MaxLanes(D()) >= 4) {
+      const hn::Vec<D> values = hn::Mul(hn::ConvertTo(d_, hn::Sub(hn::Iota(di, 0), hn::Set(di, offset_))),
+                                        hn::Set(d_, scale_));
+      return hn::TableLookupLanes(values, hn::IndicesFromVec(d_, code));
+    } else {
+      return hn::Mul(hn::ConvertTo(d_, hn::Sub(code, hn::Set(di, offset_))), hn::Set(d_, scale_));
+    }
+  }
+
+ private:
+  D d_;
+  int32_t offset_;
+  float scale_;
+};
 
 // `count` (<= 16) codes starting at element i, as the low bits of a word.
 // Reads only the bytes that hold them.

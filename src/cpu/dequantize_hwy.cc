@@ -16,30 +16,11 @@ namespace bitnet {
 namespace HWY_NAMESPACE {
 namespace {
 
-// The four values of a block, float(code - 2) * scale, in lanes 0..3: the
-// same conversion and product as the reference, looked up per element.
-HWY_INLINE VF BlockValues(float scale) {
-  const DF df;
-  const DI di;
-  return hn::Mul(hn::ConvertTo(df, hn::Sub(hn::Iota(di, 0), hn::Set(di, 2))), hn::Set(df, scale));
-}
-
-HWY_INLINE VF DecodeVector(uint32_t bits, VF values, VF scale) {
-  const DF df;
-  const VI codes = BitsToCodes(bits);
-  if constexpr (hn::MaxLanes(DF()) >= 4) {
-    return hn::TableLookupLanes(values, hn::IndicesFromVec(df, codes));
-  } else {
-    (void)values;
-    return hn::Mul(hn::ConvertTo(df, hn::Sub(codes, hn::Set(DI(), 2))), scale);
-  }
-}
-
 // Decodes `count` < N elements through a buffer: a block's tail.
 HWY_INLINE void DecodePartial(const uint8_t* HWY_RESTRICT packed, size_t i, size_t count,
-                              VF values, VF scale, float* HWY_RESTRICT out) {
+                              const CodeValues<DF>& values, float* HWY_RESTRICT out) {
   HWY_ALIGN float buf[hn::MaxLanes(DF())];
-  hn::Store(DecodeVector(LoadBits(packed, i, count), values, scale), DF(), buf);
+  hn::Store(values(BitsToCodes(LoadBits(packed, i, count))), DF(), buf);
   for (size_t k = 0; k < count; ++k) out[k] = buf[k];
 }
 
@@ -47,27 +28,32 @@ HWY_INLINE void DecodeBlock(const uint8_t* HWY_RESTRICT packed, size_t start, si
                             float scale, float* HWY_RESTRICT out) {
   const DF df;
   const size_t N = hn::Lanes(df);
-  const VF values = BlockValues(scale);
-  const VF vscale = hn::Set(df, scale);
+  const CodeValues<DF> values(df, 2, scale);  // float(code - 2) * scale
   size_t i = 0;
   for (; i + N <= len; i += N) {
-    hn::StoreU(DecodeVector(LoadBits(packed, start + i, N), values, vscale), df, out + i);
+    hn::StoreU(values(BitsToCodes(LoadBits(packed, start + i, N))), df, out + i);
   }
-  if (i < len) DecodePartial(packed, start + i, len - i, values, vscale, out + i);
+  if (i < len) DecodePartial(packed, start + i, len - i, values, out + i);
 }
 
 // Plain stores: non-temporal ones measured slower here, even for outputs far
-// larger than the caches.
+// larger than the caches. A block with a non-finite scale takes the
+// reference's element rule, which spells out the bits of its NaNs (a
+// vector product would leave them to the compiler: EMU128 folds x1 and x-1).
 void Dequantize(Format format, const uint8_t* HWY_RESTRICT packed,
                 const float* HWY_RESTRICT scales, size_t n, size_t block,
                 float* HWY_RESTRICT output) {
+  ReportThisTarget();
   const bool zero_nonfinite = DequantZeroesNonFiniteScale(format);
   for (size_t b = 0, start = 0; start < n; ++b, start += block) {
     const size_t len = n - start < block ? n - start : block;
-    if (zero_nonfinite && !std::isfinite(scales[b])) {
-      for (size_t k = 0; k < len; ++k) output[start + k] = 0.0f;
+    const float scale = scales[b];
+    if (HWY_UNLIKELY(!std::isfinite(scale))) {
+      for (size_t k = 0; k < len; ++k) {
+        output[start + k] = DequantValue(zero_nonfinite, GetCode(packed, start + k), scale);
+      }
     } else {
-      DecodeBlock(packed, start, len, scales[b], output + start);
+      DecodeBlock(packed, start, len, scale, output + start);
     }
   }
 }

@@ -24,16 +24,19 @@ using MatmulI2SFn = void (*)(const int8_t* a, const uint8_t* b, float* c,
                              size_t m, size_t n, size_t k);
 
 // The primitives of the tensor layouts (src/tensor/ composes them). Each
-// works on whole blocks; I2_S counts elements (a multiple of 128).
+// works on whole blocks; I2_S counts elements (a multiple of 128). Element
+// types (F32, F16 or BF16, converted as ggml converts) are read and written
+// by the codecs directly.
 struct TensorKernels {
-  // Block-local layouts (formats/block_rules.h): nblocks blocks.
-  void (*encode_blocks)(LayoutId id, const float* x, size_t nblocks, uint8_t* out);
-  void (*decode_blocks)(LayoutId id, const uint8_t* in, size_t nblocks, float* y);
-  // bitnet.cpp I2_S: the scale of a part (merge parts with I2SScaleMerge),
-  // the codes of n elements, their values.
-  float (*i2s_scale)(const float* x, size_t n);
-  void (*i2s_encode)(const float* x, size_t n, float scale, uint8_t* out);
-  void (*i2s_decode)(const uint8_t* in, size_t n, float scale, float* y);
+  // Block-local layouts (formats/block_rules.h): nblocks blocks from / to
+  // elements of type `type`.
+  void (*encode_blocks)(LayoutId id, LayoutId type, const void* x, size_t nblocks, uint8_t* out);
+  void (*decode_blocks)(LayoutId id, const uint8_t* in, size_t nblocks, LayoutId type, void* y);
+  // bitnet.cpp I2_S: the codes of n elements under their own scale, which
+  // is returned (merge parts with I2SScaleMerge; any scale >= 0 gives these
+  // codes, so they are the tensor's); the values of n codes.
+  float (*i2s_encode)(LayoutId type, const void* x, size_t n, uint8_t* out);
+  void (*i2s_decode)(const uint8_t* in, size_t n, float scale, LayoutId type, void* y);
   // Absmean: one chunk's |x| sum in the fixed order and its ternary scan;
   // codes of n weights; their values q * alpha.
   double (*abs_scan_chunk)(const float* x, size_t n, TernaryScan* scan);
@@ -67,6 +70,17 @@ KernelQuantizeFn HwyKernelQuantize(int64_t hwy_target);
 MatmulI2SFn HwyMatmulI2S(int64_t hwy_target);
 // The scalar references of the tensor primitives (cpu/tensor_reference.cc).
 extern const TensorKernels kReferenceTensorKernels;
+// The tensor primitives of the Highway target with bit `hwy_target`, each
+// kernel file setting its members (nullptr when that target was not
+// compiled): encode_blocks, decode_blocks (cpu/ggml_hwy.cc); i2s_encode,
+// i2s_decode, i8s_row (cpu/bitnet_cpp_hwy.cc); abs_scan_chunk,
+// ternarize, ternary_values (cpu/absmean_hwy.cc); to_float, from_float
+// (cpu/half_hwy.cc); unpack_values, pack_values (cpu/codes_hwy.cc).
+void HwyGgmlKernels(int64_t hwy_target, TensorKernels* k);
+void HwyBitnetCppKernels(int64_t hwy_target, TensorKernels* k);
+void HwyAbsmeanKernels(int64_t hwy_target, TensorKernels* k);
+void HwyHalfKernels(int64_t hwy_target, TensorKernels* k);
+void HwyCodeKernels(int64_t hwy_target, TensorKernels* k);
 // HWY_TARGETS, and those of them this CPU runs (hwy::SupportedTargets(),
 // except on aarch64 Linux: see quantize_hwy.cc).
 int64_t HwyCompiledTargets();

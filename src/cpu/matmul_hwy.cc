@@ -26,6 +26,7 @@ HWY_INLINE VF LoadColumns(const uint8_t* HWY_RESTRICT row, size_t count) {
 
 void MatmulI2S(const int8_t* HWY_RESTRICT a, const uint8_t* HWY_RESTRICT b,
                float* HWY_RESTRICT c, size_t m, size_t n, size_t k) {
+  ReportThisTarget();
   const DF df;
   const size_t N = hn::Lanes(df);
   for (size_t i = 0; i < m; ++i) {

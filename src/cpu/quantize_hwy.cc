@@ -7,10 +7,18 @@
 //   I2_S: clamp(round_half_away(y), -2, 1) + 2 = 2 + [y>=.5] - [y<=-.5] - [y<=-1.5]
 //   TL1:  forward[round(t)] with the step table = [t>=126.5]+[t>=127.5]+[t>=128.5]
 //   TL2:  forward[round(t)] with the step table = 1 + [t>=64.5] + [t>=191.5]
+// I2_S compares x itself with +-s/2 where its scale is not capped (see
+// I2SCodesByHalfScale): the same answer without a division; and it takes
+// the maxima of N blocks (N lanes) with one transposing reduction
+// (QuantizeI2SGroup), since a reduction per small block cost more than the
+// rest of the block, prefetching ahead.
 // The tests compare every target with the references bit for bit.
+#include <algorithm>
+
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "cpu/quantize_hwy.cc"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
+#include "hwy/cache_control.h"
 #include "hwy/highway.h"
 
 #include "cpu/codes-inl.h"
@@ -85,15 +93,6 @@ HWY_INLINE void PackCodes(const uint8_t* HWY_RESTRICT codes, size_t m,
   }
 }
 
-// Codes (0..3 in i32 lanes) as bytes: one vpmovdb on AVX-512.
-HWY_INLINE hn::Vec<hn::Rebind<uint8_t, DI>> NarrowCodes(VI code) {
-#if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
-  return hn::Vec<hn::Rebind<uint8_t, DI>>{_mm512_cvtepi32_epi8(code.raw)};
-#else
-  return hn::DemoteTo(hn::Rebind<uint8_t, DI>(), code);
-#endif
-}
-
 // Collects codes, one byte per element, across blocks, and packs them
 // whenever a chunk is full (always at a multiple of 4 codes, so on a byte).
 class CodeStage {
@@ -109,16 +108,25 @@ class CodeStage {
     size_t count = count_;  // a local: stores to codes_ may alias a member
     size_t i = 0;
     for (; i + N <= len; i += N) {
-      hn::StoreU(NarrowCodes(code_of(hn::LoadU(df, x + i))), d8, codes_ + count);
+      hn::StoreU(NarrowTo<uint8_t>(code_of(hn::LoadU(df, x + i))), d8, codes_ + count);
       count += N;
       if (count >= kChunk && count % 4 == 0) count = Flush(count);
     }
     if (i < len) {
-      hn::StoreU(NarrowCodes(code_of(LoadTail(x + i, len - i, 0.0f))), d8, codes_ + count);
+      hn::StoreU(NarrowTo<uint8_t>(code_of(LoadTail(x + i, len - i, 0.0f))), d8, codes_ + count);
       count += len - i;
       if (count >= kChunk && count % 4 == 0) count = Flush(count);
     }
     count_ = count;
+  }
+
+  // Where the codes of the next `count` elements go, for a caller that
+  // stores them itself, then calls Staged(count); count is a multiple of 4,
+  // at most kChunk.
+  HWY_INLINE uint8_t* Room() { return codes_ + count_; }
+  HWY_INLINE void Staged(size_t count) {
+    count_ += count;
+    if (count_ >= kChunk) count_ = Flush(count_);
   }
 
   // Packs what is staged; only the last flush may end inside a byte.
@@ -131,7 +139,9 @@ class CodeStage {
     return 0;
   }
 
-  HWY_ALIGN uint8_t codes_[kChunk + 4 * hn::MaxLanes(DF())];
+  // Emit flushes at kChunk plus at most 3 codes and a vector; Staged adds
+  // up to kChunk to fewer than kChunk.
+  HWY_ALIGN uint8_t codes_[2 * kChunk];
   size_t count_ = 0;
   uint8_t* out_;
 };
@@ -141,33 +151,54 @@ class CodeStage {
 // types, which cannot be members.
 
 // Family A codes (BitNet-rs I2SQuantizer / TL1Quantizer / TL2Quantizer).
-// kWide: the block's scale is capped at 1e30, so |x/s| may exceed 1.5;
-// otherwise |x| <= s and the -1.5 comparison cannot hold.
+// I2_S: 2 + [y >= 0.5] - [y <= -0.5] - [y <= -1.5] on y = fl(x/s).
 // kHasInf: the block holds +-Inf, which must code 2 like NaN does (NaN
 // passes no comparison by itself).
-template <bool kWide, bool kHasInf>
-struct I2SCodes {
-  float scale;
+template <bool kHasInf>
+HWY_INLINE VI InfCodes2(VF x, VI code) {
+  if (kHasInf) return hn::IfThenElse(hn::RebindMask(DI(), hn::IsInf(x)), hn::Set(DI(), 2), code);
+  return code;
+}
+
+// A block whose scale is its largest |x| (not capped): |y| <= 1, and no
+// division is needed. With h = s/2 (exact: s is a normal float),
+// fl(x/s) >= 0.5 exactly when x >= h: below h, x <= h - ulp(h) with
+// ulp(h) >= 2^-24 h, so x/s <= 0.5 - 2^-25, a float below 0.5. Likewise
+// fl(x/s) <= -0.5 exactly when x <= -h.
+template <bool kHasInf>
+struct I2SCodesByHalfScale {
+  float half_scale;
   HWY_INLINE VI operator()(VF x) const {
     const DF df;
-    const DI di;
-    const VF y = hn::Div(x, hn::Set(df, scale));
-    VI code = hn::Set(di, 2);
-    code = AddIf(code, hn::Ge(y, hn::Set(df, 0.5f)), 1);
-    code = AddIf(code, hn::Le(y, hn::Set(df, -0.5f)), -1);
-    if (kWide) code = AddIf(code, hn::Le(y, hn::Set(df, -1.5f)), -1);
-    if (kHasInf) code = hn::IfThenElse(hn::RebindMask(di, hn::IsInf(x)), hn::Set(di, 2), code);
-    return code;
+    VI code = hn::Set(DI(), 2);
+    code = AddIf(code, hn::Ge(x, hn::Set(df, half_scale)), 1);
+    code = AddIf(code, hn::Le(x, hn::Set(df, -half_scale)), -1);
+    return InfCodes2<kHasInf>(x, code);
   }
 };
 
-template <bool kWide>
-HWY_INLINE void EmitI2S(const float* HWY_RESTRICT x, size_t len, float scale, bool has_inf,
+// A block whose scale is capped at 1e30: |y| may exceed 1.5 (rare; divides).
+template <bool kHasInf>
+struct I2SCodesCapped {
+  float scale;
+  HWY_INLINE VI operator()(VF x) const {
+    const DF df;
+    const VF y = hn::Div(x, hn::Set(df, scale));
+    VI code = hn::Set(DI(), 2);
+    code = AddIf(code, hn::Ge(y, hn::Set(df, 0.5f)), 1);
+    code = AddIf(code, hn::Le(y, hn::Set(df, -0.5f)), -1);
+    code = AddIf(code, hn::Le(y, hn::Set(df, -1.5f)), -1);
+    return InfCodes2<kHasInf>(x, code);
+  }
+};
+
+template <template <bool> class Codes>
+HWY_INLINE void EmitI2S(const float* HWY_RESTRICT x, size_t len, float bound, bool has_inf,
                         CodeStage& out) {
   if (HWY_UNLIKELY(has_inf)) {
-    out.Emit(x, len, I2SCodes<kWide, true>{scale});
+    out.Emit(x, len, Codes<true>{bound});
   } else {
-    out.Emit(x, len, I2SCodes<kWide, false>{scale});
+    out.Emit(x, len, Codes<false>{bound});
   }
 }
 
@@ -219,48 +250,169 @@ HWY_INLINE BlockRange MeasureBlock(const float* HWY_RESTRICT x, size_t len) {
   return {nonnan, nonnan < 0.0f ? 0.0f : nonnan, false};
 }
 
+// One block's scale and codes, from its measured range.
+template <Format kFormat>
+HWY_INLINE void QuantizeBlock(const float* HWY_RESTRICT x, size_t len, const BlockRange& range,
+                              float* HWY_RESTRICT scale_out, CodeStage& out) {
+  const float scale = StoredScale(range.finite_absmax);
+  *scale_out = scale;
+  if (kFormat == Format::kI2S) {
+    if (HWY_UNLIKELY(scale == 1e30f)) {
+      EmitI2S<I2SCodesCapped>(x, len, scale, range.has_inf, out);
+    } else {
+      EmitI2S<I2SCodesByHalfScale>(x, len, 0.5f * scale, range.has_inf, out);
+    }
+  } else if (kFormat == Format::kTL1) {
+    // tl1.rs: the table's scale is the block's non-NaN absmax (1 when 0);
+    // infinite (a block with +-Inf, or all NaN) codes every element 2.
+    const float abs_max = range.nonnan_absmax < 0.0f ? INFINITY : range.nonnan_absmax;
+    if (HWY_UNLIKELY(std::isinf(abs_max))) {
+      out.Emit(x, len, ConstantCode{2});
+    } else {
+      out.Emit(x, len, Tl1Codes{abs_max == 0.0f ? 1.0f : abs_max});
+    }
+  } else {
+    out.Emit(x, len, Tl2Codes{scale});
+  }
+}
+
+// I2_S blocks in groups of N (the vector's lanes), where one transposing
+// reduction gives all N block maxima instead of one reduction per block:
+// for blocks of a multiple of N elements whose group's codes fit a chunk
+// (the default 32 on every such target). Not where the vector size is only
+// known at run time, or 1.
+#undef BITNET_I2S_GROUPS  // this file is compiled once per target
+#if !(HWY_HAVE_SCALABLE || HWY_TARGET == HWY_SCALAR)
+#define BITNET_I2S_GROUPS 1
+constexpr size_t kGroupBlocks = hn::MaxLanes(DF());
+static_assert(kGroupBlocks == 4 || kGroupBlocks == 8 || kGroupBlocks == 16, "lanes");
+HWY_INLINE bool GroupsFor(size_t block) {
+  return block % kGroupBlocks == 0 && kGroupBlocks * block <= kChunk;
+}
+
+// m[i] = merge(m[2i], m[2i+1]) for the first `count` vectors.
+template <class Merge>
+HWY_INLINE void MergePairs(VF* m, size_t count, const Merge& merge) {
+  for (size_t i = 0; i < count; i += 2) m[i / 2] = merge(m[i], m[i + 1]);
+}
+
+// Max over all lanes of m[k] into lane k, for k < N: pairs of lanes, then
+// quads (within 128 bits), then 128-bit blocks, then 256-bit halves. Each
+// step merges two vectors whose lanes hold the same blocks' partial maxima
+// into one holding twice as many blocks, in order.
+HWY_INLINE VF TransposeMax(VF* m) {
+  const DF df;
+  const hn::Repartition<uint64_t, DF> d64;
+  MergePairs(m, kGroupBlocks, [](VF a, VF b) {  // even lanes: a's, odd: b's
+    return hn::OddEven(hn::Max(b, hn::Shuffle2301(b)), hn::Max(a, hn::Shuffle2301(a)));
+  });
+  MergePairs(m, kGroupBlocks / 2, [&](VF a, VF b) {  // 64-bit lanes alternate
+    const VF lo = hn::Max(a, hn::Shuffle1032(a)), hi = hn::Max(b, hn::Shuffle1032(b));
+    return hn::BitCast(df, hn::OddEven(hn::BitCast(d64, hi), hn::BitCast(d64, lo)));
+  });
+  if constexpr (kGroupBlocks >= 8) {  // 128-bit blocks alternate
+    MergePairs(m, kGroupBlocks / 4, [](VF a, VF b) {
+      return hn::OddEvenBlocks(hn::Max(b, hn::SwapAdjacentBlocks(b)),
+                               hn::Max(a, hn::SwapAdjacentBlocks(a)));
+    });
+  }
+  if constexpr (kGroupBlocks == 16) {  // lower half a's, upper half b's
+    MergePairs(m, 2, [&](VF a, VF b) {
+      return hn::ConcatUpperLower(df, hn::Max(b, hn::ConcatLowerUpper(df, b, b)),
+                                  hn::Max(a, hn::ConcatLowerUpper(df, a, a)));
+    });
+  }
+  return m[0];
+}
+
+// How far ahead (elements) the measuring of a group prefetches. A group is
+// measured, then its codes are made from L1, and without prefetches no
+// loads would be in flight meanwhile: from DRAM, the prefetches took I2_S
+// from below to above TL2's speed (measured on the AVX3_DL machine).
+constexpr size_t kPrefetchAhead = 2048;
+
+// N blocks from x (GroupsFor(block)), `remaining` elements from x to the
+// end of the input: returns false, writing nothing,
+// unless every block has its largest |x| in [1e-30, 1e30] and no +-Inf.
+// Then each block's scale is that largest |x| (StoredScale(m) = m there), and
+// its codes come from comparisons with half of it (I2SCodesByHalfScale).
+HWY_INLINE bool QuantizeI2SGroup(const float* HWY_RESTRICT x, size_t block, size_t remaining,
+                                 float* HWY_RESTRICT scales, CodeStage& out) {
+  const DF df;
+  constexpr size_t N = kGroupBlocks;
+  const VF vnone = hn::Set(df, -1.0f);
+  VF m[kGroupBlocks];
+  for (size_t k = 0; k < N; ++k) {
+    VF acc = vnone;
+    for (size_t i = k * block; i < (k + 1) * block; i += N) {
+      hwy::Prefetch(x + std::min(i + kPrefetchAhead, remaining - 1));
+      acc = FoldNonNaN()(acc, hn::LoadU(df, x + i), vnone);
+    }
+    m[k] = acc;
+  }
+  const VF maxima = TransposeMax(m);
+  if (!hn::AllTrue(df, hn::And(hn::Ge(maxima, hn::Set(df, 1e-30f)),
+                               hn::Le(maxima, hn::Set(df, 1e30f))))) {
+    return false;
+  }
+  hn::StoreU(maxima, df, scales);
+  HWY_ALIGN float half_scales[kGroupBlocks];
+  hn::Store(hn::Mul(maxima, hn::Set(df, 0.5f)), df, half_scales);
+  const hn::Rebind<uint8_t, DI> d8;
+  uint8_t* HWY_RESTRICT codes = out.Room();
+  for (size_t k = 0; k < N; ++k) {
+    const I2SCodesByHalfScale<false> code_of{half_scales[k]};
+    for (size_t i = k * block; i < (k + 1) * block; i += N) {
+      hn::StoreU(NarrowTo<uint8_t>(code_of(hn::LoadU(df, x + i))), d8, codes + i);
+    }
+  }
+  out.Staged(N * block);
+  return true;
+}
+#endif
+
 // The block loop of one format (a template, so no per-block switch).
 template <Format kFormat>
 void QuantizeBlocks(const float* HWY_RESTRICT input, size_t n, size_t block,
                     uint8_t* HWY_RESTRICT packed, float* HWY_RESTRICT scales) {
   CodeStage out(packed);
+  size_t b = 0, start = 0;
+#ifdef BITNET_I2S_GROUPS
+  if (kFormat == Format::kI2S && GroupsFor(block)) {
+    const size_t group = kGroupBlocks * block;
+    for (; n - start >= group; start += group, b += kGroupBlocks) {
+      if (HWY_LIKELY(QuantizeI2SGroup(input + start, block, n - start, scales + b, out))) {
+        continue;
+      }
+      for (size_t k = 0; k < kGroupBlocks; ++k) {
+        const float* x = input + start + k * block;
+        QuantizeBlock<kFormat>(x, block, MeasureBlock(x, block), scales + b + k, out);
+      }
+    }
+  }
+#endif
+  if (start >= n) {
+    out.Finish();
+    return;
+  }
   // Block b+1 is measured before block b's codes are emitted: the two
   // chains (reduction -> scale, scale -> codes) then overlap in the core.
-  BlockRange next = MeasureBlock(input, n < block ? n : block);
-  for (size_t b = 0, start = 0; start < n; ++b, start += block) {
-    const float* x = input + start;
+  BlockRange next = MeasureBlock(input + start, n - start < block ? n - start : block);
+  for (; start < n; ++b, start += block) {
     const size_t len = n - start < block ? n - start : block;
     const BlockRange range = next;
     const size_t next_start = start + block;
     if (next_start < n) {
       next = MeasureBlock(input + next_start, n - next_start < block ? n - next_start : block);
     }
-    const float scale = StoredScale(range.finite_absmax);
-    scales[b] = scale;
-    if (kFormat == Format::kI2S) {
-      if (HWY_UNLIKELY(scale == 1e30f)) {
-        EmitI2S<true>(x, len, scale, range.has_inf, out);
-      } else {
-        EmitI2S<false>(x, len, scale, range.has_inf, out);
-      }
-    } else if (kFormat == Format::kTL1) {
-      // tl1.rs: the table's scale is the block's non-NaN absmax (1 when 0);
-      // infinite (a block with +-Inf, or all NaN) codes every element 2.
-      const float abs_max = range.nonnan_absmax < 0.0f ? INFINITY : range.nonnan_absmax;
-      if (HWY_UNLIKELY(std::isinf(abs_max))) {
-        out.Emit(x, len, ConstantCode{2});
-      } else {
-        out.Emit(x, len, Tl1Codes{abs_max == 0.0f ? 1.0f : abs_max});
-      }
-    } else {
-      out.Emit(x, len, Tl2Codes{scale});
-    }
+    QuantizeBlock<kFormat>(input + start, len, range, scales + b, out);
   }
   out.Finish();
 }
 
 void Quantize(Format format, const float* HWY_RESTRICT input, size_t n, size_t block,
               uint8_t* HWY_RESTRICT packed, float* HWY_RESTRICT scales) {
+  ReportThisTarget();
   switch (format) {
     case Format::kI2S: return QuantizeBlocks<Format::kI2S>(input, n, block, packed, scales);
     case Format::kTL1: return QuantizeBlocks<Format::kTL1>(input, n, block, packed, scales);
@@ -303,6 +455,7 @@ struct NearestLevelCodes {
 
 void KernelQuantize(Format format, const float* HWY_RESTRICT input, size_t n,
                     uint8_t* HWY_RESTRICT packed, float* HWY_RESTRICT scales) {
+  ReportThisTarget();
   const size_t block = DefaultBlockSize(format);
   CodeStage out(packed);
   for (size_t b = 0, start = 0; start < n; ++b, start += block) {

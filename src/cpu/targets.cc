@@ -6,34 +6,13 @@
 #include <strings.h>
 
 #include "api/errors.h"
+#include "cpu/target_list.h"
 #include "formats/bitnet_rs_kernel.h"
 #include "formats/bitnet_rs_quantizer.h"
 #include "hwy/targets.h"
 
 namespace bitnet {
 namespace {
-
-struct TargetInfo {
-  uint32_t bit;
-  int64_t hwy;  // 0 for the reference
-  const char* name;
-};
-
-// Best first, as AUTO picks them.
-constexpr TargetInfo kTargets[] = {
-    {BITNET_CPU_AVX3_DL, HWY_AVX3_DL, "AVX3_DL"},
-    {BITNET_CPU_AVX3, HWY_AVX3, "AVX3"},
-    {BITNET_CPU_AVX2, HWY_AVX2, "AVX2"},
-    {BITNET_CPU_SSE4, HWY_SSE4, "SSE4"},
-    {BITNET_CPU_SSSE3, HWY_SSSE3, "SSSE3"},
-    {BITNET_CPU_SVE2, HWY_SVE2, "SVE2"},
-    {BITNET_CPU_SVE, HWY_SVE, "SVE"},
-    {BITNET_CPU_NEON, HWY_NEON, "NEON"},
-    {BITNET_CPU_EMU128, HWY_EMU128, "EMU128"},
-    {BITNET_CPU_SCALAR, HWY_SCALAR, "SCALAR"},
-    {BITNET_CPU_REFERENCE, 0, "REFERENCE"},
-};
-constexpr size_t kNumTargets = sizeof(kTargets) / sizeof(kTargets[0]);
 
 uint32_t FromHwyMask(int64_t hwy_mask) {
   uint32_t bits = BITNET_CPU_REFERENCE;
@@ -52,19 +31,47 @@ const TargetInfo* Find(uint32_t bit) {
   return nullptr;
 }
 
+// The references, reporting that they ran (the Highway kernels report
+// themselves).
+void ReportingReferenceQuantize(Format format, const float* input, size_t n, size_t block,
+                                uint8_t* packed, float* scales) {
+  ReportCpuTarget(BITNET_CPU_REFERENCE);
+  ReferenceQuantize(format, input, n, block, packed, scales);
+}
+void ReportingReferenceDequantize(Format format, const uint8_t* packed, const float* scales,
+                                  size_t n, size_t block, float* output) {
+  ReportCpuTarget(BITNET_CPU_REFERENCE);
+  ReferenceDequantize(format, packed, scales, n, block, output);
+}
+void ReportingReferenceKernelQuantize(Format format, const float* input, size_t n,
+                                      uint8_t* packed, float* scales) {
+  ReportCpuTarget(BITNET_CPU_REFERENCE);
+  ReferenceKernelQuantize(format, input, n, packed, scales);
+}
+void ReportingReferenceMatmulI2S(const int8_t* a, const uint8_t* b, float* c, size_t m,
+                                 size_t n, size_t k) {
+  ReportCpuTarget(BITNET_CPU_REFERENCE);
+  ReferenceMatmulI2S(a, b, c, m, n, k);
+}
+
 struct KernelTable {
   KernelSet sets[kNumTargets];
+  TensorKernels tensor[kNumTargets];
   KernelTable() {
     for (size_t i = 0; i < kNumTargets; ++i) {
       const TargetInfo& t = kTargets[i];
       if (t.hwy == 0) {
-        sets[i] = {ReferenceQuantize, ReferenceDequantize, ReferenceKernelQuantize,
-                   ReferenceMatmulI2S, &kReferenceTensorKernels};
+        sets[i] = {ReportingReferenceQuantize, ReportingReferenceDequantize,
+                   ReportingReferenceKernelQuantize, ReportingReferenceMatmulI2S,
+                   &kReferenceTensorKernels};
       } else {
-        // The tensor layouts have no Highway kernels yet: every target runs
-        // their scalar references.
+        HwyGgmlKernels(t.hwy, &tensor[i]);
+        HwyBitnetCppKernels(t.hwy, &tensor[i]);
+        HwyAbsmeanKernels(t.hwy, &tensor[i]);
+        HwyHalfKernels(t.hwy, &tensor[i]);
+        HwyCodeKernels(t.hwy, &tensor[i]);
         sets[i] = {HwyQuantize(t.hwy), HwyDequantize(t.hwy), HwyKernelQuantize(t.hwy),
-                   HwyMatmulI2S(t.hwy), &kReferenceTensorKernels};
+                   HwyMatmulI2S(t.hwy), &tensor[i]};
       }
     }
   }
@@ -103,6 +110,7 @@ const EnvTarget& GetEnvTarget() {
 }
 
 std::atomic<uint32_t> g_default_target{BITNET_CPU_AUTO};
+thread_local uint32_t t_last_cpu_target = kNoCpuKernel;
 
 uint32_t BestTarget() {
   const uint32_t supported = SupportedTargets();
@@ -183,6 +191,9 @@ int DefaultTarget(uint32_t* target) {
   *target = env.target != BITNET_CPU_AUTO ? env.target : BestTarget();
   return BITNET_OK;
 }
+
+void ReportCpuTarget(uint32_t target) { t_last_cpu_target = target; }
+uint32_t LastCpuTarget() { return t_last_cpu_target; }
 
 int ResolveKernels(uint32_t requested, const KernelSet** kernels) {
   uint32_t target = requested;

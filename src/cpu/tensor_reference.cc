@@ -1,5 +1,8 @@
 // The tensor primitives of the REFERENCE target: the scalar rules of
-// src/formats, unchanged.
+// src/formats, with the element types converted by the reference
+// conversions one block (or 128 I2_S elements) at a time.
+#include <cstring>
+
 #include "cpu/kernels.h"
 #include "formats/absmean.h"
 #include "formats/bitnet_cpp_rules.h"
@@ -8,6 +11,54 @@
 
 namespace bitnet {
 namespace {
+
+constexpr size_t kMaxBlock = 256;  // elements in the largest block (TQ, Q8_K, IQ2_S)
+
+size_t ElementBytes(LayoutId type) { return type == LayoutId::kF32 ? sizeof(float) : sizeof(uint16_t); }
+
+void EncodeBlocks(LayoutId id, LayoutId type, const void* x, size_t nblocks, uint8_t* out) {
+  const Layout& l = GetLayout(id);
+  const size_t n = static_cast<size_t>(l.block_elements);
+  float values[kMaxBlock];
+  for (size_t b = 0; b < nblocks; ++b) {
+    ReferenceToFloat(type, static_cast<const uint8_t*>(x) + b * n * ElementBytes(type), n, values);
+    ReferenceEncodeBlocks(id, values, 1, out + b * l.block_bytes);
+  }
+}
+
+void DecodeBlocks(LayoutId id, const uint8_t* in, size_t nblocks, LayoutId type, void* y) {
+  const Layout& l = GetLayout(id);
+  const size_t n = static_cast<size_t>(l.block_elements);
+  float values[kMaxBlock];
+  for (size_t b = 0; b < nblocks; ++b) {
+    ReferenceDecodeBlocks(id, in + b * l.block_bytes, 1, values);
+    ReferenceFromFloat(type, values, n, static_cast<uint8_t*>(y) + b * n * ElementBytes(type));
+  }
+}
+
+// quantize_i2_s on the part: its scale, then its codes under that scale.
+float I2SEncode(LayoutId type, const void* x, size_t n, uint8_t* out) {
+  const uint8_t* in = static_cast<const uint8_t*>(x);
+  float values[kI2SBlock];
+  float scale = 0.0f;
+  for (size_t i = 0; i < n; i += kI2SBlock) {
+    ReferenceToFloat(type, in + i * ElementBytes(type), kI2SBlock, values);
+    scale = I2SScaleMerge(scale, I2SScaleOf(values, kI2SBlock));
+  }
+  for (size_t i = 0; i < n; i += kI2SBlock) {
+    ReferenceToFloat(type, in + i * ElementBytes(type), kI2SBlock, values);
+    QuantizeI2SBlocks(values, kI2SBlock, scale, out + i / 4);
+  }
+  return scale;
+}
+
+void I2SDecode(const uint8_t* in, size_t n, float scale, LayoutId type, void* y) {
+  float values[kI2SBlock];
+  for (size_t i = 0; i < n; i += kI2SBlock) {
+    DequantizeI2SBlocks(in + i / 4, kI2SBlock, scale, values);
+    ReferenceFromFloat(type, values, kI2SBlock, static_cast<uint8_t*>(y) + i * ElementBytes(type));
+  }
+}
 
 void UnpackValues(LayoutId id, const uint8_t* blocks, size_t nblocks, int8_t* values) {
   UnpackBlockValues(GetLayout(id), blocks, nblocks, values);
@@ -19,10 +70,9 @@ void PackValues(LayoutId id, const int8_t* values, size_t nblocks, uint8_t* bloc
 }  // namespace
 
 const TensorKernels kReferenceTensorKernels = {
-    ReferenceEncodeBlocks, ReferenceDecodeBlocks, I2SScaleOf,       QuantizeI2SBlocks,
-    DequantizeI2SBlocks,   AbsScanChunk,           TernarizeCodes,   TernaryValues,
-    ReferenceToFloat,
-    ReferenceFromFloat,    UnpackValues,          PackValues,       QuantizeI8SRow,
+    EncodeBlocks,       DecodeBlocks,   I2SEncode,     I2SDecode,  AbsScanChunk,
+    TernarizeCodes,     TernaryValues,  ReferenceToFloat, ReferenceFromFloat,
+    UnpackValues,       PackValues,     QuantizeI8SRow,
 };
 
 }  // namespace bitnet

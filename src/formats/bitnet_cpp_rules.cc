@@ -41,7 +41,7 @@ void DequantizeI2SBlocks(const uint8_t* in, size_t n, float scale, float* y) {
   const Layout& l = GetLayout(LayoutId::kI2_S);
   for (size_t i = 0; i < n; ++i) {
     const unsigned code = BlockCode(l, in + (i / kI2SBlock) * l.block_bytes, i % kI2SBlock);
-    y[i] = static_cast<float>(static_cast<int>(code) - 1) * scale;
+    y[i] = X86Product(static_cast<float>(static_cast<int>(code) - 1), scale);
   }
 }
 

@@ -7,6 +7,8 @@
 #include <cmath>
 #include <cstring>
 
+#include "formats/scalar_math.h"
+
 namespace bitnet {
 
 const float kKernelTl1Levels[4] = {-1.0f, -0.33f, 0.33f, 1.0f};
@@ -20,7 +22,8 @@ void ReferenceKernelQuantize(Format format, const float* input, size_t n,
     const size_t start = b * block;
     const size_t len = (n - start < block) ? n - start : block;
     float max_val = 0.0f;
-    for (size_t i = 0; i < len; ++i) max_val = std::fmax(max_val, std::fabs(input[start + i]));
+    // fold(0, f32::max) over |x|: every NaN skipped, +-Inf counted.
+    for (size_t i = 0; i < len; ++i) max_val = MaxSkippingNaN(max_val, std::fabs(input[start + i]));
     const float scale = KernelScale(max_val);
     scales[b] = scale;
     for (size_t i = 0; i < len; ++i) {

@@ -14,7 +14,7 @@ namespace {
 float CalculateScale(const float* block, size_t len) {
   float m = 0.0f;
   for (size_t i = 0; i < len; ++i) {
-    if (std::isfinite(block[i])) m = std::fmax(m, std::fabs(block[i]));
+    if (std::isfinite(block[i])) m = MaxSkippingNaN(m, std::fabs(block[i]));
   }
   return StoredScale(m);
 }
@@ -25,7 +25,7 @@ struct Tl1Table {
   int32_t forward[256];
 
   Tl1Table(float min_val, float max_val) {
-    const float abs_max = std::fmax(std::fabs(max_val), std::fabs(min_val));
+    const float abs_max = MaxSkippingNaN(std::fabs(max_val), std::fabs(min_val));
     scale = abs_max == 0.0f ? 1.0f : abs_max / 1.0f;
     for (int i = 0; i < 256; ++i) {
       const float float_val = (static_cast<float>(i) - 128.0f) * scale;
@@ -46,7 +46,7 @@ struct Tl2Table {
 
   explicit Tl2Table(float block_scale) {
     const float abs_max_in = block_scale * 1.0f;
-    const float abs_max = std::fmax(std::fabs(abs_max_in), std::fabs(-abs_max_in));
+    const float abs_max = MaxSkippingNaN(std::fabs(abs_max_in), std::fabs(-abs_max_in));
     scale = abs_max / 1.0f;
     for (int i = 0; i < 256; ++i) {
       const float float_val = (static_cast<float>(i) - 128.0f) * scale / 128.0f;
@@ -89,12 +89,12 @@ void ReferenceQuantize(Format format, const float* input, size_t n,
         for (size_t i = 0; i < len; ++i) PutCode(packed, start + i, I2SValue(x[i], scale) + 2);
         break;
       case Format::kTL1: {
-        // The table comes from the block's own min/max (NaN skipped, +-Inf
-        // kept), not from the stored scale.
+        // The table comes from the block's own min/max (every NaN skipped,
+        // +-Inf kept), not from the stored scale.
         float block_min = INFINITY, block_max = -INFINITY;
         for (size_t i = 0; i < len; ++i) {
-          block_min = std::fmin(block_min, x[i]);
-          block_max = std::fmax(block_max, x[i]);
+          block_min = MinSkippingNaN(block_min, x[i]);
+          block_max = MaxSkippingNaN(block_max, x[i]);
         }
         const Tl1Table table(block_min, block_max);
         for (size_t i = 0; i < len; ++i) PutCode(packed, start + i, table.Quantize(x[i]));

@@ -36,10 +36,21 @@ BITNET_HOST_DEVICE inline int32_t I2SValue(float value, float scale) {
   return 0;
 }
 
-// One dequantized element: (code - 2) * scale.
+// 0 x +-Inf: the default NaN of x86, where BitNet-rs's outputs come from.
+constexpr uint32_t kZeroTimesInfNaNBits = 0xFFC00000u;
+
+// One dequantized element: (code - 2) * scale. Where the product of a
+// non-finite scale is a NaN its bits are spelled out, so that no compiler
+// (which may fold a multiply by +-1 into a copy or a sign flip) or FPU
+// choice shows: a NaN scale gives itself quieted, as x86 and Arm multiply
+// do, and 0 x +-Inf gives kZeroTimesInfNaNBits.
 BITNET_HOST_DEVICE inline float DequantValue(bool zero_nonfinite_scale, unsigned code,
                                              float scale) {
-  if (zero_nonfinite_scale && !std::isfinite(scale)) return 0.0f;
+  if (!std::isfinite(scale)) {
+    if (zero_nonfinite_scale) return 0.0f;
+    if (std::isnan(scale)) return QuietNaN(scale);
+    if (code == 2) return FloatFromBits(kZeroTimesInfNaNBits);
+  }
   return static_cast<float>(static_cast<int32_t>(code) - 2) * scale;
 }
 

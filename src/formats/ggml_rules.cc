@@ -12,16 +12,6 @@
 namespace bitnet {
 namespace {
 
-void StoreHalf(uint8_t* p, float v) {
-  const uint16_t h = FloatToHalf(v);
-  memcpy(p, &h, 2);
-}
-float LoadHalf(const uint8_t* p) {
-  uint16_t h;
-  memcpy(&h, p, 2);
-  return HalfToFloat(h);
-}
-
 // The TQ codes: lroundf(x * id) + 1, without a clamp (ggml keeps xi & 3 for
 // TQ2_0 and adds the digit for TQ1_0).
 template <size_t kN>
@@ -37,7 +27,7 @@ void TernaryCodes(const float* x, uint8_t* codes, float* amax_out) {
 void TernaryValues(const Layout& l, const uint8_t* in, float* y) {
   const float d = LoadHalf(in + l.scale_offset);
   for (size_t j = 0; j < kQK_K; ++j) {
-    y[j] = static_cast<float>(static_cast<int>(BlockCode(l, in, j)) - 1) * d;
+    y[j] = X86Product(static_cast<float>(static_cast<int>(BlockCode(l, in, j)) - 1), d);
   }
 }
 
@@ -141,19 +131,19 @@ void DequantizeBlockQ2_0(const uint8_t* in, float* y) {
   const Layout& l = GetLayout(LayoutId::kQ2_0);
   const float d = LoadHalf(in);
   for (size_t j = 0; j < kQK2_0; ++j) {
-    y[j] = static_cast<float>(static_cast<int>(BlockCode(l, in, j)) - 1) * d;
+    y[j] = X86Product(static_cast<float>(static_cast<int>(BlockCode(l, in, j)) - 1), d);
   }
 }
 
 void DequantizeBlockQ8_0(const uint8_t* in, float* y) {
   const float d = LoadHalf(in);
-  for (size_t j = 0; j < kQK8_0; ++j) y[j] = static_cast<float>(static_cast<int8_t>(in[2 + j])) * d;
+  for (size_t j = 0; j < kQK8_0; ++j) y[j] = X86Product(static_cast<float>(static_cast<int8_t>(in[2 + j])), d);
 }
 
 void DequantizeBlockQ8_K(const uint8_t* in, float* y) {
   float d;
   memcpy(&d, in, 4);
-  for (size_t j = 0; j < kQK_K; ++j) y[j] = d * static_cast<float>(static_cast<int8_t>(in[4 + j]));
+  for (size_t j = 0; j < kQK_K; ++j) y[j] = X86Product(d, static_cast<float>(static_cast<int8_t>(in[4 + j])));
 }
 
 void DequantizeBlockIQ2_S(const uint8_t* in, float* y) {

@@ -40,6 +40,21 @@ BITNET_HOST_DEVICE inline int32_t TruncToInt32(float f) {
   return static_cast<int32_t>(f);
 }
 
+// a * b as x86-64 computes it: IEEE, with the one result IEEE leaves open,
+// the NaN of an invalid product (0 * +-Inf), as x86's default NaN
+// 0xFFC00000 (AArch64 gives 0x7FC00000). Only the decoders multiply a value
+// by a stored scale that may be infinite.
+BITNET_HOST_DEVICE inline float X86Product(float a, float b) {
+  const float p = a * b;
+  if (p != p && a == a && b == b) {
+    const uint32_t x86_default_nan = 0xFFC00000u;
+    float nan;
+    memcpy(&nan, &x86_default_nan, sizeof nan);
+    return nan;
+  }
+  return p;
+}
+
 // ggml's nearest_int (round half to even through the 1.5*2^23 magic add),
 // exact for |v| <= 2^22 and for NaN (0); ggml asserts that range.
 BITNET_HOST_DEVICE inline int NearestInt(float v) {

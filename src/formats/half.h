@@ -12,36 +12,26 @@
 #include <cstring>
 
 #include "formats/host_device.h"
+#include "formats/scalar_math.h"
 
 namespace bitnet {
-
-BITNET_HOST_DEVICE inline uint32_t FloatBits(float f) {
-  uint32_t u;
-  memcpy(&u, &f, sizeof u);
-  return u;
-}
-BITNET_HOST_DEVICE inline float BitsFloat(uint32_t u) {
-  float f;
-  memcpy(&f, &u, sizeof f);
-  return f;
-}
 
 BITNET_HOST_DEVICE inline float HalfToFloat(uint16_t h) {
   const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
   const uint32_t exponent = (h >> 10) & 0x1Fu;
   uint32_t mantissa = h & 0x3FFu;
   if (exponent == 0x1F) {  // Inf, or NaN made quiet
-    return BitsFloat(sign | 0x7F800000u | (mantissa << 13) | (mantissa ? 0x400000u : 0u));
+    return FloatFromBits(sign | 0x7F800000u | (mantissa << 13) | (mantissa ? 0x400000u : 0u));
   }
-  if (exponent != 0) return BitsFloat(sign | ((exponent + 112u) << 23) | (mantissa << 13));
-  if (mantissa == 0) return BitsFloat(sign);
+  if (exponent != 0) return FloatFromBits(sign | ((exponent + 112u) << 23) | (mantissa << 13));
+  if (mantissa == 0) return FloatFromBits(sign);
   // Subnormal: shift the leading 1 up into the implicit position.
   uint32_t e = 113;
   while ((mantissa & 0x400u) == 0) {
     mantissa <<= 1;
     --e;
   }
-  return BitsFloat(sign | (e << 23) | ((mantissa & 0x3FFu) << 13));
+  return FloatFromBits(sign | (e << 23) | ((mantissa & 0x3FFu) << 13));
 }
 
 BITNET_HOST_DEVICE inline uint16_t FloatToHalf(float f) {
@@ -67,13 +57,24 @@ BITNET_HOST_DEVICE inline uint16_t FloatToHalf(float f) {
 }
 
 BITNET_HOST_DEVICE inline float BFloatToFloat(uint16_t b) {
-  return BitsFloat(static_cast<uint32_t>(b) << 16);
+  return FloatFromBits(static_cast<uint32_t>(b) << 16);
 }
 
 BITNET_HOST_DEVICE inline uint16_t FloatToBFloat(float f) {
   const uint32_t u = FloatBits(f);
   if ((u & 0x7FFFFFFFu) > 0x7F800000u) return static_cast<uint16_t>((u >> 16) | 0x40u);
   return static_cast<uint16_t>((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);
+}
+
+// The f16 stored at p (any alignment, the machine's byte order) as f32, and back.
+BITNET_HOST_DEVICE inline float LoadHalf(const uint8_t* p) {
+  uint16_t h;
+  memcpy(&h, p, sizeof h);
+  return HalfToFloat(h);
+}
+BITNET_HOST_DEVICE inline void StoreHalf(uint8_t* p, float v) {
+  const uint16_t h = FloatToHalf(v);
+  memcpy(p, &h, sizeof h);
 }
 
 }  // namespace bitnet

@@ -1,10 +1,13 @@
-// Float-to-integer conversions with Rust's `as` semantics (saturating, NaN
-// to 0); C's casts are undefined out of range, so the references use these.
+// Rust's float semantics that C and C++ leave to the compiler or libc:
+// `as` conversions (saturating, NaN to 0; C's casts are undefined out of
+// range), f32::max/min (std::fmax/fmin may treat a signalling NaN otherwise:
+// glibc returns NaN for it, an inlined maxss skips it), and NaN bits.
 #ifndef BITNET_FORMATS_SCALAR_MATH_H_
 #define BITNET_FORMATS_SCALAR_MATH_H_
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 
 #include "formats/host_device.h"
 
@@ -35,6 +38,27 @@ inline size_t SaturatingIndex255(float f) {
   if (!(f > 0.0f)) return 0;
   if (f >= 255.0f) return 255;
   return static_cast<size_t>(f);
+}
+
+// Rust `acc.max(v)` / `acc.min(v)` for a non-NaN running value acc: every
+// NaN v, quiet or signalling, leaves acc as it is.
+BITNET_HOST_DEVICE inline float MaxSkippingNaN(float acc, float v) { return v > acc ? v : acc; }
+BITNET_HOST_DEVICE inline float MinSkippingNaN(float acc, float v) { return v < acc ? v : acc; }
+
+BITNET_HOST_DEVICE inline uint32_t FloatBits(float f) {
+  uint32_t u;
+  memcpy(&u, &f, sizeof u);
+  return u;
+}
+BITNET_HOST_DEVICE inline float FloatFromBits(uint32_t u) {
+  float f;
+  memcpy(&f, &u, sizeof f);
+  return f;
+}
+
+// A NaN with its quiet bit set; sign and payload kept (IEEE 754 6.2.3).
+BITNET_HOST_DEVICE inline float QuietNaN(float nan) {
+  return FloatFromBits(FloatBits(nan) | 0x00400000u);
 }
 
 }  // namespace bitnet

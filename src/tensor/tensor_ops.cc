@@ -39,11 +39,20 @@ class FloatSource {
     return buffer;
   }
   bool IsF32() const { return l_.id == LayoutId::kF32; }
+  LayoutId type() const { return l_.id; }
+  // Element i as stored.
+  const void* At(size_t i) const { return Bytes(base_) + i * ElementSize(l_); }
 
  private:
   const TensorKernels& k_;
   const Layout& l_;
   const void* base_;
+};
+
+// Elements as the codecs take them: stored in `type` at `data`.
+struct Elements {
+  LayoutId type;
+  const void* data;
 };
 
 int OutOfMemory(size_t floats) {
@@ -144,6 +153,13 @@ class ValueSource {
     return s.b.data();
   }
 
+  // Elements [i, i + count) for a codec: the source's own, or (absmean)
+  // their values as F32.
+  Elements GetElements(size_t i, size_t count, Scratch& s) const {
+    if (units_ == nullptr) return {src_.type(), src_.At(i)};
+    return {LayoutId::kF32, Get(i, count, s)};
+  }
+
  private:
   const TensorKernels& k_;
   const FloatSource& src_;
@@ -153,6 +169,8 @@ class ValueSource {
 
 // ---- quantize ----------------------------------------------------------------
 
+// One pass: each step is coded under its own scale while it is in cache;
+// those are the tensor scale's codes (see TensorKernels::i2s_encode).
 void QuantizeI2S(const TensorJob& job, Workers& workers, const ValueSource& values, size_t n,
                  uint8_t* out) {
   const TensorKernels& k = *job.kernels->tensor;
@@ -161,17 +179,12 @@ void QuantizeI2S(const TensorJob& job, Workers& workers, const ValueSource& valu
   workers.Run(steps, [&](Scratch& s, size_t b, size_t e) {
     for (size_t t = b; t < e; ++t) {
       const size_t count = n - t * kStep < kStep ? n - t * kStep : kStep;
-      part_scales[t] = k.i2s_scale(values.Get(t * kStep, count, s), count);
+      const Elements x = values.GetElements(t * kStep, count, s);
+      part_scales[t] = k.i2s_encode(x.type, x.data, count, out + t * kStep / 4);
     }
   });
   float scale = 0.0f;
   for (float p : part_scales) scale = I2SScaleMerge(scale, p);
-  workers.Run(steps, [&](Scratch& s, size_t b, size_t e) {
-    for (size_t t = b; t < e; ++t) {
-      const size_t count = n - t * kStep < kStep ? n - t * kStep : kStep;
-      k.i2s_encode(values.Get(t * kStep, count, s), count, scale, out + t * kStep / 4);
-    }
-  });
   WriteI2STail(scale, out + n / 4);
 }
 
@@ -289,7 +302,8 @@ int TensorQuantize(const TensorJob& job, const Layout& dst, void* out, const Lay
       const size_t block = static_cast<size_t>(dst.block_elements);
       workers.Run(steps, [&](Scratch& s, size_t b, size_t e) {
         for (size_t t = b; t < e; ++t) {
-          k.encode_blocks(dst.id, values.Get(t * kStep, count_of(t), s), count_of(t) / block,
+          const Elements x = values.GetElements(t * kStep, count_of(t), s);
+          k.encode_blocks(dst.id, x.type, x.data, count_of(t) / block,
                           Bytes(out) + t * kStep / block * dst.block_bytes);
         }
       });
@@ -335,6 +349,19 @@ int TensorDequantize(const TensorJob& job, const Layout& dst, void* out, const L
     });
     return BITNET_OK;
   };
+  // The codecs write the destination's type themselves: decode(first,
+  // count, y) with y element `first` of the output.
+  auto run_direct = [&](const auto& decode) -> int {
+    Workers workers(job.threads, 0);
+    if (!workers.ok()) return OutOfMemory(0);
+    workers.Run(Steps(n, kStep), [&](Scratch&, size_t b, size_t e) {
+      for (size_t t = b; t < e; ++t) {
+        const size_t first = t * kStep;
+        decode(first, n - first < kStep ? n - first : kStep, Bytes(out) + first * dst_size);
+      }
+    });
+    return BITNET_OK;
+  };
   switch (src.id) {
     case LayoutId::kF32:
     case LayoutId::kF16:
@@ -349,14 +376,14 @@ int TensorDequantize(const TensorJob& job, const Layout& dst, void* out, const L
     case LayoutId::kQ8_K:
     case LayoutId::kIQ2_S: {
       const size_t block = static_cast<size_t>(src.block_elements);
-      return run_steps(kStep, [&](size_t first, size_t count, float* y, Scratch&) {
-        k.decode_blocks(src.id, Bytes(in) + first / block * src.block_bytes, count / block, y);
+      return run_direct([&](size_t first, size_t count, void* y) {
+        k.decode_blocks(src.id, Bytes(in) + first / block * src.block_bytes, count / block, dst.id, y);
       });
     }
     case LayoutId::kI2_S: {
       const float scale = ReadI2SScale(Bytes(in) + n / 4);
-      return run_steps(kStep, [&](size_t first, size_t count, float* y, Scratch&) {
-        k.i2s_decode(Bytes(in) + first / 4, count, scale, y);
+      return run_direct([&](size_t first, size_t count, void* y) {
+        k.i2s_decode(Bytes(in) + first / 4, count, scale, dst.id, y);
       });
     }
     case LayoutId::kHfBitnet: {

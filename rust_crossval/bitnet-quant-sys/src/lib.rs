@@ -190,6 +190,7 @@ bitnet_functions! {
     fn bitnet_cpu_set_target(target: bitnet_cpu_target) -> c_int;
     fn bitnet_cpu_get_target() -> bitnet_cpu_target;
     fn bitnet_last_backend() -> bitnet_backend;
+    fn bitnet_last_cpu_target() -> bitnet_cpu_target;
     fn bitnet_quant_options_init(options: *mut bitnet_quant_options, struct_size: usize) -> c_int;
     fn bitnet_quant_buffer_sizes(format: bitnet_format, options: *const bitnet_quant_options,
         n: usize, packed_len: *mut usize, scales_len: *mut usize) -> c_int;

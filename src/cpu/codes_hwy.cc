@@ -1,0 +1,230 @@
+// Highway kernels of the ternary block layouts' code bytes
+// (formats/ternary_codes.h): the values code - code_offset of whole blocks
+// of TQ1_0, TQ2_0, Q2_0 or I2_S, and the code bytes of values, which the
+// transcodes between those layouts re-pack. Each step is the reference's
+// integer step in vector lanes, uint8 wrapping included, so that any values
+// give the reference's bytes.
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "cpu/codes_hwy.cc"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+#include "hwy/highway.h"
+
+#include "cpu/kernels.h"
+#include "cpu/tensor-inl.h"
+#include "formats/layouts.h"
+#include "formats/ternary_codes.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace bitnet {
+namespace HWY_NAMESPACE {
+namespace {
+
+using D8 = hn::CappedTag<uint8_t, 32>;  // one run of 32 code bytes (or less)
+using DI8 = hn::RebindToSigned<D8>;
+
+HWY_INLINE int FieldShift(bool msb_first, size_t f) {
+  return static_cast<int>(msb_first ? 6 - 2 * f : 2 * f);
+}
+
+// kTwoBit with run a multiple of the lanes: byte b of a group of 4 * run
+// elements holds element f * run + b in field f.
+void UnpackRuns(const uint8_t* HWY_RESTRICT in, size_t run, bool msb_first, int32_t offset,
+                int8_t* HWY_RESTRICT v) {
+  const D8 d8;
+  const DI8 di8;
+  for (size_t b = 0; b < run; b += hn::Lanes(d8)) {
+    const auto bytes = hn::LoadU(d8, in + b);
+    for (size_t f = 0; f < 4; ++f) {
+      const auto code = hn::And(hn::ShiftRightSame(bytes, FieldShift(msb_first, f)), hn::Set(d8, uint8_t{3}));
+      hn::StoreU(hn::Sub(hn::BitCast(di8, code), hn::Set(di8, static_cast<int8_t>(offset))), di8,
+                 v + f * run + b);
+    }
+  }
+}
+
+// byte = OR of (uint8)(code << shift) over the fields, code = (uint8)(v + offset).
+void PackRuns(const int8_t* HWY_RESTRICT v, size_t run, bool msb_first, int32_t offset,
+              uint8_t* HWY_RESTRICT out) {
+  const D8 d8;
+  const DI8 di8;
+  for (size_t b = 0; b < run; b += hn::Lanes(d8)) {
+    auto byte = hn::Zero(d8);
+    for (size_t f = 0; f < 4; ++f) {
+      const auto code = hn::BitCast(d8, hn::Add(hn::LoadU(di8, v + f * run + b),
+                                                hn::Set(di8, static_cast<int8_t>(offset))));
+      byte = hn::Or(byte, hn::ShiftLeftSame(code, FieldShift(msb_first, f)));
+    }
+    hn::StoreU(byte, d8, out + b);
+  }
+}
+
+// run 1 (Q2_0): element 4m + r in field r of byte m; 16 elements from a
+// 32-bit word of codes at a time (int32 lanes).
+void UnpackConsecutive(const uint8_t* HWY_RESTRICT in, size_t n, int32_t offset,
+                       int8_t* HWY_RESTRICT v) {
+  const DI di;
+  const hn::Rebind<int8_t, DI> d8;
+  const size_t N = hn::Lanes(di);
+  for (size_t i = 0; i < n; i += N) {
+    hn::StoreU(NarrowTo<int8_t>(hn::Sub(BitsToCodes(LoadBits(in, i, N)), hn::Set(di, offset))), d8, v + i);
+  }
+}
+
+// Byte m: the four codes (uint8)(v + offset) at 4m..4m+3, each shifted to
+// its field and truncated to 8 bits, OR-ed: in uint32 lanes of four bytes.
+void PackConsecutive(const int8_t* HWY_RESTRICT v, size_t n, int32_t offset, uint8_t* HWY_RESTRICT out) {
+  size_t vector_end = 0;
+#if HWY_TARGET != HWY_SCALAR  // one lane: no uint32 lane of four values
+  const DU du;
+  const hn::Repartition<int8_t, DU> di8;
+  const hn::Rebind<uint8_t, DU> dout;
+  const size_t N = hn::Lanes(du);
+  vector_end = n / (4 * N) * (4 * N);
+  for (size_t i = 0; i < vector_end; i += 4 * N) {
+    const VU w = hn::BitCast(du, hn::Add(hn::LoadU(di8, v + i), hn::Set(di8, static_cast<int8_t>(offset))));
+    VU byte = hn::And(w, hn::Set(du, 0xFFu));
+    byte = hn::Or(byte, hn::ShiftLeft<2>(hn::And(hn::ShiftRight<8>(w), hn::Set(du, 0xFFu))));
+    byte = hn::Or(byte, hn::ShiftLeft<4>(hn::And(hn::ShiftRight<16>(w), hn::Set(du, 0xFFu))));
+    byte = hn::Or(byte, hn::ShiftLeft<6>(hn::ShiftRight<24>(w)));
+    hn::StoreU(hn::DemoteTo(dout, hn::BitCast(DI(), hn::And(byte, hn::Set(du, 0xFFu)))), dout, out + i / 4);
+  }
+#endif
+  for (size_t i = vector_end; i < n; i += 4) {
+    unsigned byte = 0;
+    for (size_t r = 0; r < 4; ++r) {
+      byte |= static_cast<uint8_t>(static_cast<uint8_t>(v[i + r] + offset) << (2 * r));
+    }
+    out[i / 4] = static_cast<uint8_t>(byte);
+  }
+}
+
+// TQ1_0's trits: digit t of a byte is ((uint8)(byte * 3^t) * 3) >> 8 (uint16
+// lanes); the byte of digits d_t = (uint8)(v + offset) is q + ceil(13 q /
+// 243) truncated to 8 bits, q = sum of d_t * 3^(4 - t) modulo 256 (exact
+// in uint16 lanes: 256 divides 2^16).
+using D16 = hn::CappedTag<uint16_t, 16>;
+
+void UnpackTrits(const uint8_t* HWY_RESTRICT in, const TritSegment& seg, int32_t offset,
+                 int8_t* HWY_RESTRICT v) {
+  const D16 d16;
+  const hn::Rebind<uint8_t, D16> d8;
+  const hn::Rebind<int8_t, D16> di8;
+  const hn::RebindToSigned<D16> di16;
+  size_t b = 0;
+  for (; b + hn::Lanes(d16) <= seg.bytes; b += hn::Lanes(d16)) {
+    auto s = hn::PromoteTo(d16, hn::LoadU(d8, in + b));
+    for (size_t t = 0; t < seg.trits_per_byte; ++t) {
+      const auto s3 = hn::Add(hn::ShiftLeft<1>(s), s);
+      const auto value = hn::Sub(hn::BitCast(di16, hn::ShiftRight<8>(s3)), hn::Set(di16, static_cast<int16_t>(offset)));
+      hn::StoreU(hn::DemoteTo(di8, value), di8, v + t * seg.bytes + b);
+      s = hn::And(s3, hn::Set(d16, uint16_t{0xFF}));
+    }
+  }
+  for (; b < seg.bytes; ++b) {  // segments narrower than the lanes
+    unsigned s = in[b];
+    for (size_t t = 0; t < seg.trits_per_byte; ++t) {
+      v[t * seg.bytes + b] = static_cast<int8_t>(static_cast<int>((s * 3) >> 8) - offset);
+      s = (s * 3) & 0xFFu;
+    }
+  }
+}
+
+void PackTrits(const int8_t* HWY_RESTRICT v, const TritSegment& seg, int32_t offset,
+               uint8_t* HWY_RESTRICT out) {
+  const D16 d16;
+  const hn::Rebind<int8_t, D16> di8;
+  const hn::Rebind<uint8_t, D16> d8;
+  const hn::RebindToSigned<D16> di16;
+  size_t b = 0;
+  for (; b + hn::Lanes(d16) <= seg.bytes; b += hn::Lanes(d16)) {
+    auto q = hn::Zero(d16);
+    for (size_t t = 0; t < 5; ++t) {
+      q = hn::Add(hn::ShiftLeft<1>(q), q);  // q * 3
+      if (t < seg.trits_per_byte) {
+        const auto digit = hn::BitCast(d16, hn::And(hn::Add(hn::PromoteTo(di16, hn::LoadU(di8, v + t * seg.bytes + b)),
+                                                            hn::Set(di16, static_cast<int16_t>(offset))),
+                                                    hn::Set(di16, int16_t{0xFF})));
+        q = hn::Add(q, digit);
+      }
+    }
+    q = hn::And(q, hn::Set(d16, uint16_t{0xFF}));
+    // floor((13 q + 242) / 243) = ((13 q + 242) * 4316) >> 20 for q <= 255.
+    const auto a = hn::Add(hn::Mul(q, hn::Set(d16, uint16_t{13})), hn::Set(d16, uint16_t{242}));
+    const auto byte = hn::And(hn::Add(q, hn::ShiftRight<4>(hn::MulHigh(a, hn::Set(d16, uint16_t{4316})))),
+                              hn::Set(d16, uint16_t{0xFF}));
+    hn::StoreU(hn::DemoteTo(d8, hn::BitCast(di16, byte)), d8, out + b);
+  }
+  for (; b < seg.bytes; ++b) {  // segments narrower than the lanes
+    uint8_t digits[5] = {0, 0, 0, 0, 0};
+    for (size_t t = 0; t < seg.trits_per_byte; ++t) {
+      digits[t] = static_cast<uint8_t>(v[t * seg.bytes + b] + offset);
+    }
+    out[b] = TritByte(digits);
+  }
+}
+
+// `id` is TQ1_0, TQ2_0, Q2_0 or I2_S (the tensor operations check).
+void UnpackValues(LayoutId id, const uint8_t* HWY_RESTRICT blocks, size_t nblocks,
+                  int8_t* HWY_RESTRICT values) {
+  const Layout& l = GetLayout(id);
+  const CodeMap& m = l.codes;
+  const size_t n = static_cast<size_t>(l.block_elements);
+  for (size_t blk = 0; blk < nblocks; ++blk, blocks += l.block_bytes, values += n) {
+    if (m.kind == CodeMapKind::kTrits) {
+      size_t first = 0;
+      for (size_t s = 0; s < m.num_segments; ++s) {
+        UnpackTrits(blocks + m.segments[s].first_byte, m.segments[s], l.code_offset, values + first);
+        first += static_cast<size_t>(m.segments[s].bytes) * m.segments[s].trits_per_byte;
+      }
+    } else if (m.run == 1) {
+      UnpackConsecutive(blocks + m.codes_offset, n, l.code_offset, values);
+    } else {
+      for (size_t g = 0; g < n; g += size_t{4} * m.run) {
+        UnpackRuns(blocks + m.codes_offset + g / 4, m.run, m.msb_first, l.code_offset, values + g);
+      }
+    }
+  }
+}
+
+void PackValues(LayoutId id, const int8_t* HWY_RESTRICT values, size_t nblocks,
+                uint8_t* HWY_RESTRICT blocks) {
+  const Layout& l = GetLayout(id);
+  const CodeMap& m = l.codes;
+  const size_t n = static_cast<size_t>(l.block_elements);
+  for (size_t blk = 0; blk < nblocks; ++blk, blocks += l.block_bytes, values += n) {
+    if (m.kind == CodeMapKind::kTrits) {
+      size_t first = 0;
+      for (size_t s = 0; s < m.num_segments; ++s) {
+        PackTrits(values + first, m.segments[s], l.code_offset, blocks + m.segments[s].first_byte);
+        first += static_cast<size_t>(m.segments[s].bytes) * m.segments[s].trits_per_byte;
+      }
+    } else if (m.run == 1) {
+      PackConsecutive(values, n, l.code_offset, blocks + m.codes_offset);
+    } else {
+      for (size_t g = 0; g < n; g += size_t{4} * m.run) {
+        PackRuns(values + g, m.run, m.msb_first, l.code_offset, blocks + m.codes_offset + g / 4);
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace HWY_NAMESPACE
+}  // namespace bitnet
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+#include "cpu/hwy_table.h"
+
+namespace bitnet {
+
+HWY_EXPORT(UnpackValues);
+HWY_EXPORT(PackValues);
+
+void HwyCodeKernels(int64_t hwy_target, TensorKernels* k) {
+  k->unpack_values = HwyTableEntry(HWY_DISPATCH_TABLE(UnpackValues), hwy_target);
+  k->pack_values = HwyTableEntry(HWY_DISPATCH_TABLE(PackValues), hwy_target);
+}
+
+}  // namespace bitnet
+#endif  // HWY_ONCE

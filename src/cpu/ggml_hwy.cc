@@ -1,0 +1,540 @@
+// Highway kernels of the ggml block layouts (formats/ggml_rules.h): encode
+// and decode of TQ1_0, TQ2_0, Q2_0, Q8_0 and Q8_K from and to F32, BF16 and
+// F16 elements. IQ2_S decodes through its reference (grid lookups; no model
+// stores ternary weights in it).
+//
+// A ternary encoder finds the block's largest |x| as an integer max of keys
+// (cpu/tensor-inl.h). A block holding a NaN or an infinity, or whose
+// 1/amax overflows (a subnormal maximum), is encoded by the reference: there
+// ggml's results hang on the order of its MAX and on x86's conversions of
+// NaN and Inf. On every other block, id = 1/amax is finite and |x * id| <=
+// 1 + 2^-23, where lroundf(v) + 1 (TQ) and clamp((int)roundf(v) + 1, 0, 3)
+// (Q2_0) are both 1 + [v >= 0.5] - [v <= -0.5], v = fl(x * id); as fl(x *
+// id) grows with x and is odd in x, that is 1 + [x >= t] - [x <= -t] for
+// the smallest float t with fl(t * id) >= 0.5, found per block.
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "cpu/ggml_hwy.cc"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+#include "hwy/highway.h"
+
+#include <cmath>
+#include <cstring>
+#include <type_traits>
+
+#include "cpu/kernels.h"
+#include "cpu/tensor-inl.h"
+#include "formats/block_rules.h"
+#include "formats/ggml_rules.h"
+#include "formats/half.h"
+#include "formats/layouts.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace bitnet {
+namespace HWY_NAMESPACE {
+namespace {
+
+constexpr size_t kMaxBlock = 256;  // elements in the largest block (TQ, Q8_K)
+
+// The smallest t >= 0 with fl(t * id) >= 0.5, for id = fl(1 / amax) > 0:
+// found from t0 = fl(amax / 2) by steps. PrepareBatch finds it without
+// branches below amax = 2^126, where id is normal and t is t0 or a
+// neighbour (checked for every amax below 2^-125, every mantissa at every
+// seventh exponent above, and 2e8 random ones); above, 17 % of amax need
+// the search.
+HWY_INLINE float HalfCut(float amax, float id) {
+  uint32_t b = FloatBits(0.5f * amax);
+  while (b > 0 && FloatFromBits(b - 1) * id >= 0.5f) --b;
+  while (FloatFromBits(b) * id < 0.5f) ++b;
+  return FloatFromBits(b);
+}
+
+// ---- the ternary layouts -----------------------------------------------------------
+
+// One TQ1_0 segment on lanes of D: byte b holds the digits of elements t *
+// bytes + b (t = 0 first) as q = sum of digit * 3^(4 - t); stored as
+// ceil(q * 256 / 243) = q + floor((13 q + 242) / 243). The fast path's
+// digits are 0..2, so q <= 242 and no uint8 step of ggml's wraps.
+template <class View, class D>
+HWY_INLINE void PackTrits(D d, const typename View::Stored* HWY_RESTRICT x, const TritSegment& seg,
+                          const Cut<View>& cut, uint8_t* HWY_RESTRICT out) {
+  const hn::Rebind<uint16_t, D> d16;
+  const hn::Rebind<int16_t, D> di16;
+  const hn::Rebind<uint8_t, D> d8;
+  for (size_t b = 0; b < seg.bytes; b += hn::Lanes(d)) {
+    // Digit 1 everywhere (a 4-digit byte's last digit is 0): 121 or 120.
+    auto acc = ByteAccStart(d, seg.trits_per_byte == 5 ? 121 : 120);
+    int32_t weight = 81;
+    for (size_t t = 0; t < seg.trits_per_byte; ++t, weight /= 3) {
+      acc = AddCode(d, View::Load(d, x + t * seg.bytes + b), cut, weight, acc);
+    }
+    const auto q = ByteAccWide(d, acc);
+    // floor(a / 243) = (a * 4316) >> 20 for a <= 3388 (a = 13 q + 242).
+    const auto a = hn::Add(hn::Mul(q, hn::Set(d16, uint16_t{13})), hn::Set(d16, uint16_t{242}));
+    const auto byte = hn::Add(q, hn::ShiftRight<4>(hn::MulHigh(a, hn::Set(d16, uint16_t{4316}))));
+    hn::StoreU(hn::DemoteTo(d8, hn::BitCast(di16, byte)), d8, out + b);
+  }
+}
+
+// Each segment on the widest lanes that its byte count fills: all of the
+// view's, 16, or 4 (TQ1_0's segments have 32, 16 and 4 bytes).
+template <class View>
+HWY_INLINE void PackTritBlock(const Layout& l, const typename View::Stored* HWY_RESTRICT x,
+                              const Cut<View>& cut, uint8_t* HWY_RESTRICT block) {
+  const ViewTag<View> d;
+  const hn::CappedTag<typename View::Lane, 16> d16;
+  const hn::CappedTag<typename View::Lane, 4> d4;
+  size_t first = 0;
+  for (size_t s = 0; s < l.codes.num_segments; ++s) {
+    const TritSegment& seg = l.codes.segments[s];
+    if (seg.bytes % hn::Lanes(d) == 0) {
+      PackTrits(d, x + first, seg, cut, block + seg.first_byte);
+    } else if (seg.bytes % hn::Lanes(d16) == 0) {
+      PackTrits(d16, x + first, seg, cut, block + seg.first_byte);
+    } else {
+      PackTrits(d4, x + first, seg, cut, block + seg.first_byte);
+    }
+    first += static_cast<size_t>(seg.bytes) * seg.trits_per_byte;
+  }
+}
+
+// What a batch of ternary blocks needs besides its elements, computed for
+// up to Lanes(DF) blocks at once from their largest keys: per block the f16
+// of its amax, its cut, and its path.
+enum class BlockPath : int32_t {
+  kVector,     // the cut computed here
+  kScalarCut,  // amax >= 2^126: HalfCut's search
+  kReference,  // NaN or Inf, or 1/amax overflows
+};
+
+template <class View>
+struct BlockBatch {
+  static constexpr size_t kMax = hn::MaxLanes(DF());
+  HWY_ALIGN int32_t key[kMax];
+  HWY_ALIGN typename Cut<View>::Raw cut[kMax];
+  HWY_ALIGN uint16_t scale[kMax];
+  HWY_ALIGN int32_t path[kMax];
+};
+
+// The scalar steps of EncodeTernary (amax = the key's value, id = 1/amax or
+// 0, t = HalfCut, the f16 of amax) in lanes of blocks.
+template <class View>
+HWY_INLINE void PrepareBatch(BlockBatch<View>* batch) {
+  const DF df;
+  const DI di;
+  const DU du;
+  const D16 d16;
+  const VI key = hn::Load(di, batch->key);
+  VF amax;
+  if constexpr (View::kType == LayoutId::kF32) {
+    amax = hn::BitCast(df, key);
+  } else if constexpr (View::kType == LayoutId::kBF16) {
+    amax = hn::BitCast(df, hn::ShiftLeft<16>(key));
+  } else {
+    amax = HalfToFloatV(key);
+  }
+  const auto zero = hn::Eq(amax, hn::Zero(df));
+  const VF id = hn::IfThenZeroElse(zero, hn::Div(hn::Set(df, 1.0f), amax));
+  const auto reference = hn::Or(hn::RebindMask(df, hn::Gt(key, hn::Set(di, View::kInfKey - 1))),
+                                hn::Not(hn::IsFinite(id)));
+  // HalfCut without branches (see there); +Inf for an all-zero block,
+  // whose codes are all 1.
+  const VU b = hn::BitCast(du, hn::Mul(hn::Set(df, 0.5f), amax));
+  const auto below = hn::Ge(hn::Mul(hn::BitCast(df, hn::Sub(b, hn::Set(du, 1u))), id), hn::Set(df, 0.5f));
+  const auto fails = hn::Lt(hn::Mul(hn::BitCast(df, b), id), hn::Set(df, 0.5f));
+  VU cut_bits = hn::Sub(b, hn::IfThenElseZero(hn::RebindMask(du, below), hn::Set(du, 1u)));
+  cut_bits = hn::Add(cut_bits, hn::IfThenElseZero(hn::RebindMask(du, fails), hn::Set(du, 1u)));
+  const VF cut = hn::IfThenElse(zero, hn::Set(df, INFINITY), hn::BitCast(df, cut_bits));
+  const auto in_range = hn::Lt(amax, hn::Set(df, 0x1p126f));
+  const VI path = hn::IfThenElse(
+      hn::RebindMask(di, reference), hn::Set(di, static_cast<int32_t>(BlockPath::kReference)),
+      hn::IfThenElseZero(hn::RebindMask(di, hn::Not(in_range)),
+                         hn::Set(di, static_cast<int32_t>(BlockPath::kScalarCut))));
+  hn::Store(path, di, batch->path);
+  // An F16 view's amax is an f16: its key is FloatToHalf(amax).
+  const VI scale = View::kType == LayoutId::kF16 ? key : FloatToHalfV(amax);
+  hn::Store(hn::DemoteTo(d16, scale), d16, batch->scale);
+  if constexpr (View::kType == LayoutId::kF32) {
+    hn::Store(cut, df, batch->cut);
+  } else {
+    // The smallest key worth at least the cut (Bits16View::KeyAtLeast), minus one.
+    VI at_least;
+    if constexpr (View::kType == LayoutId::kBF16) {
+      at_least = hn::BitCast(di, hn::ShiftRight<16>(hn::Add(hn::BitCast(du, cut), hn::Set(du, 0xFFFFu))));
+    } else {
+      const VI h = FloatToHalfV(cut);
+      at_least = hn::Add(h, hn::IfThenElseZero(hn::RebindMask(di, hn::Lt(HalfToFloatV(h), cut)), hn::Set(di, 1)));
+    }
+    const hn::Rebind<int16_t, DI> di16;
+    hn::Store(hn::DemoteTo(di16, hn::Sub(at_least, hn::Set(di, 1))), di16, batch->cut);
+  }
+}
+
+// TQ1_0, TQ2_0, Q2_0: the codes through the layout's map, then the f16 amax.
+template <class View>
+void EncodeTernary(const Layout& l, void (*reference)(const float*, uint8_t*),
+                   const typename View::Stored* HWY_RESTRICT x, size_t nblocks,
+                   uint8_t* HWY_RESTRICT out) {
+  const size_t n = static_cast<size_t>(l.block_elements);
+  const size_t batch_blocks = hn::Lanes(DF());
+  BlockBatch<View> batch;
+  for (size_t first = 0; first < nblocks; first += batch_blocks) {
+    const size_t count = nblocks - first < batch_blocks ? nblocks - first : batch_blocks;
+    for (size_t j = 0; j < batch_blocks; ++j) {
+      batch.key[j] = j < count ? MaxAbsKey<View>(x + (first + j) * n, n) : 0;
+    }
+    PrepareBatch(&batch);
+    for (size_t j = 0; j < count; ++j) {
+      const typename View::Stored* xb = x + (first + j) * n;
+      uint8_t* block = out + (first + j) * l.block_bytes;
+      Cut<View> cut(batch.cut[j]);
+      switch (static_cast<BlockPath>(batch.path[j])) {
+        case BlockPath::kVector:
+          break;
+        case BlockPath::kScalarCut: {
+          const float amax = View::Value(batch.key[j]);
+          cut = Cut<View>::At(HalfCut(amax, 1.0f / amax));
+          break;
+        }
+        case BlockPath::kReference: {
+          HWY_ALIGN float values[kMaxBlock];
+          ElementsToFloats(View::kType, xb, n, values);
+          reference(values, block);
+          continue;
+        }
+      }
+      const CodeMap& m = l.codes;
+      if (m.kind == CodeMapKind::kTrits) {
+        PackTritBlock<View>(l, xb, cut, block);
+      } else if (m.run == 1) {
+        PackConsecutive<View>(xb, n, cut, block + m.codes_offset);
+      } else {
+        for (size_t g = 0; g < n; g += size_t{4} * m.run) {
+          PackRuns<View>(xb + g, m.run, m.msb_first, cut, block + m.codes_offset + g / 4);
+        }
+      }
+      memcpy(block + l.scale_offset, &batch.scale[j], sizeof batch.scale[j]);
+    }
+  }
+}
+
+// Digit t of a byte: ((uint8)(byte * 3^t) * 3) >> 8.
+template <class Out, class D>
+HWY_INLINE void UnpackTrits(D d, const uint8_t* HWY_RESTRICT in, const TritSegment& seg,
+                            typename Out::Scale scale, typename Out::Stored* HWY_RESTRICT y) {
+  const hn::RebindToUnsigned<D> dc;
+  const hn::Rebind<uint8_t, D> d8;
+  const typename Out::template Values<D> values(d, scale);
+  for (size_t b = 0; b < seg.bytes; b += hn::Lanes(d)) {
+    auto s = hn::PromoteTo(dc, hn::LoadU(d8, in + b));  // (uint8)(byte * 3^t)
+    for (size_t t = 0; t < seg.trits_per_byte; ++t) {
+      const auto s3 = hn::Add(hn::ShiftLeft<1>(s), s);
+      hn::StoreU(values(hn::ShiftRight<8>(s3)), d, y + t * seg.bytes + b);
+      s = hn::And(s3, hn::Set(dc, 0xFF));
+    }
+  }
+}
+
+template <class Out>
+HWY_INLINE void UnpackTritBlock(const Layout& l, const uint8_t* HWY_RESTRICT block,
+                                typename Out::Scale scale, typename Out::Stored* HWY_RESTRICT y) {
+  using Lane = hn::TFromD<typename Out::Tag>;
+  const typename Out::Tag d;
+  const hn::CappedTag<Lane, 16> d16;
+  const hn::CappedTag<Lane, 4> d4;
+  size_t first = 0;
+  for (size_t s = 0; s < l.codes.num_segments; ++s) {
+    const TritSegment& seg = l.codes.segments[s];
+    if (seg.bytes % hn::Lanes(d) == 0) {
+      UnpackTrits<Out>(d, block + seg.first_byte, seg, scale, y + first);
+    } else if (seg.bytes % hn::Lanes(d16) == 0) {
+      UnpackTrits<Out>(d16, block + seg.first_byte, seg, scale, y + first);
+    } else {
+      UnpackTrits<Out>(d4, block + seg.first_byte, seg, scale, y + first);
+    }
+    first += static_cast<size_t>(seg.bytes) * seg.trits_per_byte;
+  }
+}
+
+// (float)(code - 1) * d per element, d the block's f16, converted to the
+// output type. The values of a batch of blocks are computed together (for
+// 16-bit outputs: converted, and stored as one record per block). A block
+// whose d is NaN or infinite takes the reference.
+template <class Out>
+void DecodeTernary(const Layout& l, LayoutId type, const uint8_t* HWY_RESTRICT in, size_t nblocks,
+                   typename Out::Stored* HWY_RESTRICT y) {
+  const DF df;
+  const DI di;
+  const D16 d16;
+  const size_t n = static_cast<size_t>(l.block_elements);
+  const size_t batch_blocks = hn::Lanes(df);
+  constexpr size_t kMax = hn::MaxLanes(DF());
+  HWY_ALIGN uint16_t halves[kMax];
+  HWY_ALIGN float scales[kMax];
+  HWY_ALIGN uint16_t records[4 * kMax + 8] = {0};  // 16 bytes readable from each
+  for (size_t first = 0; first < nblocks; first += batch_blocks) {
+    const size_t count = nblocks - first < batch_blocks ? nblocks - first : batch_blocks;
+    for (size_t j = 0; j < batch_blocks; ++j) {
+      halves[j] = 0;
+      if (j < count) memcpy(&halves[j], in + (first + j) * l.block_bytes + l.scale_offset, 2);
+    }
+    const VF d = HalfToFloatV(hn::PromoteTo(di, hn::Load(d16, halves)));
+    if constexpr (std::is_same<Out, F32Out>::value) {
+      hn::Store(d, df, scales);
+    } else {
+      const auto bits = [&](int32_t code) {
+        const VF value = hn::Mul(hn::Set(df, static_cast<float>(code - l.code_offset)), d);
+        return hn::DemoteTo(d16, type == LayoutId::kBF16 ? FloatToBFloatV(value) : FloatToHalfV(value));
+      };
+      hn::StoreInterleaved4(bits(0), bits(1), bits(2), bits(3), d16, records);
+    }
+    for (size_t j = 0; j < count; ++j) {
+      const uint8_t* block = in + (first + j) * l.block_bytes;
+      typename Out::Stored* yb = y + (first + j) * n;
+      if (HWY_UNLIKELY((halves[j] & 0x7C00u) == 0x7C00u)) {  // NaN or Inf
+        HWY_ALIGN float values[kMaxBlock];
+        ReferenceDecodeBlocks(l.id, block, 1, values);
+        ReferenceFromFloat(type, values, n, yb);
+        continue;
+      }
+      typename Out::Scale scale;
+      if constexpr (std::is_same<Out, F32Out>::value) {
+        scale = {scales[j], l.code_offset};
+      } else {
+        scale = records + 4 * j;
+      }
+      const CodeMap& m = l.codes;
+      if (m.kind == CodeMapKind::kTrits) {
+        UnpackTritBlock<Out>(l, block, scale, yb);
+      } else if (m.run == 1) {
+        UnpackConsecutive<Out>(block + m.codes_offset, n, scale, yb);
+      } else {
+        for (size_t g = 0; g < n; g += size_t{4} * m.run) {
+          UnpackRuns<Out>(block + m.codes_offset + g / 4, m.run, m.msb_first, scale, yb + g);
+        }
+      }
+    }
+  }
+}
+
+// ---- the int8 layouts (F32 kernels; other element types through a block of floats) ----
+
+// roundf (half away from zero) of |v| < 2^23: trunc, plus the sign where
+// the (exact) fraction is at least one half.
+HWY_INLINE VF RoundHalfAway(VF v) {
+  const DF df;
+  const VF t = hn::Trunc(v);
+  const VF away = hn::Add(t, hn::CopySignToAbs(hn::Set(df, 1.0f), v));
+  return hn::IfThenElse(hn::Ge(hn::Abs(hn::Sub(v, t)), hn::Set(df, 0.5f)), away, t);
+}
+
+// Q8_0: d = amax / 127 (f16), q = roundf(x / d) through id = 1 / d. On the
+// fast path |x * id| <= 127 (plus rounding), so the int8 is the rounded value.
+void EncodeQ8_0Block(const Layout& l, const float* HWY_RESTRICT x, uint8_t* HWY_RESTRICT out) {
+  const DF df;
+  const DI di;
+  const hn::Rebind<int8_t, DI> d8;
+  const size_t n = static_cast<size_t>(l.block_elements);
+  const int32_t key = MaxAbsKey<F32View>(x, n);
+  const float amax = FloatFromBits(static_cast<uint32_t>(key));
+  const float d = amax / 127.0f;
+  const float id = d != 0.0f ? 1.0f / d : 0.0f;
+  if (key >= F32View::kInfKey || !std::isfinite(id)) return QuantizeBlockQ8_0(x, out);
+  StoreHalf(out + l.scale_offset, d);
+  int8_t* q = reinterpret_cast<int8_t*>(out + l.codes.codes_offset);
+  for (size_t j = 0; j < n; j += hn::Lanes(df)) {
+    const VF v = hn::Mul(hn::LoadU(df, x + j), hn::Set(df, id));
+    hn::StoreU(NarrowTo<int8_t>(hn::ConvertTo(di, RoundHalfAway(v))), d8, q + j);
+  }
+}
+
+// Q8_K: the signed element of largest |x| (the first of equals) gives
+// iscale = -127 / max; q = min(nearest_int(iscale * x), 127), exact through
+// ggml's own magic add; bsums are the sums of 16 codes; d = 1 / iscale.
+// All-zero blocks, like non-finite ones, take the reference.
+void EncodeQ8_KBlock(const Layout& l, const float* HWY_RESTRICT x, uint8_t* HWY_RESTRICT out) {
+  const DF df;
+  const DI di;
+  const hn::Rebind<int8_t, DI> d8;
+  const size_t N = hn::Lanes(df);
+  const size_t n = static_cast<size_t>(l.block_elements);
+  constexpr size_t kGroup = 16;  // elements per bsum, stored after the codes
+  const int32_t amax_bits = MaxAbsKey<F32View>(x, n);
+  float max = 0.0f;
+  for (size_t j = 0; amax_bits < F32View::kInfKey && j < n; j += N) {
+    const auto at = hn::Eq(AbsBits(hn::LoadU(df, x + j)), hn::Set(di, amax_bits));
+    if (!hn::AllFalse(di, at)) {
+      max = x[j + static_cast<size_t>(hn::FindFirstTrue(di, at))];
+      break;
+    }
+  }
+  const float iscale = -127.0f / max;
+  if (amax_bits >= F32View::kInfKey || amax_bits == 0 || !std::isfinite(iscale)) {
+    return QuantizeBlockQ8_K(x, out);
+  }
+  int8_t* qs = reinterpret_cast<int8_t*>(out + l.codes.codes_offset);
+  int16_t bsums[kQK_K / kGroup] = {};
+  for (size_t g = 0; g < n; g += kGroup) {
+    VI sum = hn::Zero(di);
+    for (size_t j = g; j < g + kGroup; j += N) {
+      const VF biased = hn::Add(hn::Mul(hn::Set(df, iscale), hn::LoadU(df, x + j)),
+                                hn::Set(df, 12582912.0f));
+      const VI v = hn::Sub(hn::And(hn::BitCast(di, biased), hn::Set(di, 0x007FFFFF)),
+                           hn::Set(di, 0x00400000));
+      const VI q = hn::Min(v, hn::Set(di, 127));
+      hn::StoreU(NarrowTo<int8_t>(q), d8, qs + j);
+      sum = hn::Add(sum, q);
+    }
+    bsums[g / kGroup] = static_cast<int16_t>(hn::GetLane(hn::SumOfLanes(di, sum)));
+  }
+  const float d = 1.0f / iscale;
+  memcpy(out + l.scale_offset, &d, sizeof d);
+  memcpy(out + l.codes.codes_offset + n, bsums, sizeof bsums);
+}
+
+void EncodeInt8(const Layout& l, LayoutId type, const void* HWY_RESTRICT x, size_t nblocks,
+                uint8_t* HWY_RESTRICT out) {
+  const size_t n = static_cast<size_t>(l.block_elements);
+  HWY_ALIGN float values[kMaxBlock];
+  for (size_t b = 0; b < nblocks; ++b, out += l.block_bytes) {
+    const float* f = values;
+    if (type == LayoutId::kF32) {
+      f = static_cast<const float*>(x) + b * n;
+    } else {
+      ElementsToFloats(type, static_cast<const uint16_t*>(x) + b * n, n, values);
+    }
+    if (l.id == LayoutId::kQ8_0) {
+      EncodeQ8_0Block(l, f, out);
+    } else {
+      EncodeQ8_KBlock(l, f, out);
+    }
+  }
+}
+
+// (float)q * d, and Q8_K's d * (float)q: the same product (only d can be
+// NaN). A non-finite d takes the reference (X86Product's NaN). Other element
+// types convert the block's floats.
+void DecodeInt8(const Layout& l, LayoutId type, const uint8_t* HWY_RESTRICT in, size_t nblocks,
+                void* HWY_RESTRICT y) {
+  const DF df;
+  const DI di;
+  const hn::Rebind<int8_t, DI> d8;
+  const size_t n = static_cast<size_t>(l.block_elements);
+  HWY_ALIGN float values[kMaxBlock];
+  for (size_t b = 0; b < nblocks; ++b, in += l.block_bytes) {
+    float* f = type == LayoutId::kF32 ? static_cast<float*>(y) + b * n : values;
+    float scale;
+    if (l.scale == ScaleKind::kBlockF32) {
+      memcpy(&scale, in + l.scale_offset, sizeof scale);
+    } else {
+      scale = LoadHalf(in + l.scale_offset);
+    }
+    if (HWY_UNLIKELY(!std::isfinite(scale))) {  // 0 * Inf: the reference's NaN bits
+      ReferenceDecodeBlocks(l.id, in, 1, f);
+    } else {
+      const VF d = hn::Set(df, scale);
+      const int8_t* q = reinterpret_cast<const int8_t*>(in + l.codes.codes_offset);
+      for (size_t j = 0; j < n; j += hn::Lanes(df)) {
+        hn::StoreU(hn::Mul(hn::ConvertTo(df, hn::PromoteTo(di, hn::LoadU(d8, q + j))), d), df, f + j);
+      }
+    }
+    if (type != LayoutId::kF32) FloatsToElements(type, values, n, static_cast<uint16_t*>(y) + b * n);
+  }
+}
+
+// IQ2_S: the reference's floats, converted.
+void DecodeIq2s(const Layout& l, LayoutId type, const uint8_t* HWY_RESTRICT in, size_t nblocks,
+                void* HWY_RESTRICT y) {
+  if (type == LayoutId::kF32) return ReferenceDecodeBlocks(l.id, in, nblocks, static_cast<float*>(y));
+  const size_t n = static_cast<size_t>(l.block_elements);
+  HWY_ALIGN float values[kMaxBlock];
+  for (size_t b = 0; b < nblocks; ++b) {
+    ReferenceDecodeBlocks(l.id, in + b * l.block_bytes, 1, values);
+    FloatsToElements(type, values, n, static_cast<uint16_t*>(y) + b * n);
+  }
+}
+
+// ---- dispatch over the layouts and element types ------------------------------------
+
+template <class View>
+void EncodeTernaryAs(const Layout& l, void (*reference)(const float*, uint8_t*), const void* x,
+                     size_t nblocks, uint8_t* out) {
+  EncodeTernary<View>(l, reference, static_cast<const typename View::Stored*>(x), nblocks, out);
+}
+
+void EncodeTernaryOf(const Layout& l, void (*reference)(const float*, uint8_t*), LayoutId type,
+                     const void* HWY_RESTRICT x, size_t nblocks, uint8_t* HWY_RESTRICT out) {
+  if (type == LayoutId::kBF16) return EncodeTernaryAs<BF16View>(l, reference, x, nblocks, out);
+  if (type == LayoutId::kF16) return EncodeTernaryAs<F16View>(l, reference, x, nblocks, out);
+  EncodeTernaryAs<F32View>(l, reference, x, nblocks, out);
+}
+
+void DecodeTernaryOf(const Layout& l, LayoutId type, const uint8_t* HWY_RESTRICT in, size_t nblocks,
+                     void* HWY_RESTRICT y) {
+  if (type == LayoutId::kF32) return DecodeTernary<F32Out>(l, type, in, nblocks, static_cast<float*>(y));
+  DecodeTernary<Bits16Out>(l, type, in, nblocks, static_cast<uint16_t*>(y));
+}
+
+// `type` is F32, F16 or BF16 (the API checks).
+void EncodeBlocks(LayoutId id, LayoutId type, const void* HWY_RESTRICT x, size_t nblocks,
+                  uint8_t* HWY_RESTRICT out) {
+  const Layout& l = GetLayout(id);
+  switch (id) {
+    case LayoutId::kTQ1_0: return EncodeTernaryOf(l, QuantizeBlockTQ1_0, type, x, nblocks, out);
+    case LayoutId::kTQ2_0: return EncodeTernaryOf(l, QuantizeBlockTQ2_0, type, x, nblocks, out);
+    case LayoutId::kQ2_0: return EncodeTernaryOf(l, QuantizeBlockQ2_0, type, x, nblocks, out);
+    case LayoutId::kQ8_0:
+    case LayoutId::kQ8_K:
+      return EncodeInt8(l, type, x, nblocks, out);
+    case LayoutId::kIQ2_S:  // decode only
+    case LayoutId::kF32:
+    case LayoutId::kF16:
+    case LayoutId::kBF16:
+    case LayoutId::kI2_S:
+    case LayoutId::kHfBitnet:
+    case LayoutId::kBitnetRsI2S:
+      return;  // not block-local encoders: the tensor operations never ask
+  }
+}
+
+void DecodeBlocks(LayoutId id, const uint8_t* HWY_RESTRICT in, size_t nblocks, LayoutId type,
+                  void* HWY_RESTRICT y) {
+  const Layout& l = GetLayout(id);
+  switch (id) {
+    case LayoutId::kTQ1_0:
+    case LayoutId::kTQ2_0:
+    case LayoutId::kQ2_0:
+      return DecodeTernaryOf(l, type, in, nblocks, y);
+    case LayoutId::kQ8_0:
+    case LayoutId::kQ8_K:
+      return DecodeInt8(l, type, in, nblocks, y);
+    case LayoutId::kIQ2_S: return DecodeIq2s(l, type, in, nblocks, y);  // see the top
+    case LayoutId::kF32:
+    case LayoutId::kF16:
+    case LayoutId::kBF16:
+    case LayoutId::kI2_S:
+    case LayoutId::kHfBitnet:
+    case LayoutId::kBitnetRsI2S:
+      return;  // not block-local decoders: the tensor operations never ask
+  }
+}
+
+}  // namespace
+}  // namespace HWY_NAMESPACE
+}  // namespace bitnet
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+#include "cpu/hwy_table.h"
+
+namespace bitnet {
+
+HWY_EXPORT(EncodeBlocks);
+HWY_EXPORT(DecodeBlocks);
+
+void HwyGgmlKernels(int64_t hwy_target, TensorKernels* k) {
+  k->encode_blocks = HwyTableEntry(HWY_DISPATCH_TABLE(EncodeBlocks), hwy_target);
+  k->decode_blocks = HwyTableEntry(HWY_DISPATCH_TABLE(DecodeBlocks), hwy_target);
+}
+
+}  // namespace bitnet
+#endif  // HWY_ONCE

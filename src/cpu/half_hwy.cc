@@ -1,0 +1,48 @@
+// Highway kernels of the element types: F32, F16 and BF16 <-> f32 with
+// ggml's conversions (formats/half.h), in the integer steps of
+// cpu/tensor-inl.h, so that no result depends on the floating-point
+// environment (flush-to-zero, denormals-are-zero, the rounding mode) or on
+// F16C's NaN handling.
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "cpu/half_hwy.cc"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+#include "hwy/highway.h"
+
+#include "cpu/kernels.h"
+#include "cpu/tensor-inl.h"
+#include "formats/layouts.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace bitnet {
+namespace HWY_NAMESPACE {
+namespace {
+
+// `type` is F32, F16 or BF16 (the API checks).
+void ToFloat(LayoutId type, const void* HWY_RESTRICT in, size_t n, float* HWY_RESTRICT y) {
+  ElementsToFloats(type, in, n, y);
+}
+
+void FromFloat(LayoutId type, const float* HWY_RESTRICT x, size_t n, void* HWY_RESTRICT out) {
+  FloatsToElements(type, x, n, out);
+}
+
+}  // namespace
+}  // namespace HWY_NAMESPACE
+}  // namespace bitnet
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+#include "cpu/hwy_table.h"
+
+namespace bitnet {
+
+HWY_EXPORT(ToFloat);
+HWY_EXPORT(FromFloat);
+
+void HwyHalfKernels(int64_t hwy_target, TensorKernels* k) {
+  k->to_float = HwyTableEntry(HWY_DISPATCH_TABLE(ToFloat), hwy_target);
+  k->from_float = HwyTableEntry(HWY_DISPATCH_TABLE(FromFloat), hwy_target);
+}
+
+}  // namespace bitnet
+#endif  // HWY_ONCE
