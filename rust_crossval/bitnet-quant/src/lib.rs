@@ -796,3 +796,9 @@ fn c_name(name: &str) -> Result<CString> {
     CString::new(name)
         .map_err(|_| Error::new(sys::BITNET_E_INVALID_ARGUMENT, format!("name {name:?} contains a NUL byte")))
 }
+
+/// The repository README's Rust example (extracted by build.rs), run as a
+/// doctest so that it stays true.
+#[cfg(doctest)]
+#[doc = include_str!(concat!(env!("OUT_DIR"), "/readme_rust_example.md"))]
+struct ReadmeRustExample;
