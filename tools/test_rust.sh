@@ -48,6 +48,7 @@ if [ "${BITNET_RUST_STEPS:-all}" != crossval ]; then
   LD_LIBRARY_PATH="$BITNET_QUANT_DIR${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" cargo test --workspace
   cargo run --quiet --example quantize_gguf_tensor
   RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
+  cargo fmt --all --check
   # clippy where the toolchain has it (rustup's does; Debian 12's cargo-web not).
   if cargo clippy --version >/dev/null 2>&1; then
     cargo clippy --workspace --all-targets -- -D warnings

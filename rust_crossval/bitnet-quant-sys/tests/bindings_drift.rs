@@ -111,8 +111,7 @@ fn every_header_function_is_bound_with_the_same_signature() {
         .map(|s| {
             let ret = if s.ret.is_empty() { "()".to_string() } else { normalise(s.ret) };
             // A C parameter named like a Rust keyword (`type`) is a raw identifier.
-            let params =
-                s.params.iter().map(|(n, t)| (n.trim_start_matches("r#").to_string(), normalise(t))).collect();
+            let params = s.params.iter().map(|(n, t)| (n.trim_start_matches("r#").to_string(), normalise(t))).collect();
             (s.name.to_string(), Declaration { params, ret })
         })
         .collect();
@@ -246,9 +245,7 @@ fn structs_have_the_c_layout_and_initialisers() {
          bitnet_tensor_options t = BITNET_TENSOR_OPTIONS_INIT;\n",
     );
     for (name, _, _, fields) in &rust {
-        program += &format!(
-            "  printf(\"{name}.size %zu\\n{name}.align %zu\\n\", sizeof({name}), _Alignof({name}));\n"
-        );
+        program += &format!("  printf(\"{name}.size %zu\\n{name}.align %zu\\n\", sizeof({name}), _Alignof({name}));\n");
         for (field, _) in fields {
             program += &format!("  printf(\"{name}.{field} %zu\\n\", offsetof({name}, {field}));\n");
         }
@@ -289,7 +286,15 @@ fn structs_have_the_c_layout_and_initialisers() {
     let t = sys::bitnet_tensor_options::default();
     let tensor_init = format!(
         "{} {} {} {} {} {} {} {} {}",
-        t.struct_size, t.flags, t.cpu_target, t.n_threads, t.ternarize, t.block_size, t.group_size, t.threshold, t.reserved
+        t.struct_size,
+        t.flags,
+        t.cpu_target,
+        t.n_threads,
+        t.ternarize,
+        t.block_size,
+        t.group_size,
+        t.threshold,
+        t.reserved
     );
     assert_eq!(c["tensor_init"], tensor_init, "BITNET_TENSOR_OPTIONS_INIT");
 }

@@ -285,8 +285,9 @@ fn c_string(ptr: *const c_char) -> Option<String> {
 }
 
 fn c_len(name: &str, len: usize) -> Result<c_int> {
-    c_int::try_from(len)
-        .map_err(|_| Error::new(sys::BITNET_E_SIZE_OVERFLOW, format!("{name} is {len}; the bitnet_cpp_* functions take a C int")))
+    c_int::try_from(len).map_err(|_| {
+        Error::new(sys::BITNET_E_SIZE_OVERFLOW, format!("{name} is {len}; the bitnet_cpp_* functions take a C int"))
+    })
 }
 
 impl Library {

@@ -13,8 +13,8 @@
 use std::ffi::{c_char, c_float, c_int, c_uchar};
 use std::thread;
 
-use bitnet_quant_crossval::golden::{default_dir, GoldenSet};
 use bitnet_quant::sys;
+use bitnet_quant_crossval::golden::{default_dir, GoldenSet};
 
 include!("../bitnet_rs_bridge.rs");
 

@@ -4,9 +4,9 @@
 #[path = "../../bitnet-quant/tests/common/mod.rs"]
 mod common;
 
+use bitnet_quant::Library;
 use bitnet_quant_crossval::crossval::golden_parity;
 use bitnet_quant_crossval::golden::{default_dir, Family, GoldenSet};
-use bitnet_quant::Library;
 
 fn assert_golden_parity(backend: &str, lib: &Library) {
     let set = GoldenSet::open(&default_dir()).expect("golden vectors in ffi_tests/golden");

@@ -9,10 +9,10 @@ use std::thread;
 
 use proptest::prelude::*;
 
-use bitnet_quant_crossval::crossval::{check_against_model, first_byte_diff, first_float_diff};
-use bitnet_quant_crossval::strategies::{block_size, finite_tensor, format, quantize_case, tensor, value};
 use bitnet_quant::{sys, CpuTarget, Format, Library, Options};
+use bitnet_quant_crossval::crossval::{check_against_model, first_byte_diff, first_float_diff};
 use bitnet_quant_crossval::model;
+use bitnet_quant_crossval::strategies::{block_size, finite_tensor, format, quantize_case, tensor, value};
 
 fn config(cases: u32) -> ProptestConfig {
     // No regression files written into the source tree.

@@ -5,9 +5,9 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use bitnet_quant::Library;
 use bitnet_quant_crossval::crossval::{error_metrics, golden_parity, random_parity, ErrorRow, ParityRow};
 use bitnet_quant_crossval::golden::{default_dir, GoldenSet};
-use bitnet_quant::Library;
 use serde_json::json;
 
 const USAGE: &str = "usage: crossval [--golden DIR] [--library PATH] [--random-cases N] [--seed S] [--json PATH]
@@ -107,7 +107,8 @@ fn run(args: &Args) -> Result<bool, String> {
     let set = GoldenSet::open(&args.golden).map_err(|e| format!("golden vectors: {e}"))?;
     // SAFETY: the user names a libbitnet_quant (the default: the one this
     // binary links, found through its rpath).
-    let loaded = unsafe { Library::load(&args.library) }.map_err(|e| format!("dlopen {}: {e}", args.library.display()))?;
+    let loaded =
+        unsafe { Library::load(&args.library) }.map_err(|e| format!("dlopen {}: {e}", args.library.display()))?;
     let linked = Library::linked();
     let targets = linked.cpu_targets_supported();
     println!(
