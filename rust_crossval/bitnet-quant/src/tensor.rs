@@ -289,7 +289,7 @@ pub struct I8Activations {
     pub sums: Vec<i32>,
 }
 
-fn dim(name: &str, value: usize) -> Result<i64> {
+pub(crate) fn dim(name: &str, value: usize) -> Result<i64> {
     i64::try_from(value).map_err(|_| Error::new(sys::BITNET_E_SIZE_OVERFLOW, format!("{name} = {value}")))
 }
 

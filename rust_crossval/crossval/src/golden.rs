@@ -46,6 +46,11 @@ impl TensorView<'_> {
         assert_eq!(self.dtype, "U8", "tensor is {}", self.dtype);
         self.bytes.to_vec()
     }
+
+    pub fn i32s(&self) -> Vec<i32> {
+        assert_eq!(self.dtype, "I32", "tensor is {}", self.dtype);
+        self.bytes.chunks_exact(4).map(|b| i32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()
+    }
 }
 
 impl SafeTensors {
@@ -81,6 +86,12 @@ impl SafeTensors {
             tensors.insert(name, (dtype, shape, offsets[0]..offsets[1]));
         }
         Ok(SafeTensors { bytes, data_start, tensors })
+    }
+
+    /// The case names of a file whose tensors are `<case>/<field>`: every
+    /// case with an `input`.
+    pub fn cases(&self) -> Vec<&str> {
+        self.tensors.keys().filter_map(|name| name.strip_suffix("/input")).collect()
     }
 
     pub fn get(&self, name: &str) -> Option<TensorView<'_>> {
