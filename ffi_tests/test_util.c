@@ -66,6 +66,16 @@ long first_float_diff(const float* a, const float* b, size_t n) {
   return -1;
 }
 
+int same_result(float a, float b) { return (a != a && b != b) || same_float(a, b); }
+
+long first_result_diff(const float* a, const float* b, size_t n) {
+  size_t i;
+  for (i = 0; i < n; ++i) {
+    if (!same_result(a[i], b[i])) return (long)i;
+  }
+  return -1;
+}
+
 long first_byte_diff(const uint8_t* a, const uint8_t* b, size_t n) {
   size_t i;
   for (i = 0; i < n; ++i) {

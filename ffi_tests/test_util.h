@@ -32,6 +32,10 @@ uint32_t float_bits(float f);
 /* Index of the first differing element, or -1. */
 long first_float_diff(const float* a, const float* b, size_t n);
 long first_byte_diff(const uint8_t* a, const uint8_t* b, size_t n);
+/* The products' equality: equal bits, or NaN both (their NaNs' sign and
+ * payload are unspecified); the index of the first difference, or -1. */
+int same_result(float a, float b);
+long first_result_diff(const float* a, const float* b, size_t n);
 
 /* ---- buffers -------------------------------------------------------------- */
 /* The default (and the kernel family's fixed) block of I2_S, TL1, TL2. */

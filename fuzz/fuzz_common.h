@@ -37,6 +37,8 @@ void* poisoned(size_t bytes);
 int untouched(const void* p, size_t bytes);
 /* Bitwise equality of floats, NaN sign, quiet bit and payload included. */
 int same_floats(const float* a, const float* b, size_t n);
+/* The products' equality: equal bits, or NaN both. */
+int same_results(const float* a, const float* b, size_t n);
 /* Makes NaNs common: every float whose low mantissa byte is below 0x40
  * gets an all-ones exponent, so it becomes a NaN with its own payload,
  * signalling or quiet, either sign (or +-Inf when the mantissa is 0). */

@@ -505,6 +505,79 @@ BITNET_API int bitnet_quantize_i8s(const bitnet_tensor_options* options, bitnet_
                                    size_t q_len, float* scales, size_t scales_len,
                                    int32_t* sums, size_t sums_len);
 
+/* ==== ternary matrix products =============================================
+ * y[N x M] = x[N x K] . W^T for a weight tensor W (M rows of K, as the tensor
+ * API writes it) in I2_S, TQ1_0, TQ2_0 or Q2_0: y[b*M + r] is row r of W
+ * against token b of x. The activations are quantized with the rule of the
+ * layout's reference engine, the products summed exactly in int32 and
+ * scaled in that engine's float order:
+ *   I2_S:  bitnet.cpp's quantize_row_i8_s per token; y = ((float)S -
+ *          (float)act_sum) / act_scale * w_scale with S = sum of code*q
+ *          (codes 0..2 as stored), the epilogue of bitnet.cpp's ggml fork.
+ *          Its AVX2 kernel sums in int16 lanes, which wrap for adversarial
+ *          activations (e.g. 4096 x 127 against all +1): there this
+ *          library's exact sum differs from bitnet.cpp's.
+ *   TQ1_0, TQ2_0: ggml's Q8_K (quantize_row_q8_K_ref) per token;
+ *          Q2_0: ggml's Q8_0 (quantize_row_q8_0_ref) per token; y is bit for
+ *          bit ggml v0.5.0's generic dot (ggml_vec_dot_tq1_0_q8_K_generic,
+ *          ggml_vec_dot_tq2_0_q8_K_generic, ggml_vec_dot_q2_0_q8_0) with
+ *          every float operation rounded on its own, as its baseline x86-64
+ *          build computes it (its AVX2 dots and its FMA builds differ from
+ *          that in the last bits).
+ * The same bits on every CPU target and for any thread count or row range.
+ * A NaN result is NaN everywhere, but its sign and payload bits may differ
+ * (they follow the order in which NaN block sums meet). */
+
+/* options.flags */
+#define BITNET_GEMM_ROW_RANGE 0x1u /* compute only rows [row_begin, row_end) */
+
+typedef struct bitnet_gemm_options {
+  uint32_t struct_size;         /* sizeof(bitnet_gemm_options) as the caller compiled it */
+  uint32_t flags;               /* BITNET_GEMM_* */
+  bitnet_cpu_target cpu_target; /* one BITNET_CPU_* bit, or AUTO */
+  int32_t n_threads;            /* threads splitting the output rows; 0 or 1: the caller's only */
+  bitnet_type x_type;           /* bitnet_gemm's x: F32 (0, default), F16 or BF16 elements */
+  int32_t reserved;             /* 0 */
+  /* With BITNET_GEMM_ROW_RANGE: 0 <= row_begin <= row_end <= rows; only
+   * y[b*M + r] for r in the range are written (callers with their own
+   * thread pools split M with it; any split gives the same bits). */
+  int64_t row_begin;
+  int64_t row_end;
+} bitnet_gemm_options;
+
+#define BITNET_GEMM_OPTIONS_INIT \
+  { (uint32_t)sizeof(bitnet_gemm_options), 0u, 0u, 0, BITNET_TYPE_F32, 0, 0, 0 }
+/* The same defaults for languages without the macro; struct_size as compiled. */
+BITNET_API int bitnet_gemm_options_init(bitnet_gemm_options* options, size_t struct_size);
+
+/* y = x . W^T. w: the tensor (w_len its exact byte size, bitnet_tensor_size);
+ * x: batch rows of cols elements of options->x_type (F32 unless set, then
+ * aligned to its element); y: batch rows of `rows` floats. rows, cols: the
+ * shape the tensor API accepts for w_type (TQ: cols % 256, Q2_0: cols % 64,
+ * I2_S: rows*cols % 128 and cols <= 5592404). batch 0 succeeds and writes
+ * nothing. y must not overlap w or x. options NULL: defaults, 1 thread. */
+BITNET_API int bitnet_gemm(bitnet_type w_type, const void* w, size_t w_len, int64_t rows,
+                           int64_t cols, const float* x, int64_t batch, float* y,
+                           const bitnet_gemm_options* options);
+
+/* The activation type w_type's product takes: BITNET_TYPE_I8_S for I2_S,
+ * Q8_K for TQ1_0 and TQ2_0, Q8_0 for Q2_0. */
+BITNET_API int bitnet_gemm_act_type(bitnet_type w_type, bitnet_type* act_type);
+
+/* Activations quantized once for several products (Q, K and V share their
+ * input). I2_S with bitnet_quantize_i8s's output: q (batch x cols int8),
+ * scales and sums (one per token). */
+BITNET_API int bitnet_gemm_i8s(const void* w, size_t w_len, int64_t rows, int64_t cols,
+                               const int8_t* q, const float* scales, const int32_t* sums,
+                               int64_t batch, float* y, const bitnet_gemm_options* options);
+/* TQ1_0 / TQ2_0 with Q8_K blocks, Q2_0 with Q8_0 blocks: xq holds batch rows
+ * of cols as bitnet_tensor_quantize(BITNET_TYPE_Q8_K or _Q8_0) writes them;
+ * xq_len is its exact size. Block sums inside Q8_K are not read (ggml's
+ * generic dots do not read them either). */
+BITNET_API int bitnet_gemm_blocks(bitnet_type w_type, const void* w, size_t w_len, int64_t rows,
+                                  int64_t cols, const void* xq, size_t xq_len, int64_t batch,
+                                  float* y, const bitnet_gemm_options* options);
+
 /* ==== experimental: not frozen, not in the ABI promise ==================== */
 /* Define BITNET_QUANT_EXPERIMENTAL before including this header to use what
  * follows (as zstd's ZSTD_STATIC_LINKING_ONLY). These declarations may

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The hardening checks of bitnet-quant, in order, each bounded in time:
 #   1. ASan+UBSan build of the library and the C tests, the whole ctest suite
-#   2. TSan build, the threaded test
+#   2. TSan build, the threaded tests (library calls, the products' pool)
 #   3. the libFuzzer harnesses in fuzz/ and cli/fuzz/, FUZZ_SECONDS each (default 60)
 #   4. the ABI check against abi/libbitnet_quant.abi
 #   5. clang-tidy over src/, cuda/backend.cc and cli/src/ (.clang-tidy),
@@ -72,13 +72,13 @@ configure_sanitized "$out/asan" -fsanitize=address,undefined -fno-sanitize-recov
 bounded 1500 cmake --build "$out/asan" -j "$jobs"
 ASAN_OPTIONS=detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1 \
 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-  bounded 300 ctest --test-dir "$out/asan" --output-on-failure -j "$jobs"
+  bounded 300 ctest --test-dir "$out/asan" --output-on-failure -j "$jobs" -LE python
 
-step "2. TSan: build, threaded test"
+step "2. TSan: build, threaded tests"
 configure_sanitized "$out/tsan" -fsanitize=thread -fno-omit-frame-pointer
-bounded 600 cmake --build "$out/tsan" -j "$jobs" --target test_threads
+bounded 600 cmake --build "$out/tsan" -j "$jobs" --target test_threads test_gemm_threads
 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
-  bounded 300 ctest --test-dir "$out/tsan" --output-on-failure -R '^threads$'
+  bounded 300 ctest --test-dir "$out/tsan" --output-on-failure -R '^(threads|gemm_threads)$'
 
 step "3. fuzzers, ${fuzz_seconds}s each"
 cmake -S fuzz -B "$out/fuzz" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
@@ -87,6 +87,7 @@ bounded 600 cmake --build "$out/fuzz" -j "$jobs"
 # harness:seed directory (the library's in fuzz/, the command-line tool's parsers in cli/fuzz/)
 for entry in fuzz_quantize:fuzz/corpus/fuzz_quantize fuzz_dequantize:fuzz/corpus/fuzz_dequantize \
              fuzz_cpp:fuzz/corpus/fuzz_cpp fuzz_tensor:fuzz/corpus/fuzz_tensor \
+             fuzz_gemm:fuzz/corpus/fuzz_gemm \
              fuzz_gguf:cli/fuzz/corpus/fuzz_gguf fuzz_safetensors:cli/fuzz/corpus/fuzz_safetensors; do
   harness=${entry%%:*}
   seeds=${entry#*:}

@@ -54,12 +54,15 @@ struct TensorKernels {
   void (*i8s_row)(const float* x, size_t n, int8_t* q, float* scale, int32_t* sum);
 };
 
+struct GemmKernels;  // cpu/gemm_kernels.h
+
 struct KernelSet {
   QuantizeFn quantize;
   DequantizeFn dequantize;
   KernelQuantizeFn kernel_quantize;
   MatmulI2SFn matmul_i2s;
   const TensorKernels* tensor;
+  const GemmKernels* gemm;
 };
 
 // Highway kernels of the target with Highway bit `hwy_target`; each returns

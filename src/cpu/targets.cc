@@ -6,6 +6,7 @@
 #include <strings.h>
 
 #include "api/errors.h"
+#include "cpu/gemm_kernels.h"
 #include "cpu/target_list.h"
 #include "formats/bitnet_rs_kernel.h"
 #include "formats/bitnet_rs_quantizer.h"
@@ -63,7 +64,7 @@ struct KernelTable {
       if (t.hwy == 0) {
         sets[i] = {ReportingReferenceQuantize, ReportingReferenceDequantize,
                    ReportingReferenceKernelQuantize, ReportingReferenceMatmulI2S,
-                   &kReferenceTensorKernels};
+                   &kReferenceTensorKernels, &kReferenceGemmKernels};
       } else {
         HwyGgmlKernels(t.hwy, &tensor[i]);
         HwyBitnetCppKernels(t.hwy, &tensor[i]);
@@ -71,7 +72,7 @@ struct KernelTable {
         HwyHalfKernels(t.hwy, &tensor[i]);
         HwyCodeKernels(t.hwy, &tensor[i]);
         sets[i] = {HwyQuantize(t.hwy), HwyDequantize(t.hwy), HwyKernelQuantize(t.hwy),
-                   HwyMatmulI2S(t.hwy), &tensor[i]};
+                   HwyMatmulI2S(t.hwy), &tensor[i], HwyGemmKernels(t.hwy)};
       }
     }
   }

@@ -1,0 +1,778 @@
+// Highway kernels of the ternary matrix products.
+//
+// Weights stay in their layout; each vector of code bytes is split into its
+// 2-bit fields (I2_S, TQ2_0, Q2_0) or base-3 digits (TQ1_0) with shifts and
+// masks, one unsigned byte per weight (code 0..3), and multiplied with int8
+// activations four bytes per int32 lane (vpdpbusd on AVX3_DL, maddubs+madd
+// on the other x86 targets: code * act pairs fit int16). The activations
+// are arranged once per call in the order the fields come out, so a field
+// vector meets its activations with one load. Because the codes are the
+// stored 0..2, a block's sum of code * act minus its sum of act is the
+// exact sum of weight * act (bitnet.cpp's identity; ggml's dots sum the same
+// integers directly). A tile of R rows x T tokens keeps R*T accumulators;
+// at each float step of the reference (a TQ block, a Q8_0 block, an I2_S
+// row) they are reduced into one vector whose lanes are the tile's
+// (row, token) pairs, and the reference's float operations run on those
+// lanes in its order. Rows and tokens past the end of a tile are computed
+// on copies and not stored. Every result is the reference's, bit for bit.
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "cpu/gemm_hwy.cc"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+#include "hwy/highway.h"
+#include "hwy/cache_control.h"
+
+#include <cstring>
+#include <vector>
+
+#include "cpu/gemm_kernels.h"
+#include "formats/bitnet_cpp_rules.h"
+#include "formats/dot_rules.h"
+#include "formats/ggml_rules.h"
+#include "formats/half.h"
+#include "formats/layouts.h"
+#include "formats/ternary_codes.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace bitnet {
+namespace HWY_NAMESPACE {
+namespace {
+
+namespace hn = hwy::HWY_NAMESPACE;
+
+#if HWY_TARGET == HWY_SCALAR || HWY_HAVE_SCALABLE
+
+// One-lane vectors cannot hold the four bytes of an int32 lane, and
+// scalable (SVE) vectors cannot be array elements or members, which these
+// tiles are made of: those targets run the references.
+const GemmKernels* GetGemmKernels() { return &kReferenceGemmKernels; }
+
+#else
+
+#if HWY_ARCH_X86
+using D8 = hn::ScalableTag<uint8_t>;  // 16, 32 or 64 bytes
+#else
+using D8 = hn::CappedTag<uint8_t, 16>;
+#endif
+using DI8 = hn::RebindToSigned<D8>;
+using D16 = hn::Repartition<uint16_t, D8>;
+using D32 = hn::Repartition<int32_t, D8>;
+using DU32 = hn::RebindToUnsigned<D32>;
+using DF = hn::Repartition<float, D8>;
+using VU8 = hn::Vec<D8>;
+using VI8 = hn::Vec<DI8>;
+using VI32 = hn::Vec<D32>;
+using VF = hn::Vec<DF>;
+
+constexpr size_t kV = hn::MaxLanes(D8());  // bytes per vector
+constexpr size_t kL = kV / 4;              // int32 lanes: the (row, token) pairs of a tile
+
+// ---- primitives ----------------------------------------------------------
+
+// acc + sum over each group of four bytes of codes (unsigned) * acts.
+HWY_INLINE VI32 DotQuad(VI32 acc, VU8 codes, VI8 acts) {
+#if HWY_TARGET == HWY_AVX3_DL
+  // Highway 1.0.3's AVX3_DL target string lacks avx512vnni: the instruction
+  // as inline assembly, which needs no target attribute.
+  auto raw = acc.raw;
+  asm("vpdpbusd %2, %1, %0" : "+v"(raw) : "v"(codes.raw), "v"(acts.raw));
+  return VI32{raw};
+#elif HWY_TARGET == HWY_AVX3
+  const __m512i pairs = _mm512_maddubs_epi16(codes.raw, acts.raw);
+  return VI32{_mm512_add_epi32(acc.raw, _mm512_madd_epi16(pairs, _mm512_set1_epi16(1)))};
+#elif HWY_TARGET == HWY_AVX2
+  const __m256i pairs = _mm256_maddubs_epi16(codes.raw, acts.raw);
+  return VI32{_mm256_add_epi32(acc.raw, _mm256_madd_epi16(pairs, _mm256_set1_epi16(1)))};
+#elif HWY_TARGET == HWY_SSE4 || HWY_TARGET == HWY_SSSE3
+  const __m128i pairs = _mm_maddubs_epi16(codes.raw, acts.raw);
+  return VI32{_mm_add_epi32(acc.raw, _mm_madd_epi16(pairs, _mm_set1_epi16(1)))};
+#else
+  // Any other target: byte k of each lane, extended and multiplied.
+  const D32 d32;
+  const DU32 du32;
+  const auto c = hn::BitCast(du32, codes);
+  const auto a = hn::BitCast(d32, acts);
+  const auto ff = hn::Set(du32, 0xFFu);
+  const auto c0 = hn::BitCast(d32, hn::And(c, ff));
+  const auto c1 = hn::BitCast(d32, hn::And(hn::ShiftRight<8>(c), ff));
+  const auto c2 = hn::BitCast(d32, hn::And(hn::ShiftRight<16>(c), ff));
+  const auto c3 = hn::BitCast(d32, hn::ShiftRight<24>(c));
+  acc = hn::Add(acc, hn::Mul(c0, hn::ShiftRight<24>(hn::ShiftLeft<24>(a))));
+  acc = hn::Add(acc, hn::Mul(c1, hn::ShiftRight<24>(hn::ShiftLeft<16>(a))));
+  acc = hn::Add(acc, hn::Mul(c2, hn::ShiftRight<24>(hn::ShiftLeft<8>(a))));
+  return hn::Add(acc, hn::Mul(c3, hn::ShiftRight<24>(a)));
+#endif
+}
+
+// Keeps a loaded vector in a register: otherwise compilers fold the load
+// into each of the ops that read it (one load per field), which multiplies
+// the loads in flight behind every weight line's miss.
+HWY_INLINE VU8 InRegister(VU8 v) {
+#if HWY_ARCH_X86
+  asm("" : "+v"(v.raw));
+#endif
+  return v;
+}
+
+// The 2-bit field at bits 2k of every byte.
+template <int k>
+HWY_INLINE VU8 Field(VU8 packed) {
+  const D8 d8;
+  const D16 d16;
+  return hn::And(hn::BitCast(d8, hn::ShiftRight<2 * k>(hn::BitCast(d16, packed))), hn::Set(d8, 3));
+}
+
+// A base-3 digit of TQ1_0 bytes (ggml: digit n = ((uint8)(b * 3^n) * 3) >> 8).
+// With t_0 = b and t_{n+1} = 3 t_n mod 256, digit n is floor(3 t_n / 256)
+// = [t_n >= 86] + [t_n >= 171].
+HWY_INLINE VU8 Digit(VU8 t) {
+  const D8 d8;
+  const VU8 one = hn::Set(d8, 1);
+  return hn::Add(hn::IfThenElseZero(hn::Gt(t, hn::Set(d8, 85)), one),
+                 hn::IfThenElseZero(hn::Gt(t, hn::Set(d8, 170)), one));
+}
+HWY_INLINE VU8 Times3(VU8 t) { return hn::Add(hn::Add(t, t), t); }
+
+// Stores the total of each of the kL accumulators: out[i] = sum of acc[i].
+HWY_INLINE void LaneTotals(const VI32* acc, int32_t* out) {
+#if HWY_ARCH_X86
+  const D32 d32;
+  const hn::Repartition<int64_t, D8> d64;
+  // Within each 128-bit block: four accumulators -> one lane each.
+  VI32 quads[kL / 4];
+  for (size_t q = 0; q < kL / 4; ++q) {
+    const VI32 a = acc[4 * q], b = acc[4 * q + 1], c = acc[4 * q + 2], e = acc[4 * q + 3];
+    const VI32 ab = hn::Add(hn::InterleaveLower(d32, a, b), hn::InterleaveUpper(d32, a, b));
+    const VI32 ce = hn::Add(hn::InterleaveLower(d32, c, e), hn::InterleaveUpper(d32, c, e));
+    const auto ab64 = hn::BitCast(d64, ab), ce64 = hn::BitCast(d64, ce);
+    // 64-bit interleaves move pairs of int32 lanes; the sums stay 32-bit.
+    quads[q] = hn::Add(hn::BitCast(d32, hn::InterleaveLower(d64, ab64, ce64)),
+                       hn::BitCast(d32, hn::InterleaveUpper(d64, ab64, ce64)));
+  }
+#if HWY_TARGET <= HWY_AVX3
+  // Blocks: [X0+X2, X1+X3, Y0+Y2, Y1+Y3], then the pairs of blocks.
+  const VI32 xy = hn::Add(hn::ConcatLowerLower(d32, quads[1], quads[0]),
+                          hn::ConcatUpperUpper(d32, quads[1], quads[0]));
+  const VI32 uw = hn::Add(hn::ConcatLowerLower(d32, quads[3], quads[2]),
+                          hn::ConcatUpperUpper(d32, quads[3], quads[2]));
+  const VI32 total{_mm512_add_epi32(_mm512_shuffle_i32x4(xy.raw, uw.raw, _MM_SHUFFLE(2, 0, 2, 0)),
+                                    _mm512_shuffle_i32x4(xy.raw, uw.raw, _MM_SHUFFLE(3, 1, 3, 1)))};
+#elif HWY_TARGET == HWY_AVX2
+  const VI32 total = hn::Add(hn::ConcatLowerLower(d32, quads[1], quads[0]),
+                             hn::ConcatUpperUpper(d32, quads[1], quads[0]));
+#else
+  const VI32 total = quads[0];
+#endif
+  hn::Store(total, d32, out);
+#else
+  const D32 d32;
+  for (size_t i = 0; i < kL; ++i) out[i] = hn::GetLane(hn::SumOfLanes(d32, acc[i]));
+#endif
+}
+
+HWY_INLINE float Half(const uint8_t* p) {
+  uint16_t h;
+  memcpy(&h, p, sizeof h);
+  return HalfToFloat(h);
+}
+
+// The f16 in the low 16 bits of each lane as f32, exactly as HalfToFloat
+// converts it (NaNs made quiet): normal values rebiased, subnormal ones
+// scaled from an integer (exact), Inf and NaN with an all-ones exponent.
+HWY_INLINE VF HalvesToFloat(VI32 bits) {
+  const D32 d32;
+  const DF df;
+  const VI32 em = hn::And(bits, hn::Set(d32, 0x7FFF));
+  const VI32 sign = hn::ShiftLeft<16>(hn::And(bits, hn::Set(d32, 0x8000)));
+  const VI32 normal = hn::Add(hn::ShiftLeft<13>(em), hn::Set(d32, 0x38000000));
+  const VI32 nan_quiet = hn::IfThenElseZero(hn::Gt(hn::And(em, hn::Set(d32, 0x3FF)), hn::Zero(d32)),
+                                            hn::Set(d32, 0x400000));
+  const VI32 special = hn::Or(hn::Or(hn::ShiftLeft<13>(em), hn::Set(d32, 0x7F800000)), nan_quiet);
+  const VI32 small =
+      hn::BitCast(d32, hn::Mul(hn::ConvertTo(df, em), hn::Set(df, 5.9604644775390625e-8f)));  // 2^-24
+  const VI32 out = hn::IfThenElse(hn::Lt(em, hn::Set(d32, 0x400)), small,
+                                  hn::IfThenElse(hn::Gt(em, hn::Set(d32, 0x7BFF)), special, normal));
+  return hn::BitCast(df, hn::Or(out, sign));
+}
+
+// ---- arranged activations -----------------------------------------------
+// Per token: the int8 activations in field order (`act_bytes` each, a
+// multiple of kV); then, per float step of the layout (Q2_0: per lane of
+// each step), the integer sum of its activations and its scale, in two
+// arrays.
+struct Arranged {
+  const uint8_t* base;
+  size_t act_bytes;    // per token
+  size_t steps;        // step entries per token
+  size_t batch;
+  const int8_t* Acts(size_t t) const {
+    return reinterpret_cast<const int8_t*>(base + t * act_bytes);
+  }
+  const int32_t* ActSums(size_t t) const {
+    return reinterpret_cast<const int32_t*>(base + batch * act_bytes) + t * steps;
+  }
+  const float* Scales(size_t t) const {
+    return reinterpret_cast<const float*>(base + batch * act_bytes + batch * steps * 4) + t * steps;
+  }
+};
+
+size_t CeilDiv(size_t a, size_t b) { return a / b + (a % b != 0); }
+
+// How each layout's rows are cut into vector loads, and which activation
+// each lane of each field meets.
+struct Geometry {
+  size_t fields;          // per load: 4 two-bit fields, or 5 digits
+  size_t loads;           // per float step
+  size_t steps;           // per row
+  size_t step_bytes;      // weight bytes from one step to the next
+  size_t row_bytes;       // weight bytes of a row
+};
+
+// I2_S rows are taken in whole 128-blocks: cols rounded up (the kernel
+// realigns rows that do not start on a block).
+size_t I2SPaddedCols(size_t cols) { return CeilDiv(cols, kI2SBlock) * kI2SBlock; }
+
+Geometry GeometryOf(const GemmProblem& p) {
+  const Layout& l = GetLayout(p.layout);
+  switch (p.layout) {
+    case LayoutId::kI2_S: {
+      const size_t bytes = I2SPaddedCols(p.cols) / 4;
+      return {4, CeilDiv(bytes, kV), 1, 0, bytes};
+    }
+    case LayoutId::kTQ2_0:
+      return {4, 64 / kV, p.cols / kQK_K, l.block_bytes, p.cols / kQK_K * l.block_bytes};
+    case LayoutId::kTQ1_0:
+      return {5, 64 / kV, p.cols / kQK_K, l.block_bytes, p.cols / kQK_K * l.block_bytes};
+    case LayoutId::kQ2_0: {
+      const size_t blocks = p.cols / kQK2_0;
+      return {4, 1, CeilDiv(blocks, kV / 16), (kV / 16) * l.block_bytes, blocks * l.block_bytes};
+    }
+    case LayoutId::kF32:
+    case LayoutId::kF16:
+    case LayoutId::kBF16:
+    case LayoutId::kQ8_0:
+    case LayoutId::kQ8_K:
+    case LayoutId::kIQ2_S:
+    case LayoutId::kHfBitnet:
+    case LayoutId::kBitnetRsI2S: break;
+  }
+  return {4, 1, 0, 0, 0};
+}
+
+size_t ActBytes(const Geometry& g) {
+  return g.steps * g.loads * g.fields * kV;
+}
+
+size_t WorkspaceBytes(const GemmProblem& p) {
+  const Geometry g = GeometryOf(p);
+  const size_t steps = p.layout == LayoutId::kQ2_0 ? g.steps * kL : g.steps;
+  return p.batch * (ActBytes(g) + steps * (sizeof(int32_t) + sizeof(float)));
+}
+
+Arranged ArrangedOf(const GemmProblem& p, const uint8_t* ws) {
+  const Geometry g = GeometryOf(p);
+  const size_t steps = p.layout == LayoutId::kQ2_0 ? g.steps * kL : g.steps;
+  return {ws, ActBytes(g), steps, p.batch};
+}
+
+// Element of the row (or of a 256-block) that lane i of field f of the
+// vector at byte `byte` of the codes meets; -1: none (its act is 0).
+//   two-bit (I2_S, TQ2_0): byte b holds elements (b/32)*128 + 32*field + b%32
+//     with field = shift/2 (TQ2_0) or 3 - shift/2 (I2_S, most significant
+//     first);
+//   TQ1_0: the three segments of ggml's base-3 bytes (formats/layouts.cc).
+long TwoBitElement(size_t byte, size_t shift_field, bool msb_first) {
+  const size_t field = msb_first ? 3 - shift_field : shift_field;
+  return static_cast<long>((byte / 32) * 128 + 32 * field + byte % 32);
+}
+
+long TritElement(size_t byte, size_t digit) {
+  if (byte < 32) return static_cast<long>(byte + 32 * digit);
+  if (byte < 48) return static_cast<long>(160 + (byte - 32) + 16 * digit);
+  if (byte < 52 && digit < 4) return static_cast<long>(240 + (byte - 48) + 4 * digit);
+  return -1;
+}
+
+// Lanes whose activations are consecutive elements: 32 for the two-bit
+// layouts (one byte quarter of a 128-element block), 4 for TQ1_0 (its
+// segments are 32, 16 and 4 bytes long).
+constexpr size_t kTwoBitRun = kV < 32 ? kV : 32;
+constexpr size_t kTritRun = 4;
+
+// The kV activations of one (load, field): lane i meets element
+// element_of(first_byte + i) of q, or none (act 0) when that is -1, at or
+// past `elements`, or its byte is at or past `bytes`. Copied in runs of
+// `run` lanes, whose elements are consecutive.
+template <class ElementOf>
+void ArrangeRuns(const int8_t* q, size_t elements, size_t first_byte, size_t bytes, size_t run,
+                 const ElementOf& element_of, int8_t* out) {
+  for (size_t i = 0; i < kV; i += run) {
+    const long e = first_byte + i < bytes ? element_of(first_byte + i) : -1;
+    size_t n = 0;
+    if (e >= 0 && static_cast<size_t>(e) < elements) {
+      n = elements - static_cast<size_t>(e) < run ? elements - static_cast<size_t>(e) : run;
+      memcpy(out + i, q + e, n);
+    }
+    memset(out + i + n, 0, run - n);
+  }
+}
+
+const uint8_t* TokenBlocks(const GemmProblem& p, size_t t) {
+  return p.acts.blocks + t * p.acts.row_bytes;
+}
+
+void ArrangeToken(const GemmProblem& p, const Geometry& g, const Arranged& a, size_t t) {
+  int8_t* out = const_cast<int8_t*>(a.Acts(t));
+  int32_t* act_sums = const_cast<int32_t*>(a.ActSums(t));
+  float* scales = const_cast<float*>(a.Scales(t));
+  switch (p.layout) {
+    case LayoutId::kI2_S: {
+      const int8_t* q = p.acts.q + t * p.cols;
+      for (size_t j = 0; j < g.loads; ++j) {
+        for (size_t f = 0; f < 4; ++f, out += kV) {
+          ArrangeRuns(q, p.cols, j * kV, g.row_bytes, kTwoBitRun,
+                      [f](size_t byte) { return TwoBitElement(byte, f, true); }, out);
+        }
+      }
+      act_sums[0] = p.acts.sums[t];
+      scales[0] = p.acts.scales[t];
+      return;
+    }
+    case LayoutId::kTQ2_0:
+    case LayoutId::kTQ1_0: {
+      const bool trits = p.layout == LayoutId::kTQ1_0;
+      for (size_t s = 0; s < g.steps; ++s) {
+        const uint8_t* block = TokenBlocks(p, t) + s * 292;
+        const int8_t* q = reinterpret_cast<const int8_t*>(block + 4);
+        int32_t sum = 0;
+        for (size_t e = 0; e < kQK_K; ++e) sum += q[e];
+        act_sums[s] = sum;
+        memcpy(&scales[s], block, sizeof(float));
+        for (size_t j = 0; j < g.loads; ++j) {
+          for (size_t f = 0; f < g.fields; ++f, out += kV) {
+            if (trits) {
+              ArrangeRuns(q, kQK_K, j * kV, 64, kTritRun,
+                          [f](size_t byte) { return TritElement(byte, f); }, out);
+            } else {
+              ArrangeRuns(q, kQK_K, j * kV, 64, kTwoBitRun,
+                          [f](size_t byte) { return TwoBitElement(byte, f, false); }, out);
+            }
+          }
+        }
+      }
+      return;
+    }
+    case LayoutId::kQ2_0: {
+      // Load s holds Q2_0 blocks s*kV/16 + i/16 (missing ones: no act),
+      // byte i%16 of each: elements 4*(i%16) + field. Its steps: per lane
+      // 4*blk + 2*h + (0|1), the Q8_0 block 2*blk + h's act sum and scale.
+      const size_t blocks = p.cols / kQK2_0;
+      const uint8_t* y = TokenBlocks(p, t);
+      for (size_t s = 0; s < g.steps; ++s) {
+        for (size_t f = 0; f < 4; ++f, out += kV) {
+          for (size_t i = 0; i < kV; ++i) {
+            const size_t blk = s * (kV / 16) + i / 16;
+            const size_t e = 4 * (i % 16) + f;
+            out[i] = blk < blocks
+                         ? static_cast<int8_t>(y[(2 * blk + e / 32) * 34 + 2 + e % 32])
+                         : 0;
+          }
+        }
+        for (size_t lane = 0; lane < kL; ++lane) {
+          const size_t blk = s * (kV / 16) + lane / 4;
+          int32_t sum = 0;
+          float d = 0.0f;
+          if (blk < blocks) {
+            const uint8_t* q8 = y + (2 * blk + (lane % 4) / 2) * 34;
+            for (size_t e = 0; e < kQK8_0; ++e) sum += static_cast<int8_t>(q8[2 + e]);
+            d = Half(q8);
+          }
+          act_sums[s * kL + lane] = sum;
+          scales[s * kL + lane] = d;
+        }
+      }
+      return;
+    }
+    case LayoutId::kF32:
+    case LayoutId::kF16:
+    case LayoutId::kBF16:
+    case LayoutId::kQ8_0:
+    case LayoutId::kQ8_K:
+    case LayoutId::kIQ2_S:
+    case LayoutId::kHfBitnet:
+    case LayoutId::kBitnetRsI2S: break;
+  }
+}
+
+void Arrange(const GemmProblem& p, uint8_t* ws, size_t begin, size_t end) {
+  const Geometry g = GeometryOf(p);
+  const Arranged a = ArrangedOf(p, ws);
+  for (size_t t = begin; t < end; ++t) ArrangeToken(p, g, a, t);
+}
+
+// ---- kernels ---------------------------------------------------------------
+// Weights are read in memory order (row after row, each from its start), so
+// that the hardware prefetchers see one stream; activations come from L1.
+
+// Decoded fields of one weight load.
+template <size_t F>
+struct Fields {
+  VU8 v[F];
+};
+
+HWY_INLINE Fields<4> DecodeTwoBit(VU8 packed) {
+  return {{Field<0>(packed), Field<1>(packed), Field<2>(packed), Field<3>(packed)}};
+}
+
+HWY_INLINE Fields<5> DecodeTrits(VU8 t0) {
+  const VU8 t1 = Times3(t0), t2 = Times3(t1), t3 = Times3(t2), t4 = Times3(t3);
+  return {{Digit(t0), Digit(t1), Digit(t2), Digit(t3), Digit(t4)}};
+}
+
+// acc[t] += the products of one weight load with its activations of T
+// tokens (acts[t] at the load's first field).
+template <size_t T, size_t F>
+HWY_INLINE void LoadProducts(const Fields<F>& f, const int8_t* const* acts, size_t offset,
+                             VI32* acc) {
+  const DI8 di8;
+  HWY_UNROLL(4)
+  for (size_t t = 0; t < T; ++t) {
+    HWY_UNROLL(5)
+    for (size_t k = 0; k < F; ++k) {
+      acc[t] = DotQuad(acc[t], f.v[k], hn::LoadU(di8, acts[t] + offset + k * kV));
+    }
+  }
+}
+
+// ---- tiles of rows ------------------------------------------------------------
+// A tile is R = kL / T rows x T tokens, its lanes r*T + t. Its rows are
+// read side by side, one load of every row per step of the loop, so that
+// the activations of that load are read once for all R rows: with one
+// token, each weight line then costs one load, not five (loads of the
+// activations from L1 between the weight loads cut the misses a core keeps
+// in flight: 15 GB/s instead of 31 on this machine). The R interleaved
+// streams are more than the hardware prefetchers follow, so the same place
+// of a later tile is prefetched with every load.
+
+// How far ahead the weights are prefetched: a quarter of a tile past the
+// same row and offset of the next tile (measured here on the 2B-4T shapes:
+// shorter distances leave misses, longer ones evict lines before use).
+HWY_INLINE size_t PrefetchDistance(size_t tile_bytes) {
+  return (tile_bytes + tile_bytes / 4) / 64 * 64;
+}
+
+// The R rows of a tile: evenly spaced (a copy when the tensor's rows
+// cannot be read in place).
+struct TileRows {
+  const uint8_t* base;
+  size_t stride;
+};
+
+// acc[r*T + t] += the products of the loads at byte `offset` of the R rows
+// with token t's activations (acts[t]: their first field).
+template <size_t R, size_t T, size_t F, class Decode>
+HWY_INLINE void TileLoad(const TileRows& rows, size_t offset, size_t ahead,
+                         const int8_t* const* acts, const Decode& decode, VI32* acc) {
+  const D8 d8;
+  const DI8 di8;
+  const uint8_t* at = rows.base + offset;
+  if (T == 1) {
+    VI8 act[F];
+    HWY_UNROLL(5)
+    for (size_t k = 0; k < F; ++k) act[k] = hn::LoadU(di8, acts[0] + k * kV);
+    HWY_UNROLL(16)
+    for (size_t r = 0; r < R; ++r, at += rows.stride) {
+      hwy::Prefetch(at + ahead);
+      const Fields<F> f = decode(InRegister(hn::LoadU(d8, at)));
+      HWY_UNROLL(5)
+      for (size_t k = 0; k < F; ++k) acc[r] = DotQuad(acc[r], f.v[k], act[k]);
+    }
+  } else {
+    HWY_UNROLL(16)
+    for (size_t r = 0; r < R; ++r, at += rows.stride) {
+      hwy::Prefetch(at + ahead);
+      const Fields<F> f = decode(InRegister(hn::LoadU(d8, at)));
+      HWY_UNROLL(4)
+      for (size_t t = 0; t < T; ++t) {
+        HWY_UNROLL(5)
+        for (size_t k = 0; k < F; ++k) {
+          acc[r * T + t] = DotQuad(acc[r * T + t], f.v[k], hn::LoadU(di8, acts[t] + k * kV));
+        }
+      }
+    }
+  }
+}
+
+// The act sums and scales of every float step in the lanes of a tile
+// (lane i: token i % T), built once per group of tokens.
+struct StepLanes {
+  std::vector<int32_t> act_sum;  // [step * kL + lane]
+  std::vector<float> scale;
+};
+
+template <size_t T>
+void BuildStepLanes(const Arranged& a, const Geometry& g, const size_t* tokens, StepLanes* lanes) {
+  lanes->act_sum.resize(g.steps * kL);
+  lanes->scale.resize(g.steps * kL);
+  for (size_t s = 0; s < g.steps; ++s) {
+    for (size_t i = 0; i < kL; ++i) {
+      lanes->act_sum[s * kL + i] = a.ActSums(tokens[i % T])[s];
+      lanes->scale[s * kL + i] = a.Scales(tokens[i % T])[s];
+    }
+  }
+}
+
+// I2_S, one float step per row: out[r*T + t] = ((float)sum - (float)act_sum)
+// / act_scale * w_scale.
+template <size_t T>
+void I2STile(const TileRows& rows, const size_t* tokens, const Arranged& a, const Geometry& g,
+             const StepLanes& lanes, float w_scale, float* out) {
+  constexpr size_t R = kL / T;
+  const D32 d32;
+  const DF df;
+  const int8_t* acts[T];
+  const size_t ahead = PrefetchDistance(R * g.row_bytes);
+  VI32 acc[kL];
+  HWY_UNROLL(16)
+  for (size_t i = 0; i < kL; ++i) acc[i] = hn::Zero(d32);
+  for (size_t j = 0; j < g.loads; ++j) {
+    for (size_t t = 0; t < T; ++t) acts[t] = a.Acts(tokens[t]) + j * 4 * kV;
+    TileLoad<R, T, 4>(rows, j * kV, ahead, acts, DecodeTwoBit, acc);
+  }
+  HWY_ALIGN int32_t sums[kL];
+  LaneTotals(acc, sums);
+  const VF raw = hn::ConvertTo(df, hn::Load(d32, sums));
+  const VF act_sum = hn::ConvertTo(df, hn::LoadU(d32, lanes.act_sum.data()));
+  const VF y = hn::Mul(hn::Div(hn::Sub(raw, act_sum), hn::LoadU(df, lanes.scale.data())),
+                       hn::Set(df, w_scale));
+  hn::Store(y, df, out);
+}
+
+// TQ1_0 / TQ2_0: per block, sumf += (float)(sum of (code - 1) * q) *
+// (d_q * d_w) (TQ1_0 writes d_w * d_q: the same number), in the lanes.
+template <size_t T, size_t F, class Decode>
+void TQTile(const TileRows& rows, const size_t* tokens, const Arranged& a, const Geometry& g,
+            const StepLanes& lanes, size_t scale_offset, const Decode& decode, float* out) {
+  constexpr size_t R = kL / T;
+  const D32 d32;
+  const DF df;
+  const int8_t* acts[T];
+  const size_t ahead = PrefetchDistance(R * g.row_bytes);
+  HWY_ALIGN int32_t sums[kL], scale_at[kL];
+  for (size_t i = 0; i < kL; ++i) scale_at[i] = static_cast<int32_t>((i / T) * rows.stride);
+  const VI32 scale_offsets = hn::Load(d32, scale_at);
+  VF sumf = hn::Zero(df);
+  for (size_t s = 0; s < g.steps; ++s) {
+    VI32 acc[kL];
+    HWY_UNROLL(16)
+    for (size_t i = 0; i < kL; ++i) acc[i] = hn::Zero(d32);
+    for (size_t j = 0; j < g.loads; ++j) {
+      for (size_t t = 0; t < T; ++t) acts[t] = a.Acts(tokens[t]) + (s * g.loads + j) * F * kV;
+      TileLoad<R, T, F>(rows, s * g.step_bytes + j * kV, ahead, acts, decode, acc);
+    }
+    LaneTotals(acc, sums);
+    // The rows' block scales: one gather of the 4-byte words that end
+    // with them (inside each block).
+    const uint8_t* scales = rows.base + s * g.step_bytes + scale_offset;
+    const VI32 words =
+        hn::GatherOffset(d32, reinterpret_cast<const int32_t*>(scales - 2), scale_offsets);
+    const VF d_w = HalvesToFloat(hn::ShiftRight<16>(words));
+    const VI32 sumi = hn::Sub(hn::Load(d32, sums), hn::LoadU(d32, &lanes.act_sum[s * kL]));
+    const VF d = hn::Mul(hn::LoadU(df, &lanes.scale[s * kL]), d_w);
+    sumf = hn::Add(sumf, hn::Mul(hn::ConvertTo(df, sumi), d));
+  }
+  hn::Store(sumf, df, out);
+}
+
+// The code bytes of the kV/16 Q2_0 blocks of one load (16 each; a block
+// past the row is `zero`).
+HWY_INLINE VU8 LoadQ2_0Codes(const uint8_t* const* blocks) {
+  const hn::CappedTag<uint8_t, 16> d16b;
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3
+  const hn::Half<D8> dh;
+  const D8 d8;
+  const auto lo = hn::Combine(dh, hn::LoadU(d16b, blocks[1] + 2), hn::LoadU(d16b, blocks[0] + 2));
+  const auto hi = hn::Combine(dh, hn::LoadU(d16b, blocks[3] + 2), hn::LoadU(d16b, blocks[2] + 2));
+  return hn::Combine(d8, hi, lo);
+#elif HWY_ARCH_X86 && HWY_TARGET == HWY_AVX2
+  return hn::Combine(D8(), hn::LoadU(d16b, blocks[1] + 2), hn::LoadU(d16b, blocks[0] + 2));
+#else
+  return hn::LoadU(d16b, blocks[0] + 2);
+#endif
+}
+
+// Q2_0, one row against T tokens: per block, sumb = ((0.0f + (float)s0 *
+// d_q0) + (float)s1 * d_q1) and sumf += sumb * d_w, with s0, s1 the two
+// Q8_0 halves' sums of (code - 1) * q. Lanes of a load: 4*blk + 2*h +
+// (0|1) hold half h of block blk; a block's float steps run on its lane
+// 4*blk, the sum over blocks per token in block order.
+template <size_t T>
+void Q2_0Row(const uint8_t* row, const size_t* tokens, const Arranged& a, const Geometry& g,
+             size_t blocks, float* sumf) {
+  const D32 d32;
+  const DF df;
+  constexpr size_t kBlocks = kV / 16;  // per load
+  static const uint8_t kZeroBlock[18] = {0};
+  HWY_ALIGN float dw[kL], sumb[kL];
+  for (size_t t = 0; t < T; ++t) sumf[t] = 0.0f;
+  for (size_t s = 0; s < g.steps; ++s) {
+    const size_t first = s * kBlocks;
+    const size_t count = blocks - first < kBlocks ? blocks - first : kBlocks;
+    const uint8_t* blk[kBlocks];
+    for (size_t b = 0; b < kBlocks; ++b) {
+      blk[b] = b < count ? row + (first + b) * 18 : kZeroBlock;
+      dw[4 * b] = dw[4 * b + 1] = dw[4 * b + 2] = dw[4 * b + 3] = b < count ? Half(blk[b]) : 0.0f;
+    }
+    const Fields<4> f = DecodeTwoBit(InRegister(LoadQ2_0Codes(blk)));
+    for (size_t t = 0; t < T; ++t) {
+      const int8_t* acts = a.Acts(tokens[t]) + s * 4 * kV;
+      VI32 acc = hn::Zero(d32);
+      for (size_t k = 0; k < 4; ++k) acc = DotQuad(acc, f.v[k], hn::LoadU(DI8(), acts + k * kV));
+      // Lane pairs (2m, 2m+1) are one Q8_0 block; subtract its act sum.
+      const VI32 pair = hn::Add(acc, hn::Shuffle2301(acc));
+      const VI32 sumi = hn::Sub(pair, hn::LoadU(d32, a.ActSums(tokens[t]) + s * kL));
+      const VF prod = hn::Mul(hn::ConvertTo(df, sumi), hn::LoadU(df, a.Scales(tokens[t]) + s * kL));
+      const VF first_half = hn::Add(hn::Zero(df), prod);
+      const VF block_sum = hn::Add(first_half, hn::Shuffle1032(first_half));
+      hn::Store(hn::Mul(block_sum, hn::Load(df, dw)), df, sumb);
+      for (size_t b = 0; b < count; ++b) sumf[t] = sumf[t] + sumb[4 * b];
+    }
+  }
+}
+
+// ---- driving the kernels ---------------------------------------------------
+
+// Where a tile's rows are read: in place when they are R whole rows of the
+// tensor that can be read as they are, else a copy, R rows at the same
+// stride: the last tile of a range that ends short of R rows (the missing
+// rows zero), TQ1_0's tile with the tensor's last row (its last 54-byte
+// block is read as 64 bytes), and I2_S rows that do not start on a
+// 128-block (realigned, padded with code 0, whose activation is 0).
+class TileSource {
+ public:
+  TileSource(const GemmProblem& p, const Geometry& g) : p_(p), g_(g) {}
+
+  template <size_t R>
+  TileRows Rows(size_t r0, size_t nr) {
+    const bool realign = p_.layout == LayoutId::kI2_S && p_.cols % kI2SBlock != 0;
+    const bool last = p_.layout == LayoutId::kTQ1_0 && r0 + nr == p_.rows;
+    if (nr == R && !realign && !last) return {p_.weights + r0 * g_.row_bytes, g_.row_bytes};
+    copy_.assign(R * g_.row_bytes + kV, 0);
+    for (size_t r = 0; r < nr; ++r) {
+      uint8_t* out = copy_.data() + r * g_.row_bytes;
+      if (realign) {
+        Realign(r0 + r, out);
+      } else {
+        memcpy(out, p_.weights + (r0 + r) * g_.row_bytes, g_.row_bytes);
+      }
+    }
+    return {copy_.data(), g_.row_bytes};
+  }
+
+ private:
+  void Realign(size_t r, uint8_t* out) const {
+    const Layout& l = GetLayout(LayoutId::kI2_S);
+    uint8_t codes[kI2SBlock];
+    for (size_t b = 0; b * kI2SBlock < p_.cols; ++b) {
+      for (size_t j = 0; j < kI2SBlock; ++j) {
+        const size_t k = b * kI2SBlock + j;
+        const size_t e = r * p_.cols + k;
+        codes[j] = k < p_.cols ? static_cast<uint8_t>(BlockCode(
+                                     l, p_.weights + (e / kI2SBlock) * l.block_bytes, e % kI2SBlock))
+                               : 0;
+      }
+      PackBlockCodes(l, codes, out + b * l.block_bytes);
+    }
+  }
+
+  const GemmProblem& p_;
+  const Geometry& g_;
+  std::vector<uint8_t> copy_;
+};
+
+// Output rows [begin, end) against tokens [t_begin, t_end) in groups of T
+// (a short last group repeats its first token and stores only its own).
+template <size_t T>
+void RunRows(const GemmProblem& p, const Arranged& a, const Geometry& g, size_t begin,
+             size_t end, size_t t_begin, size_t t_end) {
+  constexpr size_t R = kL / T;
+  TileSource source(p, g);
+  const Layout& l = GetLayout(p.layout);
+  HWY_ALIGN float out[kL];
+  for (size_t t0 = t_begin; t0 < t_end; t0 += T) {
+    const size_t nt = t_end - t0 < T ? t_end - t0 : T;
+    size_t tokens[T];
+    for (size_t t = 0; t < T; ++t) tokens[t] = t0 + (t < nt ? t : 0);
+    const auto store = [&](size_t r, const float* v) {
+      for (size_t t = 0; t < nt; ++t) p.y[(t0 + t) * p.y_stride + r] = v[t];
+    };
+    StepLanes lanes;
+    if (p.layout != LayoutId::kQ2_0) BuildStepLanes<T>(a, g, tokens, &lanes);
+    if (p.layout == LayoutId::kQ2_0) {
+      for (size_t r = begin; r < end; ++r) {
+        Q2_0Row<T>(p.weights + r * g.row_bytes, tokens, a, g, p.cols / kQK2_0, out);
+        store(r, out);
+      }
+      continue;
+    }
+    for (size_t r0 = begin; r0 < end; r0 += R) {
+      const size_t nr = end - r0 < R ? end - r0 : R;
+      const TileRows rows = source.Rows<R>(r0, nr);
+      switch (p.layout) {
+        case LayoutId::kI2_S: I2STile<T>(rows, tokens, a, g, lanes, p.w_scale, out); break;
+        case LayoutId::kTQ2_0:
+          TQTile<T, 4>(rows, tokens, a, g, lanes, l.scale_offset, DecodeTwoBit, out);
+          break;
+        case LayoutId::kTQ1_0:
+          TQTile<T, 5>(rows, tokens, a, g, lanes, l.scale_offset, DecodeTrits, out);
+          break;
+        case LayoutId::kQ2_0:
+        case LayoutId::kF32:
+        case LayoutId::kF16:
+        case LayoutId::kBF16:
+        case LayoutId::kQ8_0:
+        case LayoutId::kQ8_K:
+        case LayoutId::kIQ2_S:
+        case LayoutId::kHfBitnet:
+        case LayoutId::kBitnetRsI2S: break;
+      }
+      for (size_t r = 0; r < nr; ++r) store(r0 + r, out + r * T);
+    }
+  }
+}
+
+void Rows(const GemmProblem& p, const uint8_t* ws, size_t begin, size_t end) {
+  const Geometry g = GeometryOf(p);
+  const Arranged a = ArrangedOf(p, ws);
+  // Four tokens share each decoded weight load; a last one to three go
+  // alone.
+  const size_t t4 = p.batch / 4 * 4;
+  if (t4 != 0) RunRows<4>(p, a, g, begin, end, 0, t4);
+  if (t4 != p.batch) RunRows<1>(p, a, g, begin, end, t4, p.batch);
+}
+
+const GemmKernels kHwyGemmKernels = {WorkspaceBytes, Arrange, Rows, kL};
+
+const GemmKernels* GetGemmKernels() { return &kHwyGemmKernels; }
+
+#endif  // HWY_TARGET == HWY_SCALAR || HWY_HAVE_SCALABLE
+
+}  // namespace
+// NOLINTNEXTLINE(google-readability-namespace-comments)
+}  // namespace HWY_NAMESPACE
+}  // namespace bitnet
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+#include "cpu/hwy_table.h"
+
+namespace bitnet {
+
+HWY_EXPORT(GetGemmKernels);
+
+const GemmKernels* HwyGemmKernels(int64_t hwy_target) {
+  const auto get = HwyTableEntry(HWY_DISPATCH_TABLE(GetGemmKernels), hwy_target);
+  return get != nullptr ? get() : nullptr;
+}
+
+}  // namespace bitnet
+#endif  // HWY_ONCE

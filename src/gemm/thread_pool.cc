@@ -1,0 +1,133 @@
+#include "gemm/thread_pool.h"
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <system_error>
+#include <thread>
+#include <vector>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define BITNET_SPIN_PAUSE() _mm_pause()
+#elif defined(__aarch64__)
+#define BITNET_SPIN_PAUSE() __asm__ __volatile__("yield")
+#else
+#define BITNET_SPIN_PAUSE() ((void)0)
+#endif
+
+namespace bitnet {
+namespace {
+
+// How long an idle worker keeps polling before it sleeps.
+constexpr std::chrono::microseconds kSpin{200};
+
+class Pool {
+ public:
+  ~Pool() {
+    {
+      std::lock_guard<std::mutex> lock(wake_mutex_);
+      stop_ = true;
+    }
+    wake_.notify_all();
+    for (std::thread& t : threads_) t.join();
+  }
+
+  void Run(PoolJob& job, size_t parts) {
+    std::lock_guard<std::mutex> turn(run_mutex_);
+    const size_t workers = Grow(parts - 1 < kActiveMask ? parts - 1 : kActiveMask);
+    job_ = &job;
+    remaining_.store(workers, std::memory_order_relaxed);
+    {
+      // Under the lock, so that a worker between its check and its wait
+      // cannot miss the new generation.
+      std::lock_guard<std::mutex> lock(wake_mutex_);
+      const uint64_t generation = (state_.load(std::memory_order_relaxed) >> kActiveBits) + 1;
+      state_.store(generation << kActiveBits | workers, std::memory_order_release);
+    }
+    wake_.notify_all();
+    job.RunPart(0);
+    for (size_t p = workers + 1; p < parts; ++p) job.RunPart(p);  // refused workers
+    // Waits for the workers; yields now and then, in case one of them waits
+    // for this core.
+    for (unsigned i = 1; remaining_.load(std::memory_order_acquire) != 0; ++i) {
+      if (i % 1024 == 0) {
+        std::this_thread::yield();
+      } else {
+        BITNET_SPIN_PAUSE();
+      }
+    }
+    job_ = nullptr;
+  }
+
+ private:
+  // Starts workers until `want` exist (or the system refuses); returns how
+  // many exist.
+  size_t Grow(size_t want) {
+    while (threads_.size() < want) {
+      try {
+        // The job state it has seen: the one before the job that starts it.
+        const size_t id = threads_.size();
+        const uint64_t seen = state_.load(std::memory_order_relaxed);
+        threads_.emplace_back([this, id, seen] { Work(id, seen); });
+      } catch (const std::system_error&) {
+        break;
+      }
+    }
+    return threads_.size() < want ? threads_.size() : want;
+  }
+
+  void Work(size_t id, uint64_t seen) {
+    for (;;) {
+      uint64_t now = seen;
+      const auto until = std::chrono::steady_clock::now() + kSpin;
+      for (unsigned i = 1;; ++i) {
+        now = state_.load(std::memory_order_acquire);
+        if (now != seen || (i % 256 == 0 && std::chrono::steady_clock::now() > until)) break;
+        BITNET_SPIN_PAUSE();
+      }
+      if (now == seen) {
+        std::unique_lock<std::mutex> lock(wake_mutex_);
+        wake_.wait(lock, [&] { return stop_ || state_.load(std::memory_order_acquire) != seen; });
+        if (stop_) return;
+        now = state_.load(std::memory_order_acquire);
+      }
+      seen = now;
+      // Only the workers a job counts read it: it stays until they are done.
+      if (id < (now & kActiveMask)) {
+        job_->RunPart(id + 1);
+        remaining_.fetch_sub(1, std::memory_order_acq_rel);
+      }
+    }
+  }
+
+  std::mutex run_mutex_;  // one job at a time
+  std::vector<std::thread> threads_;
+  // The job; written by Run before the state's release, read by the workers
+  // it counts after their acquire.
+  PoolJob* job_ = nullptr;
+  // A job's generation and the number of workers it uses, in one word, so
+  // that a worker reads both of the same job.
+  static constexpr unsigned kActiveBits = 20;
+  static constexpr uint64_t kActiveMask = (uint64_t{1} << kActiveBits) - 1;
+  std::atomic<uint64_t> state_{0};
+  std::atomic<size_t> remaining_{0};
+  std::mutex wake_mutex_;
+  std::condition_variable wake_;
+  bool stop_ = false;
+};
+
+}  // namespace
+
+void RunOnPool(PoolJob& job, size_t parts) {
+  if (parts <= 1) {
+    if (parts == 1) job.RunPart(0);
+    return;
+  }
+  static Pool pool;
+  pool.Run(job, parts);
+}
+
+}  // namespace bitnet
