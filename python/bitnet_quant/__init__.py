@@ -26,7 +26,8 @@ __version__ = "0.1.0"
 __all__ = [
     "BitnetError", "Tensor", "TypeInfo", "TensorStats", "library_version", "library_version_number",
     "library_path", "cpu_targets_supported", "type_info", "tensor_size", "quantize", "dequantize",
-    "transcode", "stats", "absmean", "quantize_i8s", "TYPES",
+    "transcode", "stats", "absmean", "quantize_i8s", "gemm", "gemm_act_type", "gemm_i8s", "gemm_blocks",
+    "TYPES",
 ]
 
 _lib = _library.open_library()
@@ -314,3 +315,76 @@ def quantize_i8s(x, *, threads=0, cpu_target=None):
     _check(_lib.bitnet_quantize_i8s(ctypes.byref(options), _type_id(src_type), _ptr(x), rows, cols, _ptr(q), q.size,
                                     _ptr(scales), scales.size, _ptr(sums), sums.size))
     return q, scales, sums
+
+
+_GEMM_ROW_RANGE = 0x1
+
+
+def _gemm_options(w, x_type="F32", threads=0, cpu_target=None, row_range=None):
+    if not isinstance(w, Tensor):
+        raise TypeError(f"a bitnet_quant.Tensor expected, not {type(w).__name__}")
+    options = _library.GemmOptions()
+    _check(_lib.bitnet_gemm_options_init(ctypes.byref(options), ctypes.sizeof(options)))
+    options.cpu_target = _cpu_target(cpu_target)
+    options.n_threads = int(threads)
+    options.x_type = _type_id(x_type)
+    if row_range is not None:
+        options.flags |= _GEMM_ROW_RANGE
+        options.row_begin, options.row_end = (int(v) for v in row_range)
+    return options
+
+
+def gemm_act_type(type_name):
+    """The activation type a weight layout's product quantizes x to:
+    "I8_S" for I2_S, "Q8_K" for TQ1_0 and TQ2_0, "Q8_0" for Q2_0."""
+    raw = ctypes.c_int32()
+    _check(_lib.bitnet_gemm_act_type(_type_id(type_name), ctypes.byref(raw)))
+    return "I8_S" if raw.value == 37 else _lib.bitnet_type_name(raw.value).decode()
+
+
+def gemm(w, x, *, threads=0, cpu_target=None, row_range=None, out=None):
+    """y = x . W^T for a weight Tensor W (rows x cols) in I2_S, TQ1_0, TQ2_0
+    or Q2_0 and x (batch x cols; float32, float16 or bfloat16 as uint16):
+    a (batch, rows) float32 array, bit for bit what the layout's reference
+    engine computes. ``row_range=(begin, end)`` computes only those rows of
+    W (into ``out``, a C-contiguous float32 (batch, rows) array, if given)."""
+    options = _gemm_options(w, threads=threads, cpu_target=cpu_target, row_range=row_range)
+    x, x_type, batch, cols = _matrix(x, "x")
+    if cols != w.cols:
+        raise ValueError(f"x has {cols} columns; the weight has {w.cols}")
+    options.x_type = _type_id(x_type)
+    if out is None:
+        out = np.zeros((batch, w.rows), dtype=np.float32)
+    elif out.dtype != np.float32 or out.shape != (batch, w.rows) or not out.flags.c_contiguous:
+        raise ValueError(f"out must be a C-contiguous float32 array of shape {(batch, w.rows)}")
+    _check(_lib.bitnet_gemm(_type_id(w.type), _ptr(w.data), w.data.size, w.rows, w.cols, _ptr(x), batch, _ptr(out),
+                            ctypes.byref(options)))
+    return out
+
+
+def gemm_i8s(w, q, scales, sums, *, threads=0, cpu_target=None):
+    """An I2_S product with activations quantized once (quantize_i8s's q,
+    scales and sums), for several weights sharing one input."""
+    options = _gemm_options(w, threads=threads, cpu_target=cpu_target)
+    q = np.ascontiguousarray(q, dtype=np.int8)
+    scales = np.ascontiguousarray(scales, dtype=np.float32)
+    sums = np.ascontiguousarray(sums, dtype=np.int32)
+    if q.ndim != 2 or q.shape[1] != w.cols or scales.shape != (q.shape[0],) or sums.shape != (q.shape[0],):
+        raise ValueError(f"q {q.shape}, scales {scales.shape}, sums {sums.shape} do not fit a weight of "
+                         f"{w.cols} columns")
+    out = np.zeros((q.shape[0], w.rows), dtype=np.float32)
+    _check(_lib.bitnet_gemm_i8s(_ptr(w.data), w.data.size, w.rows, w.cols, _ptr(q), _ptr(scales), _ptr(sums),
+                                q.shape[0], _ptr(out), ctypes.byref(options)))
+    return out
+
+
+def gemm_blocks(w, xq, *, threads=0, cpu_target=None):
+    """A TQ1_0/TQ2_0 (Q8_K activations) or Q2_0 (Q8_0) product with the
+    activations quantized once: xq is a Q8_K or Q8_0 Tensor (quantize)."""
+    options = _gemm_options(w, threads=threads, cpu_target=cpu_target)
+    if not isinstance(xq, Tensor) or xq.cols != w.cols:
+        raise ValueError(f"xq must be a Tensor of {w.cols} columns")
+    out = np.zeros((xq.rows, w.rows), dtype=np.float32)
+    _check(_lib.bitnet_gemm_blocks(_type_id(w.type), _ptr(w.data), w.data.size, w.rows, w.cols, _ptr(xq.data),
+                                   xq.data.size, xq.rows, _ptr(out), ctypes.byref(options)))
+    return out

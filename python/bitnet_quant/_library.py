@@ -58,6 +58,19 @@ class TensorStats(ctypes.Structure):
     ]
 
 
+class GemmOptions(ctypes.Structure):
+    _fields_ = [
+        ("struct_size", ctypes.c_uint32),
+        ("flags", ctypes.c_uint32),
+        ("cpu_target", ctypes.c_uint32),
+        ("n_threads", ctypes.c_int32),
+        ("x_type", ctypes.c_int32),
+        ("reserved", ctypes.c_int32),
+        ("row_begin", ctypes.c_int64),
+        ("row_end", ctypes.c_int64),
+    ]
+
+
 _P = ctypes.POINTER
 # name: (restype, argtypes)
 _FUNCTIONS = {
@@ -91,6 +104,15 @@ _FUNCTIONS = {
         _c_int,
         [_P(TensorOptions), ctypes.c_int32, _void_p, _i64, _i64, _void_p, _size_t, _void_p, _size_t,
          _void_p, _size_t]),
+    "bitnet_gemm_options_init": (_c_int, [_P(GemmOptions), _size_t]),
+    "bitnet_gemm": (
+        _c_int, [ctypes.c_int32, _void_p, _size_t, _i64, _i64, _void_p, _i64, _void_p, _P(GemmOptions)]),
+    "bitnet_gemm_act_type": (_c_int, [ctypes.c_int32, _P(ctypes.c_int32)]),
+    "bitnet_gemm_i8s": (
+        _c_int, [_void_p, _size_t, _i64, _i64, _void_p, _void_p, _void_p, _i64, _void_p, _P(GemmOptions)]),
+    "bitnet_gemm_blocks": (
+        _c_int,
+        [ctypes.c_int32, _void_p, _size_t, _i64, _i64, _void_p, _size_t, _i64, _void_p, _P(GemmOptions)]),
 }
 
 

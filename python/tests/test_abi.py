@@ -26,6 +26,10 @@ C_TYPES = {
     "const bitnet_tensor_options*": ctypes.POINTER(_library.TensorOptions),
     "bitnet_type_info*": ctypes.POINTER(_library.TypeInfo),
     "bitnet_tensor_stats*": ctypes.POINTER(_library.TensorStats),
+    "const float*": ctypes.c_void_p, "const int8_t*": ctypes.c_void_p,
+    "const int32_t*": ctypes.c_void_p,
+    "bitnet_gemm_options*": ctypes.POINTER(_library.GemmOptions),
+    "const bitnet_gemm_options*": ctypes.POINTER(_library.GemmOptions),
 }
 
 
@@ -57,7 +61,7 @@ def test_function_matches_the_header(name):
 
 def test_struct_layouts_match_the_compiler(tmp_path):
     structs = {"bitnet_tensor_options": _library.TensorOptions, "bitnet_type_info": _library.TypeInfo,
-               "bitnet_tensor_stats": _library.TensorStats}
+               "bitnet_tensor_stats": _library.TensorStats, "bitnet_gemm_options": _library.GemmOptions}
     lines = []
     for c_name, py in structs.items():
         lines.append(f'printf("{c_name} size %zu\\n", sizeof({c_name}));')

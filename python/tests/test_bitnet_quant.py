@@ -54,6 +54,35 @@ def test_library_from_the_environment_variable_is_not_second_guessed(tmp_path):
     assert str(missing) in run.stderr and "BITNET_QUANT_LIBRARY" in run.stderr
 
 
+def test_library_from_the_package_directory_then_the_system_loader(tmp_path):
+    """Without $BITNET_QUANT_LIBRARY: a copy next to the package comes first,
+    then what the system loader finds (here through LD_LIBRARY_PATH)."""
+    import shutil
+    from pathlib import Path
+
+    package = Path(bq.__file__).parent
+    lib = Path(bq.library_path()).resolve()
+    copy = tmp_path / "bitnet_quant"
+    shutil.copytree(package, copy, ignore=shutil.ignore_patterns("libbitnet_quant.so*", "__pycache__"))
+    env = {k: v for k, v in os.environ.items() if k not in ("BITNET_QUANT_LIBRARY", "LD_LIBRARY_PATH")}
+    show = [sys.executable, "-c", "import bitnet_quant; print(bitnet_quant.library_path())"]
+    # Neither: the system loader has no libbitnet_quant (this machine installs none).
+    run = subprocess.run(show, env=env, cwd=tmp_path, capture_output=True, text=True)
+    if run.returncode == 0:
+        assert run.stdout.strip() == "libbitnet_quant.so.0"  # an installed copy
+    else:
+        assert "libbitnet_quant not found" in run.stderr
+    # The system loader through LD_LIBRARY_PATH.
+    run = subprocess.run(show, env=dict(env, LD_LIBRARY_PATH=str(lib.parent)), cwd=tmp_path, capture_output=True,
+                         text=True)
+    assert run.returncode == 0 and run.stdout.strip() == "libbitnet_quant.so.0", run.stderr
+    # A copy in the package directory wins over the system loader.
+    shutil.copy(lib, copy / "libbitnet_quant.so.0")
+    run = subprocess.run(show, env=dict(env, LD_LIBRARY_PATH=str(lib.parent)), cwd=tmp_path, capture_output=True,
+                         text=True)
+    assert run.returncode == 0 and run.stdout.strip() == str(copy / "libbitnet_quant.so.0"), run.stderr
+
+
 @pytest.mark.parametrize("type_name", TERNARY + ["Q8_0"])
 def test_quantize_dequantize_round_trip(type_name):
     w = weights(8, 512)

@@ -112,6 +112,35 @@ impl Default for bitnet_tensor_options {
 }
 
 #[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct bitnet_gemm_options {
+    pub struct_size: u32,
+    pub flags: u32,
+    pub cpu_target: bitnet_cpu_target,
+    pub n_threads: i32,
+    pub x_type: bitnet_type,
+    pub reserved: i32,
+    pub row_begin: i64,
+    pub row_end: i64,
+}
+
+impl Default for bitnet_gemm_options {
+    /// `BITNET_GEMM_OPTIONS_INIT`.
+    fn default() -> Self {
+        bitnet_gemm_options {
+            struct_size: std::mem::size_of::<bitnet_gemm_options>() as u32,
+            flags: 0,
+            cpu_target: 0,
+            n_threads: 0,
+            x_type: BITNET_TYPE_F32,
+            reserved: 0,
+            row_begin: 0,
+            row_end: 0,
+        }
+    }
+}
+
+#[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct bitnet_tensor_stats {
     pub struct_size: u32,
@@ -244,6 +273,16 @@ bitnet_functions! {
     fn bitnet_quantize_i8s(options: *const bitnet_tensor_options, src_type: bitnet_type,
         src: *const c_void, rows: i64, cols: i64, q: *mut i8, q_len: usize, scales: *mut f32,
         scales_len: usize, sums: *mut i32, sums_len: usize) -> c_int;
+    fn bitnet_gemm_options_init(options: *mut bitnet_gemm_options, struct_size: usize) -> c_int;
+    fn bitnet_gemm(w_type: bitnet_type, w: *const c_void, w_len: usize, rows: i64, cols: i64,
+        x: *const f32, batch: i64, y: *mut f32, options: *const bitnet_gemm_options) -> c_int;
+    fn bitnet_gemm_act_type(w_type: bitnet_type, act_type: *mut bitnet_type) -> c_int;
+    fn bitnet_gemm_i8s(w: *const c_void, w_len: usize, rows: i64, cols: i64, q: *const i8,
+        scales: *const f32, sums: *const i32, batch: i64, y: *mut f32,
+        options: *const bitnet_gemm_options) -> c_int;
+    fn bitnet_gemm_blocks(w_type: bitnet_type, w: *const c_void, w_len: usize, rows: i64, cols: i64,
+        xq: *const c_void, xq_len: usize, batch: i64, y: *mut f32,
+        options: *const bitnet_gemm_options) -> c_int;
     fn bitnet_cuda_device_count() -> c_int;
     fn bitnet_cuda_get_device_info(device_index: c_int, info: *mut bitnet_cuda_device_info) -> c_int;
     fn bitnet_cuda_quantize(format: bitnet_format, options: *const bitnet_quant_options,
@@ -347,6 +386,7 @@ bitnet_constants! {
     BITNET_TENSOR_UNIT_SCALE: u32 = 0x2;
     BITNET_TERNARIZE_NONE: i32 = 0;
     BITNET_TERNARIZE_ABSMEAN: i32 = 1;
+    BITNET_GEMM_ROW_RANGE: u32 = 0x1;
     BITNET_TENSOR_OPTIONS_SIZE_V1: u32 = 40;
 }
 

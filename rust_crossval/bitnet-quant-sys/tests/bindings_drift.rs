@@ -125,22 +125,17 @@ fn every_header_function_is_bound_with_the_same_signature() {
 
 /// `BITNET_*` names with numeric values: enum members and object-like macros.
 fn header_constants(text: &str) -> BTreeSet<String> {
-    // Not numbers: the export macro, the include guard, an initialiser (its
-    // values are checked through the options layout test) and a string.
-    const NOT_NUMERIC: [&str; 5] = [
-        "BITNET_API",
-        "BITNET_QUANT_H",
-        "BITNET_QUANT_OPTIONS_INIT",
-        "BITNET_TENSOR_OPTIONS_INIT",
-        "BITNET_QUANT_VERSION_STRING",
-    ];
+    // Not numbers: the export macro, the include guard and a string; and
+    // the `*_INIT` initialisers, whose values the layout test checks.
+    const NOT_NUMERIC: [&str; 3] = ["BITNET_API", "BITNET_QUANT_H", "BITNET_QUANT_VERSION_STRING"];
     let code = strip_comments(text);
     let mut names = BTreeSet::new();
     for line in code.lines().map(str::trim) {
         if let Some(define) = line.strip_prefix("#define ") {
             let name: String = define.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
             let function_like = define[name.len()..].starts_with('(');
-            if name.starts_with("BITNET_") && !function_like && !NOT_NUMERIC.contains(&name.as_str()) {
+            let numeric = !function_like && !name.ends_with("_INIT") && !NOT_NUMERIC.contains(&name.as_str());
+            if name.starts_with("BITNET_") && numeric {
                 names.insert(name);
             }
         }
@@ -234,6 +229,7 @@ fn structs_have_the_c_layout_and_initialisers() {
             struct_size, flags, cpu_target, n_threads, ternarize, block_size, group_size, threshold, reserved
         }
         bitnet_tensor_stats { struct_size, reserved, values, scales, nonfinite_scales, scale_min, scale_max }
+        bitnet_gemm_options { struct_size, flags, cpu_target, n_threads, x_type, reserved, row_begin, row_end }
         bitnet_cuda_device_info {
             struct_size, name, compute_major, compute_minor, multiprocessor_count, usable, total_memory,
             free_memory, supports_fp16, supports_bf16
@@ -242,7 +238,8 @@ fn structs_have_the_c_layout_and_initialisers() {
     let mut program = String::from(
         "#define BITNET_QUANT_EXPERIMENTAL\n#include <stddef.h>\n#include <stdio.h>\n#include \"bitnet_quant.h\"\n\
          int main(void) {\n  bitnet_quant_options q = BITNET_QUANT_OPTIONS_INIT;\n\
-         bitnet_tensor_options t = BITNET_TENSOR_OPTIONS_INIT;\n",
+         bitnet_tensor_options t = BITNET_TENSOR_OPTIONS_INIT;\n\
+         bitnet_gemm_options g = BITNET_GEMM_OPTIONS_INIT;\n",
     );
     for (name, _, _, fields) in &rust {
         program += &format!("  printf(\"{name}.size %zu\\n{name}.align %zu\\n\", sizeof({name}), _Alignof({name}));\n");
@@ -254,7 +251,10 @@ fn structs_have_the_c_layout_and_initialisers() {
                 (int)q.device, (int)q.device_index, q.flags);\n\
                 printf(\"tensor_init %u %u %u %d %d %u %lld %g %u\\n\", t.struct_size, t.flags, t.cpu_target,\n\
                 (int)t.n_threads, (int)t.ternarize, t.block_size, (long long)t.group_size, (double)t.threshold,\n\
-                t.reserved);\n  return 0;\n}\n";
+                t.reserved);\n\
+                printf(\"gemm_init %u %u %u %d %d %d %lld %lld\\n\", g.struct_size, g.flags, g.cpu_target,\n\
+                (int)g.n_threads, (int)g.x_type, (int)g.reserved, (long long)g.row_begin, (long long)g.row_end);\n\
+                return 0;\n}\n";
     let c = c_values(&run_c("struct_layout", &program));
     for (name, size, align, fields) in &rust {
         assert_eq!(c[&format!("{name}.size")], size.to_string(), "sizeof({name})");
@@ -297,6 +297,12 @@ fn structs_have_the_c_layout_and_initialisers() {
         t.reserved
     );
     assert_eq!(c["tensor_init"], tensor_init, "BITNET_TENSOR_OPTIONS_INIT");
+    let g = sys::bitnet_gemm_options::default();
+    let gemm_init = format!(
+        "{} {} {} {} {} {} {} {}",
+        g.struct_size, g.flags, g.cpu_target, g.n_threads, g.x_type, g.reserved, g.row_begin, g.row_end
+    );
+    assert_eq!(c["gemm_init"], gemm_init, "BITNET_GEMM_OPTIONS_INIT");
 }
 
 #[test]

@@ -33,7 +33,9 @@ use std::sync::{Mutex, MutexGuard, OnceLock};
 pub use bitnet_quant_sys as sys;
 pub use half::{bf16, f16};
 
+mod gemm;
 mod tensor;
+pub use gemm::*;
 pub use tensor::*;
 
 /// A quantization format, numbered as BitNet-rs numbers it.

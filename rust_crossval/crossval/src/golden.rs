@@ -94,6 +94,11 @@ impl SafeTensors {
         self.tensors.keys().filter_map(|name| name.strip_suffix("/input")).collect()
     }
 
+    /// Every tensor name.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.tensors.keys().map(String::as_str)
+    }
+
     pub fn get(&self, name: &str) -> Option<TensorView<'_>> {
         self.tensors.get(name).map(|(dtype, shape, range)| TensorView {
             dtype,
