@@ -9,6 +9,7 @@
 #include <cuda_runtime_api.h>
 
 #include <algorithm>
+#include <array>
 #include <cstdio>
 #include <mutex>
 #include <type_traits>
@@ -17,6 +18,7 @@
 #include "api/errors.h"
 #include "api/validate.h"
 #include "bitnet_quant.h"
+#include "device_call.h"
 #include "kernels.h"
 #include "device/device.h"
 #include "formats/formats.h"
@@ -24,28 +26,10 @@
 namespace bitnet {
 namespace {
 
-// CUDA keeps the last error of each host thread until cudaGetLastError()
-// reads it. Every entry point of this backend holds one of these: the
-// errors its own calls leave are cleared when it returns, so that none is
-// ever found pending later, while an error that was already pending when
-// it was called (the application's, were the runtime shared) stays.
-class PendingErrorGuard {
- public:
-  PendingErrorGuard() : pending_before_(cudaPeekAtLastError()) {}
-  ~PendingErrorGuard() {
-    if (pending_before_ == cudaSuccess) static_cast<void>(cudaGetLastError());
-  }
-  PendingErrorGuard(const PendingErrorGuard&) = delete;
-  PendingErrorGuard& operator=(const PendingErrorGuard&) = delete;
-
- private:
-  cudaError_t pending_before_;
-};
-
-int DeviceFailure(const char* what, cudaError_t err) {
-  return Fail(BITNET_E_DEVICE_FAILURE, "CUDA %s failed: %s (%s, %d)", what,
-              cudaGetErrorString(err), cudaGetErrorName(err), static_cast<int>(err));
-}
+// The helpers every device-pointer call shares (cuda/device_call.h).
+using cuda::CurrentDevice;
+using cuda::DeviceFailure;
+using cuda::PendingErrorGuard;
 
 // ---- discovery -------------------------------------------------------------------
 
@@ -99,26 +83,6 @@ const Devices& AllDevices() {
   return g_devices;
 }
 
-// Makes `device` current for the lifetime of the guard, then restores the
-// caller's current device.
-class CurrentDevice {
- public:
-  explicit CurrentDevice(int device) {
-    if (cudaGetDevice(&previous_) != cudaSuccess) previous_ = -1;
-    status_ = previous_ == device ? cudaSuccess : cudaSetDevice(device);
-  }
-  ~CurrentDevice() {
-    if (previous_ >= 0 && status_ == cudaSuccess) cudaSetDevice(previous_);
-  }
-  CurrentDevice(const CurrentDevice&) = delete;
-  CurrentDevice& operator=(const CurrentDevice&) = delete;
-  cudaError_t status() const { return status_; }
-
- private:
-  int previous_ = -1;
-  cudaError_t status_ = cudaSuccess;
-};
-
 void Probe(int index, DeviceState* state) {
   CurrentDevice current(index);
   cudaFuncAttributes attributes;
@@ -137,51 +101,6 @@ void Probe(int index, DeviceState* state) {
 }
 
 // ---- device-pointer checks --------------------------------------------------------
-
-// The buffer must be memory that `device` can address: a device allocation of
-// that device, managed memory, or mapped pinned host memory.
-int CheckDeviceAccessible(const Region& r, int device) {
-  cudaPointerAttributes attributes;
-  const cudaError_t err = cudaPointerGetAttributes(&attributes, r.ptr);
-  if (err != cudaSuccess) {
-    return Fail(BITNET_E_INVALID_ARGUMENT, "%s (%p): cudaPointerGetAttributes failed: %s", r.name,
-                r.ptr, cudaGetErrorName(err));
-  }
-  switch (attributes.type) {
-    case cudaMemoryTypeDevice:
-      if (attributes.device == device) return BITNET_OK;
-      return Fail(BITNET_E_INVALID_ARGUMENT,
-                  "%s (%p) is memory of CUDA device %d; the call runs on device %d", r.name,
-                  r.ptr, attributes.device, device);
-    case cudaMemoryTypeManaged:
-      return BITNET_OK;
-    case cudaMemoryTypeHost:
-      if (attributes.devicePointer == r.ptr) return BITNET_OK;
-      return Fail(BITNET_E_INVALID_ARGUMENT,
-                  "%s (%p) is pinned host memory not mapped at the same address on the device",
-                  r.name, r.ptr);
-    default:
-      return Fail(BITNET_E_INVALID_ARGUMENT,
-                  "%s (%p) is not memory the GPU can access (host buffers go to "
-                  "bitnet_quantize / bitnet_dequantize)",
-                  r.name, r.ptr);
-  }
-}
-
-int CheckStream(cudaStream_t stream, int device) {
-  if (stream == nullptr) return BITNET_OK;  // the legacy default stream of the current device
-  int stream_device = -1;
-  const cudaError_t err = cudaStreamGetDevice(stream, &stream_device);
-  if (err != cudaSuccess) {
-    return Fail(BITNET_E_INVALID_ARGUMENT, "stream %p: cudaStreamGetDevice failed: %s",
-                static_cast<void*>(stream), cudaGetErrorName(err));
-  }
-  if (stream_device != device) {
-    return Fail(BITNET_E_INVALID_ARGUMENT, "stream %p belongs to CUDA device %d; the call runs on "
-                "device %d", static_cast<void*>(stream), stream_device, device);
-  }
-  return BITNET_OK;
-}
 
 // format + options of a device-pointer call: AUTO or CUDA, no CPU target,
 // and a usable GPU.
@@ -204,25 +123,6 @@ int ResolveDeviceCall(bitnet_format format, const bitnet_quant_options* options,
     return Fail(BITNET_E_DEVICE_UNAVAILABLE, "device-pointer call: CUDA device %d unusable: %s",
                 config->device.index, why);
   }
-  return BITNET_OK;
-}
-
-// What every device-pointer call does once its arguments are checked: makes
-// its device current, checks the buffers and the stream against it, then
-// runs `enqueue(stream)`.
-template <class Enqueue>
-int RunDevicePointerCall(int device, std::initializer_list<const Region*> regions, void* stream,
-                         const Enqueue& enqueue) {
-  CurrentDevice current(device);
-  if (current.status() != cudaSuccess) return DeviceFailure("cudaSetDevice", current.status());
-  int status = BITNET_OK;
-  for (const Region* r : regions) {
-    if ((status = CheckDeviceAccessible(*r, device)) != BITNET_OK) return status;
-  }
-  cudaStream_t s = static_cast<cudaStream_t>(stream);
-  if ((status = CheckStream(s, device)) != BITNET_OK) return status;
-  if ((status = enqueue(s)) != BITNET_OK) return status;
-  SetLastBackend(BITNET_BACKEND_CUDA);
   return BITNET_OK;
 }
 
@@ -325,12 +225,15 @@ int QuantizeDevicePointers(cuda::Family family, const CallConfig& config, const 
     SetLastBackend(BITNET_BACKEND_CUDA);
     return BITNET_OK;
   }
-  const Region in{"d_input", d_input, n * sizeof(float)};
-  const Region out_packed{"d_packed", d_packed, PackedSize(n)};
-  const Region out_scales{"d_scales", d_scales, NumBlocks(n, config.block) * sizeof(float)};
-  return RunDevicePointerCall(
-      config.device.index, {&in, &out_packed, &out_scales}, stream, [&](cudaStream_t s) {
+  const std::array<Region, 3> regions{
+      Region{"d_input", d_input, n * sizeof(float)}, Region{"d_packed", d_packed, PackedSize(n)},
+      Region{"d_scales", d_scales, NumBlocks(n, config.block) * sizeof(float)}};
+  return cuda::RunDeviceCall(
+      config.device.index, regions, stream, [&](cudaStream_t s) {
         if (family == cuda::Family::kQuantizer && config.format == Format::kI2S) {
+          const int refused = cuda::RefuseCapture(s, "I2_S quantize synchronizes it (it must write "
+                                                     "nothing for an input with no finite element)");
+          if (refused != BITNET_OK) return refused;
           return QuantizeI2SOnDevice(d_input, n, config.block, d_packed, d_scales, s);
         }
         const cudaError_t err = cuda::LaunchQuantize(family, config.format, d_input, n,
@@ -550,11 +453,11 @@ int bitnet_cuda_dequantize(bitnet_format format, const bitnet_quant_options* opt
     SetLastBackend(BITNET_BACKEND_CUDA);
     return BITNET_OK;
   }
-  const Region in_packed{"d_packed", d_packed, packed_len};
-  const Region in_scales{"d_scales", d_scales, scales_len * sizeof(float)};
-  const Region out{"d_output", d_output, n * sizeof(float)};
-  return RunDevicePointerCall(
-      config.device.index, {&in_packed, &in_scales, &out}, stream, [&](cudaStream_t s) {
+  const std::array<Region, 3> regions{Region{"d_packed", d_packed, packed_len},
+                                      Region{"d_scales", d_scales, scales_len * sizeof(float)},
+                                      Region{"d_output", d_output, n * sizeof(float)}};
+  return cuda::RunDeviceCall(
+      config.device.index, regions, stream, [&](cudaStream_t s) {
         const cudaError_t err = cuda::LaunchDequantize(config.format, d_packed, d_scales, n,
                                                        config.block, d_output, s);
         return err == cudaSuccess ? BITNET_OK : DeviceFailure("dequantize kernel launch", err);

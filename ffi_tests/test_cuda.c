@@ -121,8 +121,11 @@ static result gpu_quantize_device(int kernel_family, bitnet_format format, uint3
 
 static result quantize_host(const bitnet_quant_options* opt, bitnet_format format, const float* x,
                             size_t n) {
-  const size_t packed_len = (n + 3) / 4, scales_len = (n + opt->block_size - 1) / opt->block_size;
+  /* The library's sizes: block_size 0 is the format's default block. */
+  size_t packed_len = 0, scales_len = 0;
   result r;
+  check(bitnet_quant_buffer_sizes(format, opt, n, &packed_len, &scales_len) == BITNET_OK,
+        "buffer sizes: %s", bitnet_last_error() ? bitnet_last_error() : "");
   r.packed = (uint8_t*)xmalloc(packed_len);
   r.scales = (float*)xmalloc(scales_len * sizeof(float));
   memset(r.packed, POISON, packed_len);
@@ -164,16 +167,17 @@ static void compare_dequantize(bitnet_format format, uint32_t block, const resul
   float* d_out = (float*)device_alloc((n + offset) * sizeof(float));
   float* back;
   long d;
+  char what[200];
   check(bitnet_dequantize(format, &ref, q->packed, packed_len, q->scales, scales_len, want, n) == 0,
         "%s: CPU dequantize", where);
-  check(bitnet_dequantize(format, &gpu, q->packed, packed_len, q->scales, scales_len, got, n) == 0,
-        "%s: GPU host-pointer dequantize: %s", where, bitnet_last_error());
+  snprintf(what, sizeof what, "%s: GPU host-pointer dequantize", where);
+  expect_status(bitnet_dequantize(format, &gpu, q->packed, packed_len, q->scales, scales_len, got, n), 0, what);
   d = first_float_diff(got, want, n);
   check(d < 0, "%s [dequantize host]: element %ld is %.9g, CPU %.9g", where, d, d < 0 ? 0 : got[d],
         d < 0 ? 0 : want[d]);
-  check(bitnet_cuda_dequantize(format, &gpu, d_packed, packed_len, d_scales, scales_len,
-                               d_out + offset, n, NULL) == 0,
-        "%s: GPU device-pointer dequantize: %s", where, bitnet_last_error());
+  snprintf(what, sizeof what, "%s: GPU device-pointer dequantize", where);
+  expect_status(bitnet_cuda_dequantize(format, &gpu, d_packed, packed_len, d_scales, scales_len,
+                                       d_out + offset, n, NULL), 0, what);
   CUDA_OK(cudaDeviceSynchronize());
   back = (float*)from_device(d_out + offset, n * sizeof(float));
   d = first_float_diff(back, want, n);
@@ -539,18 +543,18 @@ static void run_offsets(void) {
       float* d_out = (float*)device_alloc((n + 2 * pad) * sizeof(float));
       uint8_t *packed, *scales_bytes, *out_bytes;
       float* out_values = (float*)xmalloc(n * sizeof(float));
-      char where[128];
+      char where[128], what[160];
       snprintf(where, sizeof(where), "%s offset %zu", kFormatNames[format], off);
       CUDA_OK(cudaMemcpy(d_in + off, x, n * sizeof(float), cudaMemcpyHostToDevice));
       CUDA_OK(cudaMemset(d_packed, POISON, packed_len + 2 * pad));
       CUDA_OK(cudaMemset(d_scales, POISON, (scales_len + 2 * pad) * sizeof(float)));
       CUDA_OK(cudaMemset(d_out, POISON, (n + 2 * pad) * sizeof(float)));
-      check(bitnet_cuda_quantize(format, &gpu, d_in + off, n, d_packed + off, packed_len,
-                                 d_scales + off, scales_len, NULL) == 0,
-            "%s: quantize: %s", where, bitnet_last_error());
-      check(bitnet_cuda_dequantize(format, &gpu, d_packed + off, packed_len, d_scales + off,
-                                   scales_len, d_out + off, n, NULL) == 0,
-            "%s: dequantize: %s", where, bitnet_last_error());
+      snprintf(what, sizeof what, "%s: quantize", where);
+      expect_status(bitnet_cuda_quantize(format, &gpu, d_in + off, n, d_packed + off, packed_len,
+                                         d_scales + off, scales_len, NULL), 0, what);
+      snprintf(what, sizeof what, "%s: dequantize", where);
+      expect_status(bitnet_cuda_dequantize(format, &gpu, d_packed + off, packed_len, d_scales + off,
+                                           scales_len, d_out + off, n, NULL), 0, what);
       CUDA_OK(cudaDeviceSynchronize());
       packed = (uint8_t*)from_device(d_packed, packed_len + 2 * pad);
       scales_bytes = (uint8_t*)from_device(d_scales, (scales_len + 2 * pad) * sizeof(float));
@@ -621,18 +625,20 @@ static void run_streams(void) {
     d_scales[i] = (float*)device_alloc((n + block - 1) / block * sizeof(float));
     d_out[i] = (float*)device_alloc(n * sizeof(float));
   }
+  /* The copies ran on the legacy default stream (one from pageable memory
+   * may return before its data lands), which non-blocking streams do not
+   * wait for. */
+  CUDA_OK(cudaDeviceSynchronize());
   /* All streams enqueued before any is waited for. */
   for (i = 0; i < NUM_STREAMS; ++i) {
     const int format = i % 3;
     const uint32_t block = kDefaultBlock[format];
     const bitnet_quant_options gpu = cuda_options(block);
     const size_t packed_len = (n + 3) / 4, scales_len = (n + block - 1) / block;
-    check(bitnet_cuda_quantize(format, &gpu, d_in[i], n, d_packed[i], packed_len, d_scales[i],
-                               scales_len, streams[i]) == 0,
-          "stream %d quantize: %s", i, bitnet_last_error());
-    check(bitnet_cuda_dequantize(format, &gpu, d_packed[i], packed_len, d_scales[i], scales_len,
-                                 d_out[i], n, streams[i]) == 0,
-          "stream %d dequantize: %s", i, bitnet_last_error());
+    expect_status(bitnet_cuda_quantize(format, &gpu, d_in[i], n, d_packed[i], packed_len, d_scales[i],
+                                       scales_len, streams[i]), 0, "stream quantize");
+    expect_status(bitnet_cuda_dequantize(format, &gpu, d_packed[i], packed_len, d_scales[i], scales_len,
+                                         d_out[i], n, streams[i]), 0, "stream dequantize");
   }
   for (i = 0; i < NUM_STREAMS; ++i) {
     jobs[i].format = i % 3;
@@ -677,11 +683,6 @@ static void run_streams(void) {
 }
 
 /* ---- selection, strict mode, argument checks ------------------------------------------ */
-
-static void expect_status(int got, int want, const char* what) {
-  check(got == want, "%s: status %d, expected %d (%s)", what, got, want,
-        bitnet_last_error() ? bitnet_last_error() : "");
-}
 
 static void run_modes(void) {
   const int count = bitnet_cuda_device_count();

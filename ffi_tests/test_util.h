@@ -20,6 +20,13 @@ int check(int cond, const char* fmt, ...)
     __attribute__((format(printf, 2, 3)))
 #endif
     ;
+/* Checks a call's status, with bitnet_last_error() in the message (inline:
+ * test_util.c itself is also built into test_dlopen, which does not link
+ * the library). */
+static inline int expect_status(int got, int want, const char* what) {
+  return check(got == want, "%s: status %d, expected %d (%s)", what, got, want,
+               bitnet_last_error() ? bitnet_last_error() : "");
+}
 /* Prints "N passed, N failed" and returns the process exit code. */
 int finish(const char* test_name);
 

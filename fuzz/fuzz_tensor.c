@@ -4,7 +4,11 @@
  * failure writes nothing; a clean call (known types in their roles, a shape
  * the layouts hold, exact lengths, default options) fails only for its data;
  * a success writes no byte past its outputs and equals, byte for byte, the
- * same call forced onto the scalar reference. */
+ * same call forced onto the scalar reference. The device-pointer variants
+ * (bitnet_cuda_tensor_*, host buffers here, in a build without CUDA) take
+ * the same arguments: they must fail, write nothing, and where the CPU call
+ * fails an argument check that the device shares, fail it alike. */
+#define BITNET_QUANT_EXPERIMENTAL
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,6 +52,39 @@ static int call(int entry, const bitnet_tensor_options* o, bitnet_type dst_type,
       return bitnet_ternarize(o, src_type, src, rows, cols, out, out_len, aux, aux_len);
     default:
       return bitnet_quantize_i8s(o, src_type, src, rows, cols, out, out_len, aux, aux_len, aux2, aux2_len);
+  }
+}
+
+/* Whether the device-pointer calls take the types of this call. */
+static int device_takes(int entry, bitnet_type dst_type, bitnet_type src_type) {
+  const int ternary_dev = dst_type == BITNET_TYPE_I2_S || dst_type == BITNET_TYPE_TQ1_0 ||
+                          dst_type == BITNET_TYPE_TQ2_0 || dst_type == BITNET_TYPE_Q2_0;
+  const int ternary_src = src_type == BITNET_TYPE_I2_S || src_type == BITNET_TYPE_TQ1_0 ||
+                          src_type == BITNET_TYPE_TQ2_0 || src_type == BITNET_TYPE_Q2_0;
+  switch (entry) {
+    case QUANT:
+      return is_element(src_type) && (is_element(dst_type) || ternary_dev || dst_type == BITNET_TYPE_Q8_0 ||
+                                      dst_type == BITNET_TYPE_Q8_K);
+    case DEQUANT:
+      return is_element(dst_type) && (is_element(src_type) || ternary_src || src_type == BITNET_TYPE_Q8_0 ||
+                                       src_type == BITNET_TYPE_Q8_K || src_type == BITNET_TYPE_IQ2_S);
+    case TRANSCODE: return ternary_dev && ternary_src;
+    default: return 0;
+  }
+}
+
+static int device_call(int entry, const bitnet_tensor_options* o, bitnet_type dst_type,
+                       bitnet_type src_type, const void* src, size_t src_len, int64_t rows,
+                       int64_t cols, void* out, size_t out_len) {
+  switch (entry) {
+    case QUANT:
+      return bitnet_cuda_tensor_quantize(dst_type, o, src_type, src, rows, cols, out, out_len, 0, NULL);
+    case DEQUANT:
+      return bitnet_cuda_tensor_dequantize(src_type, o, src, src_len, rows, cols, dst_type, out,
+                                           out_len, 0, NULL);
+    default:
+      return bitnet_cuda_tensor_transcode(dst_type, o, src_type, src, src_len, rows, cols, out,
+                                          out_len, 0, NULL);
   }
 }
 
@@ -124,6 +161,24 @@ int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const int status = call(entry, &o, dst_type, src_type, src, src_len, rows, cols, out, out_len, aux,
                           aux_len, aux2, aux2_len);
   require_documented(status, "tensor entry point");
+  if (entry == QUANT || entry == DEQUANT || entry == TRANSCODE) {
+    uint8_t* dev_buf = (uint8_t*)poisoned(out_len + out_offset);
+    const int dev = device_call(entry, &o, dst_type, src_type, src, src_len, rows, cols,
+                                dev_buf + out_offset, out_len);
+    require_documented(dev, "device tensor entry point");
+    require(dev != BITNET_OK && untouched(dev_buf, out_len + out_offset + FUZZ_GUARD),
+            "device entry %d returned %d or wrote output without a GPU", entry, dev);
+    /* The argument checks both make, in the same order. */
+    if (device_takes(entry, dst_type, src_type) && o.ternarize == BITNET_TERNARIZE_NONE && o.group_size <= 0 &&
+        status != BITNET_OK && status != BITNET_E_INVALID_DATA && status != BITNET_E_ALL_NONFINITE &&
+        status != BITNET_E_INEXACT_SCALE && status != BITNET_E_UNSUPPORTED_TARGET &&
+        status != BITNET_E_OUT_OF_MEMORY) {
+      require(dev == status, "device entry %d (%s <- %s, %lldx%lld): %d where the CPU call gives %d",
+              entry, bitnet_type_name(dst_type), bitnet_type_name(src_type), (long long)rows,
+              (long long)cols, dev, status);
+    }
+    free(dev_buf);
+  }
   if (status != BITNET_OK) {
     require(untouched(out_buf, out_len + out_offset + FUZZ_GUARD) && untouched(aux, aux_need + FUZZ_GUARD) &&
                 untouched(aux2, aux2_need + FUZZ_GUARD),

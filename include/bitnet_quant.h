@@ -34,12 +34,12 @@
 
 /* ---- version ------------------------------------------------------------ */
 #define BITNET_QUANT_VERSION_MAJOR 0
-#define BITNET_QUANT_VERSION_MINOR 1
+#define BITNET_QUANT_VERSION_MINOR 2
 #define BITNET_QUANT_VERSION_PATCH 0
 #define BITNET_QUANT_VERSION_NUMBER                                     \
   (BITNET_QUANT_VERSION_MAJOR * 10000 + BITNET_QUANT_VERSION_MINOR * 100 + \
    BITNET_QUANT_VERSION_PATCH)
-#define BITNET_QUANT_VERSION_STRING "0.1.0"
+#define BITNET_QUANT_VERSION_STRING "0.2.0"
 
 /* ---- visibility --------------------------------------------------------- */
 #ifndef BITNET_API
@@ -588,7 +588,9 @@ BITNET_API int bitnet_gemm_blocks(bitnet_type w_type, const void* w, size_t w_le
 
 /* ---- CUDA backend ---------------------------------------------------------- */
 /* Present in every build; a library built without CUDA, or a machine with no
- * driver or no GPU, reports 0 devices and BITNET_E_DEVICE_UNAVAILABLE. */
+ * driver or no GPU, reports 0 devices and BITNET_E_DEVICE_UNAVAILABLE. A
+ * build with CUDA stays loaded after dlclose (linked -z nodelete: the CUDA
+ * runtime it holds cannot be unloaded and loaded again without leaking). */
 
 /* Number of CUDA devices this library can see (0 when none or no driver). */
 BITNET_API int bitnet_cuda_device_count(void);
@@ -626,11 +628,15 @@ BITNET_API int bitnet_cuda_get_device_info(int device_index, bitnet_cuda_device_
  * 128) and holds back the others; it synchronizes `stream` once and returns
  * with the outputs complete. Only an input holding runs of 128 or more
  * non-finite elements may cost more: a probe of the whole input and a
- * second pass, with two more synchronizations.
+ * second pass, with two more synchronizations; on a stream being captured
+ * into a graph it fails with BITNET_E_INVALID_ARGUMENT, touching nothing.
  * What is checked: NULL, lengths (as capacities / exact counts like the host
  * functions), float alignment, overlap of the address ranges, and that
- * every pointer is memory the device can access (cudaPointerGetAttributes);
- * whether an allocation really extends over the whole length cannot be. */
+ * every pointer is memory the device can access (cudaPointerGetAttributes)
+ * and the stream belongs to the device; whether an allocation really
+ * extends over the whole length cannot be. On a stream being captured the
+ * last two are not checked (CUDA ends a capture with an error on those
+ * queries): a wrong pointer or stream fails when the graph runs. */
 BITNET_API int bitnet_cuda_quantize(bitnet_format format, const bitnet_quant_options* options,
                                     const float* d_input, size_t n, uint8_t* d_packed,
                                     size_t packed_len, float* d_scales, size_t scales_len,
@@ -647,6 +653,99 @@ BITNET_API int bitnet_cuda_kernel_quantize(bitnet_format format,
                                            const float* d_input, size_t n, uint8_t* d_packed,
                                            size_t packed_len, float* d_scales,
                                            size_t scales_len, void* stream);
+
+/* ---- CUDA: tensor layouts and ternary products on device pointers ------- */
+
+/* bitnet_tensor_quantize / _dequantize / _transcode on buffers in the memory
+ * of GPU device_index (device, managed or mapped pinned memory, any
+ * sub-range: layout buffers at any byte offset, element buffers aligned to
+ * their element), enqueued on `stream` (a cudaStream_t of that GPU; NULL:
+ * its legacy default stream). The results are the CPU's bit for bit: the
+ * same bytes, scales and I2_S tail, and for NaN inputs the bits the scalar
+ * reference gives on an x86-64 host.
+ * Types: quantize F32, F16 or BF16 into F32, F16, BF16, TQ1_0, TQ2_0, Q2_0,
+ * Q8_0, Q8_K or I2_S; dequantize any of those or IQ2_S into F32, F16 or
+ * BF16; transcode between I2_S, TQ1_0, TQ2_0 and Q2_0. HF_BITNET and
+ * BITNET_RS_I2S (BITNET_E_INVALID_TYPE) and absmean ternarization
+ * (options->ternarize, BITNET_E_INVALID_OPTIONS) are CPU-only.
+ * options: NULL or as for the CPU calls (cpu_target and n_threads unused).
+ * Quantize and dequantize return once their kernels are enqueued (I2_S
+ * quantize: two, the first reducing the tensor scale on the device): read
+ * the output after the stream has synchronized; they may be captured into
+ * a CUDA graph. Transcode checks the whole source before writing (a value
+ * the target cannot hold, disagreeing or non-finite scales, a scale the
+ * target cannot hold exactly), so it synchronizes the stream once, between
+ * its checking and its writing kernels, and cannot be captured (on a
+ * capturing stream: BITNET_E_INVALID_ARGUMENT, nothing enqueued).
+ * Arguments are checked as by the CPU calls before any device is touched;
+ * then BITNET_E_DEVICE_UNAVAILABLE when GPU device_index cannot run the
+ * call, BITNET_E_INVALID_ARGUMENT for a buffer that GPU cannot access or a
+ * stream of another device (neither checked on a capturing stream, as
+ * above). The lengths are trusted: whether an allocation really extends
+ * that far cannot be checked. */
+BITNET_API int bitnet_cuda_tensor_quantize(bitnet_type dst_type, const bitnet_tensor_options* options,
+                                           bitnet_type src_type, const void* d_src, int64_t rows,
+                                           int64_t cols, void* d_dst, size_t dst_len,
+                                           int device_index, void* stream);
+BITNET_API int bitnet_cuda_tensor_dequantize(bitnet_type src_type,
+                                             const bitnet_tensor_options* options,
+                                             const void* d_src, size_t src_len, int64_t rows,
+                                             int64_t cols, bitnet_type dst_type, void* d_dst,
+                                             size_t dst_len, int device_index, void* stream);
+BITNET_API int bitnet_cuda_tensor_transcode(bitnet_type dst_type,
+                                            const bitnet_tensor_options* options,
+                                            bitnet_type src_type, const void* d_src,
+                                            size_t src_len, int64_t rows, int64_t cols,
+                                            void* d_dst, size_t dst_len, int device_index,
+                                            void* stream);
+
+/* y[N x M] = x[N x K] . W^T on the GPU for a weight tensor W (M rows of K)
+ * in I2_S, TQ1_0, TQ2_0 or Q2_0, with the activations quantized on the
+ * device by the rule of the layout's reference engine and every product
+ * bit for bit the CPU's bitnet_gemm: bitnet.cpp's quantize_row_i8_s per
+ * token for I2_S and the epilogue ((float)S - (float)act_sum) / act_scale *
+ * w_scale; ggml's Q8_K (TQ1_0, TQ2_0) or Q8_0 (Q2_0) per token and the
+ * generic dots of ggml v0.5.0: exact int32 block sums, each converted to
+ * float, scaled and added in block order. NaN results may differ from the
+ * CPU's in their payload bits.
+ * A handle holds W in this library's GPU layout: prepared once (w in host
+ * or device memory, as the tensor API writes it, w_len its exact size;
+ * rows and cols as bitnet_tensor_size accepts them for w_type, I2_S cols at
+ * most 5592404), used by any number of calls, freed with
+ * bitnet_cuda_gemm_free. Prepare reads w on the GPU's legacy default stream,
+ * as a synchronous cudaMemcpy would: after the work queued there and on
+ * the blocking streams (a w that a non-blocking stream writes must be
+ * synchronized first); it returns with the handle ready. It needs about
+ * rows * cols / 4 bytes of GPU memory, plus a workspace of about 512 * cols
+ * * 1.1 bytes for batches above 8. */
+typedef struct bitnet_cuda_gemm_weights bitnet_cuda_gemm_weights;
+BITNET_API int bitnet_cuda_gemm_prepare(bitnet_type w_type, const void* w, size_t w_len,
+                                        int64_t rows, int64_t cols, int device_index,
+                                        bitnet_cuda_gemm_weights** weights);
+/* Frees prepared weights (NULL: nothing); no call using them may still run. */
+BITNET_API void bitnet_cuda_gemm_free(bitnet_cuda_gemm_weights* weights);
+/* d_x: batch rows of cols elements of x_type (F32, F16 or BF16, aligned to
+ * the element); d_y: batch rows of `rows` floats (y[b*rows + r]); both in
+ * memory of the handle's GPU, not overlapping. Enqueued on `stream` (of
+ * that GPU) with no host synchronization and no allocation: capturable into
+ * a CUDA graph. A batch of up to 8 tokens is one kernel that quantizes the
+ * activations itself; larger batches quantize into the handle's workspace
+ * first, so two such calls with one handle must not run at the same time
+ * (order them on one stream). batch 0 succeeds and writes nothing. */
+BITNET_API int bitnet_cuda_gemm(bitnet_cuda_gemm_weights* weights, bitnet_type x_type,
+                                const void* d_x, int64_t batch, float* d_y, void* stream);
+/* Several products of one batch size in one launch (batch <= 8; larger
+ * batches run one after the other): e.g. the projections of a layer. All
+ * handles on one GPU with weights of one activation rule (I2_S; TQ1_0 or
+ * TQ2_0; Q2_0); x may be shared between jobs. At most 64 jobs. Every job's
+ * weights are checked before any buffer. */
+typedef struct bitnet_cuda_gemm_job {
+  bitnet_cuda_gemm_weights* weights;
+  const void* d_x;
+  float* d_y;
+} bitnet_cuda_gemm_job;
+BITNET_API int bitnet_cuda_gemm_multi(const bitnet_cuda_gemm_job* jobs, int count,
+                                      bitnet_type x_type, int64_t batch, void* stream);
 
 #endif /* BITNET_QUANT_EXPERIMENTAL */
 

@@ -4,10 +4,10 @@
 #   2. TSan build, the threaded tests (library calls, the products' pool)
 #   3. the libFuzzer harnesses in fuzz/ and cli/fuzz/, FUZZ_SECONDS each (default 60)
 #   4. the ABI check against abi/libbitnet_quant.abi
-#   5. clang-tidy over src/, cuda/backend.cc and cli/src/ (.clang-tidy),
-#      cppcheck (.cppcheck-suppressions)
+#   5. clang-tidy over src/, the CUDA host code cuda/*.cc and cli/src/
+#      (.clang-tidy), cppcheck (.cppcheck-suppressions)
 # Builds 1 and 2 include the CUDA backend when a CUDA toolkit is found: its
-# host code (cuda/backend.cc) is compiled with the sanitizers and linked
+# host code (cuda/*.cc) is compiled with the sanitizers and linked
 # with the nvcc-built kernels (device code, not instrumented) and cudart;
 # on a machine without a GPU every CUDA call there takes its no-driver path.
 # Fails on the first failure. Installs its Debian packages if missing.
@@ -122,7 +122,7 @@ for entry in json.load(open(sys.argv[1])):
     if any(path == r or path.startswith(r + "/") for r in roots):
         print(path)' "$out/asan/compile_commands.json" "$@" | sort -u
 }
-mapfile -t tidy_files < <(compiled_files "$root/src" "$root/cuda/backend.cc")
+mapfile -t tidy_files < <(compiled_files "$root/src" "$root"/cuda/*.cc)
 ((${#tidy_files[@]})) || { echo "no src/ files in the compile database"; exit 1; }
 if [ -n "$nvcc" ] && ! printf '%s\n' "${tidy_files[@]}" | grep -q '/cuda/backend.cc$'; then
   echo "cuda/backend.cc is not in the compile database"
@@ -141,7 +141,7 @@ cppcheck_flags=(--enable=warning,performance,portability,style --inconclusive --
                 --quiet --suppressions-list=.cppcheck-suppressions -I include)
 # The library's sources see the experimental declarations, as they are built.
 bounded 300 cppcheck "${cppcheck_flags[@]}" --language=c++ --std=c++17 -DBITNET_QUANT_EXPERIMENTAL \
-  -I src src cuda/backend.cc
+  -I src -I cuda src cuda/*.cc
 bounded 300 cppcheck "${cppcheck_flags[@]}" --language=c --std=c99 ffi_tests fuzz
 # The tool's C++ (its gtest files are left out: cppcheck cannot parse the TEST macros).
 bounded 300 cppcheck "${cppcheck_flags[@]}" --language=c++ --std=c++17 -I cli/src -I cli/synth \

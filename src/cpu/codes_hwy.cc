@@ -155,11 +155,13 @@ void PackTrits(const int8_t* HWY_RESTRICT v, const TritSegment& seg, int32_t off
     hn::StoreU(hn::DemoteTo(d8, hn::BitCast(di16, byte)), d8, out + b);
   }
   for (; b < seg.bytes; ++b) {  // segments narrower than the lanes
-    uint8_t digits[5] = {0, 0, 0, 0, 0};
-    for (size_t t = 0; t < seg.trits_per_byte; ++t) {
-      digits[t] = static_cast<uint8_t>(v[t * seg.bytes + b] + offset);
+    uint8_t q = 0;  // missing digits are zeros (TritAppend of 0)
+    for (size_t t = 0; t < 5; ++t) {
+      const uint8_t digit =
+          t < seg.trits_per_byte ? static_cast<uint8_t>(v[t * seg.bytes + b] + offset) : 0;
+      q = TritAppend(q, digit);
     }
-    out[b] = TritByte(digits);
+    out[b] = TritByteOf(q);
   }
 }
 

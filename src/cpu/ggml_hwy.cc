@@ -411,7 +411,7 @@ void EncodeInt8(const Layout& l, LayoutId type, const void* HWY_RESTRICT x, size
 }
 
 // (float)q * d, and Q8_K's d * (float)q: the same product (only d can be
-// NaN). A non-finite d takes the reference (X86Product's NaN). Other element
+// NaN). A non-finite d takes the reference (X86Mul's NaN). Other element
 // types convert the block's floats.
 void DecodeInt8(const Layout& l, LayoutId type, const uint8_t* HWY_RESTRICT in, size_t nblocks,
                 void* HWY_RESTRICT y) {

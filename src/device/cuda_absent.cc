@@ -2,6 +2,7 @@
 // usable, and every CUDA entry point says so.
 #include "api/errors.h"
 #include "bitnet_quant.h"
+#include "device/cuda_tensor.h"
 #include "device/device.h"
 
 namespace bitnet {
@@ -25,6 +26,31 @@ int CudaQuantizeHost(int, Format, const float*, size_t, size_t, uint8_t*, float*
 int CudaDequantizeHost(int, Format, const uint8_t*, const float*, size_t, size_t, float*) {
   return NoCuda();
 }
+
+int CudaTensorQuantize(const DeviceTensorCall&, const Layout&, void*, const Layout&, const void*,
+                       const TensorShape&) {
+  return NoCuda();
+}
+
+int CudaTensorDequantize(const DeviceTensorCall&, const Layout&, void*, const Layout&, const void*,
+                         const TensorShape&) {
+  return NoCuda();
+}
+
+int CudaTensorTranscode(const DeviceTensorCall&, const Layout&, void*, const Layout&, const void*,
+                        const TensorShape&) {
+  return NoCuda();
+}
+
+int CudaGemmPrepare(const Layout&, const void*, const TensorShape&, int, bitnet_cuda_gemm_weights**) {
+  return NoCuda();
+}
+
+// No handle can exist without CUDA; these are never reached with one.
+void CudaGemmFree(bitnet_cuda_gemm_weights*) {}
+GemmShape CudaGemmShapeOf(const bitnet_cuda_gemm_weights*) { return {0, 0, -1, LayoutId::kI2_S}; }
+
+int CudaGemmRun(const bitnet_cuda_gemm_job*, int, const Layout&, int64_t, void*) { return NoCuda(); }
 
 }  // namespace bitnet
 

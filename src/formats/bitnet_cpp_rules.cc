@@ -23,11 +23,6 @@ float I2SScaleOf(const float* x, size_t n) {
   return static_cast<float>(max);
 }
 
-uint8_t I2SCode(float x, float scale) {
-  if (std::fabs(static_cast<double>(x)) < 1e-6) return 1;
-  return static_cast<double>(x) * static_cast<double>(scale) > 0.0 ? 2 : 0;
-}
-
 void QuantizeI2SBlocks(const float* x, size_t n, float scale, uint8_t* out) {
   const Layout& l = GetLayout(LayoutId::kI2_S);
   uint8_t codes[kI2SBlock];
@@ -41,7 +36,7 @@ void DequantizeI2SBlocks(const uint8_t* in, size_t n, float scale, float* y) {
   const Layout& l = GetLayout(LayoutId::kI2_S);
   for (size_t i = 0; i < n; ++i) {
     const unsigned code = BlockCode(l, in + (i / kI2SBlock) * l.block_bytes, i % kI2SBlock);
-    y[i] = X86Product(static_cast<float>(static_cast<int>(code) - 1), scale);
+    y[i] = TernaryValue(code, scale);
   }
 }
 
@@ -66,8 +61,7 @@ void QuantizeI8SRow(const float* x, size_t n, int8_t* q, float* scale, int32_t* 
   const float s = static_cast<float>(127.0 / max);
   int32_t total = 0;
   for (size_t i = 0; i < n; ++i) {
-    int v = NearestInt(x[i] * s);  // the f32 product, rounded half to even
-    v = v > 127 ? 127 : (v < -128 ? -128 : v);
+    const int v = I8SValue(x[i], s);
     q[i] = static_cast<int8_t>(v);
     total += v;
   }

@@ -19,7 +19,7 @@ void TernaryCodes(const float* x, uint8_t* codes, float* amax_out) {
   float amax = 0.0f;
   for (size_t j = 0; j < kN; ++j) amax = GgmlMax(amax, std::fabs(x[j]));
   const float id = amax != 0.0f ? 1.0f / amax : 0.0f;  // a NaN amax is "true" in C
-  for (size_t j = 0; j < kN; ++j) codes[j] = static_cast<uint8_t>(LroundPlusOne(x[j] * id));
+  for (size_t j = 0; j < kN; ++j) codes[j] = TqCode(x[j], id);
   *amax_out = amax;
 }
 
@@ -27,7 +27,7 @@ void TernaryCodes(const float* x, uint8_t* codes, float* amax_out) {
 void TernaryValues(const Layout& l, const uint8_t* in, float* y) {
   const float d = LoadHalf(in + l.scale_offset);
   for (size_t j = 0; j < kQK_K; ++j) {
-    y[j] = X86Product(static_cast<float>(static_cast<int>(BlockCode(l, in, j)) - 1), d);
+    y[j] = TernaryValue(BlockCode(l, in, j), d);
   }
 }
 
@@ -63,13 +63,7 @@ void QuantizeBlockQ2_0(const float* x, uint8_t* out) {
   }
   const float id = amax > 0.0f ? 1.0f / amax : 0.0f;
   uint8_t codes[kQK2_0];
-  for (size_t j = 0; j < kQK2_0; ++j) {
-    // (int)roundf(w * id) + 1 clamped to [0, 3]; the int addition of
-    // INT32_MIN (NaN) cannot overflow.
-    int q = TruncToInt32(std::round(x[j] * id)) + 1;
-    q = q < 0 ? 0 : (q > 3 ? 3 : q);
-    codes[j] = static_cast<uint8_t>(q);
-  }
+  for (size_t j = 0; j < kQK2_0; ++j) codes[j] = Q2Code(x[j], id);
   StoreHalf(out + l.scale_offset, amax);
   PackBlockCodes(l, codes, out);
 }
@@ -80,10 +74,7 @@ void QuantizeBlockQ8_0(const float* x, uint8_t* out) {
   const float d = amax / 127.0f;
   const float id = d != 0.0f ? 1.0f / d : 0.0f;
   StoreHalf(out, d);
-  for (size_t j = 0; j < kQK8_0; ++j) {
-    // int8_t = roundf(): the int conversion's low byte.
-    out[2 + j] = static_cast<uint8_t>(TruncToInt32(std::round(x[j] * id)) & 0xFF);
-  }
+  for (size_t j = 0; j < kQK8_0; ++j) out[2 + j] = Q8_0Byte(x[j], id);
 }
 
 void QuantizeBlockQ8_K(const float* x, uint8_t* out) {
@@ -103,10 +94,7 @@ void QuantizeBlockQ8_K(const float* x, uint8_t* out) {
     memset(bsums, 0, sizeof bsums);
   } else {
     const float iscale = -127.0f / max;
-    for (size_t j = 0; j < kQK_K; ++j) {
-      const int v = NearestInt(iscale * x[j]);
-      qs[j] = static_cast<int8_t>(v < 127 ? v : 127);
-    }
+    for (size_t j = 0; j < kQK_K; ++j) qs[j] = Q8KValue(x[j], iscale);
     for (size_t g = 0; g < kQK_K / 16; ++g) {
       int sum = 0;
       for (size_t i = 0; i < 16; ++i) sum += qs[g * 16 + i];
@@ -131,45 +119,23 @@ void DequantizeBlockQ2_0(const uint8_t* in, float* y) {
   const Layout& l = GetLayout(LayoutId::kQ2_0);
   const float d = LoadHalf(in);
   for (size_t j = 0; j < kQK2_0; ++j) {
-    y[j] = X86Product(static_cast<float>(static_cast<int>(BlockCode(l, in, j)) - 1), d);
+    y[j] = TernaryValue(BlockCode(l, in, j), d);
   }
 }
 
 void DequantizeBlockQ8_0(const uint8_t* in, float* y) {
   const float d = LoadHalf(in);
-  for (size_t j = 0; j < kQK8_0; ++j) y[j] = X86Product(static_cast<float>(static_cast<int8_t>(in[2 + j])), d);
+  for (size_t j = 0; j < kQK8_0; ++j) y[j] = X86Mul(static_cast<float>(static_cast<int8_t>(in[2 + j])), d);
 }
 
 void DequantizeBlockQ8_K(const uint8_t* in, float* y) {
   float d;
   memcpy(&d, in, 4);
-  for (size_t j = 0; j < kQK_K; ++j) y[j] = X86Product(d, static_cast<float>(static_cast<int8_t>(in[4 + j])));
+  for (size_t j = 0; j < kQK_K; ++j) y[j] = X86Mul(d, static_cast<float>(static_cast<int8_t>(in[4 + j])));
 }
 
 void DequantizeBlockIQ2_S(const uint8_t* in, float* y) {
-  // d (f16), qs[64] (32 low index bytes, then 32 sign bytes), qh[8], scales[8].
-  const float d = LoadHalf(in);
-  const uint8_t* qs = in + 2;
-  const uint8_t* signs = qs + 32;
-  const uint8_t* qh = in + 66;
-  const uint8_t* scales = in + 74;
-  static const float kMagnitude[3] = {8.0f, 25.0f, 43.0f};
-  for (size_t ib = 0; ib < 8; ++ib) {
-    const float db[2] = {d * (0.5f + static_cast<float>(scales[ib] & 0xF)) * 0.25f,
-                         d * (0.5f + static_cast<float>(scales[ib] >> 4)) * 0.25f};
-    for (size_t l = 0; l < 4; ++l) {
-      const float dl = db[l / 2];
-      const unsigned index = qs[4 * ib + l] | ((qh[ib] << (8 - 2 * l)) & 0x300u);
-      unsigned digits = kIq2sGridTrits[index];
-      for (size_t j = 0; j < 8; ++j, digits /= 3) {
-        // ggml multiplies by +-1.0f, which its compiler (like any) turns
-        // into a sign flip: the same for every number, and for a NaN it is
-        // the flip that ggml's binaries do.
-        const float v = dl * kMagnitude[digits % 3];
-        y[32 * ib + 8 * l + j] = (signs[4 * ib + l] >> j) & 1u ? -v : v;
-      }
-    }
-  }
+  for (size_t j = 0; j < kQK_K; ++j) y[j] = Iq2sValue(in, j, kIq2sGridTrits);
 }
 
 }  // namespace bitnet

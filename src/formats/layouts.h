@@ -11,6 +11,7 @@
 #include <cstdint>
 
 #include "bitnet_quant.h"
+#include "formats/host_device.h"
 
 namespace bitnet {
 
@@ -65,7 +66,9 @@ struct CodeMap {
   TritSegment segments[3]; // kTrits
 };
 
-struct Layout {
+// Fields in the order a layout is described (the table below reads so),
+// not packed: a dozen entries.
+struct Layout {  // NOLINT(clang-analyzer-optin.performance.Padding)
   LayoutId id;
   bitnet_type type;
   const char* name;
@@ -86,6 +89,52 @@ struct Layout {
   bool can_quantize;       // its own quantization rule exists here
   bool element_type;       // F32 / F16 / BF16
 };
+
+// The descriptors, indexed by LayoutId: compile-time data, so that kernels
+// can read a layout's map as constants. Sources: ggml ggml-common.h /
+// ggml-quants.c (Q8_0, Q8_K, IQ2_S, TQ1_0, TQ2_0, Q2_0), bitnet.cpp
+// src/ggml-bitnet-mad.cpp (I2_S, x86 ACT_PARALLEL layout, which its official
+// GGUF files use), transformers integrations/bitnet.py (HF_BITNET),
+// BitNet-rs bitnet-quantization (family A). docs/formats.md has the details.
+inline constexpr CodeMap kNoCodes = {CodeMapKind::kElement, 0, 0, false, 0, {}};
+
+constexpr CodeMap Int8Codes(uint16_t offset) {
+  return {CodeMapKind::kInt8, offset, 0, false, 0, {}};
+}
+constexpr CodeMap TwoBit(uint16_t offset, uint16_t run, bool msb_first) {
+  return {CodeMapKind::kTwoBit, offset, run, msb_first, 0, {}};
+}
+
+inline constexpr Layout kLayoutTable[] = {
+    {LayoutId::kF32, BITNET_TYPE_F32, "F32", "IEEE", 1, 4, ScaleKind::kNone, 0, 0, kNoCodes, 0, 0,
+     1, 1, 1, false, false, true},
+    {LayoutId::kF16, BITNET_TYPE_F16, "F16", "IEEE", 1, 2, ScaleKind::kNone, 0, 0, kNoCodes, 0, 0,
+     1, 1, 1, false, false, true},
+    {LayoutId::kBF16, BITNET_TYPE_BF16, "BF16", "Google Brain", 1, 2, ScaleKind::kNone, 0, 0,
+     kNoCodes, 0, 0, 1, 1, 1, false, false, true},
+    {LayoutId::kQ8_0, BITNET_TYPE_Q8_0, "Q8_0", "ggml", 32, 34, ScaleKind::kBlockF16, 0, 0,
+     Int8Codes(2), 0, 0, 32, 1, 1, false, true, false},
+    {LayoutId::kQ8_K, BITNET_TYPE_Q8_K, "Q8_K", "ggml", 256, 292, ScaleKind::kBlockF32, 0, 0,
+     Int8Codes(4), 0, 0, 256, 1, 1, false, true, false},
+    {LayoutId::kIQ2_S, BITNET_TYPE_IQ2_S, "IQ2_S", "ggml", 256, 82, ScaleKind::kBlockF16, 0, 0,
+     {CodeMapKind::kIq2sGrid, 2, 0, false, 0, {}}, 0, 0, 256, 1, 1, false, false, false},
+    {LayoutId::kTQ1_0, BITNET_TYPE_TQ1_0, "TQ1_0", "ggml", 256, 54, ScaleKind::kBlockF16, 52, 0,
+     {CodeMapKind::kTrits, 0, 0, false, 3, {{0, 32, 5}, {32, 16, 5}, {48, 4, 4}}}, 1, 2, 256, 1, 1,
+     true, true, false},
+    {LayoutId::kTQ2_0, BITNET_TYPE_TQ2_0, "TQ2_0", "ggml", 256, 66, ScaleKind::kBlockF16, 64, 0,
+     TwoBit(0, 32, false), 1, 3, 256, 1, 1, true, true, false},
+    {LayoutId::kI2_S, BITNET_TYPE_I2_S, "I2_S", "bitnet.cpp", 128, 32, ScaleKind::kTensorF32, 0,
+     32, TwoBit(0, 32, true), 1, 3, 1, 1, 128, true, true, false},
+    {LayoutId::kQ2_0, BITNET_TYPE_Q2_0, "Q2_0", "ggml", 64, 18, ScaleKind::kBlockF16, 0, 0,
+     TwoBit(2, 1, false), 1, 3, 64, 1, 1, true, true, false},
+    {LayoutId::kHfBitnet, BITNET_TYPE_HF_BITNET, "HF_BITNET", "transformers", 4, 1,
+     ScaleKind::kTensorF32Divisor, 0, 4, {CodeMapKind::kRowInterleaved, 0, 0, false, 0, {}}, 1, 3,
+     1, 4, 1, true, true, false},
+    {LayoutId::kBitnetRsI2S, BITNET_TYPE_BITNET_RS_I2S, "BITNET_RS_I2S", "BitNet-rs", 0, 0,
+     ScaleKind::kBlockF32Planar, 0, 0, TwoBit(0, 1, false), 2, 3, 1, 1, 1, true, true, false},
+};
+
+BITNET_HOST_DEVICE constexpr const Layout& LayoutOf(LayoutId id) { return kLayoutTable[static_cast<size_t>(id)]; }
 
 // The descriptor of `type`, or nullptr.
 const Layout* FindLayout(bitnet_type type);

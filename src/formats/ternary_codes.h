@@ -1,6 +1,7 @@
 // Reading and writing the codes of one block through its layout's CodeMap
 // (kTwoBit and kTrits layouts): the one place that knows where an element's
 // bits live. Codes are the stored numbers (0..3), value code - code_offset.
+// The per-element and per-byte rules are shared with the CUDA kernels.
 #ifndef BITNET_FORMATS_TERNARY_CODES_H_
 #define BITNET_FORMATS_TERNARY_CODES_H_
 
@@ -24,24 +25,86 @@ BITNET_HOST_DEVICE inline BitPosition TwoBitPosition(const CodeMap& m, size_t j)
 }
 
 // ggml's TQ1_0 digit n (0 = most significant) of a stored byte:
-// ((uint8)(byte * 3^n) * 3) >> 8, which is defined for every byte value.
+// ((uint8)(byte * 3^n) * 3) >> 8, which is defined for every byte value
+// (3^n modulo 256 by n multiplications in uint8).
 BITNET_HOST_DEVICE inline unsigned TritDigit(uint8_t byte, unsigned n) {
-  const uint8_t pow3[5] = {1, 3, 9, 27, 81};
-  const uint8_t scaled = static_cast<uint8_t>(byte * pow3[n]);
+  uint8_t scaled = byte;
+  for (unsigned k = 0; k < n; ++k) scaled = static_cast<uint8_t>(scaled * 3);
   return (static_cast<unsigned>(scaled) * 3u) >> 8;
 }
 
 // The stored byte of five digits (most significant first), as ggml forms
 // it: q = q*3 + digit in uint8 arithmetic, then ceil(q*256/243) kept to 8
 // bits. Valid digits (0..2) never wrap; other ones wrap as ggml's do.
-BITNET_HOST_DEVICE inline uint8_t TritByte(const uint8_t digits[5]) {
-  uint8_t q = 0;
-  for (int n = 0; n < 5; ++n) q = static_cast<uint8_t>(q * 3 + digits[n]);
+BITNET_HOST_DEVICE inline uint8_t TritAppend(uint8_t q, uint8_t digit) {
+  return static_cast<uint8_t>(q * 3 + digit);
+}
+BITNET_HOST_DEVICE inline uint8_t TritByteOf(uint8_t q) {
   return static_cast<uint8_t>((static_cast<unsigned>(q) * 256 + 242) / 243);
 }
 
 // Code of element j of a kTwoBit or kTrits block.
-unsigned BlockCode(const Layout& l, const uint8_t* block, size_t j);
+BITNET_HOST_DEVICE inline unsigned MapCode(const CodeMap& m, const uint8_t* block, size_t j) {
+  if (m.kind == CodeMapKind::kTrits) {
+    BITNET_UNROLL
+    for (unsigned s = 0; s < 3 && s < m.num_segments; ++s) {
+      const TritSegment& seg = m.segments[s];
+      const size_t count = static_cast<size_t>(seg.bytes) * seg.trits_per_byte;
+      if (j < count) return TritDigit(block[seg.first_byte + j % seg.bytes], static_cast<unsigned>(j / seg.bytes));
+      j -= count;
+    }
+    return 0;  // past the block: callers stay inside
+  }
+  const BitPosition p = TwoBitPosition(m, j);
+  return (block[p.byte] >> p.shift) & 3u;
+}
+
+// Whether byte `byte` of a block holds codes of a kTwoBit (n elements per
+// block) or kTrits block, and that byte from one code per element (codes
+// 0..3; trit digits of any value, which wrap as ggml's). A kTwoBit byte holds the four
+// elements TwoBitPosition places in it; a kTrits byte the digits of its
+// segment.
+BITNET_HOST_DEVICE inline bool IsCodeByte(const CodeMap& m, size_t n, size_t byte) {
+  if (m.kind == CodeMapKind::kTrits) {
+    const TritSegment& last = m.segments[m.num_segments - 1];
+    return byte >= m.segments[0].first_byte && byte < static_cast<size_t>(last.first_byte) + last.bytes;
+  }
+  return byte >= m.codes_offset && byte < m.codes_offset + n / 4;
+}
+
+BITNET_HOST_DEVICE inline uint8_t PackedCodeByte(const CodeMap& m, const uint8_t* codes, size_t byte) {
+  if (m.kind == CodeMapKind::kTrits) {
+    size_t first = 0;  // element of the segment's first digit
+    BITNET_UNROLL
+    for (unsigned s = 0; s < 3 && s < m.num_segments; ++s) {
+      const TritSegment& seg = m.segments[s];
+      if (byte < static_cast<size_t>(seg.first_byte) + seg.bytes) {
+        const size_t b = byte - seg.first_byte;
+        uint8_t q = 0;  // a 4-digit byte takes a last digit 0
+        BITNET_UNROLL
+        for (unsigned d = 0; d < 5; ++d) {
+          q = TritAppend(q, d < seg.trits_per_byte ? codes[first + b + d * static_cast<size_t>(seg.bytes)] : 0);
+        }
+        return TritByteOf(q);
+      }
+      first += static_cast<size_t>(seg.bytes) * seg.trits_per_byte;
+    }
+    return 0;
+  }
+  const size_t c = byte - m.codes_offset;
+  const size_t run = m.run;
+  const size_t base = (c / run) * 4 * run + c % run;
+  unsigned out = 0;
+  BITNET_UNROLL
+  for (unsigned f = 0; f < 4; ++f) {
+    out |= static_cast<unsigned>(codes[base + f * run] & 3u) << (m.msb_first ? 6 - 2 * f : 2 * f);
+  }
+  return static_cast<uint8_t>(out);
+}
+
+inline unsigned BlockCode(const Layout& l, const uint8_t* block, size_t j) {
+  return MapCode(l.codes, block, j);
+}
 // Writes the code bytes of a block (not its scale) from one code per element
 // (0..code_max), every byte whole.
 void PackBlockCodes(const Layout& l, const uint8_t* codes, uint8_t* block);

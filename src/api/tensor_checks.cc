@@ -1,0 +1,161 @@
+#include "api/tensor_checks.h"
+
+#include <cmath>
+#include <cstdint>
+
+#include "api/errors.h"
+#include "formats/formats.h"
+
+namespace bitnet {
+namespace {
+
+constexpr int kMaxThreads = 1024;
+static_assert(sizeof(bitnet_tensor_options) == BITNET_TENSOR_OPTIONS_SIZE_V1,
+              "a new field needs a new BITNET_TENSOR_OPTIONS_SIZE and the older size accepted");
+constexpr uint32_t kKnownFlags = BITNET_TENSOR_ALLOW_SCALE_ROUNDING | BITNET_TENSOR_UNIT_SCALE;
+
+
+bool Allowed(const Layout& l, Role role) {
+  switch (role) {
+    case Role::kElement: return l.element_type;
+    case Role::kQuantizeDestination: return l.element_type || l.can_quantize;
+    case Role::kDecodable: return true;
+    case Role::kTernary: return l.ternary;
+  }
+  return false;
+}
+
+const char* RoleText(Role role) {
+  switch (role) {
+    case Role::kElement: return "F32, F16 or BF16";
+    case Role::kQuantizeDestination: return "a type this library can write (see bitnet_type_info.can_quantize)";
+    case Role::kDecodable: return "a known bitnet_type";
+    case Role::kTernary: return "a ternary layout (I2_S, TQ1_0, TQ2_0, Q2_0, HF_BITNET, BITNET_RS_I2S)";
+  }
+  return "";
+}
+
+bool MulOverflows(uint64_t a, uint64_t b, uint64_t* out) {
+  if (b != 0 && a > UINT64_MAX / b) return true;
+  *out = a * b;
+  return false;
+}
+
+}  // namespace
+
+const bitnet_tensor_options kDefaultTensorOptions = BITNET_TENSOR_OPTIONS_INIT;
+
+int CheckTensorOptionFields(const bitnet_tensor_options& o) {
+  if (o.struct_size != sizeof(bitnet_tensor_options)) {
+    return Fail(BITNET_E_INVALID_OPTIONS,
+                "options->struct_size is %u; this library knows %zu (initialise with "
+                "BITNET_TENSOR_OPTIONS_INIT or bitnet_tensor_options_init)",
+                o.struct_size, sizeof(bitnet_tensor_options));
+  }
+  if ((o.flags & ~kKnownFlags) != 0) {
+    return Fail(BITNET_E_INVALID_OPTIONS, "options->flags is 0x%x; known flags are 0x%x", o.flags,
+                kKnownFlags);
+  }
+  if (o.n_threads < 0 || o.n_threads > kMaxThreads) {
+    return Fail(BITNET_E_INVALID_OPTIONS, "options->n_threads is %d; it must be in [0, %d]",
+                o.n_threads, kMaxThreads);
+  }
+  if (o.ternarize != BITNET_TERNARIZE_NONE && o.ternarize != BITNET_TERNARIZE_ABSMEAN) {
+    return Fail(BITNET_E_INVALID_OPTIONS,
+                "options->ternarize is %d; expected BITNET_TERNARIZE_NONE (0) or _ABSMEAN (1)",
+                o.ternarize);
+  }
+  if (o.block_size != 0 && !IsValidBlockSize(o.block_size)) {
+    return Fail(BITNET_E_INVALID_BLOCK_SIZE,
+                "options->block_size is %u; it must be a multiple of 4 in [%zu, %zu]",
+                o.block_size, kMinBlockSize, kMaxBlockSize);
+  }
+  if (o.group_size < -1) {
+    return Fail(BITNET_E_INVALID_OPTIONS,
+                "options->group_size is %lld; expected 0 (tensor), -1 (row) or a group width > 0",
+                static_cast<long long>(o.group_size));
+  }
+  if (!(o.threshold == 0.0f || (std::isfinite(o.threshold) && o.threshold > 0.0f))) {
+    return Fail(BITNET_E_INVALID_OPTIONS,
+                "options->threshold is %g; it must be 0 (the default 0.5) or a finite value > 0",
+                static_cast<double>(o.threshold));
+  }
+  if (o.reserved != 0) {
+    return Fail(BITNET_E_INVALID_OPTIONS, "options->reserved is %u; it must be 0", o.reserved);
+  }
+  return BITNET_OK;
+}
+
+int ResolveType(const char* what, bitnet_type type, Role role, const Layout** layout) {
+  const Layout* l = FindLayout(type);
+  if (l == nullptr) {
+    return Fail(BITNET_E_INVALID_TYPE, "%s is %d, not a bitnet_type", what, static_cast<int>(type));
+  }
+  if (!Allowed(*l, role)) {
+    return Fail(BITNET_E_INVALID_TYPE, "%s is %s; this call takes %s", what, l->name, RoleText(role));
+  }
+  *layout = l;
+  return BITNET_OK;
+}
+
+int TensorBytes(const Layout& l, int64_t rows, int64_t cols, uint32_t rs_block, TensorShape* shape,
+                size_t* bytes) {
+  if (rows < 0 || cols < 0) {
+    return Fail(BITNET_E_INVALID_SHAPE, "%s tensor of %lld x %lld: rows and cols must be >= 0",
+                l.name, static_cast<long long>(rows), static_cast<long long>(cols));
+  }
+  if (cols % l.cols_multiple != 0) {
+    return Fail(BITNET_E_INVALID_SHAPE,
+                "%s holds rows of a multiple of %lld elements; cols is %lld", l.name,
+                static_cast<long long>(l.cols_multiple), static_cast<long long>(cols));
+  }
+  if (rows % l.rows_multiple != 0) {
+    return Fail(BITNET_E_INVALID_SHAPE, "%s needs rows to be a multiple of %lld; rows is %lld",
+                l.name, static_cast<long long>(l.rows_multiple), static_cast<long long>(rows));
+  }
+  uint64_t n = 0;
+  if (MulOverflows(static_cast<uint64_t>(rows), static_cast<uint64_t>(cols), &n) ||
+      n > static_cast<uint64_t>(PTRDIFF_MAX) / sizeof(float)) {
+    return Fail(BITNET_E_SIZE_OVERFLOW, "%s tensor of %lld x %lld elements is too large to address",
+                l.name, static_cast<long long>(rows), static_cast<long long>(cols));
+  }
+  if (n % static_cast<uint64_t>(l.elements_multiple) != 0) {
+    return Fail(BITNET_E_INVALID_SHAPE,
+                "%s holds a multiple of %lld elements; %lld x %lld = %llu is not", l.name,
+                static_cast<long long>(l.elements_multiple), static_cast<long long>(rows),
+                static_cast<long long>(cols), static_cast<unsigned long long>(n));
+  }
+  *shape = {rows, cols, static_cast<size_t>(n)};
+  *bytes = PartsOf(l, static_cast<size_t>(n), rs_block).total;
+  return BITNET_OK;
+}
+
+int CheckBuffer(const char* name, const void* p, size_t bytes, size_t alignment) {
+  if (bytes == 0) return BITNET_OK;
+  if (p == nullptr) return Fail(BITNET_E_NULL_POINTER, "%s is NULL", name);
+  if (reinterpret_cast<uintptr_t>(p) % alignment != 0) {
+    return Fail(BITNET_E_MISALIGNED, "%s (%p) is not aligned to %zu bytes", name, p, alignment);
+  }
+  return BITNET_OK;
+}
+
+size_t AlignmentOf(const Layout& l) { return l.element_type ? l.block_bytes : 1; }
+
+int CheckCapacity(const char* name, size_t have, size_t need, const Layout& l, const TensorShape& s) {
+  if (have < need) {
+    return Fail(BITNET_E_BUFFER_TOO_SMALL, "%s is %zu bytes; a %lld x %lld %s tensor needs %zu", name,
+                have, static_cast<long long>(s.rows), static_cast<long long>(s.cols), l.name, need);
+  }
+  return BITNET_OK;
+}
+
+int CheckExact(const char* name, size_t have, size_t need, const Layout& l, const TensorShape& s) {
+  if (have != need) {
+    return Fail(BITNET_E_SIZE_MISMATCH, "%s is %zu bytes; a %lld x %lld %s tensor is %zu", name,
+                have, static_cast<long long>(s.rows), static_cast<long long>(s.cols), l.name, need);
+  }
+  return BITNET_OK;
+}
+
+
+}  // namespace bitnet
