@@ -22,6 +22,7 @@ cmake --build "$BUILD" --target bitnet_quant
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 "$PY" -m pip install --quiet --no-build-isolation --no-deps --no-index --target "$scratch/site" ./python
+rm -rf python/build python/*.egg-info  # setuptools' in-tree leftovers
 export BITNET_QUANT_LIBRARY="$(cd "$BUILD" && pwd)/libbitnet_quant.so.0"
 # From the scratch directory, `import bitnet_quant` is the installed copy.
 cd "$scratch/site"

@@ -21,7 +21,7 @@ import numpy as np
 
 from . import _library
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "BitnetError", "Tensor", "TypeInfo", "TensorStats", "library_version", "library_version_number",
@@ -61,7 +61,7 @@ def _check(status):
 
 
 def library_version():
-    """The loaded library's version string ("0.1.0")."""
+    """The loaded library's version string ("0.2.0")."""
     return _lib.bitnet_version_string().decode()
 
 

@@ -111,6 +111,21 @@ impl Default for bitnet_tensor_options {
     }
 }
 
+/// Ternary weights prepared on a GPU (`bitnet_cuda_gemm_prepare`); opaque.
+#[repr(C)]
+pub struct bitnet_cuda_gemm_weights {
+    _private: [u8; 0],
+    _not_send_sync_or_unpin: std::marker::PhantomData<(*mut u8, std::marker::PhantomPinned)>,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct bitnet_cuda_gemm_job {
+    pub weights: *mut bitnet_cuda_gemm_weights,
+    pub d_x: *const c_void,
+    pub d_y: *mut f32,
+}
+
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct bitnet_gemm_options {
@@ -294,6 +309,22 @@ bitnet_functions! {
     fn bitnet_cuda_kernel_quantize(format: bitnet_format, options: *const bitnet_quant_options,
         d_input: *const f32, n: usize, d_packed: *mut u8, packed_len: usize,
         d_scales: *mut f32, scales_len: usize, stream: *mut c_void) -> c_int;
+    fn bitnet_cuda_tensor_quantize(dst_type: bitnet_type, options: *const bitnet_tensor_options,
+        src_type: bitnet_type, d_src: *const c_void, rows: i64, cols: i64, d_dst: *mut c_void,
+        dst_len: usize, device_index: c_int, stream: *mut c_void) -> c_int;
+    fn bitnet_cuda_tensor_dequantize(src_type: bitnet_type, options: *const bitnet_tensor_options,
+        d_src: *const c_void, src_len: usize, rows: i64, cols: i64, dst_type: bitnet_type,
+        d_dst: *mut c_void, dst_len: usize, device_index: c_int, stream: *mut c_void) -> c_int;
+    fn bitnet_cuda_tensor_transcode(dst_type: bitnet_type, options: *const bitnet_tensor_options,
+        src_type: bitnet_type, d_src: *const c_void, src_len: usize, rows: i64, cols: i64,
+        d_dst: *mut c_void, dst_len: usize, device_index: c_int, stream: *mut c_void) -> c_int;
+    fn bitnet_cuda_gemm_prepare(w_type: bitnet_type, w: *const c_void, w_len: usize, rows: i64,
+        cols: i64, device_index: c_int, weights: *mut *mut bitnet_cuda_gemm_weights) -> c_int;
+    fn bitnet_cuda_gemm_free(weights: *mut bitnet_cuda_gemm_weights);
+    fn bitnet_cuda_gemm(weights: *mut bitnet_cuda_gemm_weights, x_type: bitnet_type,
+        d_x: *const c_void, batch: i64, d_y: *mut f32, stream: *mut c_void) -> c_int;
+    fn bitnet_cuda_gemm_multi(jobs: *const bitnet_cuda_gemm_job, count: c_int, x_type: bitnet_type,
+        batch: i64, stream: *mut c_void) -> c_int;
 }
 
 macro_rules! bitnet_constants {

@@ -56,6 +56,8 @@ fn rust_type(c_type: &str) -> String {
     match pointers {
         0 => base,
         1 => format!("*{} {base}", if is_const { "const" } else { "mut" }),
+        // An out-parameter for a handle (`T**`): both levels mutable.
+        2 if !is_const => format!("*mut *mut {base}"),
         _ => panic!("unexpected pointer depth in {c_type:?}"),
     }
 }
@@ -230,6 +232,7 @@ fn structs_have_the_c_layout_and_initialisers() {
         }
         bitnet_tensor_stats { struct_size, reserved, values, scales, nonfinite_scales, scale_min, scale_max }
         bitnet_gemm_options { struct_size, flags, cpu_target, n_threads, x_type, reserved, row_begin, row_end }
+        bitnet_cuda_gemm_job { weights, d_x, d_y }
         bitnet_cuda_device_info {
             struct_size, name, compute_major, compute_minor, multiprocessor_count, usable, total_memory,
             free_memory, supports_fp16, supports_bf16
@@ -263,12 +266,16 @@ fn structs_have_the_c_layout_and_initialisers() {
             assert_eq!(c[&format!("{name}.{field}")], offset.to_string(), "offsetof({name}, {field})");
         }
     }
-    // Every struct of the header is covered above, with every field (the
-    // last field's offset plus the size of what follows it must be the size).
+    // Every struct of the header with a body (not the opaque handles) is
+    // covered above, with every field.
     let structs: BTreeSet<String> = strip_comments(&header_text())
         .split("typedef struct ")
         .skip(1)
-        .map(|rest| rest.split_whitespace().next().unwrap().to_string())
+        .filter_map(|rest| {
+            let mut words = rest.split_whitespace();
+            let name = words.next().unwrap();
+            (words.next() == Some("{")).then(|| name.to_string())
+        })
         .collect();
     let covered: BTreeSet<String> = rust.iter().map(|(n, ..)| n.to_string()).collect();
     assert_eq!(structs, covered, "structs of the header vs. this test");
@@ -303,6 +310,16 @@ fn structs_have_the_c_layout_and_initialisers() {
         g.struct_size, g.flags, g.cpu_target, g.n_threads, g.x_type, g.reserved, g.row_begin, g.row_end
     );
     assert_eq!(c["gemm_init"], gemm_init, "BITNET_GEMM_OPTIONS_INIT");
+}
+
+#[test]
+fn the_crate_version_names_the_header_version() {
+    // `<crate version>+bitnet-quant.<C library version>`, as zstd-sys does.
+    let version = env!("CARGO_PKG_VERSION");
+    assert_eq!(
+        version.split_once('+').map(|(_, c)| c),
+        Some(&*format!("bitnet-quant.{}", sys::BITNET_QUANT_VERSION_STRING))
+    );
 }
 
 #[test]
