@@ -34,12 +34,12 @@
 
 /* ---- version ------------------------------------------------------------ */
 #define BITNET_QUANT_VERSION_MAJOR 0
-#define BITNET_QUANT_VERSION_MINOR 1
+#define BITNET_QUANT_VERSION_MINOR 2
 #define BITNET_QUANT_VERSION_PATCH 0
 #define BITNET_QUANT_VERSION_NUMBER                                     \
   (BITNET_QUANT_VERSION_MAJOR * 10000 + BITNET_QUANT_VERSION_MINOR * 100 + \
    BITNET_QUANT_VERSION_PATCH)
-#define BITNET_QUANT_VERSION_STRING "0.1.0"
+#define BITNET_QUANT_VERSION_STRING "0.2.0"
 
 /* ---- visibility --------------------------------------------------------- */
 #ifndef BITNET_API

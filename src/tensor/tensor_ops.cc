@@ -1,5 +1,6 @@
 #include "tensor/tensor_ops.h"
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstring>
@@ -590,23 +591,35 @@ int TranscodeBlocks(const TensorJob& job, const Layout& dst, uint8_t* out, const
       const size_t count = n - first < kStep ? n - first : kStep;
       k.unpack_values(src.id, in + first / src_block * src.block_bytes, count / src_block, v);
       StepFinding& f = findings[t];
-      for (size_t i = 0; i < count; ++i) {
-        if (v[i] == 0) continue;
-        if (v[i] < min_value || v[i] > max_value) {
-          if (f.bad_value_at == SIZE_MAX) {
+      // A source block at a time (one scale), split where target groups
+      // end; each piece's values are reduced before any scale is compared.
+      for (size_t sb = 0; sb < count; sb += src_block) {
+        const float scale = BlockScale(src, in, n, first + sb);
+        for (size_t lo = sb; lo < sb + src_block;) {
+          const size_t g = per_tensor ? t : (first + lo) / group;
+          const size_t hi = per_tensor ? sb + src_block
+                                       : std::min(sb + src_block, (g + 1) * group - first);
+          bool nonzero = false, outside = false;
+          for (size_t i = lo; i < hi; ++i) {
+            nonzero |= v[i] != 0;
+            outside |= v[i] < min_value || v[i] > max_value;
+          }
+          if (outside && f.bad_value_at == SIZE_MAX) {
+            size_t i = lo;
+            while (v[i] >= min_value && v[i] <= max_value) ++i;
             f.bad_value_at = first + i;
             f.bad_value = v[i];
           }
-          continue;
-        }
-        const size_t g = per_tensor ? t : (first + i) / group;
-        const float scale = BlockScale(src, in, n, first + i);
-        if (std::isnan(alpha[g])) {
-          alpha[g] = scale;
-        } else if (alpha[g] != scale && f.disagreement_at == SIZE_MAX) {
-          f.disagreement_at = (first + i) / group * group;
-          f.disagreement[0] = alpha[g];
-          f.disagreement[1] = scale;
+          if (nonzero && !outside) {
+            if (std::isnan(alpha[g])) {
+              alpha[g] = scale;
+            } else if (alpha[g] != scale && f.disagreement_at == SIZE_MAX) {
+              f.disagreement_at = (first + lo) / group * group;
+              f.disagreement[0] = alpha[g];
+              f.disagreement[1] = scale;
+            }
+          }
+          lo = hi;
         }
       }
     }
