@@ -6,7 +6,8 @@ set -euo pipefail
 
 PACKAGES=(
   build-essential cmake ninja-build pkg-config git python3 bc npm
-  libhwy-dev libbenchmark-dev python3-numpy python3-torch
+  libhwy-dev libbenchmark-dev python3-numpy python3-torch python3-pytest
+  python3-setuptools python3-pip
   nlohmann-json3-dev libcli11-dev libxxhash-dev libgtest-dev
   "$@"
 )

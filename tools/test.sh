@@ -2,7 +2,8 @@
 # Runs every test of bitnet-quant, installing what it needs (Debian 12):
 # the hardening checks (sanitizers, fuzzing, ABI, static analysis), then the
 # ctest suite of a GCC and of a clang release build, the mutation test, the
-# Rust crate's tests and the ARM suite under qemu (tools/test_arm.sh),
+# Rust crates' tests, the Python package's tests and the ARM suite under
+# qemu (tools/test_arm.sh),
 # ending with one summary line.
 # Usage: tools/test.sh   (from anywhere; about 18 minutes on 2 cores;
 # BITNET_SKIP_HARDENING=1 leaves out the hardening checks, BITNET_SKIP_ARM=1
@@ -34,6 +35,7 @@ ctest --test-dir "$CLANG_BUILD" --output-on-failure 2>&1 | tee -a "$log"
 tools/mutation_test.sh 2>&1 | tee -a "$log"
 
 BITNET_BUILD_DIR="$BUILD" tools/test_rust.sh 2>&1 | tee -a "$log"
+BITNET_BUILD_DIR="$BUILD" tools/test_python.sh 2>&1 | tee -a "$log"
 [ "${BITNET_SKIP_ARM:-0}" = 1 ] || tools/test_arm.sh 2>&1 | tee -a "$log"
 
 # One closing line for everything above (pipefail has stopped us on failure).
@@ -43,4 +45,5 @@ BITNET_BUILD_DIR="$BUILD" tools/test_rust.sh 2>&1 | tee -a "$log"
 ctest_total=$(sed -n 's/.*tests passed, 0 tests failed out of \([0-9]*\).*/\1/p' "$log" | paste -sd+ | bc)
 ctest_skipped=$(grep -c '(Skipped)$' "$log" || true)
 cargo_passed=$(sed -n 's/^test result: ok\. \([0-9]*\) passed.*/\1/p' "$log" | paste -sd+ | bc)
-echo "all tests: $((ctest_total - ctest_skipped + cargo_passed)) passed, 0 failed, $ctest_skipped skipped"
+pytest_passed=$(sed -n 's/^=* \([0-9]*\) passed in .*/\1/p' "$log" | paste -sd+ | bc)
+echo "all tests: $((ctest_total - ctest_skipped + cargo_passed + pytest_passed)) passed, 0 failed, $ctest_skipped skipped"

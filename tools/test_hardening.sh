@@ -69,7 +69,7 @@ configure_sanitized "$out/asan" -fsanitize=address,undefined -fno-sanitize-recov
   -fno-omit-frame-pointer
 # The whole tree, the command-line tool and its tests included (their CLI11,
 # nlohmann-json and gtest headers compile slowly with the sanitizers).
-bounded 1500 cmake --build "$out/asan" -j "$jobs"
+bounded 2700 cmake --build "$out/asan" -j "$jobs"
 ASAN_OPTIONS=detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1 \
 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   bounded 300 ctest --test-dir "$out/asan" --output-on-failure -j "$jobs" -LE python
@@ -128,7 +128,7 @@ if [ -n "$nvcc" ] && ! printf '%s\n' "${tidy_files[@]}" | grep -q '/cuda/backend
   echo "cuda/backend.cc is not in the compile database"
   exit 1
 fi
-bounded 600 xargs -P "$jobs" -n 1 clang-tidy -p "$out/asan" --quiet <<< "$(printf '%s\n' "${tidy_files[@]}")"
+bounded 1200 xargs -P "$jobs" -n 1 clang-tidy -p "$out/asan" --quiet <<< "$(printf '%s\n' "${tidy_files[@]}")"
 echo "clang-tidy: ${#tidy_files[@]} files clean"
 # The command-line tool, bounded on its own: its CLI11 and nlohmann-json
 # headers make each file slow.

@@ -3,7 +3,8 @@
 //   1  error: unreadable or invalid input, an output that could not be
 //      written (nothing is left behind), or another failure
 //   2  usage: the command line is wrong or asks for what cannot be done
-//      (an unknown type, an existing output without --force)
+//      (an unknown type, an existing output without --force, a type a
+//      tensor's shape cannot hold, a transcode that would change values)
 //   3  verify: the file is damaged or holds what no engine loads
 //   128+N  killed by signal N (e.g. 130 for Ctrl-C); no output is left
 #include <unistd.h>
@@ -35,7 +36,7 @@ void add_common(CLI::App* command, CommonOptions& common) {
 
 const char* const kExitCodes =
     "Exit codes: 0 success; 1 error (invalid input or failed output; nothing is left behind); "
-    "2 usage error; 3 verify found a fault.";
+    "2 usage error or a request that cannot be honoured (nothing is written); 3 verify found a fault.";
 
 int run(int argc, char** argv) {
   CLI::App app{"bitnet-quant: BitNet b1.58 checkpoints to GGUF files that mainline llama.cpp and bitnet.cpp load."};
@@ -65,6 +66,50 @@ int run(int argc, char** argv) {
   verify_command->add_flag("--json", verify.json, "Print JSON instead of text");
   add_common(verify_command, common);
 
+  QuantizeOptions quantize;
+  CLI::App* quantize_command = app.add_subcommand(
+      "quantize", "Ternarize the linear weights of a BitNet GGUF with F32/F16/BF16 tensors (attn q/k/v/output, "
+                  "ffn gate/up/down) into a ternary type; everything else is copied. tq2_0/tq1_0/q2_0 give a "
+                  "mainline llama.cpp file (arch bitnet), i2_s a bitnet.cpp file (arch bitnet-b1.58)");
+  quantize_command->add_option("IN", quantize.in_path, "Input GGUF")->required();
+  quantize_command->add_option("OUT", quantize.out_path, "Output GGUF (written atomically)")->required();
+  quantize_command->add_option("-t,--type", quantize.type, "tq2_0, tq1_0, q2_0 or i2_s")->required();
+  quantize_command->add_option("--ternarize", quantize.ternarize,
+                               "absmean (default: BitNet b1.58's rule; ternary tensors keep their scale) or none "
+                               "(the weights must be ternary already)");
+  quantize_command->add_option("--tensor-type", quantize.tensor_types,
+                               "REGEX=TYPE: tensors whose name matches get TYPE (first rule wins; repeatable)");
+  quantize_command->add_flag("-f,--force", quantize.force, "Replace an existing OUT");
+  add_common(quantize_command, common);
+
+  TranscodeOptions transcode;
+  CLI::App* transcode_command = app.add_subcommand(
+      "transcode", "Re-pack the ternary tensors of a GGUF into another ternary type without a float round trip, "
+                   "mapping the file between bitnet.cpp (i2_s) and mainline llama.cpp (tq2_0, tq1_0)");
+  transcode_command->add_option("IN", transcode.in_path, "Input GGUF")->required();
+  transcode_command->add_option("OUT", transcode.out_path, "Output GGUF (written atomically)")->required();
+  transcode_command->add_option("-t,--type", transcode.type, "tq2_0, tq1_0 or i2_s")->required();
+  transcode_command->add_flag("--exact-scales", transcode.exact_scales,
+                              "Refuse a per-tensor f32 scale that a 256-block's f16 d cannot hold exactly "
+                              "(default: round it, as llama_model_quantize does)");
+  transcode_command->add_option("--scale", transcode.scale_mode,
+                                "block (default): I2_S's scale as each 256-block's f16 d, as llama_model_quantize "
+                                "writes; tensor: d = 1 and the exact f32 scale in mainline's blk.N.<proj>.scale");
+  transcode_command->add_flag("-f,--force", transcode.force, "Replace an existing OUT");
+  add_common(transcode_command, common);
+
+  ConvertOptions convert;
+  CLI::App* convert_command = app.add_subcommand(
+      "convert", "A Hugging Face BitNet b1.58 checkpoint (config.json, tokenizer.json, safetensors: bf16 master "
+                 "weights or transformers' packed codes + weight_scale) to a complete GGUF with its BPE vocabulary: "
+                 "tq2_0/tq1_0/q2_0 for mainline llama.cpp, i2_s for bitnet.cpp");
+  convert_command->add_option("HF_DIR", convert.hf_dir, "Checkpoint folder")->required();
+  convert_command->add_option("OUT", convert.out_path, "Output GGUF (written atomically)")->required();
+  convert_command->add_option("-t,--type", convert.type, "tq2_0, tq1_0, q2_0 or i2_s")->required();
+  convert_command->add_option("--embedding-type", convert.embedding_type, "token_embd's type: f16 (default), bf16, f32, q8_0");
+  convert_command->add_flag("-f,--force", convert.force, "Replace an existing OUT");
+  add_common(convert_command, common);
+
   for (CLI::App* command : app.get_subcommands({})) command->footer(kExitCodes);
 
   try {
@@ -78,6 +123,18 @@ int run(int argc, char** argv) {
       inspect.common = common;
       inspect.read_data = !header_only;
       return run_inspect(inspect);
+    }
+    if (quantize_command->parsed()) {
+      quantize.common = common;
+      return run_quantize(quantize);
+    }
+    if (convert_command->parsed()) {
+      convert.common = common;
+      return run_convert(convert);
+    }
+    if (transcode_command->parsed()) {
+      transcode.common = common;
+      return run_transcode(transcode);
     }
     if (verify_command->parsed()) {
       verify.common = common;

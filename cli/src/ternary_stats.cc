@@ -1,187 +1,170 @@
 #include "ternary_stats.h"
 
-#include <array>
 #include <cmath>
-#include <limits>
+#include <cstdio>
+#include <cstring>
+#include <vector>
 
 #include "byte_order.h"
 #include "float_formats.h"
+#include "library.h"
 
 namespace bitnet_cli {
 namespace {
 
-// Per byte value: how many of its four 2-bit fields hold code 0, 1, 2, 3.
-struct TwoBitTable {
-  std::array<std::array<uint8_t, 4>, 256> counts{};
-  constexpr TwoBitTable() {
-    for (int b = 0; b < 256; ++b) {
-      for (int f = 0; f < 4; ++f) ++counts[b][(b >> (2 * f)) & 3];
-    }
-  }
-};
-constexpr TwoBitTable kTwoBit;
-
-// TQ1_0: a byte holds 5 (qs) or 4 (qh) base-3 digits; the encoder writes
-// ceil(v * 256 / 243) for the digits' value v (qh: v * 3, a zero digit
-// appended), so only 243 (qs) and 81 (qh) byte values occur. Digit n of
-// byte q is ((uint8)(q * 3^n) * 3) >> 8 (ggml's dequantize_row_tq1_0).
-struct TritTable {
-  std::array<std::array<uint8_t, 3>, 256> qs_counts{};
-  std::array<std::array<uint8_t, 3>, 256> qh_counts{};
-  std::array<bool, 256> qs_valid{};
-  std::array<bool, 256> qh_valid{};
-  constexpr TritTable() {
-    constexpr uint8_t pow3[5] = {1, 3, 9, 27, 81};
-    for (int q = 0; q < 256; ++q) {
-      for (int n = 0; n < 5; ++n) {
-        const int digit = (static_cast<uint8_t>(q * pow3[n]) * 3) >> 8;
-        ++qs_counts[q][digit];
-        if (n < 4) ++qh_counts[q][digit];
-      }
-    }
-    for (int v = 0; v < 243; ++v) qs_valid[(v * 256 + 242) / 243] = true;
-    for (int v = 0; v < 81; ++v) qh_valid[(v * 3 * 256 + 242) / 243] = true;
-  }
-};
-constexpr TritTable kTrits;
-
-class Collector {
+// Blocks [first, first + count) of a tensor of a block layout, as a tensor
+// of their own: the blocks' bytes, followed by the tensor's tail where the
+// layout has one (I2_S: its scale).
+class BlockRange {
  public:
-  explicit Collector(TensorStats& stats) : s_(stats) {}
+  BlockRange(bitnet_type type, const uint8_t* data, uint64_t size)
+      : type_(type), info_(library_type_info(type)), data_(data), size_(size) {}
 
-  void scale(float d, uint64_t block) {
-    ++s_.scales;
-    if (!std::isfinite(d)) {
-      ++s_.nonfinite_scales;
-      fault("block " + std::to_string(block) + " has a non-finite scale (" + std::to_string(d) + ")");
-      return;
-    }
-    if (std::signbit(d) && d != 0.0f) {
-      ++s_.negative_scales;
-      fault("block " + std::to_string(block) + " has a negative scale (" + std::to_string(d) + ")");
-    }
-    if (finite_ == 0 || d < s_.scale_min) s_.scale_min = d;
-    if (finite_ == 0 || d > s_.scale_max) s_.scale_max = d;
-    ++finite_;
+  uint64_t blocks() const { return (size_ - info_.tail_bytes) / info_.block_bytes; }
+  int64_t block_elements() const { return info_.block_elements; }
+  const bitnet_type_info& info() const { return info_; }
+
+  // The library's statistics of the range; false (with the library's
+  // message lost) only if the call fails, which valid ranges never do.
+  bool stats(uint64_t first, uint64_t count, bitnet_tensor_stats* out) {
+    const uint8_t* bytes = view(first, count);
+    out->struct_size = sizeof *out;
+    return bitnet_tensor_stats_get(type_, nullptr, bytes, buffer_size(count), 1,
+                                   static_cast<int64_t>(count) * info_.block_elements, out) == BITNET_OK;
   }
 
-  // Codes 0, 1, 2 mean -1, 0, +1 in every 2-bit layout here.
-  void two_bit_byte(uint8_t byte) {
-    const auto& c = kTwoBit.counts[byte];
-    s_.minus += c[0];
-    s_.zero += c[1];
-    s_.plus += c[2];
-    s_.invalid_codes += c[3];
-  }
-
-  void fault(const std::string& what) {
-    if (s_.first_fault.empty()) s_.first_fault = what;
+  // The values of one block, scaled (code - offset) * scale.
+  std::vector<float> values(uint64_t block) {
+    std::vector<float> out(static_cast<std::size_t>(info_.block_elements));
+    const int status = bitnet_tensor_dequantize(type_, nullptr, view(block, 1), buffer_size(1), 1,
+                                                info_.block_elements, BITNET_TYPE_F32, out.data(),
+                                                out.size() * sizeof(float));
+    if (status != BITNET_OK) out.clear();
+    return out;
   }
 
  private:
-  TensorStats& s_;
-  uint64_t finite_ = 0;
+  std::size_t buffer_size(uint64_t count) const { return count * info_.block_bytes + info_.tail_bytes; }
+  const uint8_t* view(uint64_t first, uint64_t count) {
+    const uint8_t* start = data_ + first * info_.block_bytes;
+    if (info_.tail_bytes == 0) return start;
+    copy_.assign(start, start + count * info_.block_bytes);
+    copy_.insert(copy_.end(), data_ + size_ - info_.tail_bytes, data_ + size_);
+    return copy_.data();
+  }
+
+  bitnet_type type_;
+  bitnet_type_info info_;
+  const uint8_t* data_;
+  uint64_t size_;
+  std::vector<uint8_t> copy_;
 };
 
-// The element a 2-bit field of a block holds, per layout (the field's bit
-// position is 2·field).
-int64_t tq2_element(uint64_t byte, int64_t field) {  // qs byte 0..63
-  return 128 * static_cast<int64_t>(byte / 32) + 32 * field + static_cast<int64_t>(byte % 32);
-}
-int64_t q2_element(uint64_t byte, int64_t field) { return 4 * static_cast<int64_t>(byte) + field; }  // qs 0..15
-int64_t i2s_element(uint64_t byte, int64_t field) {  // byte 0..31 of a 128-block
-  return 32 * (3 - field) + static_cast<int64_t>(byte);
+enum class Fault { kNone, kCode, kNonFiniteScale, kNegativeScale };
+
+Fault fault_of(const bitnet_tensor_stats& s) {
+  if (s.values[0] + s.values[4] > 0) return Fault::kCode;
+  if (s.nonfinite_scales > 0) return Fault::kNonFiniteScale;
+  if (s.scale_min < 0.0f) return Fault::kNegativeScale;
+  return Fault::kNone;
 }
 
-// Names the first code-3 field of a block whose codes start at `codes`.
-template <typename ElementOf>
-void name_code3(Collector& c, const uint8_t* codes, uint64_t n_bytes, uint64_t block, int64_t block_elements,
-                ElementOf element_of) {
-  for (uint64_t b = 0; b < n_bytes; ++b) {
-    for (int f = 0; f < 4; ++f) {
-      if (((codes[b] >> (2 * f)) & 3) == 3) {
-        c.fault("element " + std::to_string(static_cast<int64_t>(block) * block_elements + element_of(b, f)) +
-                " (block " + std::to_string(block) + ") has code 3, which no ternary encoder writes");
-        return;
+// The first block with a fault (there is one): a binary search over
+// prefixes, each read by the library.
+std::string locate_fault(BlockRange& range) {
+  uint64_t lo = 0, hi = range.blocks();  // the first faulty block is in [lo, hi)
+  bitnet_tensor_stats s{};
+  while (hi - lo > 1) {
+    const uint64_t mid = lo + (hi - lo) / 2;
+    if (!range.stats(lo, mid - lo, &s)) return "";
+    if (fault_of(s) != Fault::kNone) {
+      hi = mid;
+    } else {
+      lo = mid;
+    }
+  }
+  if (!range.stats(lo, 1, &s)) return "";
+  const bool per_tensor = range.info().tail_bytes != 0;
+  const std::string block = "block " + std::to_string(lo);
+  switch (fault_of(s)) {
+    case Fault::kCode: {
+      const int value = s.values[4] > 0 ? 2 : -2;
+      // The element: the first whose decoded value is value * scale.
+      const std::vector<float> values = range.values(lo);
+      const float scale = s.scale_max;
+      if (!values.empty() && s.nonfinite_scales == 0 && scale != 0.0f) {
+        for (std::size_t i = 0; i < values.size(); ++i) {
+          if (values[i] == static_cast<float>(value) * scale) {
+            return "element " + std::to_string(lo * static_cast<uint64_t>(range.block_elements()) + i) + " (" +
+                   block + ") has " + (value == 2 ? "code 3" : "value -2") + ", which no ternary encoder writes";
+          }
+        }
       }
+      return block + " holds a code of value " + std::to_string(value) + ", which no ternary encoder writes";
+    }
+    case Fault::kNonFiniteScale:
+      return per_tensor ? "the tensor's scale is not finite" : block + " has a non-finite scale";
+    case Fault::kNegativeScale: {
+      char text[48];
+      std::snprintf(text, sizeof text, "%g", static_cast<double>(s.scale_min));
+      return (per_tensor ? std::string("the tensor's scale is negative (") : block + " has a negative scale (") +
+             text + ")";
+    }
+    case Fault::kNone:
+      break;
+  }
+  return "";
+}
+
+// TQ1_0 stores five trits per byte in 243 of the 256 byte values; any byte
+// decodes to some trits, so a byte the encoder never forms shows only when
+// the tensor is re-encoded (a transcode to TQ1_0 packs the same codes
+// again) and compared. The code bytes precede each block's f16 scale.
+void check_tq1_0_bytes(TensorStats& s, const uint8_t* data, uint64_t size, int64_t rows, int64_t cols) {
+  std::vector<uint8_t> again(size);
+  if (bitnet_tensor_transcode(BITNET_TYPE_TQ1_0, nullptr, BITNET_TYPE_TQ1_0, data, size, rows, cols,
+                              again.data(), again.size()) != BITNET_OK) {
+    return;  // scales the transcode refuses: the statistics name them
+  }
+  if (std::memcmp(data, again.data(), size) == 0) return;
+  const bitnet_type_info info = library_type_info(BITNET_TYPE_TQ1_0);
+  const uint64_t code_bytes = info.block_bytes - 2;
+  for (uint64_t at = 0; at < size; ++at) {
+    if (at % info.block_bytes >= code_bytes || data[at] == again[at]) continue;
+    ++s.invalid_codes;
+    if (s.first_fault.empty()) {
+      s.first_fault = "block " + std::to_string(at / info.block_bytes) + " byte " +
+                      std::to_string(at % info.block_bytes) + " is " + std::to_string(data[at]) +
+                      ", a value the TQ1_0 encoder never writes";
     }
   }
 }
 
-bool has_code3(const uint8_t* codes, uint64_t n) {
-  for (uint64_t b = 0; b < n; ++b) {
-    if (kTwoBit.counts[codes[b]][3] != 0) return true;
+void ternary_stats(TensorStats& s, bitnet_type type, const uint8_t* data, uint64_t size, int64_t rows,
+                   int64_t cols) {
+  bitnet_tensor_stats stats{};
+  stats.struct_size = sizeof stats;
+  if (bitnet_tensor_stats_get(type, nullptr, data, size, rows, cols, &stats) != BITNET_OK) {
+    const char* message = bitnet_last_error();
+    s.first_fault = message != nullptr ? message : "the library cannot read the tensor";
+    return;
   }
-  return false;
-}
-
-void tq2_0(Collector& c, const uint8_t* data, uint64_t blocks) {
-  for (uint64_t i = 0; i < blocks; ++i) {
-    const uint8_t* block = data + 66 * i;
-    for (int b = 0; b < 64; ++b) c.two_bit_byte(block[b]);
-    if (has_code3(block, 64)) name_code3(c, block, 64, i, 256, tq2_element);
-    c.scale(half_to_float(load_le<uint16_t>(block + 64)), i);
+  s.ternary = true;
+  s.minus = stats.values[1];
+  s.zero = stats.values[2];
+  s.plus = stats.values[3];
+  s.invalid_codes = stats.values[0] + stats.values[4];
+  s.scales = stats.scales;
+  s.nonfinite_scales = stats.nonfinite_scales;
+  s.negative_scales = stats.scale_min < 0.0f;
+  s.scale_min = stats.scale_min;
+  s.scale_max = stats.scale_max;
+  if (fault_of(stats) != Fault::kNone) {
+    BlockRange range(type, data, size);
+    s.first_fault = locate_fault(range);
+    if (s.first_fault.empty()) s.first_fault = std::to_string(s.invalid_codes) + " codes no encoder writes";
   }
-}
-
-void q2_0(Collector& c, const uint8_t* data, uint64_t blocks) {
-  for (uint64_t i = 0; i < blocks; ++i) {
-    const uint8_t* block = data + 18 * i;
-    c.scale(half_to_float(load_le<uint16_t>(block)), i);
-    for (int b = 0; b < 16; ++b) c.two_bit_byte(block[2 + b]);
-    if (has_code3(block + 2, 16)) name_code3(c, block + 2, 16, i, 64, q2_element);
-  }
-}
-
-void tq1_0(TensorStats& s, Collector& c, const uint8_t* data, uint64_t blocks) {
-  for (uint64_t i = 0; i < blocks; ++i) {
-    const uint8_t* block = data + 54 * i;
-    for (int b = 0; b < 52; ++b) {
-      const uint8_t q = block[b];
-      const bool qh = b >= 48;
-      const auto& counts = qh ? kTrits.qh_counts[q] : kTrits.qs_counts[q];
-      s.minus += counts[0];
-      s.zero += counts[1];
-      s.plus += counts[2];
-      if (!(qh ? kTrits.qh_valid[q] : kTrits.qs_valid[q])) {
-        ++s.invalid_codes;
-        c.fault("block " + std::to_string(i) + " byte " + std::to_string(b) + " is " + std::to_string(q) +
-                ", a value the TQ1_0 encoder never writes");
-      }
-    }
-    c.scale(half_to_float(load_le<uint16_t>(block + 52)), i);
-  }
-}
-
-void i2_s(Collector& c, const uint8_t* data, uint64_t elements) {
-  const uint64_t blocks = elements / 128;
-  for (uint64_t i = 0; i < blocks; ++i) {
-    const uint8_t* block = data + 32 * i;
-    for (int b = 0; b < 32; ++b) c.two_bit_byte(block[b]);
-    if (has_code3(block, 32)) name_code3(c, block, 32, i, 128, i2s_element);
-  }
-  c.scale(load_le<float>(data + elements / 4), 0);  // the tail's first 4 bytes; the other 28 mean nothing
-}
-
-// TL1: one nibble per pair of weights, index 3·w0 + w1 + 4 in 0..8; the
-// byte order depends on tile parameters, the counts do not.
-void tl1(TensorStats& s, Collector& c, const uint8_t* data, uint64_t elements) {
-  const uint64_t bytes = elements / 4;
-  for (uint64_t b = 0; b < bytes; ++b) {
-    for (int nibble : {data[b] >> 4, data[b] & 15}) {
-      if (nibble > 8) {
-        ++s.invalid_codes;
-        c.fault("byte " + std::to_string(b) + " holds pair index " + std::to_string(nibble) + " (0..8 allowed)");
-        continue;
-      }
-      for (int w : {nibble / 3, nibble % 3}) {
-        if (w == 0) ++s.minus;
-        else if (w == 1) ++s.zero;
-        else ++s.plus;
-      }
-    }
-  }
-  c.scale(load_le<float>(data + bytes), 0);
+  if (type == BITNET_TYPE_TQ1_0) check_tq1_0_bytes(s, data, size, rows, cols);
 }
 
 template <typename Load>
@@ -198,51 +181,23 @@ void float_values(TensorStats& s, const uint8_t* data, uint64_t count, uint64_t 
 
 TensorStats tensor_stats(const TypeInfo& type, const uint8_t* data, uint64_t size, const int64_t ne[4]) {
   TensorStats s;
-  Collector c(s);
-  const auto elements = static_cast<uint64_t>(ne[0] * ne[1] * ne[2] * ne[3]);
-  s.ternary = type.ternary != TernaryLayout::kNone;
-  switch (type.ternary) {
-    case TernaryLayout::kTq2_0:
-      tq2_0(c, data, size / 66);
-      break;
-    case TernaryLayout::kTq1_0:
-      tq1_0(s, c, data, size / 54);
-      break;
-    case TernaryLayout::kQ2_0:
-      q2_0(c, data, size / 18);
-      break;
-    case TernaryLayout::kI2s:
-      if (elements % 128 != 0) {
-        c.fault("I2_S holds whole 128-element blocks, but the tensor has " + std::to_string(elements) + " elements");
-      } else {
-        i2_s(c, data, elements);
-      }
-      break;
-    case TernaryLayout::kTl1:
-      if (elements % 4 != 0) {
-        c.fault("TL1 holds pairs of pairs, but the tensor has " + std::to_string(elements) + " elements");
-      } else {
-        tl1(s, c, data, elements);
-      }
-      break;
-    case TernaryLayout::kNone:
-      switch (type.id) {
-        case 0:
-          float_values(s, data, size / 4, 4, [](const uint8_t* p) { return load_le<float>(p); });
-          break;
-        case 1:
-          float_values(s, data, size / 2, 2, [](const uint8_t* p) { return half_to_float(load_le<uint16_t>(p)); });
-          break;
-        case 30:
-          float_values(s, data, size / 2, 2, [](const uint8_t* p) { return bf16_to_float(load_le<uint16_t>(p)); });
-          break;
-        default:
-          break;  // other quantized types: sizes and offsets only
-      }
-      break;
+  const std::optional<bitnet_type> library = library_type(type);
+  if (type.ternary != TernaryLayout::kNone && library) {
+    ternary_stats(s, *library, data, size, ne[1] * ne[2] * ne[3], ne[0]);
+    return s;
   }
-  if (s.ternary && s.invalid_codes > 0 && s.first_fault.empty()) {
-    s.first_fault = std::to_string(s.invalid_codes) + " codes no encoder writes";
+  switch (type.id) {
+    case 0:
+      float_values(s, data, size / 4, 4, [](const uint8_t* p) { return load_le<float>(p); });
+      break;
+    case 1:
+      float_values(s, data, size / 2, 2, [](const uint8_t* p) { return half_to_float(load_le<uint16_t>(p)); });
+      break;
+    case 30:
+      float_values(s, data, size / 2, 2, [](const uint8_t* p) { return bf16_to_float(load_le<uint16_t>(p)); });
+      break;
+    default:
+      break;  // other types (TL1 among them): sizes and offsets only
   }
   return s;
 }

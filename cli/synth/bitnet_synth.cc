@@ -1,7 +1,8 @@
 // bitnet-synth: writes the small synthetic BitNet models the tests use
 // (not installed). See synth_model.h.
 //   bitnet-synth gguf OUT.gguf [--arch bitnet|bitnet-b1.58] [--tokenizer none|bpe]
-//                [--weights f32|f16|bf16|i2_s] [--embedding f32|f16|bf16] [shape options]
+//                [--weights f32|f16|bf16|i2_s] [--embedding f32|f16|bf16] [--master-weights]
+//                [shape options]
 //   bitnet-synth hf DIR [--weights bf16|packed] [--shards N] [--untied] [shape options]
 #include <cstdio>
 #include <map>
@@ -50,6 +51,9 @@ int main(int argc, char** argv) {
       ->transform(CLI::CheckedTransformer(std::map<std::string, WeightType>{
           {"f32", WeightType::kF32}, {"f16", WeightType::kF16}, {"bf16", WeightType::kBF16}}));
   gguf_command->add_flag("--hidden-activation", gguf.hidden_activation, "Write <arch>.hidden_activation = relu2");
+  bool master_weights = false;
+  gguf_command->add_flag("--master-weights", master_weights,
+                         "Projections hold the random master weights, not their ternarization (float storage)");
   add_shape(gguf_command, gguf.shape, gguf.seed);
 
   HfModelOptions hf;
@@ -67,6 +71,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   try {
     if (gguf_command->parsed()) {
+      gguf.ternarized = !master_weights;
       write_gguf_model(gguf_path, gguf);
     } else {
       hf.tie_embeddings = !untied;

@@ -415,47 +415,57 @@ void write_gguf_model(const std::string& path, const GgufModelOptions& options) 
     kvs.push_back({"tokenizer.ggml.eos_token_id", u32(bpe.eos)});
   }
 
+  // Sizes first (the header), then each tensor made and written in turn:
+  // memory stays around one tensor whatever the model's size.
   const std::vector<LogicalTensor> logical = model_tensors(s);
+  const Provenance provenance = options.arch == Arch::kMainline ? Provenance::kMainline : Provenance::kBitnetCpp;
   std::vector<GgufTensorSpec> specs;
-  std::vector<std::vector<uint8_t>> data;
-  for (std::size_t i = 0; i < logical.size(); ++i) {
-    const LogicalTensor& t = logical[i];
-    const std::vector<float> values = tensor_values(t, options.seed, i);
+  for (const LogicalTensor& t : logical) {
     GgufTensorSpec spec;
     spec.name = t.gguf_name;
     spec.n_dims = t.rows == 1 ? 1 : 2;
     spec.ne[0] = t.cols;
     spec.ne[1] = t.rows;
-    int32_t type = 0;
-    switch (t.role) {
-      case Role::kNorm:
-        data.push_back(float_bytes(values, WeightType::kF32));
-        break;
-      case Role::kEmbedding:
-        type = ggml_type_of(options.embedding);
-        data.push_back(float_bytes(values, options.embedding));
-        break;
-      case Role::kProjection: {
-        const TernaryTensor ternary = absmean_ternarize(values);
-        type = ggml_type_of(options.weights);
-        if (options.weights == WeightType::kI2s) {
-          data.push_back(i2s_bytes(ternary));
-        } else {
-          std::vector<float> dequantized(ternary.codes.size());
-          for (std::size_t k = 0; k < dequantized.size(); ++k) dequantized[k] = ternary.codes[k] * ternary.alpha;
-          data.push_back(float_bytes(dequantized, options.weights));
-        }
-        break;
-      }
-    }
-    spec.type = find_type(type, options.arch == Arch::kMainline ? Provenance::kMainline : Provenance::kBitnetCpp);
-    spec.size = data.back().size();
+    const WeightType storage = t.role == Role::kNorm        ? WeightType::kF32
+                               : t.role == Role::kEmbedding ? options.embedding
+                                                            : options.weights;
+    spec.type = find_type(ggml_type_of(storage), provenance);
+    std::string why;
+    spec.size = tensor_bytes(*spec.type, spec.ne, &why).value_or(0);
     specs.push_back(std::move(spec));
   }
   GgufWriter writer(std::move(kvs), std::move(specs));
   OutputFile out(path, true);
   writer.begin(out);
-  for (const auto& bytes : data) writer.write(bytes.data(), bytes.size());
+  for (std::size_t i = 0; i < logical.size(); ++i) {
+    const LogicalTensor& t = logical[i];
+    const std::vector<float> values = tensor_values(t, options.seed, i);
+    std::vector<uint8_t> data;
+    switch (t.role) {
+      case Role::kNorm:
+        data = float_bytes(values, WeightType::kF32);
+        break;
+      case Role::kEmbedding:
+        data = float_bytes(values, options.embedding);
+        break;
+      case Role::kProjection: {
+        if (!options.ternarized && options.weights != WeightType::kI2s) {
+          data = float_bytes(values, options.weights);
+          break;
+        }
+        const TernaryTensor ternary = absmean_ternarize(values);
+        if (options.weights == WeightType::kI2s) {
+          data = i2s_bytes(ternary);
+        } else {
+          std::vector<float> dequantized(ternary.codes.size());
+          for (std::size_t k = 0; k < dequantized.size(); ++k) dequantized[k] = ternary.codes[k] * ternary.alpha;
+          data = float_bytes(dequantized, options.weights);
+        }
+        break;
+      }
+    }
+    writer.write(data.data(), data.size());
+  }
   writer.finish();
 }
 

@@ -38,6 +38,9 @@ struct GgufModelOptions {
   WeightType weights = WeightType::kF32;
   WeightType embedding = WeightType::kF32;  // kF32, kF16 or kBF16
   bool hidden_activation = false;           // write <arch>.hidden_activation = "relu2"
+  // false: the projections hold the master weights the others are
+  // ternarized from (float storage only), what quantize's absmean reads.
+  bool ternarized = true;
   uint64_t seed = 1;
 };
 

@@ -106,9 +106,10 @@ HWY_INLINE VI32 DotQuad(VI32 acc, VU8 codes, VI8 acts) {
 
 // Keeps a loaded vector in a register: otherwise compilers fold the load
 // into each of the ops that read it (one load per field), which multiplies
-// the loads in flight behind every weight line's miss.
+// the loads in flight behind every weight line's miss. GCC only: clang 14
+// cannot tie a vector register operand inside Highway's target regions.
 HWY_INLINE VU8 InRegister(VU8 v) {
-#if HWY_ARCH_X86
+#if HWY_ARCH_X86 && HWY_COMPILER_GCC_ACTUAL
   asm("" : "+v"(v.raw));
 #endif
   return v;

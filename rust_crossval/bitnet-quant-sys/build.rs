@@ -1,0 +1,169 @@
+//! Finds libbitnet_quant and links it, in the manner of zstd-sys / libz-sys.
+//!
+//! Search order:
+//! 1. `BITNET_QUANT_LIB_DIR`: the directory that holds `libbitnet_quant.so`
+//!    (headers from `BITNET_QUANT_INCLUDE_DIR`, else `../include` of it).
+//! 2. `BITNET_QUANT_DIR`: an install prefix (with `lib*/pkgconfig/bitnet_quant.pc`)
+//!    or a CMake build directory (with `libbitnet_quant.so` at its top).
+//! 3. pkg-config on its usual search path (`PKG_CONFIG_PATH` included).
+//! 4. With the `bundled` feature: the library built from this repository
+//!    with CMake into `OUT_DIR`.
+//!
+//! When none of them gives a library the script warns and links nothing, so
+//! `cargo check` and `cargo doc` still work; linking a binary then fails.
+//! Dependent build scripts get `DEP_BITNET_QUANT_ROOT`, `_INCLUDE` (the
+//! directory of `bitnet_quant.h`) and `_LIBDIR` (empty for a system directory).
+//! Only this package's own tests get an rpath; other crates choose their own.
+use std::env;
+use std::path::{Path, PathBuf};
+
+const PKG_NAME: &str = "bitnet_quant";
+const SHARED_LIB: &str = "libbitnet_quant.so";
+const HEADER: &str = "bitnet_quant.h";
+
+struct Found {
+    /// Prefix or build directory.
+    root: PathBuf,
+    /// Empty when pkg-config reports a system directory (no -L needed).
+    libdir: PathBuf,
+    include: PathBuf,
+}
+
+fn main() {
+    for var in ["BITNET_QUANT_LIB_DIR", "BITNET_QUANT_INCLUDE_DIR", "BITNET_QUANT_DIR", "PKG_CONFIG_PATH"] {
+        println!("cargo:rerun-if-env-changed={var}");
+    }
+    println!("cargo:rerun-if-changed=build.rs");
+    let manifest = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").unwrap());
+    // The repository this crate lives in (its header is the ABI these
+    // declarations follow).
+    let repo = manifest.join("../..");
+
+    match find(&repo) {
+        Ok(found) => {
+            let header = found.include.join(HEADER);
+            println!("cargo:rerun-if-changed={}", header.display());
+            if !found.libdir.as_os_str().is_empty() {
+                println!("cargo:rustc-link-search=native={}", found.libdir.display());
+                // This package's tests run without LD_LIBRARY_PATH.
+                println!("cargo:rustc-link-arg-tests=-Wl,-rpath,{}", found.libdir.display());
+            }
+            println!("cargo:rustc-link-lib=dylib={PKG_NAME}");
+            println!("cargo:rustc-env=BITNET_QUANT_HEADER={}", header.display());
+            println!("cargo:root={}", found.root.display());
+            println!("cargo:include={}", found.include.display());
+            println!("cargo:libdir={}", found.libdir.display());
+        }
+        Err(why) => {
+            println!(
+                "cargo:warning=libbitnet_quant not found ({why}); nothing is linked. Set \
+                 BITNET_QUANT_DIR to its install prefix or build directory, add its \
+                 lib/pkgconfig to PKG_CONFIG_PATH, or enable the `bundled` feature."
+            );
+            println!("cargo:rustc-env=BITNET_QUANT_HEADER={}", repo.join("include").join(HEADER).display());
+            println!("cargo:libdir=");
+        }
+    }
+}
+
+fn find(repo: &Path) -> Result<Found, String> {
+    if let Some(dir) = env::var_os("BITNET_QUANT_LIB_DIR") {
+        let libdir = PathBuf::from(dir);
+        return from_lib_dir(&libdir).map_err(|e| format!("BITNET_QUANT_LIB_DIR={}: {e}", libdir.display()));
+    }
+    if let Some(dir) = env::var_os("BITNET_QUANT_DIR") {
+        let dir = PathBuf::from(dir);
+        return from_dir(&dir, repo).map_err(|e| format!("BITNET_QUANT_DIR={}: {e}", dir.display()));
+    }
+    let pkg_err = match probe_pkg_config() {
+        Ok(found) => return Ok(found),
+        Err(e) => e,
+    };
+    bundled(repo).map_err(|e| format!("pkg-config: {pkg_err}; {e}"))
+}
+
+#[cfg(feature = "bundled")]
+fn bundled(repo: &Path) -> Result<Found, String> {
+    if !repo.join("CMakeLists.txt").exists() {
+        return Err(format!("bundled: no CMakeLists.txt in {}", repo.display()));
+    }
+    for dir in ["src", "include", "cmake", "CMakeLists.txt"] {
+        println!("cargo:rerun-if-changed={}", repo.join(dir).display());
+    }
+    // Only the library: no tests, benchmarks, tools or CUDA backend.
+    let root = cmake::Config::new(repo)
+        .define("BITNET_BUILD_TESTS", "OFF")
+        .define("BITNET_BUILD_BENCH", "OFF")
+        .define("BITNET_BUILD_TOOLS", "OFF")
+        .define("BITNET_BUILD_CLI", "OFF")
+        .define("BITNET_WITH_CUDA", "OFF")
+        .define("CMAKE_INSTALL_LIBDIR", "lib")
+        .profile("Release")
+        .build();
+    Ok(Found { libdir: root.join("lib"), include: root.join("include"), root })
+}
+
+#[cfg(not(feature = "bundled"))]
+fn bundled(_repo: &Path) -> Result<Found, String> {
+    Err("the `bundled` feature is off".to_string())
+}
+
+fn from_lib_dir(libdir: &Path) -> Result<Found, String> {
+    if !libdir.join(SHARED_LIB).exists() {
+        return Err(format!("no {SHARED_LIB} there"));
+    }
+    let libdir = libdir.canonicalize().map_err(|e| e.to_string())?;
+    let root = libdir.parent().map(Path::to_path_buf).unwrap_or_else(|| libdir.clone());
+    let include = match env::var_os("BITNET_QUANT_INCLUDE_DIR") {
+        Some(dir) => PathBuf::from(dir),
+        None => root.join("include"),
+    };
+    if !include.join(HEADER).exists() {
+        return Err(format!("no {HEADER} in {}; set BITNET_QUANT_INCLUDE_DIR", include.display()));
+    }
+    Ok(Found { root, libdir, include })
+}
+
+/// A build directory has the library at its top (and the header in the
+/// source tree it was configured from); otherwise `dir` is a prefix.
+fn from_dir(dir: &Path, repo: &Path) -> Result<Found, String> {
+    if dir.join(SHARED_LIB).exists() {
+        let root = dir.canonicalize().map_err(|e| e.to_string())?;
+        let include = build_dir_source(&root).unwrap_or_else(|| repo.to_path_buf()).join("include");
+        return Ok(Found { libdir: root.clone(), root, include });
+    }
+    let pc_dir = ["lib", "lib64", "lib/x86_64-linux-gnu", "lib/aarch64-linux-gnu"]
+        .iter()
+        .map(|libdir| dir.join(libdir).join("pkgconfig"))
+        .find(|pc| pc.join(format!("{PKG_NAME}.pc")).exists())
+        .ok_or_else(|| format!("neither {SHARED_LIB} nor lib*/pkgconfig/{PKG_NAME}.pc there"))?;
+    let mut path = env::split_paths(&env::var_os("PKG_CONFIG_PATH").unwrap_or_default()).collect::<Vec<_>>();
+    path.insert(0, pc_dir);
+    env::set_var("PKG_CONFIG_PATH", env::join_paths(path).unwrap());
+    probe_pkg_config().map(|found| Found { root: dir.to_path_buf(), ..found })
+}
+
+/// The source directory a CMake build directory was configured from.
+fn build_dir_source(build: &Path) -> Option<PathBuf> {
+    let cache = std::fs::read_to_string(build.join("CMakeCache.txt")).ok()?;
+    let line = cache.lines().find(|l| l.starts_with("CMAKE_HOME_DIRECTORY:"))?;
+    Some(PathBuf::from(line.split_once('=')?.1))
+}
+
+fn probe_pkg_config() -> Result<Found, String> {
+    // Link lines are printed by this script itself, once, for every route.
+    let lib = pkg_config::Config::new()
+        .atleast_version("0.1")
+        .cargo_metadata(false)
+        .probe(PKG_NAME)
+        .map_err(|e| e.to_string())?;
+    let libdir = lib.link_paths.first().cloned().unwrap_or_default();
+    let include = lib
+        .include_paths
+        .iter()
+        .find(|dir| dir.join(HEADER).exists())
+        .cloned()
+        .unwrap_or_else(|| PathBuf::from("/usr/include"));
+    let root = include.parent().map(Path::to_path_buf).unwrap_or_default();
+    Ok(Found { root, libdir, include })
+}
