@@ -211,9 +211,11 @@ BITNET_API bitnet_backend bitnet_last_backend(void);
  * one BITNET_CPU_* bit, reported by the kernel itself as it runs (the
  * reference reports REFERENCE, a Highway kernel the target it was compiled
  * for), so it shows what ran, not what was asked for: a forced target, the
- * process default or AUTO's choice. 0 when that call ran no CPU kernel
- * (n == 0, an empty matmul, or the GPU ran it) or none has succeeded on this
- * thread yet. Failing calls leave it unchanged. */
+ * process default or AUTO's choice (the ternary products forced to SCALAR
+ * or SVE report REFERENCE, which runs them there). Kernels a call runs on
+ * worker threads report to the calling thread. 0 when that call ran no CPU
+ * kernel (n == 0, an empty matmul, tensor or product, or the GPU ran it) or
+ * none has succeeded on this thread yet. Failing calls leave it unchanged. */
 BITNET_API bitnet_cpu_target bitnet_last_cpu_target(void);
 
 /* options.flags */

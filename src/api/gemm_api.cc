@@ -2,7 +2,6 @@
 // descriptors, then one product (src/gemm) on the resolved CPU target.
 // Nothing is written before every check has passed.
 #include <cstring>
-#include <new>
 
 #include "api/errors.h"
 #include "api/validate.h"
@@ -194,18 +193,6 @@ int CheckOutputApart(const GemmCall& c, std::initializer_list<Region> inputs) {
   return BITNET_OK;
 }
 
-template <class Op>
-int Run(const Op& op) {
-  int status;
-  try {
-    status = op();
-  } catch (const std::bad_alloc&) {
-    return Fail(BITNET_E_OUT_OF_MEMORY, "out of memory");
-  }
-  if (status == BITNET_OK) SetLastBackend(BITNET_BACKEND_CPU);
-  return status;
-}
-
 }  // namespace
 }  // namespace bitnet
 
@@ -257,8 +244,8 @@ int bitnet_gemm(bitnet_type w_type, const void* w, size_t w_len, int64_t rows, i
       (status = bitnet::CheckOutputApart(call, {in_w, in_x})) != BITNET_OK) {
     return status;
   }
-  if (call.p.batch == 0 || call.job.row_begin >= call.job.row_end) return bitnet::Run([] { return 0; });
-  return bitnet::Run([&] { return bitnet::GemmFromFloat(call.job, call.p, *call.x, x); });
+  if (call.p.batch == 0 || call.job.row_begin >= call.job.row_end) return bitnet::RunOnCpu([] { return 0; });
+  return bitnet::RunOnCpu([&] { return bitnet::GemmFromFloat(call.job, call.p, *call.x, x); });
 }
 
 int bitnet_gemm_i8s(const void* w, size_t w_len, int64_t rows, int64_t cols, const int8_t* q,
@@ -282,9 +269,9 @@ int bitnet_gemm_i8s(const void* w, size_t w_len, int64_t rows, int64_t cols, con
       (status = bitnet::CheckOutputApart(call, {in_w, in_q, in_scales, in_sums})) != BITNET_OK) {
     return status;
   }
-  if (n == 0 || call.job.row_begin >= call.job.row_end) return bitnet::Run([] { return 0; });
+  if (n == 0 || call.job.row_begin >= call.job.row_end) return bitnet::RunOnCpu([] { return 0; });
   call.p.acts = {bitnet::ActKind::kI8S, q, scales, sums, nullptr, 0};
-  return bitnet::Run([&] { return bitnet::GemmQuantized(call.job, call.p); });
+  return bitnet::RunOnCpu([&] { return bitnet::GemmQuantized(call.job, call.p); });
 }
 
 int bitnet_gemm_blocks(bitnet_type w_type, const void* w, size_t w_len, int64_t rows, int64_t cols,
@@ -319,9 +306,9 @@ int bitnet_gemm_blocks(bitnet_type w_type, const void* w, size_t w_len, int64_t 
       (status = bitnet::CheckOutputApart(call, {in_w, in_x})) != BITNET_OK) {
     return status;
   }
-  if (call.p.batch == 0 || call.job.row_begin >= call.job.row_end) return bitnet::Run([] { return 0; });
+  if (call.p.batch == 0 || call.job.row_begin >= call.job.row_end) return bitnet::RunOnCpu([] { return 0; });
   call.p.acts = {kind, nullptr, nullptr, nullptr, static_cast<const uint8_t*>(xq), row_bytes};
-  return bitnet::Run([&] { return bitnet::GemmQuantized(call.job, call.p); });
+  return bitnet::RunOnCpu([&] { return bitnet::GemmQuantized(call.job, call.p); });
 }
 
 }  // extern "C"

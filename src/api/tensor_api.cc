@@ -3,7 +3,6 @@
 // target. Nothing is written before every check has passed.
 #include <cmath>
 #include <cstring>
-#include <new>
 
 #include "api/errors.h"
 #include "api/tensor_checks.h"
@@ -46,20 +45,6 @@ int CheckGroup(const TensorJob& job, const Layout* dst, const TensorShape& shape
                 "HF_BITNET holds one weight_scale per tensor; options->group_size must be 0");
   }
   return BITNET_OK;
-}
-
-// Runs an operation whose checks have passed; allocation failures become a
-// status (they happen before the operation writes).
-template <class Op>
-int Run(const Op& op) {
-  int status;
-  try {
-    status = op();
-  } catch (const std::bad_alloc&) {
-    return Fail(BITNET_E_OUT_OF_MEMORY, "out of memory");
-  }
-  if (status == BITNET_OK) SetLastBackend(BITNET_BACKEND_CPU);
-  return status;
 }
 
 }  // namespace
@@ -153,7 +138,7 @@ int bitnet_tensor_quantize(bitnet_type dst_type, const bitnet_tensor_options* op
       (status = bitnet::CheckNoOverlap({"dst", dst, need}, {"src", src, src_bytes})) != BITNET_OK) {
     return status;
   }
-  return bitnet::Run([&] { return bitnet::TensorQuantize(job, *d, dst, *s, src, shape); });
+  return bitnet::RunOnCpu([&] { return bitnet::TensorQuantize(job, *d, dst, *s, src, shape); });
 }
 
 int bitnet_tensor_dequantize(bitnet_type src_type, const bitnet_tensor_options* options,
@@ -178,7 +163,7 @@ int bitnet_tensor_dequantize(bitnet_type src_type, const bitnet_tensor_options* 
       (status = bitnet::CheckNoOverlap({"dst", dst, need}, {"src", src, have})) != BITNET_OK) {
     return status;
   }
-  return bitnet::Run([&] { return bitnet::TensorDequantize(job, *d, dst, *s, src, shape); });
+  return bitnet::RunOnCpu([&] { return bitnet::TensorDequantize(job, *d, dst, *s, src, shape); });
 }
 
 int bitnet_tensor_transcode(bitnet_type dst_type, const bitnet_tensor_options* options,
@@ -203,7 +188,7 @@ int bitnet_tensor_transcode(bitnet_type dst_type, const bitnet_tensor_options* o
       (status = bitnet::CheckNoOverlap({"dst", dst, need}, {"src", src, have})) != BITNET_OK) {
     return status;
   }
-  return bitnet::Run([&] { return bitnet::TensorTranscode(job, *d, dst, *s, src, shape); });
+  return bitnet::RunOnCpu([&] { return bitnet::TensorTranscode(job, *d, dst, *s, src, shape); });
 }
 
 int bitnet_ternarize(const bitnet_tensor_options* options, bitnet_type src_type, const void* src,
@@ -243,7 +228,7 @@ int bitnet_ternarize(const bitnet_tensor_options* options, bitnet_type src_type,
       (status = bitnet::CheckNoOverlap(out_codes, out_alphas)) != BITNET_OK) {
     return status;
   }
-  return bitnet::Run([&] { return bitnet::TensorTernarize(job, *s, src, shape, codes, alphas); });
+  return bitnet::RunOnCpu([&] { return bitnet::TensorTernarize(job, *s, src, shape, codes, alphas); });
 }
 
 int bitnet_quantize_i8s(const bitnet_tensor_options* options, bitnet_type src_type,
@@ -292,7 +277,7 @@ int bitnet_quantize_i8s(const bitnet_tensor_options* options, bitnet_type src_ty
       (status = bitnet::CheckNoOverlap(out_scales, out_sums)) != BITNET_OK) {
     return status;
   }
-  return bitnet::Run([&] { return bitnet::TensorQuantizeI8S(job, *s, src, shape, q, scales, sums); });
+  return bitnet::RunOnCpu([&] { return bitnet::TensorQuantizeI8S(job, *s, src, shape, q, scales, sums); });
 }
 
 }  // extern "C"
@@ -320,7 +305,7 @@ extern "C" int bitnet_tensor_stats_get(bitnet_type type, const bitnet_tensor_opt
                 stats->struct_size, sizeof(bitnet_tensor_stats));
   }
   bitnet::TernaryStats out;
-  status = bitnet::Run([&] { return bitnet::TensorStats(job, *s, src, shape, &out); });
+  status = bitnet::RunOnCpu([&] { return bitnet::TensorStats(job, *s, src, shape, &out); });
   if (status != BITNET_OK) return status;
   for (size_t v = 0; v < 5; ++v) stats->values[v] = out.values[v];
   stats->scales = out.scales;

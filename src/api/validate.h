@@ -7,9 +7,12 @@
 #include <cstddef>  // offsetof
 #include <cstdint>
 #include <initializer_list>  // callers loop over {&region, ...}
+#include <new>
 
+#include "api/errors.h"
 #include "bitnet_quant.h"
 #include "cpu/kernels.h"
+#include "cpu/target_list.h"
 #include "device/device.h"
 #include "formats/formats.h"
 
@@ -78,6 +81,29 @@ int CheckQuantizeBuffers(const float* input, size_t n, size_t block, const uint8
 // packed_len and scales_len must be exactly PackedSize(n) / NumBlocks(n, block).
 int CheckDequantizeBuffers(const uint8_t* packed, size_t packed_len, const float* scales,
                            size_t scales_len, const float* output, size_t n, size_t block);
+
+// Runs a CPU operation whose checks have passed (the tensor and product
+// entry points). Allocation failures become a status (they happen before
+// the operation writes). A success reports the CPU backend and the target
+// whose kernels ran last (kNoCpuKernel when none ran: an empty tensor or
+// product, a plain copy); a failure leaves both reports as they were.
+template <class Op>
+int RunOnCpu(const Op& op) {
+  const uint32_t before = LastCpuTarget();
+  ReportCpuTarget(kNoCpuKernel);
+  int status;
+  try {
+    status = op();
+  } catch (const std::bad_alloc&) {
+    status = Fail(BITNET_E_OUT_OF_MEMORY, "out of memory");
+  }
+  if (status == BITNET_OK) {
+    SetLastBackend(BITNET_BACKEND_CPU);
+  } else {
+    ReportCpuTarget(before);
+  }
+  return status;
+}
 
 }  // namespace bitnet
 

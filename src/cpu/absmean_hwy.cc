@@ -22,6 +22,7 @@ namespace {
 // One lane, or vectors that cannot form the array of partial sums below:
 // the reference's loop is this target's.
 double AbsScanChunk(const float* HWY_RESTRICT x, size_t n, TernaryScan* scan) {
+  ReportThisTarget();
   return bitnet::AbsScanChunk(x, n, scan);
 }
 #else
@@ -52,6 +53,7 @@ struct ScanState {
 // the same partial in the same order. |x| is taken before the widening,
 // which gives the same double (a NaN's sign cleared, the NaN made quiet).
 double AbsScanChunk(const float* HWY_RESTRICT x, size_t n, TernaryScan* scan) {
+  ReportThisTarget();
   const DF df;
   const DI di;
   using DD = hn::Repartition<double, DF>;
@@ -97,6 +99,7 @@ double AbsScanChunk(const float* HWY_RESTRICT x, size_t n, TernaryScan* scan) {
 // |x * s| > threshold -> sign(x * s), else 0.
 void Ternarize(const float* HWY_RESTRICT x, size_t n, float s, float threshold,
                int8_t* HWY_RESTRICT q) {
+  ReportThisTarget();
   const DF df;
   const DI di;
   const hn::Rebind<int8_t, DI> d8;
@@ -115,6 +118,7 @@ void Ternarize(const float* HWY_RESTRICT x, size_t n, float s, float threshold,
 // copysign(alpha, x * s) where |x * s| > threshold, else copysign(0, x).
 void Values(const float* HWY_RESTRICT x, size_t n, float s, float threshold, float alpha,
             float* HWY_RESTRICT v) {
+  ReportThisTarget();
   const DF df;
   const size_t N = hn::Lanes(df);
   size_t i = 0;

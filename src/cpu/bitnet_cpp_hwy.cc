@@ -68,6 +68,7 @@ float I2SEncodeAs(const typename View::Stored* HWY_RESTRICT x, size_t n, uint8_t
 }
 
 float I2SEncode(LayoutId type, const void* HWY_RESTRICT x, size_t n, uint8_t* HWY_RESTRICT out) {
+  ReportThisTarget();
   if (type == LayoutId::kBF16) return I2SEncodeAs<BF16View>(static_cast<const uint16_t*>(x), n, out);
   if (type == LayoutId::kF16) return I2SEncodeAs<F16View>(static_cast<const uint16_t*>(x), n, out);
   return I2SEncodeAs<F32View>(static_cast<const float*>(x), n, out);
@@ -102,6 +103,7 @@ void I2SDecodeAs(const uint8_t* HWY_RESTRICT in, size_t n, float scale, LayoutId
 
 void I2SDecode(const uint8_t* HWY_RESTRICT in, size_t n, float scale, LayoutId type,
                void* HWY_RESTRICT y) {
+  ReportThisTarget();
   if (type == LayoutId::kF32) return I2SDecodeAs<F32Out>(in, n, scale, type, static_cast<float*>(y));
   I2SDecodeAs<Bits16Out>(in, n, scale, type, static_cast<uint16_t*>(y));
 }
@@ -112,6 +114,7 @@ void I2SDecode(const uint8_t* HWY_RESTRICT in, size_t n, float scale, LayoutId t
 // clamped; the int32 sum is the same modulo 2^32 in any order.
 void I8SRow(const float* HWY_RESTRICT x, size_t n, int8_t* HWY_RESTRICT q, float* scale,
             int32_t* sum) {
+  ReportThisTarget();
   const int32_t max_bits = MaxAbsKey<F32View>(x, n);
   if (max_bits >= F32View::kInfKey) return QuantizeI8SRow(x, n, q, scale, sum);
   const double amax = static_cast<double>(FloatFromBits(static_cast<uint32_t>(max_bits)));

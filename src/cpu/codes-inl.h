@@ -1,8 +1,8 @@
 // Per-target helpers shared by the Highway kernels: reporting the target
-// that runs, moving 2-bit codes
-// between vector lanes and the packed byte stream (element i at bits
-// 2*(i%4) of byte i/4). At most 16 lanes, so one vector's codes fit 32 bits.
-// The kernels read code bytes as little-endian words.
+// that runs (cpu/report_target-inl.h), moving 2-bit codes between vector
+// lanes and the packed byte stream (element i at bits 2*(i%4) of byte i/4).
+// At most 16 lanes, so one vector's codes fit 32 bits. The kernels read
+// code bytes as little-endian words.
 
 // Toggle guard: this file is included once per Highway target.
 #if defined(BITNET_CPU_CODES_INL_H_) == defined(HWY_TARGET_TOGGLE)
@@ -16,7 +16,7 @@
 #include <cstdint>
 #include <cstring>
 
-#include "cpu/target_list.h"
+#include "cpu/report_target-inl.h"
 #include "hwy/highway.h"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -34,14 +34,6 @@ using DU = hn::RebindToUnsigned<DF>;
 using VF = hn::Vec<DF>;
 using VI = hn::Vec<DI>;
 using VU = hn::Vec<DU>;
-
-// Called first by every kernel entry: the report behind
-// bitnet_last_cpu_target() comes from the code that runs, so a dispatch that
-// sent a forced target elsewhere would show.
-HWY_INLINE void ReportThisTarget() {
-  constexpr uint32_t kThisTarget = CpuTargetOfHwy(HWY_TARGET);
-  ReportCpuTarget(kThisTarget);
-}
 
 // Word bits 2k..2k+1 as lane k's code.
 HWY_INLINE VI BitsToCodes(uint32_t bits) {

@@ -168,6 +168,7 @@ void PackTrits(const int8_t* HWY_RESTRICT v, const TritSegment& seg, int32_t off
 // `id` is TQ1_0, TQ2_0, Q2_0 or I2_S (the tensor operations check).
 void UnpackValues(LayoutId id, const uint8_t* HWY_RESTRICT blocks, size_t nblocks,
                   int8_t* HWY_RESTRICT values) {
+  ReportThisTarget();
   const Layout& l = GetLayout(id);
   const CodeMap& m = l.codes;
   const size_t n = static_cast<size_t>(l.block_elements);
@@ -190,6 +191,7 @@ void UnpackValues(LayoutId id, const uint8_t* HWY_RESTRICT blocks, size_t nblock
 
 void PackValues(LayoutId id, const int8_t* HWY_RESTRICT values, size_t nblocks,
                 uint8_t* HWY_RESTRICT blocks) {
+  ReportThisTarget();
   const Layout& l = GetLayout(id);
   const CodeMap& m = l.codes;
   const size_t n = static_cast<size_t>(l.block_elements);

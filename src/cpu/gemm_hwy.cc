@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "cpu/gemm_kernels.h"
+#include "cpu/report_target-inl.h"
 #include "formats/bitnet_cpp_rules.h"
 #include "formats/dot_rules.h"
 #include "formats/ggml_rules.h"
@@ -405,6 +406,7 @@ void ArrangeToken(const GemmProblem& p, const Geometry& g, const Arranged& a, si
 }
 
 void Arrange(const GemmProblem& p, uint8_t* ws, size_t begin, size_t end) {
+  ReportThisTarget();
   const Geometry g = GeometryOf(p);
   const Arranged a = ArrangedOf(p, ws);
   for (size_t t = begin; t < end; ++t) ArrangeToken(p, g, a, t);
@@ -742,6 +744,7 @@ void RunRows(const GemmProblem& p, const Arranged& a, const Geometry& g, size_t 
 }
 
 void Rows(const GemmProblem& p, const uint8_t* ws, size_t begin, size_t end) {
+  ReportThisTarget();
   const Geometry g = GeometryOf(p);
   const Arranged a = ArrangedOf(p, ws);
   // Four tokens share each decoded weight load; a last one to three go

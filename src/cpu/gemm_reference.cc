@@ -1,6 +1,7 @@
 // The products of the REFERENCE target: the scalar rules of
 // formats/dot_rules, one output at a time.
 #include "cpu/gemm_kernels.h"
+#include "cpu/target_list.h"
 #include "formats/dot_rules.h"
 
 namespace bitnet {
@@ -47,6 +48,9 @@ void ReferenceRows(const GemmProblem& p, const uint8_t*, size_t begin, size_t en
 
 }  // namespace
 
-const GemmKernels kReferenceGemmKernels = {NoWorkspace, NoArrangement, ReferenceRows, 1};
+// The kernels report REFERENCE as they run (cpu/target_list.h); the size
+// query runs none.
+const GemmKernels kReferenceGemmKernels = {NoWorkspace, ReportingReference<NoArrangement>::Run,
+                                           ReportingReference<ReferenceRows>::Run, 1};
 
 }  // namespace bitnet

@@ -477,6 +477,7 @@ void DecodeTernaryOf(const Layout& l, LayoutId type, const uint8_t* HWY_RESTRICT
 // `type` is F32, F16 or BF16 (the API checks).
 void EncodeBlocks(LayoutId id, LayoutId type, const void* HWY_RESTRICT x, size_t nblocks,
                   uint8_t* HWY_RESTRICT out) {
+  ReportThisTarget();
   const Layout& l = GetLayout(id);
   switch (id) {
     case LayoutId::kTQ1_0: return EncodeTernaryOf(l, QuantizeBlockTQ1_0, type, x, nblocks, out);
@@ -498,6 +499,7 @@ void EncodeBlocks(LayoutId id, LayoutId type, const void* HWY_RESTRICT x, size_t
 
 void DecodeBlocks(LayoutId id, const uint8_t* HWY_RESTRICT in, size_t nblocks, LayoutId type,
                   void* HWY_RESTRICT y) {
+  ReportThisTarget();
   const Layout& l = GetLayout(id);
   switch (id) {
     case LayoutId::kTQ1_0:

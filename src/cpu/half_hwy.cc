@@ -19,10 +19,12 @@ namespace {
 
 // `type` is F32, F16 or BF16 (the API checks).
 void ToFloat(LayoutId type, const void* HWY_RESTRICT in, size_t n, float* HWY_RESTRICT y) {
+  ReportThisTarget();
   ElementsToFloats(type, in, n, y);
 }
 
 void FromFloat(LayoutId type, const float* HWY_RESTRICT x, size_t n, void* HWY_RESTRICT out) {
+  ReportThisTarget();
   FloatsToElements(type, x, n, out);
 }
 

@@ -5,6 +5,7 @@
 #ifndef BITNET_CPU_TARGET_LIST_H_
 #define BITNET_CPU_TARGET_LIST_H_
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 
@@ -49,6 +50,41 @@ constexpr uint32_t CpuTargetOfHwy(int64_t hwy) {
 constexpr uint32_t kNoCpuKernel = 0;
 void ReportCpuTarget(uint32_t target);
 uint32_t LastCpuTarget();
+
+// The REFERENCE target's kernels: ReportingReference<rule>::Run reports
+// REFERENCE, then runs the scalar rule. The rules themselves do not report:
+// Highway kernels also run them (for special blocks) and report their own
+// target.
+template <auto kRule>
+struct ReportingReference;
+template <class R, class... Args, R (*kRule)(Args...)>
+struct ReportingReference<kRule> {
+  static R Run(Args... args) {
+    ReportCpuTarget(BITNET_CPU_REFERENCE);
+    return kRule(args...);
+  }
+};
+
+// One step of a call split over threads. Each part starts from no report
+// and adds what it ran; the calling thread, which may have run no part
+// itself, then reports the union: the one target every part ran, or
+// several bits (no single target) if the parts ran different code.
+class PartReports {
+ public:
+  // Runs part() on the thread that runs the part (the caller's included).
+  template <class Part>
+  void Run(const Part& part) {
+    ReportCpuTarget(kNoCpuKernel);
+    part();
+    ran_.fetch_or(LastCpuTarget(), std::memory_order_relaxed);
+  }
+  // On the calling thread, once every part is done (joined or counted
+  // with acquire/release, which orders these relaxed updates).
+  void Publish() const { ReportCpuTarget(ran_.load(std::memory_order_relaxed)); }
+
+ private:
+  std::atomic<uint32_t> ran_{kNoCpuKernel};
+};
 
 }  // namespace bitnet
 

@@ -32,29 +32,6 @@ const TargetInfo* Find(uint32_t bit) {
   return nullptr;
 }
 
-// The references, reporting that they ran (the Highway kernels report
-// themselves).
-void ReportingReferenceQuantize(Format format, const float* input, size_t n, size_t block,
-                                uint8_t* packed, float* scales) {
-  ReportCpuTarget(BITNET_CPU_REFERENCE);
-  ReferenceQuantize(format, input, n, block, packed, scales);
-}
-void ReportingReferenceDequantize(Format format, const uint8_t* packed, const float* scales,
-                                  size_t n, size_t block, float* output) {
-  ReportCpuTarget(BITNET_CPU_REFERENCE);
-  ReferenceDequantize(format, packed, scales, n, block, output);
-}
-void ReportingReferenceKernelQuantize(Format format, const float* input, size_t n,
-                                      uint8_t* packed, float* scales) {
-  ReportCpuTarget(BITNET_CPU_REFERENCE);
-  ReferenceKernelQuantize(format, input, n, packed, scales);
-}
-void ReportingReferenceMatmulI2S(const int8_t* a, const uint8_t* b, float* c, size_t m,
-                                 size_t n, size_t k) {
-  ReportCpuTarget(BITNET_CPU_REFERENCE);
-  ReferenceMatmulI2S(a, b, c, m, n, k);
-}
-
 struct KernelTable {
   KernelSet sets[kNumTargets];
   TensorKernels tensor[kNumTargets];
@@ -62,9 +39,13 @@ struct KernelTable {
     for (size_t i = 0; i < kNumTargets; ++i) {
       const TargetInfo& t = kTargets[i];
       if (t.hwy == 0) {
-        sets[i] = {ReportingReferenceQuantize, ReportingReferenceDequantize,
-                   ReportingReferenceKernelQuantize, ReportingReferenceMatmulI2S,
-                   &kReferenceTensorKernels, &kReferenceGemmKernels};
+        // The references report REFERENCE (the Highway kernels report
+        // themselves).
+        sets[i] = {ReportingReference<ReferenceQuantize>::Run,
+                   ReportingReference<ReferenceDequantize>::Run,
+                   ReportingReference<ReferenceKernelQuantize>::Run,
+                   ReportingReference<ReferenceMatmulI2S>::Run, &kReferenceTensorKernels,
+                   &kReferenceGemmKernels};
       } else {
         HwyGgmlKernels(t.hwy, &tensor[i]);
         HwyBitnetCppKernels(t.hwy, &tensor[i]);
@@ -111,7 +92,6 @@ const EnvTarget& GetEnvTarget() {
 }
 
 std::atomic<uint32_t> g_default_target{BITNET_CPU_AUTO};
-thread_local uint32_t t_last_cpu_target = kNoCpuKernel;
 
 uint32_t BestTarget() {
   const uint32_t supported = SupportedTargets();
@@ -192,9 +172,6 @@ int DefaultTarget(uint32_t* target) {
   *target = env.target != BITNET_CPU_AUTO ? env.target : BestTarget();
   return BITNET_OK;
 }
-
-void ReportCpuTarget(uint32_t target) { t_last_cpu_target = target; }
-uint32_t LastCpuTarget() { return t_last_cpu_target; }
 
 int ResolveKernels(uint32_t requested, const KernelSet** kernels) {
   uint32_t target = requested;

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "cpu/kernels.h"
+#include "cpu/target_list.h"
 #include "formats/absmean.h"
 #include "formats/bitnet_cpp_rules.h"
 #include "formats/block_rules.h"
@@ -69,10 +70,20 @@ void PackValues(LayoutId id, const int8_t* values, size_t nblocks, uint8_t* bloc
 
 }  // namespace
 
+// Each entry reports REFERENCE as it runs (cpu/target_list.h).
 const TensorKernels kReferenceTensorKernels = {
-    EncodeBlocks,       DecodeBlocks,   I2SEncode,     I2SDecode,  AbsScanChunk,
-    TernarizeCodes,     TernaryValues,  ReferenceToFloat, ReferenceFromFloat,
-    UnpackValues,       PackValues,     QuantizeI8SRow,
+    ReportingReference<EncodeBlocks>::Run,
+    ReportingReference<DecodeBlocks>::Run,
+    ReportingReference<I2SEncode>::Run,
+    ReportingReference<I2SDecode>::Run,
+    ReportingReference<AbsScanChunk>::Run,
+    ReportingReference<TernarizeCodes>::Run,
+    ReportingReference<TernaryValues>::Run,
+    ReportingReference<ReferenceToFloat>::Run,
+    ReportingReference<ReferenceFromFloat>::Run,
+    ReportingReference<UnpackValues>::Run,
+    ReportingReference<PackValues>::Run,
+    ReportingReference<QuantizeI8SRow>::Run,
 };
 
 }  // namespace bitnet

@@ -9,6 +9,8 @@
 #include <thread>
 #include <vector>
 
+#include "cpu/target_list.h"
+
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #define BITNET_SPIN_PAUSE() _mm_pause()
@@ -39,6 +41,8 @@ class Pool {
     std::lock_guard<std::mutex> turn(run_mutex_);
     const size_t workers = Grow(parts - 1 < kActiveMask ? parts - 1 : kActiveMask);
     job_ = &job;
+    PartReports reports;
+    reports_ = &reports;
     remaining_.store(workers, std::memory_order_relaxed);
     {
       // Under the lock, so that a worker between its check and its wait
@@ -48,8 +52,8 @@ class Pool {
       state_.store(generation << kActiveBits | workers, std::memory_order_release);
     }
     wake_.notify_all();
-    job.RunPart(0);
-    for (size_t p = workers + 1; p < parts; ++p) job.RunPart(p);  // refused workers
+    RunPart(0);
+    for (size_t p = workers + 1; p < parts; ++p) RunPart(p);  // refused workers
     // Waits for the workers; yields now and then, in case one of them waits
     // for this core.
     for (unsigned i = 1; remaining_.load(std::memory_order_acquire) != 0; ++i) {
@@ -60,9 +64,17 @@ class Pool {
       }
     }
     job_ = nullptr;
+    reports_ = nullptr;
+    reports.Publish();
   }
 
  private:
+  // Part p of the current job, its kernels' CPU target added to the job's
+  // reports (which the calling thread publishes: it may run no chunk).
+  void RunPart(size_t part) {
+    reports_->Run([&] { job_->RunPart(part); });
+  }
+
   // Starts workers until `want` exist (or the system refuses); returns how
   // many exist.
   size_t Grow(size_t want) {
@@ -97,7 +109,7 @@ class Pool {
       seen = now;
       // Only the workers a job counts read it: it stays until they are done.
       if (id < (now & kActiveMask)) {
-        job_->RunPart(id + 1);
+        RunPart(id + 1);
         remaining_.fetch_sub(1, std::memory_order_acq_rel);
       }
     }
@@ -108,6 +120,7 @@ class Pool {
   // The job; written by Run before the state's release, read by the workers
   // it counts after their acquire.
   PoolJob* job_ = nullptr;
+  PartReports* reports_ = nullptr;  // the job's, written and read as job_ is
   // A job's generation and the number of workers it uses, in one word, so
   // that a worker reads both of the same job.
   static constexpr unsigned kActiveBits = 20;

@@ -11,12 +11,15 @@
 #include <thread>
 #include <vector>
 
+#include "cpu/target_list.h"
+
 namespace bitnet {
 
 // Runs fn(part, begin, end) over [0, tasks) in at most `parts` contiguous
 // ranges. Results never depend on the split: every operation computes each
 // task alone and combines reductions in task order. If the system refuses a
-// thread, its range runs on the calling thread (same results, later).
+// thread, its range runs on the calling thread (same results, later). The
+// calling thread then reports the CPU target its parts' kernels ran.
 template <class Fn>
 void ParallelFor(size_t parts, size_t tasks, const Fn& fn) {
   if (parts > tasks) parts = tasks;
@@ -24,18 +27,21 @@ void ParallelFor(size_t parts, size_t tasks, const Fn& fn) {
     if (tasks > 0) fn(size_t{0}, size_t{0}, tasks);
     return;
   }
+  PartReports reports;
   std::vector<std::thread> workers;
   workers.reserve(parts - 1);
   const auto begin_of = [&](size_t p) { return tasks * p / parts; };
+  const auto run_part = [&](size_t p) { reports.Run([&] { fn(p, begin_of(p), begin_of(p + 1)); }); };
   for (size_t p = 1; p < parts; ++p) {
     try {
-      workers.emplace_back([&fn, p, b = begin_of(p), e = begin_of(p + 1)] { fn(p, b, e); });
+      workers.emplace_back([&run_part, p] { run_part(p); });
     } catch (const std::system_error&) {
-      fn(p, begin_of(p), begin_of(p + 1));
+      run_part(p);
     }
   }
-  fn(size_t{0}, begin_of(0), begin_of(1));
+  run_part(0);
   for (std::thread& w : workers) w.join();
+  reports.Publish();
 }
 
 // Two float buffers per thread.
