@@ -75,7 +75,7 @@ int PrepareOnDevice(const Layout& w, const void* bytes, size_t w_len, bitnet_cud
   // have just been written by the caller's work on it (or on any blocking
   // stream, the per-thread default stream included), which a stream of our
   // own created non-blocking would not wait for.
-  const cudaStream_t stream = cudaStreamLegacy;
+  cudaStream_t stream = cudaStreamLegacy;  // a handle, not a const object
   const char* what = "cudaMemcpyAsync";
   err = cudaMemcpyAsync(staged, bytes, w_len, cudaMemcpyDefault, stream);
   if (err == cudaSuccess) {

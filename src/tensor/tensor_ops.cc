@@ -608,7 +608,7 @@ int TranscodeBlocks(const TensorJob& job, const Layout& dst, uint8_t* out, const
             size_t i = lo;
             while (v[i] >= min_value && v[i] <= max_value) ++i;
             f.bad_value_at = first + i;
-            f.bad_value = v[i];
+            f.bad_value = v[i];  // NOLINT(bugprone-signed-char-misuse,cert-str34-c): int8 values, signed by design
           }
           if (nonzero && !outside) {
             if (std::isnan(alpha[g])) {
@@ -846,7 +846,10 @@ int TensorStats(const TensorJob& job, const Layout& src, const void* in, const T
       }
     });
   } else {
-    for (size_t i = 0; i < n; ++i) ++counts[i / kStep][static_cast<size_t>(reader.Value(i) + 2)];
+    for (size_t i = 0; i < n; ++i) {
+      const int index = reader.Value(i) + 2;  // -2..+2 -> 0..4
+      ++counts[i / kStep][static_cast<size_t>(index)];
+    }
   }
   for (const auto& c : counts) {
     for (size_t v = 0; v < 5; ++v) stats->values[v] += c[v];
