@@ -11,6 +11,7 @@
 #include "api/tensor_checks.h"
 #include "api/validate.h"
 #include "bitnet_quant.h"
+#include "cpu/target_list.h"
 #include "device/cuda_tensor.h"
 #include "formats/layouts.h"
 
@@ -57,11 +58,14 @@ int ResolveDeviceOptions(const bitnet_tensor_options* options, int device_index,
 // The rs_block of TensorBytes: the device calls take no BITNET_RS_I2S.
 constexpr uint32_t kNoRsBlock = 32;
 
-// Runs a backend call whose checks have passed.
+// Runs a backend call whose checks have passed; a success ran no CPU
+// kernel, which bitnet_last_cpu_target() then says.
 template <class Op>
 int Run(const Op& op) {
   try {
-    return op();
+    const int status = op();
+    if (status == BITNET_OK) ReportCpuTarget(kNoCpuKernel);
+    return status;
   } catch (const std::bad_alloc&) {
     return Fail(BITNET_E_OUT_OF_MEMORY, "out of host memory");
   }
