@@ -376,7 +376,7 @@ void ArrangeToken(const GemmProblem& p, const Geometry& g, const Arranged& a, si
             const size_t e = 4 * (i % 16) + f;
             out[i] = blk < blocks
                          ? static_cast<int8_t>(y[(2 * blk + e / 32) * 34 + 2 + e % 32])
-                         : 0;
+                         : int8_t{0};
           }
         }
         for (size_t lane = 0; lane < kL; ++lane) {
