@@ -16,7 +16,7 @@
 
 struct layout {
   bitnet_type type;
-  int64_t cols_unit;      /* cols must be a multiple of this */
+  int64_t cols_unit;      /* cols must be a multiple of this (I2_S: rows * cols) */
   size_t act_block;       /* 1: I8_S rows; else Q8_K / Q8_0 block elements */
   size_t act_block_bytes;
 };
@@ -75,7 +75,12 @@ int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                   (o.row_begin >= 0 && o.row_begin <= o.row_end && o.row_end <= rows));
   }
   const int type_ok = w_type == l->type || entry == 1; /* i8s takes no type */
-  const int shape_ok = rows >= 0 && batch >= 0 && cols >= 0 && cols % l->cols_unit == 0;
+  /* The layout's own shape rule: I2_S's is on the element count (any cols
+   * when rows is 0; other rows realigned by the product), the others' on
+   * cols. */
+  const int cols_ok =
+      l->type == BITNET_TYPE_I2_S ? (rows * cols) % 128 == 0 : cols % l->cols_unit == 0;
+  const int shape_ok = rows >= 0 && batch >= 0 && cols >= 0 && cols_ok;
 
   /* Weights: the input bytes, exactly as long as the call says. */
   const size_t w_need = shape_ok ? tensor_bytes(l->type, rows, cols) : 0;
