@@ -23,7 +23,7 @@ float AbsmeanInverseScale(double abs_sum, size_t n) {
 void TernarizeCodes(const float* x, size_t n, float s, float threshold, int8_t* q) {
   for (size_t i = 0; i < n; ++i) {
     const float y = x[i] * s;
-    q[i] = std::fabs(y) > threshold ? (y > 0.0f ? 1 : -1) : 0;
+    q[i] = static_cast<int8_t>(std::fabs(y) > threshold ? (y > 0.0f ? 1 : -1) : 0);
   }
 }
 
