@@ -37,8 +37,11 @@ run_ctest() {
 }
 
 echo "mutation test: building the unmutated copy in $build"
+# The oracle tests read the llama.cpp prebuilt of this tree (git-ignored, so
+# not in the copy).
 cmake -S "$src" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DBITNET_WITH_CUDA=OFF \
-  -DBITNET_BUILD_BENCH=OFF -DBITNET_BUILD_TOOLS=OFF -DBITNET_BUILD_CLI=OFF > "$work/configure.log"
+  -DBITNET_BUILD_BENCH=OFF -DBITNET_BUILD_TOOLS=OFF -DBITNET_BUILD_CLI=OFF \
+  -DBITNET_LLAMA_DIR="$PWD/third_party/llama" > "$work/configure.log"
 cmake --build "$build" -j "$jobs" > "$work/build.log" ||
   { tail -n 30 "$work/build.log"; echo "mutation test: the unmutated copy does not build"; exit 1; }
 run_ctest || { tail -n 30 "$work/ctest.log"; echo "mutation test: the unmutated copy fails ctest"; exit 1; }
