@@ -141,8 +141,8 @@ cppcheck_flags=(--enable=warning,performance,portability,style --inconclusive --
                 --quiet --suppressions-list=.cppcheck-suppressions -I include)
 # The library's sources see the experimental declarations, as they are built.
 bounded 300 cppcheck "${cppcheck_flags[@]}" --language=c++ --std=c++17 -DBITNET_QUANT_EXPERIMENTAL \
-  -I src -I cuda src cuda/*.cc
-bounded 300 cppcheck "${cppcheck_flags[@]}" --language=c --std=c99 ffi_tests fuzz
+  -I src -I cuda src cuda/*.cc ffi_tests/*.cc
+bounded 300 cppcheck "${cppcheck_flags[@]}" --language=c --std=c99 ffi_tests/*.c fuzz/*.c
 # The tool's C++ (its gtest files are left out: cppcheck cannot parse the TEST macros).
 bounded 300 cppcheck "${cppcheck_flags[@]}" --language=c++ --std=c++17 -I cli/src -I cli/synth \
   cli/src cli/synth cli/fuzz cli/llama
