@@ -616,8 +616,8 @@ static void* make_activations(bitnet_type x_type, int64_t batch, int64_t cols, i
   for (i = 0; i < n; ++i) {
     if (kind == 2) x[i] = (i * 7 + seed) % 3 == 0 ? -1.0f : 1.0f;
     if (kind == 3 && i % (size_t)cols == (size_t)(seed % (uint64_t)cols)) x[i] = 3e30f;
-    if (kind == 4 && i % 37 == 5) x[i] = (i % 3) ? bits_float(0x7FC00000u | (uint32_t)(i * 2654435761u & 0x3FFFFF)) : INFINITY;
-    if (kind == 4 && i % (size_t)cols == (size_t)cols - 1 && (i / (size_t)cols) % 2) x[i] = bits_float(0xFFC00123u);
+    if (kind == 4 && i % 37 == 5) x[i] = (i % 3) ? float_from_bits(0x7FC00000u | (uint32_t)(i * 2654435761u & 0x3FFFFF)) : INFINITY;
+    if (kind == 4 && i % (size_t)cols == (size_t)cols - 1 && (i / (size_t)cols) % 2) x[i] = float_from_bits(0xFFC00123u);
   }
   if (x_type == BITNET_TYPE_F32) return x;
   {

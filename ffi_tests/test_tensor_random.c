@@ -488,7 +488,7 @@ static void ternarize_cases(const bitnet_cpu_target* targets, int count) {
     check_ternarize(x, rows, cols, group, 0.0f, targets, count, "nearly ternary");
     /* Already ternary after zeros, with a NaN or an Inf at the end (rejected). */
     fill_kind(TERNARY, x, n, 256, 7 + si);
-    x[n - 1] = bits_float(0x7F800001u);
+    x[n - 1] = float_from_bits(0x7F800001u);
     check_ternarize(x, rows, cols, group, 0.0f, targets, count, "signalling NaN last");
     x[n - 1] = -INFINITY;
     check_ternarize(x, rows, cols, group, 0.0f, targets, count, "-Inf last");

@@ -236,12 +236,6 @@ void fill_random(enum distribution dist, float* x, size_t n, size_t block, uint6
   }
 }
 
-float bits_float(uint32_t u) {
-  float f;
-  memcpy(&f, &u, 4);
-  return f;
-}
-
 void fill_block_adversarial(float* x, size_t n, size_t block, uint64_t seed) {
   uint64_t s = seed;
   size_t b;
@@ -253,7 +247,7 @@ void fill_block_adversarial(float* x, size_t n, size_t block, uint64_t seed) {
     const size_t far = (size_t)(rng_next(&s) % len);
     /* ggml's ternary cut for a block of largest |x| big: the smallest t
      * with fl(t * (1/big)) >= 0.5 (big near FLT_MAX in every other block). */
-    const float big = (b % 2) ? bits_float(0x7E800000u + (uint32_t)(rng_next(&s) % 0x00FFFFFFu)) : amax;
+    const float big = (b % 2) ? float_from_bits(0x7E800000u + (uint32_t)(rng_next(&s) % 0x00FFFFFFu)) : amax;
     float cut = 0.5f * big;
     size_t j;
     while (nextafterf(cut, 0) * (1.0f / big) >= 0.5f) cut = nextafterf(cut, 0);
@@ -275,9 +269,9 @@ void fill_block_adversarial(float* x, size_t n, size_t block, uint64_t seed) {
         case 7: v = (float)((u - 0.5) * 3e38); break;       /* huge: f16 overflows */
         case 8: v = (float)((u - 0.5) * 1.3e5); break;
         case 9: /* NaN of every kind: quiet, signalling, payloads, negative */
-          if (j % 5 == 0) v = bits_float(0x7FC00000u | (uint32_t)(rng_next(&s) & 0x3FFFFF));
-          if (j % 5 == 1) v = bits_float(0x7F800001u | (uint32_t)(rng_next(&s) & 0x3FFFFF));
-          if (j % 5 == 2) v = bits_float(0xFFC00000u);
+          if (j % 5 == 0) v = float_from_bits(0x7FC00000u | (uint32_t)(rng_next(&s) & 0x3FFFFF));
+          if (j % 5 == 1) v = float_from_bits(0x7F800001u | (uint32_t)(rng_next(&s) & 0x3FFFFF));
+          if (j % 5 == 2) v = float_from_bits(0xFFC00000u);
           break;
         case 10: if (j % 9 == 0) v = (j % 2) ? INFINITY : -INFINITY; break;
         case 11: if (j == len - 1) v = NAN; break;           /* NaN last: ggml's MAX keeps it */
@@ -292,7 +286,7 @@ void fill_block_adversarial(float* x, size_t n, size_t block, uint64_t seed) {
           v = nextafterf(1e-6f, (j % 3) ? 1.0f : 0.0f) * ((j % 2) ? -1.0f : 1.0f);
           if (j % 4 == 0) v = (j % 8) ? 1e-6f : -1e-6f;
           break;
-        case 16: if (j % 13 == 5) v = bits_float(0x7F800001u); break; /* one signalling NaN */
+        case 16: if (j % 13 == 5) v = float_from_bits(0x7F800001u); break; /* one signalling NaN */
         default: /* around the ternary cut */
           v = j % 4 == 0 ? cut : j % 4 == 1 ? nextafterf(cut, 0) : j % 4 == 2 ? -cut : -nextafterf(cut, 0);
           if (j == far) v = big;
@@ -308,9 +302,9 @@ void fill_half_edges(float* x, size_t n, uint64_t seed) {
   size_t i;
   for (i = 0; i < n; ++i) {
     const uint32_t r = (uint32_t)rng_next(&s);
-    x[i] = i % 4 == 0   ? bits_float(r)
+    x[i] = i % 4 == 0   ? float_from_bits(r)
            : i % 4 == 1 ? (float)((int)(r % 200001) - 100000) / 1.5f
-           : i % 4 == 2 ? bits_float(0x33000000u + (r % 0x0C000000u))
+           : i % 4 == 2 ? float_from_bits(0x33000000u + (r % 0x0C000000u))
                         : ldexpf(1.0f + (float)(r & 0xFFFF) / 65536.0f, (int)(r % 40) - 26);
   }
   if (n >= 8) {
@@ -319,8 +313,8 @@ void fill_half_edges(float* x, size_t n, uint64_t seed) {
     x[2] = INFINITY;
     x[3] = 65520.0f;
     x[4] = 65519.99f;
-    x[5] = bits_float(0x7F800001u);
-    x[6] = bits_float(0xFFA00005u);
+    x[5] = float_from_bits(0x7F800001u);
+    x[6] = float_from_bits(0xFFA00005u);
     x[7] = -INFINITY;
   }
 }

@@ -91,8 +91,6 @@ enum distribution {
 extern const char* const kDistributionNames[NUM_DISTRIBUTIONS];
 void fill_random(enum distribution dist, float* x, size_t n, size_t block, uint64_t seed);
 
-/* The float with these bits. */
-float bits_float(uint32_t u);
 /* Each block of x[0, n) one adversarial pattern for block quantizers: a
  * gaussian, a ternary block, ties at +-amax/2 and their neighbours, all
  * zero, signed zeros, tiny, subnormal (1/amax overflows, or not), huge (f16
