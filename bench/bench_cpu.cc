@@ -15,9 +15,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
-#include <cstring>
 #include <map>
-#include <random>
 #include <string>
 #include <utility>
 #include <vector>
@@ -28,73 +26,12 @@
 namespace {
 
 using roofline::Bandwidth;
-using roofline::BestSeconds;
 using roofline::Traffic;
 
-// Larger than any last-level cache: the machine's streaming bandwidth,
-// printed for reference.
-constexpr size_t kDramProbeBytes = size_t{512} << 20;
-
-// Single-thread bandwidth through hot buffers of `read_bytes` and
-// `write_bytes` (multiples of 8): reads, the better of a summing loop and
-// glibc's vectorized memchr (for a byte that is not there); writes, the
-// better of memset and a store loop; each the best of 9 timed passes. A pass
-// repeats the operation on the same buffer so that it covers at least
-// 256 KiB: small buffers stay in the caches, large ones stream from DRAM.
-Bandwidth ProbeBandwidthAt(size_t read_bytes, size_t write_bytes) {
-  constexpr size_t kPassBytes = size_t{256} << 10;
-  constexpr int kPasses = 9;
-  Bandwidth bw;
-  {
-    std::vector<uint64_t> buf(read_bytes / sizeof(uint64_t), 0);
-    const size_t n = buf.size(), reps = std::max<size_t>(1, kPassBytes / read_bytes);
-    uint64_t sink = 0;
-    const double sum_s = BestSeconds(kPasses, [&] {
-      for (size_t r = 0; r < reps; ++r) {
-        uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-        for (size_t i = 0; i + 4 <= n; i += 4) {
-          s0 += buf[i];
-          s1 += buf[i + 1];
-          s2 += buf[i + 2];
-          s3 += buf[i + 3];
-        }
-        sink += s0 + s1 + s2 + s3;
-        benchmark::ClobberMemory();
-      }
-    });
-    benchmark::DoNotOptimize(sink);
-    const double memchr_s = BestSeconds(kPasses, [&] {
-      for (size_t r = 0; r < reps; ++r) {
-        benchmark::DoNotOptimize(std::memchr(buf.data(), 1, read_bytes));
-        benchmark::ClobberMemory();
-      }
-    });
-    bw.read_bytes_per_s = static_cast<double>(reps * read_bytes) / std::min(sum_s, memchr_s);
-  }
-  {
-    std::vector<uint64_t> buf(write_bytes / sizeof(uint64_t), 1);
-    const size_t n = buf.size(), reps = std::max<size_t>(1, kPassBytes / write_bytes);
-    uint8_t value = 0;
-    const double memset_s = BestSeconds(kPasses, [&] {
-      for (size_t r = 0; r < reps; ++r) {
-        std::memset(buf.data(), ++value, write_bytes);
-        benchmark::ClobberMemory();
-      }
-    });
-    const double store_s = BestSeconds(kPasses, [&] {
-      for (size_t r = 0; r < reps; ++r) {
-        const uint64_t v = ++value;
-        for (size_t i = 0; i < n; ++i) buf[i] = v;
-        benchmark::ClobberMemory();
-      }
-    });
-    bw.write_bytes_per_s = static_cast<double>(reps * write_bytes) / std::min(memset_s, store_s);
-  }
-  return bw;
-}
-
+// Each bandwidth probe: the best of 9 timed passes.
+constexpr int kProbePasses = 9;
+// The machine's DRAM streaming bandwidth, printed for reference.
 Bandwidth g_dram;
-
 
 // The bound of a kernel moving `t`, from a probe of its own buffer sizes
 // (rounded up to 8 bytes), measured once per pair of sizes.
@@ -103,21 +40,13 @@ double BoundSeconds(const Traffic& t) {
   const auto round8 = [](double bytes) { return (static_cast<size_t>(bytes) + 7) / 8 * 8; };
   const std::pair<size_t, size_t> sizes{round8(t.read), round8(t.written)};
   auto it = probed.find(sizes);
-  if (it == probed.end()) it = probed.emplace(sizes, ProbeBandwidthAt(sizes.first, sizes.second)).first;
-  return t.read / it->second.read_bytes_per_s + t.written / it->second.write_bytes_per_s;
+  if (it == probed.end()) {
+    it = probed.emplace(sizes, roofline::MeasureBandwidth(sizes.first, sizes.second, kProbePasses)).first;
+  }
+  return roofline::BoundSeconds(t, it->second);
 }
 
 const char* const kFormatNames[] = {"I2_S", "TL1", "TL2"};
-
-// Weights like an LLM's: normal(0, 0.02), with rare outliers.
-std::vector<float> RealisticWeights(size_t n) {
-  std::mt19937_64 rng(42);
-  std::normal_distribution<float> normal(0.0f, 0.02f);
-  std::uniform_real_distribution<float> u(0.0f, 1.0f);
-  std::vector<float> x(n);
-  for (float& v : x) v = normal(rng) * (u(rng) < 0.001f ? 20.0f : 1.0f);
-  return x;
-}
 
 struct Buffers {
   std::vector<float> input, scales, output;
@@ -129,7 +58,7 @@ Buffers MakeBuffers(bitnet_format format, const bitnet_quant_options& opt, size_
   Buffers b;
   size_t packed_len = 0, scales_len = 0;
   bitnet_quant_buffer_sizes(format, &opt, n, &packed_len, &scales_len);
-  b.input = RealisticWeights(n);
+  b.input = roofline::LlmWeights(n);
   b.packed.resize(packed_len);
   b.scales.resize(scales_len);
   b.output.resize(n);
@@ -212,24 +141,13 @@ void Sizes(benchmark::internal::Benchmark* b) {
 BENCHMARK(BM_Quantize)->Apply(Sizes);
 BENCHMARK(BM_Dequantize)->Apply(Sizes);
 
-// Whether a run failed: Google Benchmark 1.7 has `error_occurred`, 1.8
-// replaced it with `skipped`.
-template <class Run>
-auto RunFailed(const Run& r, int) -> decltype(bool(r.error_occurred)) {
-  return r.error_occurred;
-}
-template <class Run>
-auto RunFailed(const Run& r, long) -> decltype(bool(r.skipped)) {
-  return bool(r.skipped);
-}
-
 // Prints the usual console output, then one markdown table for the README.
 class TableReporter : public benchmark::ConsoleReporter {
  public:
   void ReportRuns(const std::vector<Run>& runs) override {
     ConsoleReporter::ReportRuns(runs);
     for (const Run& r : runs) {
-      if (RunFailed(r, 0) || r.run_type != Run::RT_Iteration) continue;
+      if (roofline::RunFailed(r, 0) || r.run_type != Run::RT_Iteration) continue;
       rows_.push_back(r);
     }
   }
@@ -264,10 +182,10 @@ int main(int argc, char** argv) {
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   std::printf("bitnet_quant %s, CPU target %s\n", bitnet_version_string(),
               bitnet_cpu_target_name(bitnet_cpu_get_target()));
-  g_dram = ProbeBandwidthAt(kDramProbeBytes, kDramProbeBytes);
+  g_dram = roofline::MeasureBandwidth(roofline::kProbeBytes, roofline::kProbeBytes, kProbePasses);
   std::printf("DRAM: read %.2f GB/s, write %.2f GB/s (single thread, %zu MiB buffers)\n",
               g_dram.read_bytes_per_s / 1e9, g_dram.write_bytes_per_s / 1e9,
-              kDramProbeBytes >> 20);
+              roofline::kProbeBytes >> 20);
   TableReporter reporter;
   benchmark::RunSpecifiedBenchmarks(&reporter);
   benchmark::Shutdown();

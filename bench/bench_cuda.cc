@@ -20,49 +20,14 @@
 #include <vector>
 
 #include "bitnet_quant.h"
+#include "cuda_bench.h"
 
 namespace {
 
-void CudaOk(cudaError_t err, const char* what) {
-  if (err != cudaSuccess) {
-    std::fprintf(stderr, "FATAL: %s: %s\n", what, cudaGetErrorString(err));
-    std::exit(2);
-  }
-}
+using cuda_bench::BitnetOk;
+using cuda_bench::CudaOk;
+using cuda_bench::TimeDevice;
 
-void BitnetOk(int status, const char* what) {
-  if (status != BITNET_OK) {
-    std::fprintf(stderr, "FATAL: %s: %s\n", what, bitnet_last_error());
-    std::exit(2);
-  }
-}
-
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
-
-// Median seconds of `call` on the device, timed with events around each call.
-double TimeDevice(const std::function<void()>& call, int warmup, int reps) {
-  cudaEvent_t start, stop;
-  CudaOk(cudaEventCreate(&start), "cudaEventCreate");
-  CudaOk(cudaEventCreate(&stop), "cudaEventCreate");
-  for (int i = 0; i < warmup; ++i) call();
-  CudaOk(cudaDeviceSynchronize(), "warm-up");
-  std::vector<double> seconds;
-  for (int i = 0; i < reps; ++i) {
-    CudaOk(cudaEventRecord(start, nullptr), "cudaEventRecord");
-    call();
-    CudaOk(cudaEventRecord(stop, nullptr), "cudaEventRecord");
-    CudaOk(cudaEventSynchronize(stop), "cudaEventSynchronize");
-    float ms = 0;
-    CudaOk(cudaEventElapsedTime(&ms, start, stop), "cudaEventElapsedTime");
-    seconds.push_back(ms * 1e-3);
-  }
-  CudaOk(cudaEventDestroy(start), "cudaEventDestroy");
-  CudaOk(cudaEventDestroy(stop), "cudaEventDestroy");
-  return Median(seconds);
-}
 
 double TimeHost(const std::function<void()>& call, int reps) {
   call();  // warm-up
@@ -72,7 +37,7 @@ double TimeHost(const std::function<void()>& call, int reps) {
     call();
     seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   }
-  return Median(seconds);
+  return cuda_bench::Median(seconds);
 }
 
 const char* const kNames[3] = {"I2_S", "TL1", "TL2"};
@@ -84,40 +49,21 @@ const size_t kBlock[3] = {BITNET_I2S_DEFAULT_BLOCK_SIZE, BITNET_TL1_DEFAULT_BLOC
 int main(int argc, char** argv) {
   const size_t max_n = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : size_t{256} << 20;
   bitnet_cuda_device_info info;
-  std::memset(&info, 0, sizeof(info));
-  info.struct_size = sizeof(info);
-  if (bitnet_cuda_get_device_info(0, &info) != BITNET_OK || !info.usable) {
-    std::printf("SKIPPED: no usable CUDA GPU: %s\n", bitnet_last_error());
-    return 77;
-  }
+  if (!cuda_bench::UsableGpu(&info)) return 77;
   std::printf("GPU: %s, compute %d.%d, %d SMs, %.1f GiB\n", info.name, info.compute_major,
               info.compute_minor, info.multiprocessor_count, info.total_memory / 1073741824.0);
 
   // Input: uniform in (-1, 1), the same for every size (a prefix).
-  std::vector<float> host(max_n);
-  uint64_t s = 0x9E3779B97F4A7C15ull;
-  for (float& v : host) {
-    s ^= s << 13;
-    s ^= s >> 7;
-    s ^= s << 17;
-    v = static_cast<float>(static_cast<int64_t>(s >> 11) - (int64_t{1} << 52)) / 4503599627370496.0f;
-  }
-  float *d_in = nullptr, *d_scales = nullptr, *d_out = nullptr;
-  uint8_t* d_packed = nullptr;
-  CudaOk(cudaMalloc(reinterpret_cast<void**>(&d_in), max_n * sizeof(float)), "cudaMalloc");
-  CudaOk(cudaMalloc(reinterpret_cast<void**>(&d_out), max_n * sizeof(float)), "cudaMalloc");
-  CudaOk(cudaMalloc(reinterpret_cast<void**>(&d_packed), (max_n + 3) / 4), "cudaMalloc");
-  CudaOk(cudaMalloc(reinterpret_cast<void**>(&d_scales), (max_n + 3) / 4 * sizeof(float)), "cudaMalloc");
+  const std::vector<float> host = cuda_bench::Random(max_n, 0x9E3779B97F4A7C15ull);
+  float* d_in = static_cast<float*>(cuda_bench::DeviceAlloc(max_n * sizeof(float)));
+  float* d_out = static_cast<float*>(cuda_bench::DeviceAlloc(max_n * sizeof(float)));
+  uint8_t* d_packed = static_cast<uint8_t*>(cuda_bench::DeviceAlloc((max_n + 3) / 4));
+  float* d_scales = static_cast<float*>(cuda_bench::DeviceAlloc((max_n + 3) / 4 * sizeof(float)));
   CudaOk(cudaMemcpy(d_in, host.data(), max_n * sizeof(float), cudaMemcpyHostToDevice), "upload");
 
   // The ceiling: a device-to-device copy of the largest input.
-  const size_t copy_bytes = max_n * sizeof(float);
-  const double copy_s = TimeDevice(
-      [&] { CudaOk(cudaMemcpyAsync(d_out, d_in, copy_bytes, cudaMemcpyDeviceToDevice, nullptr), "copy"); },
-      3, 20);
-  const double copy_bw = 2.0 * copy_bytes / copy_s;
-  std::printf("device-to-device copy of %.0f MiB: %.3f ms, %.1f GB/s (read + write)\n\n",
-              copy_bytes / 1048576.0, copy_s * 1e3, copy_bw / 1e9);
+  const double copy_bw = cuda_bench::CopyBandwidth(d_out, d_in, max_n * sizeof(float));
+  std::printf("\n");
 
   std::printf("| op | format | elements | time (ms) | Gelem/s | GB/s | %% of copy |\n");
   std::printf("|---|---|---:|---:|---:|---:|---:|\n");
@@ -127,20 +73,20 @@ int main(int argc, char** argv) {
     for (int f = 0; f < 3; ++f) {
       const size_t packed_len = (n + 3) / 4, scales_len = (n + kBlock[f] - 1) / kBlock[f];
       const double bytes_q = 4.0 * n + packed_len + 4.0 * scales_len;
-      const double tq = TimeDevice([&] {
+      const double tq = TimeDevice([&](int) {
         BitnetOk(bitnet_cuda_quantize(f, &opt, d_in, n, d_packed, packed_len, d_scales, scales_len,
                                       nullptr), "bitnet_cuda_quantize");
       }, 3, 20);
       std::printf("| quantize | %s | %zu M | %.3f | %.1f | %.1f | %.1f |\n", kNames[f], n >> 20,
                   tq * 1e3, n / tq / 1e9, bytes_q / tq / 1e9, 100.0 * bytes_q / tq / copy_bw);
-      const double td = TimeDevice([&] {
+      const double td = TimeDevice([&](int) {
         BitnetOk(bitnet_cuda_dequantize(f, &opt, d_packed, packed_len, d_scales, scales_len, d_out,
                                         n, nullptr), "bitnet_cuda_dequantize");
       }, 3, 20);
       std::printf("| dequantize | %s | %zu M | %.3f | %.1f | %.1f | %.1f |\n", kNames[f], n >> 20,
                   td * 1e3, n / td / 1e9, bytes_q / td / 1e9, 100.0 * bytes_q / td / copy_bw);
     }
-    const double tk = TimeDevice([&] {
+    const double tk = TimeDevice([&](int) {
       BitnetOk(bitnet_cuda_kernel_quantize(0, &opt, d_in, n, d_packed, (n + 3) / 4, d_scales,
                                            (n + 31) / 32, nullptr), "bitnet_cuda_kernel_quantize");
     }, 3, 20);
@@ -156,7 +102,7 @@ int main(int argc, char** argv) {
   std::printf("\n| I2_S quantize, %zu M elements | time (ms) | vs all finite |\n", max_n >> 20);
   std::printf("|---|---:|---:|\n");
   const auto time_i2s = [&](int expected) {
-    return TimeDevice([&] {
+    return TimeDevice([&](int) {
       const int status = bitnet_cuda_quantize(0, &opt, d_out, max_n, d_packed, (max_n + 3) / 4,
                                               d_scales, (max_n + 31) / 32, nullptr);
       if (status != expected) {

@@ -31,49 +31,16 @@
 #include <vector>
 
 #include "bitnet_quant.h"
+#include "cuda_bench.h"
 
 namespace {
 
-void CudaOk(cudaError_t err, const char* what) {
-  if (err != cudaSuccess) {
-    std::fprintf(stderr, "FATAL: %s: %s\n", what, cudaGetErrorString(err));
-    std::exit(2);
-  }
-}
+using cuda_bench::BitnetOk;
+using cuda_bench::CudaOk;
+using cuda_bench::DeviceAlloc;
+using cuda_bench::Random;
+using cuda_bench::TimeDevice;
 
-void BitnetOk(int status, const char* what) {
-  if (status != BITNET_OK) {
-    std::fprintf(stderr, "FATAL: %s: %s\n", what, bitnet_last_error());
-    std::exit(2);
-  }
-}
-
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
-
-// Median seconds of call(i) for i = 0.. on the device, events around each.
-double TimeDevice(const std::function<void(int)>& call, int warmup, int reps) {
-  cudaEvent_t start, stop;
-  CudaOk(cudaEventCreate(&start), "cudaEventCreate");
-  CudaOk(cudaEventCreate(&stop), "cudaEventCreate");
-  for (int i = 0; i < warmup; ++i) call(i);
-  CudaOk(cudaDeviceSynchronize(), "warm-up");
-  std::vector<double> seconds;
-  for (int i = 0; i < reps; ++i) {
-    CudaOk(cudaEventRecord(start, nullptr), "cudaEventRecord");
-    call(warmup + i);
-    CudaOk(cudaEventRecord(stop, nullptr), "cudaEventRecord");
-    CudaOk(cudaEventSynchronize(stop), "cudaEventSynchronize");
-    float ms = 0;
-    CudaOk(cudaEventElapsedTime(&ms, start, stop), "cudaEventElapsedTime");
-    seconds.push_back(ms * 1e-3);
-  }
-  CudaOk(cudaEventDestroy(start), "cudaEventDestroy");
-  CudaOk(cudaEventDestroy(stop), "cudaEventDestroy");
-  return Median(seconds);
-}
 
 // Median seconds per call of `calls` calls captured into one graph (on a
 // stream of its own) and replayed: the GPU's time without the host's cost
@@ -105,7 +72,7 @@ double TimeGraph(const std::function<void(cudaStream_t, int)>& enqueue, int call
   CudaOk(cudaGraphExecDestroy(exec), "cudaGraphExecDestroy");
   CudaOk(cudaGraphDestroy(graph), "cudaGraphDestroy");
   CudaOk(cudaStreamDestroy(stream), "cudaStreamDestroy");
-  return Median(seconds);
+  return cuda_bench::Median(seconds);
 }
 
 __global__ void EmptyKernel() {}
@@ -120,24 +87,6 @@ __global__ void ReadKernel(const uint4* __restrict__ p, size_t n, unsigned* out)
     acc ^= v.x ^ v.y ^ v.z ^ v.w;
   }
   if (acc == 0x9E3779B9u) out[blockIdx.x] = acc;
-}
-
-void* DeviceAlloc(size_t bytes) {
-  void* p = nullptr;
-  CudaOk(cudaMalloc(&p, bytes), "cudaMalloc");
-  return p;
-}
-
-std::vector<float> Random(size_t n, uint64_t seed) {
-  std::vector<float> v(n);
-  uint64_t s = seed;
-  for (float& x : v) {
-    s ^= s << 13;
-    s ^= s >> 7;
-    s ^= s << 17;
-    x = static_cast<float>(static_cast<int64_t>(s >> 11) - (int64_t{1} << 52)) / 4503599627370496.0f;
-  }
-  return v;
 }
 
 size_t TensorBytes(bitnet_type t, int64_t rows, int64_t cols) {
@@ -175,17 +124,13 @@ struct Ceilings {
 Ceilings Measure(void* a, void* b, size_t bytes, unsigned* sink, int sms, int l2) {
   Ceilings c;
   c.l2_bytes = l2;
-  const double copy_s = TimeDevice(
-      [&](int) { CudaOk(cudaMemcpyAsync(b, a, bytes, cudaMemcpyDeviceToDevice, nullptr), "copy"); }, 3, 20);
-  c.copy_bw = 2.0 * bytes / copy_s;
+  c.copy_bw = cuda_bench::CopyBandwidth(b, a, bytes);
   const size_t n = bytes / 16;
   const double read_s = TimeDevice(
       [&](int) { ReadKernel<<<sms * 8, 512>>>(static_cast<const uint4*>(a), n, sink); }, 3, 20);
   c.read_bw = bytes / read_s;
   c.launch_s = TimeDevice([&](int) { EmptyKernel<<<1, 32>>>(); }, 20, 200);
   c.graph_launch_s = TimeGraph([](cudaStream_t s, int) { EmptyKernel<<<1, 32, 0, s>>>(); }, 256, 10);
-  std::printf("device-to-device copy of %.0f MiB: %.3f ms, %.1f GB/s (read + write)\n",
-              bytes / 1048576.0, copy_s * 1e3, c.copy_bw / 1e9);
   std::printf("read-only kernel over %.0f MiB: %.3f ms, %.1f GB/s\n", bytes / 1048576.0, read_s * 1e3,
               c.read_bw / 1e9);
   std::printf("empty kernel: %.2f us with events around one launch, %.2f us each in a graph of 256\n\n",
@@ -500,12 +445,7 @@ void BenchProducts(const Ceilings& c) {
 int main(int argc, char** argv) {
   const size_t n = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : size_t{256} << 20;
   bitnet_cuda_device_info info;
-  std::memset(&info, 0, sizeof(info));
-  info.struct_size = sizeof(info);
-  if (bitnet_cuda_get_device_info(0, &info) != BITNET_OK || !info.usable) {
-    std::printf("SKIPPED: no usable CUDA GPU: %s\n", bitnet_last_error());
-    return 77;
-  }
+  if (!cuda_bench::UsableGpu(&info)) return 77;
   if (n % 4096 != 0 || n == 0) {
     std::fprintf(stderr, "elements must be a positive multiple of 4096\n");
     return 2;

@@ -41,36 +41,63 @@ double BestSeconds(int repeats, Fn&& fn) {
   return best;
 }
 
-// Single-thread streaming bandwidth over `bytes` (larger than any last-level
-// cache, so every pass streams from DRAM): the best of `repeats` passes of a
-// summing read, and the better of memset (non-temporal stores in glibc) and
-// a plain store loop for writes.
-inline Bandwidth MeasureBandwidth(size_t bytes, int repeats) {
-  std::vector<uint64_t> buf(bytes / sizeof(uint64_t), 1);
-  const size_t n = buf.size();
-  uint64_t sink = 0;
-  const double read_s = BestSeconds(repeats, [&] {
-    uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-    for (size_t i = 0; i < n; i += 4) {
-      s0 += buf[i];
-      s1 += buf[i + 1];
-      s2 += buf[i + 2];
-      s3 += buf[i + 3];
-    }
-    sink += s0 + s1 + s2 + s3;
-  });
-  benchmark::DoNotOptimize(sink);
-  uint8_t value = 0;
-  const double memset_s = BestSeconds(repeats, [&] {
-    std::memset(buf.data(), ++value, bytes);
-    benchmark::ClobberMemory();
-  });
-  const double store_s = BestSeconds(repeats, [&] {
-    const uint64_t v = ++value;
-    for (size_t i = 0; i < n; ++i) buf[i] = v;
-    benchmark::ClobberMemory();
-  });
-  return {bytes / read_s, bytes / std::min(memset_s, store_s)};
+// Single-thread bandwidth through hot buffers of `read_bytes` and
+// `write_bytes` (multiples of 8): reads, the better of a summing loop and
+// glibc's vectorized memchr (for a byte that is not there); writes, the
+// better of memset (non-temporal stores in glibc for large buffers) and a
+// plain store loop; each the best of `passes` timed passes. A pass repeats
+// the operation on the same buffer so that it covers at least 256 KiB:
+// small buffers stay in the caches, buffers larger than any last-level
+// cache stream from DRAM.
+inline Bandwidth MeasureBandwidth(size_t read_bytes, size_t write_bytes, int passes) {
+  constexpr size_t kPassBytes = size_t{256} << 10;
+  Bandwidth bw;
+  {
+    std::vector<uint64_t> buf(read_bytes / sizeof(uint64_t), 0);
+    const size_t n = buf.size(), reps = std::max<size_t>(1, kPassBytes / read_bytes);
+    uint64_t sink = 0;
+    const double sum_s = BestSeconds(passes, [&] {
+      for (size_t r = 0; r < reps; ++r) {
+        uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+        for (size_t i = 0; i + 4 <= n; i += 4) {
+          s0 += buf[i];
+          s1 += buf[i + 1];
+          s2 += buf[i + 2];
+          s3 += buf[i + 3];
+        }
+        sink += s0 + s1 + s2 + s3;
+        benchmark::ClobberMemory();
+      }
+    });
+    benchmark::DoNotOptimize(sink);
+    const double memchr_s = BestSeconds(passes, [&] {
+      for (size_t r = 0; r < reps; ++r) {
+        benchmark::DoNotOptimize(std::memchr(buf.data(), 1, read_bytes));
+        benchmark::ClobberMemory();
+      }
+    });
+    bw.read_bytes_per_s = static_cast<double>(reps * read_bytes) / std::min(sum_s, memchr_s);
+  }
+  {
+    std::vector<uint64_t> buf(write_bytes / sizeof(uint64_t), 1);
+    const size_t n = buf.size(), reps = std::max<size_t>(1, kPassBytes / write_bytes);
+    uint8_t value = 0;
+    const double memset_s = BestSeconds(passes, [&] {
+      for (size_t r = 0; r < reps; ++r) {
+        std::memset(buf.data(), ++value, write_bytes);
+        benchmark::ClobberMemory();
+      }
+    });
+    const double store_s = BestSeconds(passes, [&] {
+      for (size_t r = 0; r < reps; ++r) {
+        const uint64_t v = ++value;
+        for (size_t i = 0; i < n; ++i) buf[i] = v;
+        benchmark::ClobberMemory();
+      }
+    });
+    bw.write_bytes_per_s = static_cast<double>(reps * write_bytes) / std::min(memset_s, store_s);
+  }
+  return bw;
 }
 
 // The start-of-run measurement, and the one before each benchmark: taken
@@ -83,7 +110,7 @@ inline Bandwidth LocalBandwidth() {
   static Bandwidth last;
   static Clock::time_point taken;
   if (last.read_bytes_per_s == 0 || Clock::now() - taken > std::chrono::milliseconds(250)) {
-    last = MeasureBandwidth(kLocalProbeBytes, 3);
+    last = MeasureBandwidth(kLocalProbeBytes, kLocalProbeBytes, 3);
     taken = Clock::now();
   }
   return last;
@@ -222,7 +249,7 @@ class TableReporter : public benchmark::ConsoleReporter {
 
 // Measures and prints the bandwidth, runs the benchmarks, prints the table.
 inline void RunWithRoofline(TableReporter& reporter) {
-  const Bandwidth bw = MeasureBandwidth(kProbeBytes, 7);
+  const Bandwidth bw = MeasureBandwidth(kProbeBytes, kProbeBytes, 7);
   std::printf("measured read %.2f GB/s, write %.2f GB/s (single thread, %zu MiB buffers); each "
               "benchmark measures again (%zu MiB) before it runs\n",
               bw.read_bytes_per_s / 1e9, bw.write_bytes_per_s / 1e9, kProbeBytes >> 20,

@@ -21,19 +21,8 @@
 #include <string.h>
 
 #include "bitnet_quant.h"
+#include "test_cuda_util.h"
 #include "test_util.h"
-
-#define SKIP_RETURN_CODE 77
-
-#define CUDA_OK(call)                                                                 \
-  do {                                                                                \
-    const cudaError_t e_ = (call);                                                    \
-    if (e_ != cudaSuccess) {                                                          \
-      fprintf(stderr, "FATAL: %s:%d: %s: %s\n", __FILE__, __LINE__, #call,            \
-              cudaGetErrorString(e_));                                                \
-      exit(2);                                                                        \
-    }                                                                                 \
-  } while (0)
 
 static const char* const kFormatNames[3] = {"I2_S", "TL1", "TL2"};
 
@@ -51,21 +40,6 @@ static bitnet_quant_options reference_options(uint32_t block) {
   opt.device = BITNET_DEVICE_CPU;
   opt.cpu_target = BITNET_CPU_REFERENCE;
   return opt;
-}
-
-static void* xmalloc(size_t bytes) {
-  void* p = malloc(bytes ? bytes : 1);
-  if (!p) {
-    fprintf(stderr, "FATAL: out of host memory (%zu bytes)\n", bytes);
-    exit(2);
-  }
-  return p;
-}
-
-static void* device_alloc(size_t bytes) {
-  void* p = NULL;
-  CUDA_OK(cudaMalloc(&p, bytes ? bytes : 1));
-  return p;
 }
 
 static void* to_device(const void* host, size_t bytes) {

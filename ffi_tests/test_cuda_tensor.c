@@ -20,34 +20,8 @@
 #include <string.h>
 
 #include "bitnet_quant.h"
+#include "test_cuda_util.h"
 #include "test_util.h"
-
-#define SKIP_RETURN_CODE 77
-
-#define CUDA_OK(call)                                                                 \
-  do {                                                                                \
-    const cudaError_t e_ = (call);                                                    \
-    if (e_ != cudaSuccess) {                                                          \
-      fprintf(stderr, "FATAL: %s:%d: %s: %s\n", __FILE__, __LINE__, #call,            \
-              cudaGetErrorString(e_));                                                \
-      exit(2);                                                                        \
-    }                                                                                 \
-  } while (0)
-
-static void* xmalloc(size_t bytes) {
-  void* p = malloc(bytes ? bytes : 1);
-  if (!p) {
-    fprintf(stderr, "FATAL: out of host memory (%zu bytes)\n", bytes);
-    exit(2);
-  }
-  return p;
-}
-
-static void* device_alloc(size_t bytes) {
-  void* p = NULL;
-  CUDA_OK(cudaMalloc(&p, bytes ? bytes : 1));
-  return p;
-}
 
 static bitnet_tensor_options reference_options(uint32_t flags) {
   bitnet_tensor_options o = BITNET_TENSOR_OPTIONS_INIT;

@@ -316,6 +316,32 @@ static void check_transcode(bitnet_type dst, bitnet_type src, const uint8_t* in,
   free(ref.out);
 }
 
+/* I2_S <-> TQ2_0 re-pack code bytes directly; the same transcode through
+ * Q2_0 (whose codes sit elsewhere in its bytes, so it goes element by
+ * element, and which holds every value the two hold) must give the same
+ * status and bytes. */
+static void check_repack_route(bitnet_type dst, bitnet_type src, const uint8_t* in, size_t in_bytes,
+                               int64_t rows, int64_t cols, uint32_t flags, const char* what) {
+  size_t bytes = 0, mid_bytes = 0;
+  bitnet_tensor_size(dst, rows, cols, &bytes);
+  bitnet_tensor_size(BITNET_TYPE_Q2_0, rows, cols, &mid_bytes);
+  bitnet_tensor_options o = opts(BITNET_CPU_REFERENCE, 1);
+  o.flags = flags;
+  struct run direct = transcode_on(dst, &o, src, in, in_bytes, rows, cols, bytes);
+  struct run mid = transcode_on(BITNET_TYPE_Q2_0, &o, src, in, in_bytes, rows, cols, mid_bytes);
+  struct run via = {mid.status, NULL};
+  if (mid.status == BITNET_OK) via = transcode_on(dst, &o, BITNET_TYPE_Q2_0, mid.out, mid_bytes, rows, cols, bytes);
+  check(direct.status == via.status, "transcode %s -> %s %s flags %u: status %d directly, %d through Q2_0",
+        bitnet_type_name(src), bitnet_type_name(dst), what, flags, direct.status, via.status);
+  if (direct.status == BITNET_OK && via.status == BITNET_OK) {
+    check(memcmp(direct.out, via.out, bytes) == 0, "transcode %s -> %s %s flags %u: bytes differ from the route through Q2_0",
+          bitnet_type_name(src), bitnet_type_name(dst), what, flags);
+  }
+  free(direct.out);
+  free(mid.out);
+  free(via.out);
+}
+
 /* Between the block layouts: tensors quantized from ternary, LLM-like and
  * adversarial values (so that some pairs fail on values or scales, with
  * the same status on every target), and arbitrary code bytes under finite
@@ -355,6 +381,10 @@ static void transcode_cases(const bitnet_cpu_target* targets, int count) {
         for (int f = 0; f < 3; ++f) {
           check_transcode(kTernary[di], kTernary[si], in, in_bytes, rows, cols, kFlags[f], targets, count,
                           kKindNames[kind]);
+          if ((kTernary[si] == BITNET_TYPE_I2_S && kTernary[di] == BITNET_TYPE_TQ2_0) ||
+              (kTernary[si] == BITNET_TYPE_TQ2_0 && kTernary[di] == BITNET_TYPE_I2_S)) {
+            check_repack_route(kTernary[di], kTernary[si], in, in_bytes, rows, cols, kFlags[f], kKindNames[kind]);
+          }
         }
       }
       free(in);

@@ -32,6 +32,15 @@ int finish(const char* test_name) {
   return g_checks_failed == 0 && g_checks_passed > 0 ? 0 : 1;
 }
 
+void* xmalloc(size_t bytes) {
+  void* p = malloc(bytes ? bytes : 1);
+  if (!p) {
+    fprintf(stderr, "FATAL: out of host memory (%zu bytes)\n", bytes);
+    exit(2);
+  }
+  return p;
+}
+
 const uint32_t kDefaultBlock[3] = {BITNET_I2S_DEFAULT_BLOCK_SIZE, BITNET_TL1_DEFAULT_BLOCK_SIZE,
                                    BITNET_TL2_DEFAULT_BLOCK_SIZE};
 

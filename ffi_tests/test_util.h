@@ -45,6 +45,9 @@ int same_result(float a, float b);
 long first_result_diff(const float* a, const float* b, size_t n);
 
 /* ---- buffers -------------------------------------------------------------- */
+/* malloc that ends the test (exit 2) when the host is out of memory; 0
+ * bytes give a valid pointer. */
+void* xmalloc(size_t bytes);
 /* The default (and the kernel family's fixed) block of I2_S, TL1, TL2. */
 extern const uint32_t kDefaultBlock[3];
 /* What output buffers are filled with before a call, to see what it wrote. */

@@ -37,26 +37,42 @@ int ResolveDeviceType(const char* what, bitnet_type type, Role role, const Layou
   return BITNET_OK;
 }
 
-int ResolveDeviceOptions(const bitnet_tensor_options* options, int device_index,
-                         DeviceTensorCall* call) {
-  const bitnet_tensor_options& o = options != nullptr ? *options : kDefaultTensorOptions;
-  const int status = CheckTensorOptionFields(o);
-  if (status != BITNET_OK) return status;
-  if (o.ternarize != BITNET_TERNARIZE_NONE) {
-    return Fail(BITNET_E_INVALID_OPTIONS,
-                "options->ternarize is %d: absmean ternarization runs on the CPU only "
-                "(bitnet_tensor_quantize, bitnet_ternarize)", o.ternarize);
-  }
-  if (device_index < 0) {
-    return Fail(BITNET_E_INVALID_ARGUMENT, "device_index is %d; it must be >= 0", device_index);
-  }
-  call->flags = o.flags;
-  call->device = device_index;
-  return BITNET_OK;
-}
-
 // The rs_block of TensorBytes: the device calls take no BITNET_RS_I2S.
 constexpr uint32_t kNoRsBlock = 32;
+
+// The device-pointer side of the shared checks: the types the GPU takes, no
+// CPU-only options, a device index.
+class DeviceEntry final : public TensorEntry {
+ public:
+  DeviceEntry(int device_index, void* stream)
+      : TensorEntry("d_src", "d_dst"), call{0, stream, 0}, device_index_(device_index) {}
+  DeviceTensorCall call;
+
+  int ResolveType(const char* what, bitnet_type type, Role role,
+                  const Layout** layout) const override {
+    return ResolveDeviceType(what, type, role, layout);
+  }
+  int ResolveOptions(const bitnet_tensor_options* options, uint32_t* rs_block) override {
+    const bitnet_tensor_options& o = options != nullptr ? *options : kDefaultTensorOptions;
+    const int status = CheckTensorOptionFields(o);
+    if (status != BITNET_OK) return status;
+    if (o.ternarize != BITNET_TERNARIZE_NONE) {
+      return Fail(BITNET_E_INVALID_OPTIONS,
+                  "options->ternarize is %d: absmean ternarization runs on the CPU only "
+                  "(bitnet_tensor_quantize, bitnet_ternarize)", o.ternarize);
+    }
+    if (device_index_ < 0) {
+      return Fail(BITNET_E_INVALID_ARGUMENT, "device_index is %d; it must be >= 0", device_index_);
+    }
+    call.flags = o.flags;
+    call.device = device_index_;
+    *rs_block = kNoRsBlock;
+    return BITNET_OK;
+  }
+
+ private:
+  int device_index_;
+};
 
 // Runs a backend call whose checks have passed; a success ran no CPU
 // kernel, which bitnet_last_cpu_target() then says.
@@ -75,7 +91,6 @@ int Run(const Op& op) {
 }  // namespace bitnet
 
 using bitnet::CheckBuffer;
-using bitnet::CheckCapacity;
 using bitnet::CheckExact;
 using bitnet::Fail;
 using bitnet::Layout;
@@ -88,77 +103,36 @@ int bitnet_cuda_tensor_quantize(bitnet_type dst_type, const bitnet_tensor_option
                                 bitnet_type src_type, const void* d_src, int64_t rows,
                                 int64_t cols, void* d_dst, size_t dst_len, int device_index,
                                 void* stream) {
-  bitnet::DeviceTensorCall call{0, stream, 0};
-  const Layout *d = nullptr, *s = nullptr;
-  int status;
-  if ((status = bitnet::ResolveDeviceType("dst_type", dst_type, Role::kQuantizeDestination, &d)) != BITNET_OK ||
-      (status = bitnet::ResolveDeviceType("src_type", src_type, Role::kElement, &s)) != BITNET_OK ||
-      (status = bitnet::ResolveDeviceOptions(options, device_index, &call)) != BITNET_OK) {
-    return status;
-  }
-  TensorShape shape, src_shape;
-  size_t need = 0, src_bytes = 0;
-  if ((status = bitnet::TensorBytes(*d, rows, cols, bitnet::kNoRsBlock, &shape, &need)) != BITNET_OK ||
-      (status = bitnet::TensorBytes(*s, rows, cols, bitnet::kNoRsBlock, &src_shape, &src_bytes)) != BITNET_OK ||
-      (status = CheckBuffer("d_src", d_src, src_bytes, bitnet::AlignmentOf(*s))) != BITNET_OK ||
-      (status = CheckBuffer("d_dst", d_dst, need, bitnet::AlignmentOf(*d))) != BITNET_OK ||
-      (status = CheckCapacity("dst_len", dst_len, need, *d, shape)) != BITNET_OK ||
-      (status = bitnet::CheckNoOverlap({"d_dst", d_dst, need}, {"d_src", d_src, src_bytes})) != BITNET_OK) {
-    return status;
-  }
-  return bitnet::Run([&] { return bitnet::CudaTensorQuantize(call, *d, d_dst, *s, d_src, shape); });
+  bitnet::DeviceEntry device(device_index, stream);
+  bitnet::TensorCall c;
+  const int status = bitnet::CheckQuantizeCall(device, dst_type, options, src_type, d_src, rows,
+                                               cols, d_dst, dst_len, &c);
+  if (status != BITNET_OK) return status;
+  return bitnet::Run([&] { return bitnet::CudaTensorQuantize(device.call, *c.dst, d_dst, *c.src, d_src, c.shape); });
 }
 
 int bitnet_cuda_tensor_dequantize(bitnet_type src_type, const bitnet_tensor_options* options,
                                   const void* d_src, size_t src_len, int64_t rows, int64_t cols,
                                   bitnet_type dst_type, void* d_dst, size_t dst_len,
                                   int device_index, void* stream) {
-  bitnet::DeviceTensorCall call{0, stream, 0};
-  const Layout *d = nullptr, *s = nullptr;
-  int status;
-  if ((status = bitnet::ResolveDeviceType("src_type", src_type, Role::kDecodable, &s)) != BITNET_OK ||
-      (status = bitnet::ResolveDeviceType("dst_type", dst_type, Role::kElement, &d)) != BITNET_OK ||
-      (status = bitnet::ResolveDeviceOptions(options, device_index, &call)) != BITNET_OK) {
-    return status;
-  }
-  TensorShape shape, dst_shape;
-  size_t have = 0, need = 0;
-  if ((status = bitnet::TensorBytes(*s, rows, cols, bitnet::kNoRsBlock, &shape, &have)) != BITNET_OK ||
-      (status = bitnet::TensorBytes(*d, rows, cols, bitnet::kNoRsBlock, &dst_shape, &need)) != BITNET_OK ||
-      (status = CheckExact("src_len", src_len, have, *s, shape)) != BITNET_OK ||
-      (status = CheckBuffer("d_src", d_src, have, bitnet::AlignmentOf(*s))) != BITNET_OK ||
-      (status = CheckBuffer("d_dst", d_dst, need, bitnet::AlignmentOf(*d))) != BITNET_OK ||
-      (status = CheckCapacity("dst_len", dst_len, need, *d, shape)) != BITNET_OK ||
-      (status = bitnet::CheckNoOverlap({"d_dst", d_dst, need}, {"d_src", d_src, have})) != BITNET_OK) {
-    return status;
-  }
-  return bitnet::Run([&] { return bitnet::CudaTensorDequantize(call, *d, d_dst, *s, d_src, shape); });
+  bitnet::DeviceEntry device(device_index, stream);
+  bitnet::TensorCall c;
+  const int status = bitnet::CheckDequantizeCall(device, src_type, options, d_src, src_len, rows,
+                                                 cols, dst_type, d_dst, dst_len, &c);
+  if (status != BITNET_OK) return status;
+  return bitnet::Run([&] { return bitnet::CudaTensorDequantize(device.call, *c.dst, d_dst, *c.src, d_src, c.shape); });
 }
 
 int bitnet_cuda_tensor_transcode(bitnet_type dst_type, const bitnet_tensor_options* options,
                                  bitnet_type src_type, const void* d_src, size_t src_len,
                                  int64_t rows, int64_t cols, void* d_dst, size_t dst_len,
                                  int device_index, void* stream) {
-  bitnet::DeviceTensorCall call{0, stream, 0};
-  const Layout *d = nullptr, *s = nullptr;
-  int status;
-  if ((status = bitnet::ResolveDeviceType("dst_type", dst_type, Role::kTernary, &d)) != BITNET_OK ||
-      (status = bitnet::ResolveDeviceType("src_type", src_type, Role::kTernary, &s)) != BITNET_OK ||
-      (status = bitnet::ResolveDeviceOptions(options, device_index, &call)) != BITNET_OK) {
-    return status;
-  }
-  TensorShape shape, dst_shape;
-  size_t have = 0, need = 0;
-  if ((status = bitnet::TensorBytes(*s, rows, cols, bitnet::kNoRsBlock, &shape, &have)) != BITNET_OK ||
-      (status = bitnet::TensorBytes(*d, rows, cols, bitnet::kNoRsBlock, &dst_shape, &need)) != BITNET_OK ||
-      (status = CheckExact("src_len", src_len, have, *s, shape)) != BITNET_OK ||
-      (status = CheckBuffer("d_src", d_src, have, 1)) != BITNET_OK ||
-      (status = CheckBuffer("d_dst", d_dst, need, 1)) != BITNET_OK ||
-      (status = CheckCapacity("dst_len", dst_len, need, *d, shape)) != BITNET_OK ||
-      (status = bitnet::CheckNoOverlap({"d_dst", d_dst, need}, {"d_src", d_src, have})) != BITNET_OK) {
-    return status;
-  }
-  return bitnet::Run([&] { return bitnet::CudaTensorTranscode(call, *d, d_dst, *s, d_src, shape); });
+  bitnet::DeviceEntry device(device_index, stream);
+  bitnet::TensorCall c;
+  const int status = bitnet::CheckTranscodeCall(device, dst_type, options, src_type, d_src,
+                                                src_len, rows, cols, d_dst, dst_len, &c);
+  if (status != BITNET_OK) return status;
+  return bitnet::Run([&] { return bitnet::CudaTensorTranscode(device.call, *c.dst, d_dst, *c.src, d_src, c.shape); });
 }
 
 int bitnet_cuda_gemm_prepare(bitnet_type w_type, const void* w, size_t w_len, int64_t rows,

@@ -47,11 +47,43 @@ int CheckGroup(const TensorJob& job, const Layout* dst, const TensorShape& shape
   return BITNET_OK;
 }
 
+// The calls of one source tensor (ternarize, bitnet_quantize_i8s, stats):
+// its type in `role`, the options, then its shape and byte size.
+int ResolveSource(const char* what, bitnet_type type, Role role, const bitnet_tensor_options* options,
+                  int64_t rows, int64_t cols, TensorJob* job, const Layout** layout,
+                  TensorShape* shape, size_t* bytes) {
+  int status;
+  if ((status = ResolveType(what, type, role, layout)) != BITNET_OK ||
+      (status = ResolveTensorOptions(options, job)) != BITNET_OK) {
+    return status;
+  }
+  return TensorBytes(**layout, rows, cols, job->rs_block, shape, bytes);
+}
+
+// The CPU's side of the shared checks: every type, the options as a job.
+class CpuEntry final : public TensorEntry {
+ public:
+  CpuEntry() : TensorEntry("src", "dst") {}
+  TensorJob job{};
+
+  int ResolveType(const char* what, bitnet_type type, Role role,
+                  const Layout** layout) const override {
+    return bitnet::ResolveType(what, type, role, layout);
+  }
+  int ResolveOptions(const bitnet_tensor_options* options, uint32_t* rs_block) override {
+    const int status = ResolveTensorOptions(options, &job);
+    *rs_block = job.rs_block;
+    return status;
+  }
+  int CheckQuantizeShape(const Layout& dst, const TensorShape& shape) const override {
+    return CheckGroup(job, &dst, shape);
+  }
+};
+
 }  // namespace
 }  // namespace bitnet
 
 using bitnet::CheckBuffer;
-using bitnet::CheckCapacity;
 using bitnet::CheckExact;
 using bitnet::Fail;
 using bitnet::Layout;
@@ -119,76 +151,34 @@ int bitnet_tensor_size(bitnet_type type, int64_t rows, int64_t cols, size_t* byt
 int bitnet_tensor_quantize(bitnet_type dst_type, const bitnet_tensor_options* options,
                            bitnet_type src_type, const void* src, int64_t rows, int64_t cols,
                            void* dst, size_t dst_len) {
-  TensorJob job;
-  const Layout *d = nullptr, *s = nullptr;
-  int status;
-  if ((status = bitnet::ResolveType("dst_type", dst_type, Role::kQuantizeDestination, &d)) != BITNET_OK ||
-      (status = bitnet::ResolveType("src_type", src_type, Role::kElement, &s)) != BITNET_OK ||
-      (status = bitnet::ResolveTensorOptions(options, &job)) != BITNET_OK) {
-    return status;
-  }
-  TensorShape shape, src_shape;
-  size_t need = 0, src_bytes = 0;
-  if ((status = bitnet::TensorBytes(*d, rows, cols, job.rs_block, &shape, &need)) != BITNET_OK ||
-      (status = bitnet::TensorBytes(*s, rows, cols, job.rs_block, &src_shape, &src_bytes)) != BITNET_OK ||
-      (status = bitnet::CheckGroup(job, d, shape)) != BITNET_OK ||
-      (status = CheckBuffer("src", src, src_bytes, bitnet::AlignmentOf(*s))) != BITNET_OK ||
-      (status = CheckBuffer("dst", dst, need, bitnet::AlignmentOf(*d))) != BITNET_OK ||
-      (status = CheckCapacity("dst_len", dst_len, need, *d, shape)) != BITNET_OK ||
-      (status = bitnet::CheckNoOverlap({"dst", dst, need}, {"src", src, src_bytes})) != BITNET_OK) {
-    return status;
-  }
-  return bitnet::RunOnCpu([&] { return bitnet::TensorQuantize(job, *d, dst, *s, src, shape); });
+  bitnet::CpuEntry cpu;
+  bitnet::TensorCall c;
+  const int status = bitnet::CheckQuantizeCall(cpu, dst_type, options, src_type, src, rows, cols,
+                                               dst, dst_len, &c);
+  if (status != BITNET_OK) return status;
+  return bitnet::RunOnCpu([&] { return bitnet::TensorQuantize(cpu.job, *c.dst, dst, *c.src, src, c.shape); });
 }
 
 int bitnet_tensor_dequantize(bitnet_type src_type, const bitnet_tensor_options* options,
                              const void* src, size_t src_len, int64_t rows, int64_t cols,
                              bitnet_type dst_type, void* dst, size_t dst_len) {
-  TensorJob job;
-  const Layout *d = nullptr, *s = nullptr;
-  int status;
-  if ((status = bitnet::ResolveType("src_type", src_type, Role::kDecodable, &s)) != BITNET_OK ||
-      (status = bitnet::ResolveType("dst_type", dst_type, Role::kElement, &d)) != BITNET_OK ||
-      (status = bitnet::ResolveTensorOptions(options, &job)) != BITNET_OK) {
-    return status;
-  }
-  TensorShape shape, dst_shape;
-  size_t have = 0, need = 0;
-  if ((status = bitnet::TensorBytes(*s, rows, cols, job.rs_block, &shape, &have)) != BITNET_OK ||
-      (status = bitnet::TensorBytes(*d, rows, cols, job.rs_block, &dst_shape, &need)) != BITNET_OK ||
-      (status = CheckExact("src_len", src_len, have, *s, shape)) != BITNET_OK ||
-      (status = CheckBuffer("src", src, have, bitnet::AlignmentOf(*s))) != BITNET_OK ||
-      (status = CheckBuffer("dst", dst, need, bitnet::AlignmentOf(*d))) != BITNET_OK ||
-      (status = CheckCapacity("dst_len", dst_len, need, *d, shape)) != BITNET_OK ||
-      (status = bitnet::CheckNoOverlap({"dst", dst, need}, {"src", src, have})) != BITNET_OK) {
-    return status;
-  }
-  return bitnet::RunOnCpu([&] { return bitnet::TensorDequantize(job, *d, dst, *s, src, shape); });
+  bitnet::CpuEntry cpu;
+  bitnet::TensorCall c;
+  const int status = bitnet::CheckDequantizeCall(cpu, src_type, options, src, src_len, rows, cols,
+                                                 dst_type, dst, dst_len, &c);
+  if (status != BITNET_OK) return status;
+  return bitnet::RunOnCpu([&] { return bitnet::TensorDequantize(cpu.job, *c.dst, dst, *c.src, src, c.shape); });
 }
 
 int bitnet_tensor_transcode(bitnet_type dst_type, const bitnet_tensor_options* options,
                             bitnet_type src_type, const void* src, size_t src_len, int64_t rows,
                             int64_t cols, void* dst, size_t dst_len) {
-  TensorJob job;
-  const Layout *d = nullptr, *s = nullptr;
-  int status;
-  if ((status = bitnet::ResolveType("dst_type", dst_type, Role::kTernary, &d)) != BITNET_OK ||
-      (status = bitnet::ResolveType("src_type", src_type, Role::kTernary, &s)) != BITNET_OK ||
-      (status = bitnet::ResolveTensorOptions(options, &job)) != BITNET_OK) {
-    return status;
-  }
-  TensorShape shape, dst_shape;
-  size_t have = 0, need = 0;
-  if ((status = bitnet::TensorBytes(*s, rows, cols, job.rs_block, &shape, &have)) != BITNET_OK ||
-      (status = bitnet::TensorBytes(*d, rows, cols, job.rs_block, &dst_shape, &need)) != BITNET_OK ||
-      (status = CheckExact("src_len", src_len, have, *s, shape)) != BITNET_OK ||
-      (status = CheckBuffer("src", src, have, 1)) != BITNET_OK ||
-      (status = CheckBuffer("dst", dst, need, 1)) != BITNET_OK ||
-      (status = CheckCapacity("dst_len", dst_len, need, *d, shape)) != BITNET_OK ||
-      (status = bitnet::CheckNoOverlap({"dst", dst, need}, {"src", src, have})) != BITNET_OK) {
-    return status;
-  }
-  return bitnet::RunOnCpu([&] { return bitnet::TensorTranscode(job, *d, dst, *s, src, shape); });
+  bitnet::CpuEntry cpu;
+  bitnet::TensorCall c;
+  const int status = bitnet::CheckTranscodeCall(cpu, dst_type, options, src_type, src, src_len,
+                                                rows, cols, dst, dst_len, &c);
+  if (status != BITNET_OK) return status;
+  return bitnet::RunOnCpu([&] { return bitnet::TensorTranscode(cpu.job, *c.dst, dst, *c.src, src, c.shape); });
 }
 
 int bitnet_ternarize(const bitnet_tensor_options* options, bitnet_type src_type, const void* src,
@@ -196,14 +186,11 @@ int bitnet_ternarize(const bitnet_tensor_options* options, bitnet_type src_type,
                      size_t alphas_len) {
   TensorJob job;
   const Layout* s = nullptr;
-  int status;
-  if ((status = bitnet::ResolveType("src_type", src_type, Role::kElement, &s)) != BITNET_OK ||
-      (status = bitnet::ResolveTensorOptions(options, &job)) != BITNET_OK) {
-    return status;
-  }
   TensorShape shape;
   size_t src_bytes = 0;
-  if ((status = bitnet::TensorBytes(*s, rows, cols, job.rs_block, &shape, &src_bytes)) != BITNET_OK ||
+  int status;
+  if ((status = bitnet::ResolveSource("src_type", src_type, Role::kElement, options, rows, cols, &job,
+                                      &s, &shape, &src_bytes)) != BITNET_OK ||
       (status = bitnet::CheckGroup(job, nullptr, shape)) != BITNET_OK) {
     return status;
   }
@@ -236,16 +223,11 @@ int bitnet_quantize_i8s(const bitnet_tensor_options* options, bitnet_type src_ty
                         float* scales, size_t scales_len, int32_t* sums, size_t sums_len) {
   TensorJob job;
   const Layout* s = nullptr;
-  int status;
-  if ((status = bitnet::ResolveType("src_type", src_type, Role::kElement, &s)) != BITNET_OK ||
-      (status = bitnet::ResolveTensorOptions(options, &job)) != BITNET_OK) {
-    return status;
-  }
   TensorShape shape;
   size_t src_bytes = 0;
-  if ((status = bitnet::TensorBytes(*s, rows, cols, job.rs_block, &shape, &src_bytes)) != BITNET_OK) {
-    return status;
-  }
+  int status = bitnet::ResolveSource("src_type", src_type, Role::kElement, options, rows, cols, &job,
+                                     &s, &shape, &src_bytes);
+  if (status != BITNET_OK) return status;
   const size_t nrows = static_cast<size_t>(rows);
   if (nrows > static_cast<size_t>(PTRDIFF_MAX) / sizeof(float)) {
     return Fail(BITNET_E_SIZE_OVERFLOW, "rows is %lld: one scale and sum per row cannot be addressed",
@@ -287,14 +269,11 @@ extern "C" int bitnet_tensor_stats_get(bitnet_type type, const bitnet_tensor_opt
                                        int64_t cols, bitnet_tensor_stats* stats) {
   TensorJob job;
   const Layout* s = nullptr;
-  int status;
-  if ((status = bitnet::ResolveType("type", type, Role::kTernary, &s)) != BITNET_OK ||
-      (status = bitnet::ResolveTensorOptions(options, &job)) != BITNET_OK) {
-    return status;
-  }
   TensorShape shape;
   size_t have = 0;
-  if ((status = bitnet::TensorBytes(*s, rows, cols, job.rs_block, &shape, &have)) != BITNET_OK ||
+  int status;
+  if ((status = bitnet::ResolveSource("type", type, Role::kTernary, options, rows, cols, &job, &s,
+                                      &shape, &have)) != BITNET_OK ||
       (status = CheckExact("src_len", src_len, have, *s, shape)) != BITNET_OK ||
       (status = CheckBuffer("src", src, have, 1)) != BITNET_OK) {
     return status;

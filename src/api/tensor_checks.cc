@@ -4,6 +4,7 @@
 #include <cstdint>
 
 #include "api/errors.h"
+#include "api/validate.h"
 #include "formats/formats.h"
 
 namespace bitnet {
@@ -39,6 +40,37 @@ bool MulOverflows(uint64_t a, uint64_t b, uint64_t* out) {
   if (b != 0 && a > UINT64_MAX / b) return true;
   *out = a * b;
   return false;
+}
+
+// The checks once the sizes are known: the buffers, the destination's
+// capacity, and that the destination overlaps no input.
+int CheckTensorBuffers(const TensorEntry& entry, const TensorCall& call, const void* src,
+                       size_t src_bytes, const void* dst, size_t dst_bytes, size_t dst_len) {
+  int status;
+  if ((status = CheckBuffer(entry.src_name, src, src_bytes, AlignmentOf(*call.src))) != BITNET_OK ||
+      (status = CheckBuffer(entry.dst_name, dst, dst_bytes, AlignmentOf(*call.dst))) != BITNET_OK ||
+      (status = CheckCapacity("dst_len", dst_len, dst_bytes, *call.dst, call.shape)) != BITNET_OK) {
+    return status;
+  }
+  return CheckNoOverlap({entry.dst_name, dst, dst_bytes}, {entry.src_name, src, src_bytes});
+}
+
+// Dequantize and transcode, once the types are known: an encoded source of
+// exactly src_len bytes.
+int CheckEncodedSourceCall(TensorEntry& entry, const bitnet_tensor_options* options,
+                           const void* src, size_t src_len, int64_t rows, int64_t cols,
+                           const void* dst, size_t dst_len, TensorCall* call) {
+  uint32_t rs_block = 0;
+  int status = entry.ResolveOptions(options, &rs_block);
+  if (status != BITNET_OK) return status;
+  TensorShape dst_shape;
+  size_t have = 0, need = 0;
+  if ((status = TensorBytes(*call->src, rows, cols, rs_block, &call->shape, &have)) != BITNET_OK ||
+      (status = TensorBytes(*call->dst, rows, cols, rs_block, &dst_shape, &need)) != BITNET_OK ||
+      (status = CheckExact("src_len", src_len, have, *call->src, call->shape)) != BITNET_OK) {
+    return status;
+  }
+  return CheckTensorBuffers(entry, *call, src, have, dst, need, dst_len);
 }
 
 }  // namespace
@@ -157,5 +189,51 @@ int CheckExact(const char* name, size_t have, size_t need, const Layout& l, cons
   return BITNET_OK;
 }
 
+int TensorEntry::CheckQuantizeShape(const Layout& /*dst*/, const TensorShape& /*shape*/) const {
+  return BITNET_OK;
+}
+
+int CheckQuantizeCall(TensorEntry& entry, bitnet_type dst_type, const bitnet_tensor_options* options,
+                      bitnet_type src_type, const void* src, int64_t rows, int64_t cols,
+                      const void* dst, size_t dst_len, TensorCall* call) {
+  uint32_t rs_block = 0;
+  int status;
+  if ((status = entry.ResolveType("dst_type", dst_type, Role::kQuantizeDestination, &call->dst)) != BITNET_OK ||
+      (status = entry.ResolveType("src_type", src_type, Role::kElement, &call->src)) != BITNET_OK ||
+      (status = entry.ResolveOptions(options, &rs_block)) != BITNET_OK) {
+    return status;
+  }
+  TensorShape src_shape;
+  size_t need = 0, src_bytes = 0;
+  if ((status = TensorBytes(*call->dst, rows, cols, rs_block, &call->shape, &need)) != BITNET_OK ||
+      (status = TensorBytes(*call->src, rows, cols, rs_block, &src_shape, &src_bytes)) != BITNET_OK ||
+      (status = entry.CheckQuantizeShape(*call->dst, call->shape)) != BITNET_OK) {
+    return status;
+  }
+  return CheckTensorBuffers(entry, *call, src, src_bytes, dst, need, dst_len);
+}
+
+int CheckDequantizeCall(TensorEntry& entry, bitnet_type src_type,
+                        const bitnet_tensor_options* options, const void* src, size_t src_len,
+                        int64_t rows, int64_t cols, bitnet_type dst_type, const void* dst,
+                        size_t dst_len, TensorCall* call) {
+  int status;
+  if ((status = entry.ResolveType("src_type", src_type, Role::kDecodable, &call->src)) != BITNET_OK ||
+      (status = entry.ResolveType("dst_type", dst_type, Role::kElement, &call->dst)) != BITNET_OK) {
+    return status;
+  }
+  return CheckEncodedSourceCall(entry, options, src, src_len, rows, cols, dst, dst_len, call);
+}
+
+int CheckTranscodeCall(TensorEntry& entry, bitnet_type dst_type, const bitnet_tensor_options* options,
+                       bitnet_type src_type, const void* src, size_t src_len, int64_t rows,
+                       int64_t cols, const void* dst, size_t dst_len, TensorCall* call) {
+  int status;
+  if ((status = entry.ResolveType("dst_type", dst_type, Role::kTernary, &call->dst)) != BITNET_OK ||
+      (status = entry.ResolveType("src_type", src_type, Role::kTernary, &call->src)) != BITNET_OK) {
+    return status;
+  }
+  return CheckEncodedSourceCall(entry, options, src, src_len, rows, cols, dst, dst_len, call);
+}
 
 }  // namespace bitnet

@@ -212,6 +212,85 @@ void PackValues(LayoutId id, const int8_t* HWY_RESTRICT values, size_t nblocks,
   }
 }
 
+void ValueFlags(const int8_t* HWY_RESTRICT values, size_t pieces, size_t piece, int min_value, int max_value,
+                uint8_t* HWY_RESTRICT flags) {
+  ReportThisTarget();
+  const hn::CappedTag<int8_t, 64> d;
+  const size_t N = hn::Lanes(d);
+  const auto low = hn::Set(d, static_cast<int8_t>(min_value)), high = hn::Set(d, static_cast<int8_t>(max_value));
+  for (size_t p = 0; p < pieces; ++p) {
+    const int8_t* HWY_RESTRICT v = values + p * piece;
+    auto outside = hn::Zero(d), any = hn::Zero(d);
+    size_t i = 0;
+    for (; i + N <= piece; i += N) {
+      const auto x = hn::LoadU(d, v + i);
+      outside = hn::Or(outside, hn::VecFromMask(d, hn::Or(hn::Lt(x, low), hn::Gt(x, high))));
+      any = hn::Or(any, x);
+    }
+    unsigned f = (hn::AllTrue(d, hn::Eq(outside, hn::Zero(d))) ? 0u : kRepackOutside) |
+                 (hn::AllTrue(d, hn::Eq(any, hn::Zero(d))) ? 0u : kRepackNonzero);
+    for (; i < piece; ++i) {  // pieces narrower than the lanes
+      f |= (v[i] < min_value || v[i] > max_value ? kRepackOutside : 0u) | (v[i] != 0 ? kRepackNonzero : 0u);
+    }
+    flags[p] = static_cast<uint8_t>(f);
+  }
+}
+
+// Byte-to-byte re-pack (formats/ternary_codes.h): each source byte's target
+// byte and flags are the OR of a lookup per nibble, 16-entry tables in
+// every 128-bit block. kWrite / kCheck: store the target bytes / the flags.
+template <bool kWrite, bool kCheck>
+void RepackGroups(const ByteRepack& r, const uint8_t* HWY_RESTRICT in, size_t first, size_t count,
+                  uint8_t* HWY_RESTRICT out, uint8_t* HWY_RESTRICT flags) {
+  const Layout& src = GetLayout(r.src);
+  const Layout& dst = GetLayout(r.dst);
+  RepackCursor from(src, r.group_bytes, first), to(dst, r.group_bytes, first);
+#if HWY_TARGET != HWY_SCALAR  // one lane: no table in a vector
+  const hn::CappedTag<uint8_t, 64> d;
+  const size_t N = hn::Lanes(d);
+  const auto low = hn::LoadDup128(d, r.low), high = hn::LoadDup128(d, r.high);
+  const auto low_flags = hn::LoadDup128(d, r.low_flags), high_flags = hn::LoadDup128(d, r.high_flags);
+  const auto nibble = hn::Set(d, uint8_t{0x0F});
+#endif
+  for (size_t g = 0; g < count; ++g, from.Next(), to.Next()) {
+    const uint8_t* HWY_RESTRICT src_bytes = in + from.offset();
+    uint8_t* HWY_RESTRICT dst_bytes = kWrite ? out + to.offset() : nullptr;
+    size_t b = 0;
+    unsigned group_flags = 0;
+#if HWY_TARGET != HWY_SCALAR
+    auto any = hn::Zero(d);
+    for (; b + N <= r.group_bytes; b += N) {
+      const auto bytes = hn::LoadU(d, src_bytes + b);
+      const auto lo = hn::And(bytes, nibble), hi = hn::ShiftRight<4>(bytes);
+      if (kWrite) hn::StoreU(hn::Or(hn::TableLookupBytes(low, lo), hn::TableLookupBytes(high, hi)), d, dst_bytes + b);
+      if (kCheck) any = hn::Or(any, hn::Or(hn::TableLookupBytes(low_flags, lo), hn::TableLookupBytes(high_flags, hi)));
+    }
+    if (kCheck) {
+      group_flags = (hn::AllFalse(d, hn::TestBit(any, hn::Set(d, kRepackOutside))) ? 0u : kRepackOutside) |
+                    (hn::AllFalse(d, hn::TestBit(any, hn::Set(d, kRepackNonzero))) ? 0u : kRepackNonzero);
+    }
+#endif
+    for (; b < r.group_bytes; ++b) {  // groups narrower than the lanes
+      const unsigned lo = src_bytes[b] & 0x0Fu, hi = src_bytes[b] >> 4;
+      if (kWrite) dst_bytes[b] = static_cast<uint8_t>(r.low[lo] | r.high[hi]);
+      group_flags |= r.low_flags[lo] | r.high_flags[hi];
+    }
+    if (kCheck) flags[g] = static_cast<uint8_t>(group_flags);
+  }
+}
+
+void RepackBytes(const ByteRepack& r, const uint8_t* HWY_RESTRICT in, size_t first, size_t count,
+                 uint8_t* HWY_RESTRICT out, uint8_t* HWY_RESTRICT flags) {
+  ReportThisTarget();
+  if (out != nullptr && flags != nullptr) {
+    RepackGroups<true, true>(r, in, first, count, out, flags);
+  } else if (out != nullptr) {
+    RepackGroups<true, false>(r, in, first, count, out, flags);
+  } else {
+    RepackGroups<false, true>(r, in, first, count, out, flags);
+  }
+}
+
 }  // namespace
 }  // namespace HWY_NAMESPACE
 }  // namespace bitnet
@@ -224,10 +303,14 @@ namespace bitnet {
 
 HWY_EXPORT(UnpackValues);
 HWY_EXPORT(PackValues);
+HWY_EXPORT(ValueFlags);
+HWY_EXPORT(RepackBytes);
 
 void HwyCodeKernels(int64_t hwy_target, TensorKernels* k) {
   k->unpack_values = HwyTableEntry(HWY_DISPATCH_TABLE(UnpackValues), hwy_target);
   k->pack_values = HwyTableEntry(HWY_DISPATCH_TABLE(PackValues), hwy_target);
+  k->value_flags = HwyTableEntry(HWY_DISPATCH_TABLE(ValueFlags), hwy_target);
+  k->repack_bytes = HwyTableEntry(HWY_DISPATCH_TABLE(RepackBytes), hwy_target);
 }
 
 }  // namespace bitnet

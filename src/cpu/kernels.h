@@ -9,6 +9,7 @@
 #include "formats/formats.h"
 #include "formats/absmean.h"
 #include "formats/layouts.h"
+#include "formats/ternary_codes.h"
 
 namespace bitnet {
 
@@ -50,6 +51,16 @@ struct TensorKernels {
   // code - code_offset of nblocks blocks, and the code bytes from values.
   void (*unpack_values)(LayoutId id, const uint8_t* blocks, size_t nblocks, int8_t* values);
   void (*pack_values)(LayoutId id, const int8_t* values, size_t nblocks, uint8_t* blocks);
+  // kRepack* flags of each of `pieces` runs of `piece` values: any outside
+  // [min_value, max_value], any non-zero.
+  void (*value_flags)(const int8_t* values, size_t pieces, size_t piece, int min_value, int max_value,
+                      uint8_t* flags);
+  // Two-bit layouts re-packed byte by byte (formats/ternary_codes.h): groups
+  // [first, first + count) of tensor `in` into the same groups of tensor
+  // `out`, each group's kRepack* flags in flags[0..count); either output
+  // may be nullptr (not both).
+  void (*repack_bytes)(const ByteRepack& r, const uint8_t* in, size_t first, size_t count, uint8_t* out,
+                       uint8_t* flags);
   // bitnet.cpp's int8 activations, one row.
   void (*i8s_row)(const float* x, size_t n, int8_t* q, float* scale, int32_t* sum);
 };
@@ -78,7 +89,8 @@ extern const TensorKernels kReferenceTensorKernels;
 // compiled): encode_blocks, decode_blocks (cpu/ggml_hwy.cc); i2s_encode,
 // i2s_decode, i8s_row (cpu/bitnet_cpp_hwy.cc); abs_scan_chunk,
 // ternarize, ternary_values (cpu/absmean_hwy.cc); to_float, from_float
-// (cpu/half_hwy.cc); unpack_values, pack_values (cpu/codes_hwy.cc).
+// (cpu/half_hwy.cc); unpack_values, pack_values, value_flags, repack_bytes
+// (cpu/codes_hwy.cc).
 void HwyGgmlKernels(int64_t hwy_target, TensorKernels* k);
 void HwyBitnetCppKernels(int64_t hwy_target, TensorKernels* k);
 void HwyAbsmeanKernels(int64_t hwy_target, TensorKernels* k);

@@ -68,6 +68,35 @@ void PackValues(LayoutId id, const int8_t* values, size_t nblocks, uint8_t* bloc
   PackBlockValues(GetLayout(id), values, nblocks, blocks);
 }
 
+void ValueFlags(const int8_t* values, size_t pieces, size_t piece, int min_value, int max_value,
+                uint8_t* flags) {
+  for (size_t p = 0; p < pieces; ++p) {
+    flags[p] = 0;
+    for (size_t i = p * piece; i < (p + 1) * piece; ++i) {
+      if (values[i] < min_value || values[i] > max_value) flags[p] |= kRepackOutside;
+      if (values[i] != 0) flags[p] |= kRepackNonzero;
+    }
+  }
+}
+
+void RepackBytes(const ByteRepack& r, const uint8_t* in, size_t first, size_t count, uint8_t* out,
+                 uint8_t* flags) {
+  const Layout& src = GetLayout(r.src);
+  const Layout& dst = GetLayout(r.dst);
+  for (size_t g = 0; g < count; ++g) {
+    const uint8_t* from = in + RepackGroupOffset(src, r.group_bytes, first + g);
+    uint8_t* to = out != nullptr ? out + RepackGroupOffset(dst, r.group_bytes, first + g) : nullptr;
+    uint8_t group_flags = 0;
+    for (size_t b = 0; b < r.group_bytes; ++b) {
+      uint8_t byte_flags = 0;
+      const uint8_t byte = RepackByte(src, dst, from[b], &byte_flags);
+      if (to != nullptr) to[b] = byte;
+      group_flags |= byte_flags;
+    }
+    if (flags != nullptr) flags[g] = group_flags;
+  }
+}
+
 }  // namespace
 
 // Each entry reports REFERENCE as it runs (cpu/target_list.h).
@@ -83,6 +112,8 @@ const TensorKernels kReferenceTensorKernels = {
     ReportingReference<ReferenceFromFloat>::Run,
     ReportingReference<UnpackValues>::Run,
     ReportingReference<PackValues>::Run,
+    ReportingReference<ValueFlags>::Run,
+    ReportingReference<RepackBytes>::Run,
     ReportingReference<QuantizeI8SRow>::Run,
 };
 

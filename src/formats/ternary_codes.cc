@@ -27,4 +27,74 @@ void PackBlockValues(const Layout& l, const int8_t* values, size_t nblocks, uint
   }
 }
 
+namespace {
+
+unsigned FieldShift(const CodeMap& m, unsigned field) { return m.msb_first ? 6 - 2 * field : 2 * field; }
+
+bool PerBlockOrTensor(const Layout& l) {
+  return l.scale == ScaleKind::kBlockF16 || l.scale == ScaleKind::kTensorF32;
+}
+
+int64_t RepackGroupElements(const Layout& src, const Layout& dst) {
+  if (src.scale == ScaleKind::kBlockF16) return src.block_elements;
+  if (dst.scale == ScaleKind::kBlockF16) return dst.block_elements;
+  return src.block_elements > dst.block_elements ? src.block_elements : dst.block_elements;
+}
+
+// A side's blocks either hold whole groups or are codes only (contiguous).
+bool TilesGroups(const Layout& l, int64_t group) {
+  const bool codes_only = l.block_bytes * 4 == static_cast<size_t>(l.block_elements) && l.codes.codes_offset == 0;
+  return l.block_elements % group == 0 || codes_only;
+}
+
+// Field f of a source byte holding `code`: its bits in the target byte,
+// and the field's kRepack* flags.
+uint8_t RepackField(const Layout& src, const Layout& dst, unsigned f, unsigned code, uint8_t* flags) {
+  const int value = static_cast<int>(code) - src.code_offset;
+  const bool outside = value < -dst.code_offset || value > dst.code_max - dst.code_offset;
+  *flags |= static_cast<uint8_t>((outside ? kRepackOutside : 0) | (value != 0 ? kRepackNonzero : 0));
+  return static_cast<uint8_t>((static_cast<unsigned>(value + dst.code_offset) & 3u) << FieldShift(dst.codes, f));
+}
+
+}  // namespace
+
+bool CanRepackBytes(const Layout& src, const Layout& dst) {
+  if (src.codes.kind != CodeMapKind::kTwoBit || dst.codes.kind != CodeMapKind::kTwoBit ||
+      src.codes.run != dst.codes.run || !PerBlockOrTensor(src) || !PerBlockOrTensor(dst)) {
+    return false;
+  }
+  const int64_t byte_set = 4 * static_cast<int64_t>(src.codes.run);  // elements of run bytes
+  if (src.block_elements % byte_set != 0 || dst.block_elements % byte_set != 0) return false;
+  if (src.scale == ScaleKind::kBlockF16 && dst.scale == ScaleKind::kBlockF16 &&
+      src.block_elements != dst.block_elements) {
+    return false;  // a group would need several scales of one side
+  }
+  const int64_t group = RepackGroupElements(src, dst);
+  return TilesGroups(src, group) && TilesGroups(dst, group);
+}
+
+uint8_t RepackByte(const Layout& src, const Layout& dst, uint8_t byte, uint8_t* flags) {
+  *flags = 0;
+  unsigned out = 0;
+  for (unsigned f = 0; f < 4; ++f) out |= RepackField(src, dst, f, (byte >> FieldShift(src.codes, f)) & 3u, flags);
+  return static_cast<uint8_t>(out);
+}
+
+ByteRepack MakeByteRepack(const Layout& src, const Layout& dst) {
+  ByteRepack r{};
+  r.src = src.id;
+  r.dst = dst.id;
+  r.group_bytes = static_cast<size_t>(RepackGroupElements(src, dst)) / 4;
+  // A nibble's entry: the fields whose source bits lie in it.
+  for (unsigned nibble = 0; nibble < 16; ++nibble) {
+    for (unsigned f = 0; f < 4; ++f) {
+      const unsigned shift = FieldShift(src.codes, f);
+      const bool high = shift >= 4;
+      (high ? r.high : r.low)[nibble] |=
+          RepackField(src, dst, f, (nibble >> (shift % 4)) & 3u, high ? &r.high_flags[nibble] : &r.low_flags[nibble]);
+    }
+  }
+  return r;
+}
+
 }  // namespace bitnet

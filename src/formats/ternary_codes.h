@@ -115,6 +115,66 @@ void PackBlockCodes(const Layout& l, const uint8_t* codes, uint8_t* block);
 void UnpackBlockValues(const Layout& l, const uint8_t* blocks, size_t nblocks, int8_t* values);
 void PackBlockValues(const Layout& l, const int8_t* values, size_t nblocks, uint8_t* blocks);
 
+// Two kTwoBit layouts with the same run keep the same four elements in each
+// code byte and their code bytes in the same order, block after block: a
+// transcode between them maps every code byte on its own, moving its four
+// fields and re-coding each (I2_S <-> TQ2_0 reverses the fields). The work
+// goes in groups of code bytes with one scale on each side: the block of
+// the side with per-block scales.
+inline constexpr uint8_t kRepackOutside = 1;  // a value the target cannot hold
+inline constexpr uint8_t kRepackNonzero = 2;  // a non-zero value
+struct ByteRepack {
+  LayoutId src, dst;
+  size_t group_bytes;  // code bytes per group
+  // Per nibble of a source byte (two fields): the target byte's bits of
+  // those fields and their kRepack* flags. A byte maps to the OR of its
+  // two nibbles' entries.
+  uint8_t low[16], high[16], low_flags[16], high_flags[16];
+};
+bool CanRepackBytes(const Layout& src, const Layout& dst);
+ByteRepack MakeByteRepack(const Layout& src, const Layout& dst);
+// The target byte of one source code byte, field by field through both
+// layouts' CodeMaps, and its kRepack* flags: the rule the tables hold.
+uint8_t RepackByte(const Layout& src, const Layout& dst, uint8_t byte, uint8_t* flags);
+
+// Where group g's code bytes start in a tensor of layout l. A group larger
+// than l's block spans several blocks of codes only (CanRepackBytes).
+inline size_t RepackGroupOffset(const Layout& l, size_t group_bytes, size_t g) {
+  const size_t block_code_bytes = static_cast<size_t>(l.block_elements) / 4;
+  if (block_code_bytes < group_bytes) return g * group_bytes;
+  const size_t per_block = block_code_bytes / group_bytes;
+  return g / per_block * l.block_bytes + l.codes.codes_offset + g % per_block * group_bytes;
+}
+
+// The same walk one group after the next, without a division per group.
+class RepackCursor {
+ public:
+  RepackCursor(const Layout& l, size_t group_bytes, size_t g)
+      : offset_(RepackGroupOffset(l, group_bytes, g)), group_bytes_(group_bytes) {
+    const size_t block_code_bytes = static_cast<size_t>(l.block_elements) / 4;
+    if (block_code_bytes >= group_bytes) {
+      per_block_ = block_code_bytes / group_bytes;
+      in_block_ = g % per_block_;
+      gap_ = l.block_bytes - block_code_bytes;
+    }
+  }
+  size_t offset() const { return offset_; }
+  void Next() {
+    offset_ += group_bytes_;
+    if (per_block_ != 0 && ++in_block_ == per_block_) {
+      in_block_ = 0;
+      offset_ += gap_;
+    }
+  }
+
+ private:
+  size_t offset_;
+  size_t group_bytes_;
+  size_t per_block_ = 0;  // 0: codes only, contiguous
+  size_t in_block_ = 0;
+  size_t gap_ = 0;        // bytes between one block's codes and the next's
+};
+
 }  // namespace bitnet
 
 #endif  // BITNET_FORMATS_TERNARY_CODES_H_

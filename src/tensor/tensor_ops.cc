@@ -486,6 +486,13 @@ class CodeReader {
     const size_t count = l_.scale == ScaleKind::kTensorF32 || l_.scale == ScaleKind::kTensorF32Divisor
                              ? 1 : parts_.num_blocks;
     for (size_t b = 0; b < count; ++b) {
+      if (l_.scale == ScaleKind::kBlockF16) {  // the bits: a conversion per block costs more than the rest
+        uint16_t h;
+        memcpy(&h, base_ + b * l_.block_bytes + l_.scale_offset, sizeof h);
+        if ((h & 0x7C00u) != 0x7C00u) continue;
+        *bad_scale_element = b * block_;
+        return false;
+      }
       const float stored = l_.scale == ScaleKind::kTensorF32Divisor ? 1.0f / Scale(0) : Scale(b * block_);
       if (!std::isfinite(stored) || (l_.scale == ScaleKind::kTensorF32Divisor && stored == 0.0f)) {
         *bad_scale_element = b * block_;
@@ -565,9 +572,11 @@ float BlockScale(const Layout& l, const uint8_t* base, size_t n, size_t element)
   return HalfToFloat(h);
 }
 
-// The transcode between the model-file block layouts, a step of whole
-// blocks at a time: a pass that checks values and scales (writing
-// nothing), then a pass that re-packs codes and writes the scales.
+// The transcode between the model-file block layouts through int8 values,
+// a step of whole blocks at a time: a pass that checks values and scales
+// (writing nothing), then a pass that re-packs codes and writes the scales.
+// It serves the pairs whose code bytes do not map one to one, and says
+// what is wrong where RepackTranscode finds a problem.
 int TranscodeBlocks(const TensorJob& job, const Layout& dst, uint8_t* out, const Layout& src,
                     const uint8_t* in, size_t n) {
   const TensorKernels& k = *job.kernels->tensor;
@@ -582,44 +591,41 @@ int TranscodeBlocks(const TensorJob& job, const Layout& dst, uint8_t* out, const
   // per-tensor target gets one entry per step, merged after.
   std::vector<float> alpha(per_tensor ? steps : groups, NAN);
   std::vector<StepFinding> findings(steps);
-  Workers workers(job.threads, kStep / 4);  // int8 values live in a float buffer
+  // Pieces: runs of elements inside one source block and one target group
+  // (block sizes are powers of two), each flagged by a kernel; each piece's
+  // values are reduced before any scale is compared.
+  const size_t piece = per_tensor ? src_block : std::min(src_block, dst_block);
+  Workers workers(job.threads, kStep / 4);  // int8 values, piece flags: float buffers
   if (!workers.ok()) return OutOfMemory(kStep / 4);
   workers.Run(steps, [&](Scratch& s, size_t b, size_t e) {
     int8_t* v = reinterpret_cast<int8_t*>(s.a.data());
+    uint8_t* piece_flags = reinterpret_cast<uint8_t*>(s.b.data());
     for (size_t t = b; t < e; ++t) {
       const size_t first = t * kStep;
       const size_t count = n - first < kStep ? n - first : kStep;
       k.unpack_values(src.id, in + first / src_block * src.block_bytes, count / src_block, v);
+      k.value_flags(v, count / piece, piece, min_value, max_value, piece_flags);
       StepFinding& f = findings[t];
-      // A source block at a time (one scale), split where target groups
-      // end; each piece's values are reduced before any scale is compared.
-      for (size_t sb = 0; sb < count; sb += src_block) {
-        const float scale = BlockScale(src, in, n, first + sb);
-        for (size_t lo = sb; lo < sb + src_block;) {
-          const size_t g = per_tensor ? t : (first + lo) / group;
-          const size_t hi = per_tensor ? sb + src_block
-                                       : std::min(sb + src_block, (g + 1) * group - first);
-          bool nonzero = false, outside = false;
-          for (size_t i = lo; i < hi; ++i) {
-            nonzero |= v[i] != 0;
-            outside |= v[i] < min_value || v[i] > max_value;
-          }
-          if (outside && f.bad_value_at == SIZE_MAX) {
+      for (size_t p = 0; p < count / piece; ++p) {
+        const size_t lo = p * piece;
+        const size_t g = per_tensor ? t : (first + lo) / group;
+        if ((piece_flags[p] & kRepackOutside) != 0) {
+          if (f.bad_value_at == SIZE_MAX) {
             size_t i = lo;
             while (v[i] >= min_value && v[i] <= max_value) ++i;
             f.bad_value_at = first + i;
             f.bad_value = v[i];  // NOLINT(bugprone-signed-char-misuse,cert-str34-c): int8 values, signed by design
           }
-          if (nonzero && !outside) {
-            if (std::isnan(alpha[g])) {
-              alpha[g] = scale;
-            } else if (alpha[g] != scale && f.disagreement_at == SIZE_MAX) {
-              f.disagreement_at = (first + lo) / group * group;
-              f.disagreement[0] = alpha[g];
-              f.disagreement[1] = scale;
-            }
-          }
-          lo = hi;
+          continue;
+        }
+        if ((piece_flags[p] & kRepackNonzero) == 0) continue;
+        const float scale = BlockScale(src, in, n, first + lo);
+        if (std::isnan(alpha[g])) {
+          alpha[g] = scale;
+        } else if (alpha[g] != scale && f.disagreement_at == SIZE_MAX) {
+          f.disagreement_at = (first + lo) / group * group;
+          f.disagreement[0] = alpha[g];
+          f.disagreement[1] = scale;
         }
       }
     }
@@ -689,6 +695,92 @@ int TranscodeBlocks(const TensorJob& job, const Layout& dst, uint8_t* out, const
   return BITNET_OK;
 }
 
+// The transcode between two-bit layouts whose code bytes map one to one
+// (formats/ternary_codes.h): a checking pass over the source's bytes, then
+// the re-packing pass, each a byte-level kernel over groups split between
+// the threads. Returns false, having written nothing, when the checks find
+// anything to report (a value the target cannot hold, scales that do not
+// agree or that the target cannot hold): TranscodeBlocks then says which.
+bool RepackTranscode(const TensorJob& job, const Layout& dst, uint8_t* out, const Layout& src,
+                     const uint8_t* in, size_t n) {
+  const TensorKernels& k = *job.kernels->tensor;
+  const ByteRepack r = MakeByteRepack(src, dst);
+  const size_t groups = n / 4 / r.group_bytes;
+  const bool src_blocks = src.scale == ScaleKind::kBlockF16;  // else one tensor scale
+  const bool dst_blocks = dst.scale == ScaleKind::kBlockF16;
+  const bool unit = (job.flags & BITNET_TENSOR_UNIT_SCALE) != 0;
+  // Per-block source scales must agree when the target has one scale.
+  const bool agree = src_blocks && !dst_blocks;
+  if (groups * r.group_bytes * 4 != n) return false;
+  // A per-block source's scale bits of group g (its block is the group).
+  const auto scale_bits = [&](size_t g) {
+    uint16_t h;
+    memcpy(&h, in + g * src.block_bytes + src.scale_offset, sizeof h);
+    return h;
+  };
+  std::vector<uint8_t> flags(groups);
+  struct Part {
+    bool ok = true;       // no value outside the target, scales agree
+    bool nonzero = false;
+    uint16_t bits = 0;    // the non-zero groups' source scale bits (agree)
+  };
+  const size_t parts = std::min<size_t>(static_cast<size_t>(job.threads), groups);
+  std::vector<Part> found(parts);
+  const auto range = [&](size_t p) { return std::pair<size_t, size_t>{groups * p / parts, groups * (p + 1) / parts}; };
+  ParallelFor(parts, parts, [&](size_t, size_t begin, size_t end) {
+    for (size_t p = begin; p < end; ++p) {
+      const auto [first, last] = range(p);
+      k.repack_bytes(r, in, first, last - first, nullptr, flags.data() + first);
+      Part& f = found[p];
+      for (size_t g = first; g < last; ++g) {
+        if (flags[g] & kRepackOutside) {
+          f.ok = false;
+          break;
+        }
+        if (!(flags[g] & kRepackNonzero)) continue;
+        if (agree) {  // bits, not values: +0 and -0 go to TranscodeBlocks
+          const uint16_t h = scale_bits(g);
+          if (f.nonzero && h != f.bits) {
+            f.ok = false;
+            break;
+          }
+          f.bits = h;
+        }
+        f.nonzero = true;
+      }
+    }
+  });
+  bool nonzero = false;
+  uint16_t bits = 0;
+  for (const Part& f : found) {
+    if (!f.ok || (agree && nonzero && f.nonzero && f.bits != bits)) return false;
+    if (f.nonzero && !nonzero) bits = f.bits;
+    nonzero = nonzero || f.nonzero;
+  }
+  // A per-block source keeps every block's own scale in a per-block target
+  // (same blocks); otherwise one scale serves the tensor.
+  const float alpha = src_blocks ? HalfToFloat(bits) : BlockScale(src, in, n, 0);
+  const float stored = unit ? 1.0f : alpha;
+  const uint16_t half = FloatToHalf(stored);
+  if (dst_blocks && !src_blocks && nonzero && HalfToFloat(half) != stored &&
+      (job.flags & BITNET_TENSOR_ALLOW_SCALE_ROUNDING) == 0) {
+    return false;
+  }
+  ParallelFor(parts, parts, [&](size_t, size_t begin, size_t end) {
+    for (size_t p = begin; p < end; ++p) {
+      const auto [first, last] = range(p);
+      k.repack_bytes(r, in, first, last - first, out, nullptr);
+      if (!dst_blocks) continue;
+      for (size_t g = first; g < last; ++g) {
+        const uint16_t h = !(flags[g] & kRepackNonzero) ? 0 : src_blocks && !unit ? scale_bits(g) : half;
+        memcpy(out + g * dst.block_bytes + dst.scale_offset, &h, sizeof h);
+      }
+    }
+  });
+  if (!dst_blocks) WriteI2STail(nonzero ? stored : 0.0f, out + n / 4);
+  return true;
+}
+
 }  // namespace
 
 int TensorTranscode(const TensorJob& job, const Layout& dst, void* out, const Layout& src,
@@ -702,6 +794,7 @@ int TensorTranscode(const TensorJob& job, const Layout& dst, void* out, const La
                 "keeps values, which such a scale does not define", src.name, bad);
   }
   if (n > 0 && IsTernaryBlockLayout(src.id) && IsTernaryBlockLayout(dst.id)) {
+    if (CanRepackBytes(src, dst) && RepackTranscode(job, dst, Bytes(out), src, Bytes(in), n)) return BITNET_OK;
     return TranscodeBlocks(job, dst, Bytes(out), src, Bytes(in), n);
   }
   // HF_BITNET and BitNet-rs's layout: element by element (conversion
