@@ -17,7 +17,9 @@ tools/setup_debian.sh clang
 [ "${BITNET_SKIP_HARDENING:-0}" = 1 ] || tools/test_hardening.sh
 
 BUILD=${BITNET_BUILD_DIR:-build}
-cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release
+# With libbitnet_quant.a: the consumers test links it too, and tools/test_rust.sh
+# its `static` feature.
+cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DBITNET_BUILD_STATIC=ON
 cmake --build "$BUILD"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

@@ -26,8 +26,13 @@ cargo_is_recent || RUST_PACKAGES+=(cargo-web)
 tools/setup_debian.sh "${RUST_PACKAGES[@]}"
 
 BUILD=${BITNET_BUILD_DIR:-build}
-[ -e "$BUILD/build.ninja" ] || cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release
-cmake --build "$BUILD" --target bitnet_quant
+# libbitnet_quant.a too (BITNET_BUILD_STATIC), for the `static` feature.
+if [ ! -e "$BUILD/build.ninja" ]; then
+  cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DBITNET_BUILD_STATIC=ON
+elif ! grep -qx 'BITNET_BUILD_STATIC:BOOL=ON' "$BUILD/CMakeCache.txt"; then
+  cmake -S . -B "$BUILD" -DBITNET_BUILD_STATIC=ON
+fi
+cmake --build "$BUILD" --target bitnet_quant bitnet_quant_static
 
 export BITNET_QUANT_DIR
 BITNET_QUANT_DIR=$(cd "$BUILD" && pwd)
@@ -41,12 +46,30 @@ mkdir -p "$CARGO_HOME"
 cp tools/cargo-debian-offline.toml "$CARGO_HOME/config.toml"
 
 cd rust_crossval
+
+# Runs tests/linkage.rs linked with libbitnet_quant.a (the `static` feature,
+# cargo arguments in "$@"): its code must run from the executable, which
+# must not need libbitnet_quant.so.
+test_static_linking() {
+  cargo test --quiet -p bitnet-quant --test linkage "$@"
+  local exe
+  exe=$(cargo test --quiet -p bitnet-quant --test linkage --no-run --message-format=json "$@" |
+        sed -n 's/.*"executable":"\([^"]*\)".*/\1/p')
+  [ -x "$exe" ] || { echo "test_rust: no linkage test executable" >&2; exit 1; }
+  if readelf -d "$exe" | grep NEEDED | grep libbitnet_quant; then
+    echo "test_rust: $exe, linked statically, needs libbitnet_quant.so" >&2
+    exit 1
+  fi
+  echo "test_rust: $exe needs no libbitnet_quant.so"
+}
 # BITNET_RUST_STEPS=crossval (tools/demo.sh) runs only the cross-validation.
 if [ "${BITNET_RUST_STEPS:-all}" != crossval ]; then
   # Tests, examples and binaries have an rpath to the library; doctests
   # (rustdoc links them) find it through the loader's path.
   LD_LIBRARY_PATH="$BITNET_QUANT_DIR${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" cargo test --workspace
   cargo run --quiet --example quantize_gguf_tensor
+  # libbitnet_quant.a of the build directory (its Libs.private).
+  test_static_linking --features static --target-dir target/static
   RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
   cargo fmt --all --check
   # clippy where the toolchain has it (rustup's does; Debian 12's cargo-web not).
@@ -57,10 +80,14 @@ if [ "${BITNET_RUST_STEPS:-all}" != crossval ]; then
     exit 1
   fi
   # With no library at all the crates still check; with `bundled` they
-  # build the library from this repository (CMake) and pass the tensor tests.
+  # build the library from this repository (CMake), here the static one
+  # found through its installed .pc (pkg-config --static), and pass the
+  # tensor tests.
   env -u BITNET_QUANT_DIR PKG_CONFIG_PATH=/nonexistent PKG_CONFIG_LIBDIR=/nonexistent \
     cargo check --quiet -p bitnet-quant --target-dir target/without-library
   env -u BITNET_QUANT_DIR PKG_CONFIG_PATH=/nonexistent PKG_CONFIG_LIBDIR=/nonexistent \
-    cargo test --quiet -p bitnet-quant --features bundled --test tensor_api --target-dir target/bundled
+    cargo test --quiet -p bitnet-quant --features bundled,static --test tensor_api --target-dir target/bundled
+  (unset BITNET_QUANT_DIR; export PKG_CONFIG_PATH=/nonexistent PKG_CONFIG_LIBDIR=/nonexistent
+   test_static_linking --features bundled,static --target-dir target/bundled)
 fi
 cargo run --release --bin crossval -- --random-cases 300 --json target/crossval.json

@@ -30,6 +30,26 @@ libdir=$(pkg-config --variable=libdir bitnet_quant)
   $(pkg-config --cflags --libs bitnet_quant) -Wl,-rpath,"$libdir"
 "${emulator[@]}" "$work/consumer_pkgconfig"
 
+# A build with BITNET_BUILD_STATIC installs libbitnet_quant.a: its consumers
+# must run without libbitnet_quant.so.
+static=false
+[ ! -e "$libdir/libbitnet_quant.a" ] || static=true
+not_dynamic() {
+  if readelf -d "$1" | grep NEEDED | grep libbitnet_quant; then
+    echo "$1 is linked with libbitnet_quant.a but needs libbitnet_quant.so"
+    exit 1
+  fi
+}
+if $static; then
+  echo "== pkg-config --static consumer"
+  # shellcheck disable=SC2046,SC2086
+  "$cc" $cflags -o "$work/consumer_pkgconfig_static" "$here/consumer.c" \
+    $(pkg-config --cflags bitnet_quant) "$libdir/libbitnet_quant.a" \
+    $(pkg-config --static --libs bitnet_quant | sed "s/-lbitnet_quant\b//")
+  not_dynamic "$work/consumer_pkgconfig_static"
+  "${emulator[@]}" "$work/consumer_pkgconfig_static"
+fi
+
 echo "== find_package consumer"
 cross=()
 # The toolchain file searches packages only below CMAKE_FIND_ROOT_PATH:
@@ -40,3 +60,8 @@ cross=()
   -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF > "$work/configure.log"
 "$cmake" --build "$work/cmake-build" > "$work/build.log"
 "${emulator[@]}" "$work/cmake-build/consumer"
+if $static; then
+  [ -e "$work/cmake-build/consumer_static" ] || { echo "no BitnetQuant::bitnet_quant_static target"; exit 1; }
+  not_dynamic "$work/cmake-build/consumer_static"
+  "${emulator[@]}" "$work/cmake-build/consumer_static"
+fi

@@ -12,6 +12,12 @@ fn main() {
         }
     }
     println!("cargo:rustc-env=BITNET_QUANT_LIBDIR={libdir}");
+    // tests/linkage.rs checks that the code runs from the file chosen.
+    let linking = match std::env::var("DEP_BITNET_QUANT_STATIC").as_deref() {
+        Ok("true") => "static",
+        _ => "shared",
+    };
+    println!("cargo:rustc-env=BITNET_QUANT_LINKING={linking}");
 
     let readme = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap()).join("../../README.md");
     println!("cargo:rerun-if-changed={}", readme.display());

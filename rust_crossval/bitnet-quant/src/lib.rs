@@ -26,9 +26,11 @@
 //! ```
 use std::ffi::{CStr, CString, OsStr};
 use std::fmt;
+use std::marker::PhantomData;
 use std::os::raw::{c_char, c_int, c_void};
 use std::path::PathBuf;
-use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::sync::{Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::thread::{self, ThreadId};
 
 pub use bitnet_quant_sys as sys;
 pub use half::{bf16, f16};
@@ -273,9 +275,8 @@ pub struct DeviceQuantizeBuffers {
 /// libbitnet_quant, linked or loaded.
 pub struct Library {
     functions: sys::Functions,
-    /// The process-wide target this `Library` last set (AUTO at first);
-    /// held by a [`CpuTargetGuard`] while it lives.
-    process_target: Mutex<CpuTarget>,
+    /// Who may change the process-wide target now, and the live guards.
+    target_lock: TargetLock,
     // Declared last: dropped (dlclose) after nothing can use the pointers.
     _handle: Option<libloading::Library>,
 }
@@ -298,7 +299,7 @@ impl Library {
         static LINKED: OnceLock<Library> = OnceLock::new();
         LINKED.get_or_init(|| Library {
             functions: sys::Functions::linked(),
-            process_target: Mutex::new(CpuTarget::AUTO),
+            target_lock: TargetLock::default(),
             _handle: None,
         })
     }
@@ -318,7 +319,7 @@ impl Library {
         // The pointers live in `Library` next to `handle`, which keeps the
         // library loaded.
         let functions = sys::Functions::from_library(&handle)?;
-        Ok(Library { functions, process_target: Mutex::new(CpuTarget::AUTO), _handle: Some(handle) })
+        Ok(Library { functions, target_lock: TargetLock::default(), _handle: Some(handle) })
     }
 
     /// What to pass to [`Library::load`]: `$BITNET_QUANT_LIBRARY`, else the
@@ -393,18 +394,40 @@ impl Library {
     }
 
     /// Sets the process-wide target until the guard is dropped (also on
-    /// panic), which restores the one before. Other threads see it at once,
-    /// and other guards of this `Library` wait for this one (a second guard
-    /// on the same thread while one lives would wait forever); prefer
-    /// `Options::cpu_target` or `TensorOptions::cpu_target` per call. For
-    /// the functions that take no options (`bitnet_cpp_*`, the fixed-format
-    /// entry points).
+    /// panic), which restores the one before. For the functions that take
+    /// no options (`bitnet_cpp_*`, the fixed-format entry points); elsewhere
+    /// prefer `Options::cpu_target` or `TensorOptions::cpu_target` per call.
+    ///
+    /// Other threads see the target at once. Guards nest on one thread: a
+    /// guard taken while another of this `Library` lives on the same thread
+    /// overrides it, and dropping the inner one gives the outer target back.
+    /// Guards of other threads wait until every guard of this thread is
+    /// gone. The target in force is always that of the newest live guard, so
+    /// a guard dropped before a newer one (out of order) changes nothing
+    /// until the newer one goes too; with no guard left, the target is
+    /// `AUTO` again (the library's default, `BITNET_CPU_TARGET` included).
+    /// A guard cannot move to another thread:
+    ///
+    /// ```compile_fail
+    /// let guard = bitnet_quant::Library::linked().override_cpu_target(bitnet_quant::CpuTarget::REFERENCE)?;
+    /// std::thread::spawn(move || drop(guard));
+    /// # Ok::<(), bitnet_quant::Error>(())
+    /// ```
+    ///
+    /// A guard given to `std::mem::forget` keeps its target, and other
+    /// threads' guards wait forever, as with a forgotten `MutexGuard`.
     pub fn override_cpu_target(&self, target: CpuTarget) -> Result<CpuTargetGuard<'_>> {
-        let mut current = self.process_target.lock().unwrap_or_else(|poison| poison.into_inner());
-        let previous = *current;
+        let me = thread::current().id();
+        let mut state = self.target_lock.state();
+        while state.owner.is_some_and(|owner| owner != me) {
+            state = self.target_lock.released.wait(state).unwrap_or_else(PoisonError::into_inner);
+        }
         self.set_process_target(target)?;
-        *current = target;
-        Ok(CpuTargetGuard { library: self, previous, current })
+        state.owner = Some(me);
+        let id = state.next_id;
+        state.next_id += 1;
+        state.live.push((id, target));
+        Ok(CpuTargetGuard { library: self, id, target, _same_thread: PhantomData })
     }
 
     fn set_process_target(&self, target: CpuTarget) -> Result<()> {
@@ -770,28 +793,66 @@ impl Library {
     }
 }
 
+/// A reentrant lock over the process-wide target of one [`Library`]: one
+/// thread at a time holds it, with any number of guards.
+#[derive(Default)]
+struct TargetLock {
+    state: Mutex<TargetState>,
+    /// Notified when the owning thread's last guard is dropped.
+    released: Condvar,
+}
+
+#[derive(Default)]
+struct TargetState {
+    /// The thread whose guards are alive; `None` when there are none.
+    owner: Option<ThreadId>,
+    /// The live guards (id, target), oldest first; the last one is in force.
+    live: Vec<(u64, CpuTarget)>,
+    next_id: u64,
+}
+
+impl TargetLock {
+    fn state(&self) -> MutexGuard<'_, TargetState> {
+        // Held only for bookkeeping that cannot panic half-way.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
 /// The process-wide CPU target of a [`Library`], set by
 /// [`Library::override_cpu_target`]; dropping it restores the previous one.
+/// It stays on the thread that made it (not `Send`).
 #[must_use = "the target is restored when the guard is dropped"]
 pub struct CpuTargetGuard<'a> {
     library: &'a Library,
-    previous: CpuTarget,
-    current: MutexGuard<'a, CpuTarget>,
+    id: u64,
+    target: CpuTarget,
+    /// Not `Send` or `Sync`: the lock belongs to this thread.
+    _same_thread: PhantomData<*const ()>,
 }
 
 impl CpuTargetGuard<'_> {
     /// The target this guard set.
     pub fn target(&self) -> CpuTarget {
-        *self.current
+        self.target
     }
 }
 
 impl Drop for CpuTargetGuard<'_> {
     fn drop(&mut self) {
+        let lock = &self.library.target_lock;
+        let mut state = lock.state();
+        if let Some(position) = state.live.iter().position(|&(id, _)| id == self.id) {
+            state.live.remove(position);
+        }
+        let in_force = state.live.last().map_or(CpuTarget::AUTO, |&(_, target)| target);
         // Restoring a target that was accepted before cannot fail.
-        let restored = self.library.set_process_target(self.previous);
+        let restored = self.library.set_process_target(in_force);
         debug_assert!(restored.is_ok(), "{restored:?}");
-        *self.current = self.previous;
+        if state.live.is_empty() {
+            state.owner = None;
+            drop(state);
+            lock.released.notify_all();
+        }
     }
 }
 

@@ -131,24 +131,3 @@ fn absmean_ternarization_per_tensor_row_and_group() {
         assert!((t.alphas[0] as f64 - first_unit).abs() <= first_unit * 1e-6, "{grouping:?}");
     }
 }
-
-#[test]
-fn the_cpu_target_guard_restores_the_previous_target_also_on_panic() {
-    // The loaded copy: its process-wide target is its own.
-    let lib = common::loaded();
-    let auto = lib.cpu_target().unwrap();
-    {
-        let guard = lib.override_cpu_target(CpuTarget::REFERENCE).unwrap();
-        assert_eq!(guard.target(), CpuTarget::REFERENCE);
-        assert_eq!(lib.cpu_target().unwrap(), CpuTarget::REFERENCE);
-    }
-    assert_eq!(lib.cpu_target().unwrap(), auto);
-    let panicked = std::panic::catch_unwind(|| {
-        lib.with_cpu_target(CpuTarget::REFERENCE, || panic!("inside the override")).unwrap();
-    });
-    assert!(panicked.is_err());
-    assert_eq!(lib.cpu_target().unwrap(), auto, "restored after the panic");
-    let unsupported = CpuTarget(sys::BITNET_CPU_SVE2 << 1);
-    assert!(lib.override_cpu_target(unsupported).is_err());
-    assert_eq!(lib.cpu_target().unwrap(), auto);
-}
