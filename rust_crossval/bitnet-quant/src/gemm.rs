@@ -78,21 +78,13 @@ impl Library {
         let batch = x.len() / w.cols();
         output_len(w, batch, y)?;
         let raw = options.raw(E::TYPE)?;
+        let w = w.raw_source()?;
+        let (x, batch) = (x.as_ptr().cast::<f32>(), dim("batch", batch)?);
         // SAFETY: the tensor's bytes are exactly its size; x holds batch
         // rows of cols elements of E::TYPE (named in the options), y batch
         // rows of `rows` floats; the slices cannot overlap.
         let status = unsafe {
-            (self.functions.bitnet_gemm)(
-                w.tensor_type().raw(),
-                w.bytes().as_ptr().cast::<c_void>(),
-                w.bytes().len(),
-                dim("rows", w.rows())?,
-                dim("cols", w.cols())?,
-                x.as_ptr().cast::<f32>(),
-                dim("batch", batch)?,
-                y.as_mut_ptr(),
-                &raw,
-            )
+            (self.functions.bitnet_gemm)(w.ty, w.data, w.len, w.rows, w.cols, x, batch, y.as_mut_ptr(), &raw)
         };
         self.check_status(status)
     }
@@ -116,21 +108,11 @@ impl Library {
         }
         let mut y = vec![0.0; x.rows * w.rows()];
         let raw = options.raw(TensorType::F32)?;
+        let w = w.raw_source()?;
+        let (q, scales, sums, batch) = (x.q.as_ptr(), x.scales.as_ptr(), x.sums.as_ptr(), dim("batch", x.rows)?);
+        let gemm_i8s = self.functions.bitnet_gemm_i8s;
         // SAFETY: lengths checked above; the tensor's bytes are its size.
-        let status = unsafe {
-            (self.functions.bitnet_gemm_i8s)(
-                w.bytes().as_ptr().cast::<c_void>(),
-                w.bytes().len(),
-                dim("rows", w.rows())?,
-                dim("cols", w.cols())?,
-                x.q.as_ptr(),
-                x.scales.as_ptr(),
-                x.sums.as_ptr(),
-                dim("batch", x.rows)?,
-                y.as_mut_ptr(),
-                &raw,
-            )
-        };
+        let status = unsafe { gemm_i8s(w.data, w.len, w.rows, w.cols, q, scales, sums, batch, y.as_mut_ptr(), &raw) };
         self.check_status(status).map(|()| y)
     }
 
@@ -153,22 +135,12 @@ impl Library {
                 format!("{:?} takes {expected:?} activations, not {:?}", w.tensor_type(), xq.tensor_type()),
             ));
         }
+        let w = w.raw_source()?;
+        let (x, x_len, batch) = (xq.bytes().as_ptr().cast::<c_void>(), xq.bytes().len(), dim("batch", xq.rows())?);
+        let gemm_blocks = self.functions.bitnet_gemm_blocks;
         // SAFETY: both tensors' bytes are their exact sizes; y holds tokens
         // × rows floats.
-        let status = unsafe {
-            (self.functions.bitnet_gemm_blocks)(
-                w.tensor_type().raw(),
-                w.bytes().as_ptr().cast::<c_void>(),
-                w.bytes().len(),
-                dim("rows", w.rows())?,
-                dim("cols", w.cols())?,
-                xq.bytes().as_ptr().cast::<c_void>(),
-                xq.bytes().len(),
-                dim("batch", xq.rows())?,
-                y.as_mut_ptr(),
-                &raw,
-            )
-        };
+        let status = unsafe { gemm_blocks(w.ty, w.data, w.len, w.rows, w.cols, x, x_len, batch, y.as_mut_ptr(), &raw) };
         self.check_status(status).map(|()| y)
     }
 }

@@ -1,6 +1,7 @@
 //! The tensor layouts of model files: a [`Tensor`] keeps its bytes together
 //! with its [`TensorType`] and shape, so decoding, transcoding and
 //! inspecting cannot be handed the wrong ones.
+use std::marker::PhantomData;
 use std::os::raw::c_void;
 
 use crate::{c_name, c_string, sys, CpuTarget, Error, Library, Result};
@@ -235,6 +236,50 @@ impl Tensor {
         }
         Ok(raw)
     }
+
+    /// The tensor as the C functions take a source.
+    pub(crate) fn raw_source(&self) -> Result<RawTensor<'_>> {
+        Ok(RawTensor {
+            ty: self.ty.raw(),
+            data: self.bytes.as_ptr().cast::<c_void>(),
+            len: self.bytes.len(),
+            rows: dim("rows", self.rows)?,
+            cols: dim("cols", self.cols)?,
+            _bytes: PhantomData,
+        })
+    }
+}
+
+/// A tensor's layout, bytes (pointer and length) and shape, as the C
+/// functions take them; it borrows the tensor, so the pointer stays valid.
+pub(crate) struct RawTensor<'a> {
+    pub ty: sys::bitnet_type,
+    pub data: *const c_void,
+    pub len: usize,
+    pub rows: i64,
+    pub cols: i64,
+    _bytes: PhantomData<&'a [u8]>,
+}
+
+/// A row-major rows × cols input of an [`Element`] type, as the C functions
+/// take it; it borrows the input, so the pointer stays valid.
+struct RawInput<'a> {
+    ty: sys::bitnet_type,
+    data: *const c_void,
+    rows: i64,
+    cols: i64,
+    _input: PhantomData<&'a [u8]>,
+}
+
+/// `input` as rows × cols elements, which [`elements`] has checked.
+fn raw_input<E: Element>(input: &[E], rows: usize, cols: usize) -> Result<RawInput<'_>> {
+    Ok(RawInput {
+        ty: E::TYPE.raw(),
+        data: input.as_ptr().cast::<c_void>(),
+        rows: dim("rows", rows)?,
+        cols: dim("cols", cols)?,
+        _input: PhantomData,
+    })
 }
 
 /// What a type is (`bitnet_type_info`).
@@ -303,6 +348,11 @@ fn elements(input_len: usize, rows: usize, cols: usize) -> Result<()> {
     Ok(())
 }
 
+/// An output buffer as the C functions take it: pointer and length.
+fn writable<T>(buffer: &mut [T]) -> (*mut T, usize) {
+    (buffer.as_mut_ptr(), buffer.len())
+}
+
 impl Library {
     pub fn type_info(&self, ty: TensorType) -> Result<TypeInfo> {
         // SAFETY: all-zero is a valid value of this plain C struct.
@@ -357,6 +407,14 @@ impl Library {
         self.check_status(status).map(|()| bytes)
     }
 
+    /// A zero-filled tensor of `ty` and this shape, the size the library
+    /// writes; the block size is the options' for `BitnetRsI2S`, else 0.
+    fn output_tensor(&self, ty: TensorType, rows: usize, cols: usize, options: &TensorOptions) -> Result<Tensor> {
+        let block_size = if ty == TensorType::BitnetRsI2S { options.block_size } else { 0 };
+        let bytes = vec![0u8; self.tensor_size_with_block(ty, rows, cols, block_size)?];
+        Ok(Tensor { ty, rows, cols, block_size, bytes })
+    }
+
     /// Encodes a row-major rows × cols tensor of f32, f16 or bf16 into `ty`,
     /// bit-exact with the code that defines the layout (ggml's
     /// `quantize_row_*_ref`, bitnet.cpp, transformers, BitNet-rs).
@@ -369,25 +427,16 @@ impl Library {
         options: &TensorOptions,
     ) -> Result<Tensor> {
         elements(input.len(), rows, cols)?;
-        let block_size = if ty == TensorType::BitnetRsI2S { options.block_size } else { 0 };
-        let mut bytes = vec![0u8; self.tensor_size_with_block(ty, rows, cols, block_size)?];
+        let mut out = self.output_tensor(ty, rows, cols, options)?;
         let raw = options.raw()?;
-        // SAFETY: `input` holds rows*cols elements of E::TYPE, `bytes` is
+        let x = raw_input(input, rows, cols)?;
+        let (dst, dst_len) = (out.bytes.as_mut_ptr().cast::<c_void>(), out.bytes.len());
+        // SAFETY: `input` holds rows*cols elements of E::TYPE, `dst` is
         // writable for its length, which the library checks.
         let status = unsafe {
-            (self.functions.bitnet_tensor_quantize)(
-                ty.raw(),
-                &raw,
-                E::TYPE.raw(),
-                input.as_ptr().cast::<c_void>(),
-                dim("rows", rows)?,
-                dim("cols", cols)?,
-                bytes.as_mut_ptr().cast::<c_void>(),
-                bytes.len(),
-            )
+            (self.functions.bitnet_tensor_quantize)(ty.raw(), &raw, x.ty, x.data, x.rows, x.cols, dst, dst_len)
         };
-        self.check_status(status)?;
-        Ok(Tensor { ty, rows, cols, block_size, bytes })
+        self.check_status(status).map(|()| out)
     }
 
     /// Decodes a tensor to f32, f16 or bf16 (row-major), bit-exact with
@@ -395,21 +444,12 @@ impl Library {
     pub fn dequantize_tensor<E: Element>(&self, tensor: &Tensor) -> Result<Vec<E>> {
         let mut output = vec![E::default(); tensor.rows * tensor.cols];
         let raw = tensor.options(&TensorOptions::default())?;
+        let w = tensor.raw_source()?;
+        let (dst, dst_len) = (output.as_mut_ptr().cast::<c_void>(), std::mem::size_of_val(output.as_slice()));
+        let dequantize = self.functions.bitnet_tensor_dequantize;
         // SAFETY: the tensor's bytes are exactly its size; `output` holds
         // rows*cols elements of E::TYPE.
-        let status = unsafe {
-            (self.functions.bitnet_tensor_dequantize)(
-                tensor.ty.raw(),
-                &raw,
-                tensor.bytes.as_ptr().cast::<c_void>(),
-                tensor.bytes.len(),
-                dim("rows", tensor.rows)?,
-                dim("cols", tensor.cols)?,
-                E::TYPE.raw(),
-                output.as_mut_ptr().cast::<c_void>(),
-                std::mem::size_of_val(output.as_slice()),
-            )
-        };
+        let status = unsafe { dequantize(w.ty, &raw, w.data, w.len, w.rows, w.cols, E::TYPE.raw(), dst, dst_len) };
         self.check_status(status).map(|()| output)
     }
 
@@ -418,34 +458,25 @@ impl Library {
     /// target cannot hold, [`crate::ErrorKind::InexactScale`] for a scale it
     /// cannot hold exactly (unless `allow_scale_rounding`).
     pub fn transcode(&self, tensor: &Tensor, ty: TensorType, options: &TensorOptions) -> Result<Tensor> {
-        let block_size = if ty == TensorType::BitnetRsI2S { options.block_size } else { 0 };
-        let mut bytes = vec![0u8; self.tensor_size_with_block(ty, tensor.rows, tensor.cols, block_size)?];
+        let mut out = self.output_tensor(ty, tensor.rows, tensor.cols, options)?;
         // The source's block size when it has one, else the destination's.
         let mut raw = tensor.options(options)?;
         if tensor.ty != TensorType::BitnetRsI2S {
-            raw.block_size = block_size;
-        } else if ty == TensorType::BitnetRsI2S && block_size != tensor.block_size {
+            raw.block_size = out.block_size;
+        } else if ty == TensorType::BitnetRsI2S && out.block_size != tensor.block_size {
             return Err(Error::new(
                 sys::BITNET_E_INVALID_OPTIONS,
                 "BitnetRsI2S to BitnetRsI2S with another block size: dequantize and quantize instead",
             ));
         }
-        // SAFETY: source bytes are exactly its size; `bytes` is writable.
+        let w = tensor.raw_source()?;
+        let (dst, dst_len) = (out.bytes.as_mut_ptr().cast::<c_void>(), out.bytes.len());
+        // SAFETY: source bytes are exactly its size; `dst` is writable for
+        // its length.
         let status = unsafe {
-            (self.functions.bitnet_tensor_transcode)(
-                ty.raw(),
-                &raw,
-                tensor.ty.raw(),
-                tensor.bytes.as_ptr().cast::<c_void>(),
-                tensor.bytes.len(),
-                dim("rows", tensor.rows)?,
-                dim("cols", tensor.cols)?,
-                bytes.as_mut_ptr().cast::<c_void>(),
-                bytes.len(),
-            )
+            (self.functions.bitnet_tensor_transcode)(ty.raw(), &raw, w.ty, w.data, w.len, w.rows, w.cols, dst, dst_len)
         };
-        self.check_status(status)?;
-        Ok(Tensor { ty, rows: tensor.rows, cols: tensor.cols, block_size, bytes })
+        self.check_status(status).map(|()| out)
     }
 
     /// Value counts and scale range of a ternary tensor.
@@ -454,18 +485,10 @@ impl Library {
         let mut stats: sys::bitnet_tensor_stats = unsafe { std::mem::zeroed() };
         stats.struct_size = std::mem::size_of::<sys::bitnet_tensor_stats>() as u32;
         let raw = tensor.options(&TensorOptions::default())?;
+        let w = tensor.raw_source()?;
         // SAFETY: source bytes are exactly its size; `stats` is writable.
-        let status = unsafe {
-            (self.functions.bitnet_tensor_stats_get)(
-                tensor.ty.raw(),
-                &raw,
-                tensor.bytes.as_ptr().cast::<c_void>(),
-                tensor.bytes.len(),
-                dim("rows", tensor.rows)?,
-                dim("cols", tensor.cols)?,
-                &mut stats,
-            )
-        };
+        let status =
+            unsafe { (self.functions.bitnet_tensor_stats_get)(w.ty, &raw, w.data, w.len, w.rows, w.cols, &mut stats) };
         self.check_status(status)?;
         Ok(TensorStats {
             values: stats.values,
@@ -495,20 +518,12 @@ impl Library {
         };
         let mut out = Ternarized { rows, cols, codes: vec![0; input.len()], alphas: vec![0.0; units] };
         let raw = options.raw()?;
+        let x = raw_input(input, rows, cols)?;
+        let ((codes, codes_len), (alphas, alphas_len)) = (writable(&mut out.codes), writable(&mut out.alphas));
         // SAFETY: `input` holds rows*cols elements; outputs are writable for
         // their lengths, which the library checks.
         let status = unsafe {
-            (self.functions.bitnet_ternarize)(
-                &raw,
-                E::TYPE.raw(),
-                input.as_ptr().cast::<c_void>(),
-                dim("rows", rows)?,
-                dim("cols", cols)?,
-                out.codes.as_mut_ptr(),
-                out.codes.len(),
-                out.alphas.as_mut_ptr(),
-                out.alphas.len(),
-            )
+            (self.functions.bitnet_ternarize)(&raw, x.ty, x.data, x.rows, x.cols, codes, codes_len, alphas, alphas_len)
         };
         self.check_status(status).map(|()| out)
     }
@@ -525,22 +540,13 @@ impl Library {
         let mut out =
             I8Activations { rows, cols, q: vec![0; input.len()], scales: vec![0.0; rows], sums: vec![0; rows] };
         let raw = options.raw()?;
+        let x = raw_input(input, rows, cols)?;
+        let ((q, q_len), (scales, scales_len)) = (writable(&mut out.q), writable(&mut out.scales));
+        let (sums, sums_len) = writable(&mut out.sums);
+        let quantize_i8s = self.functions.bitnet_quantize_i8s;
         // SAFETY: as in ternarize.
-        let status = unsafe {
-            (self.functions.bitnet_quantize_i8s)(
-                &raw,
-                E::TYPE.raw(),
-                input.as_ptr().cast::<c_void>(),
-                dim("rows", rows)?,
-                dim("cols", cols)?,
-                out.q.as_mut_ptr(),
-                out.q.len(),
-                out.scales.as_mut_ptr(),
-                out.scales.len(),
-                out.sums.as_mut_ptr(),
-                out.sums.len(),
-            )
-        };
+        let status =
+            unsafe { quantize_i8s(&raw, x.ty, x.data, x.rows, x.cols, q, q_len, scales, scales_len, sums, sums_len) };
         self.check_status(status).map(|()| out)
     }
 }
