@@ -287,6 +287,32 @@ fn c_string(ptr: *const c_char) -> Option<String> {
     (!ptr.is_null()).then(|| unsafe { CStr::from_ptr(ptr) }.to_string_lossy().into_owned())
 }
 
+/// `bitnet_{quantize,dequantize}_{i2s,tl1,tl2}`: three buffers, each a
+/// pointer then its length.
+type DefaultBlockQuantize = unsafe extern "C" fn(*const f32, usize, *mut u8, usize, *mut f32, usize) -> c_int;
+type DefaultBlockDequantize = unsafe extern "C" fn(*const u8, usize, *const f32, usize, *mut f32, usize) -> c_int;
+
+/// A slice as the C functions take a buffer: a pointer (const for input,
+/// mut for output) and the slice's length.
+trait CBuffer {
+    type Ptr;
+    fn ptr_len(self) -> (Self::Ptr, usize);
+}
+
+impl<T> CBuffer for &[T] {
+    type Ptr = *const T;
+    fn ptr_len(self) -> (*const T, usize) {
+        (self.as_ptr(), self.len())
+    }
+}
+
+impl<T> CBuffer for &mut [T] {
+    type Ptr = *mut T;
+    fn ptr_len(self) -> (*mut T, usize) {
+        (self.as_mut_ptr(), self.len())
+    }
+}
+
 fn c_len(name: &str, len: usize) -> Result<c_int> {
     c_int::try_from(len).map_err(|_| {
         Error::new(sys::BITNET_E_SIZE_OVERFLOW, format!("{name} is {len}; the bitnet_cpp_* functions take a C int"))
@@ -496,22 +522,12 @@ impl Library {
         packed: &mut [u8],
         scales: &mut [f32],
     ) -> Result<()> {
-        let raw = options.raw();
-        // SAFETY: lengths are the slices' own; the library checks that they
-        // are large enough and writes nothing past them.
-        let status = unsafe {
-            (self.functions.bitnet_quantize)(
-                format.raw(),
-                &raw,
-                input.as_ptr(),
-                input.len(),
-                packed.as_mut_ptr(),
-                packed.len(),
-                scales.as_mut_ptr(),
-                scales.len(),
-            )
-        };
-        self.check_status(status)
+        let (format, raw) = (format.raw(), options.raw());
+        self.call_with_buffers((input, packed, scales), |input, n, packed, packed_len, scales, scales_len| {
+            // SAFETY: lengths are the slices' own; the library checks that
+            // they are large enough and writes nothing past them.
+            unsafe { (self.functions.bitnet_quantize)(format, &raw, input, n, packed, packed_len, scales, scales_len) }
+        })
     }
 
     pub fn dequantize(
@@ -536,21 +552,13 @@ impl Library {
         scales: &[f32],
         output: &mut [f32],
     ) -> Result<()> {
-        let raw = options.raw();
-        // SAFETY: lengths are the slices' own; the library checks them.
-        let status = unsafe {
-            (self.functions.bitnet_dequantize)(
-                format.raw(),
-                &raw,
-                packed.as_ptr(),
-                packed.len(),
-                scales.as_ptr(),
-                scales.len(),
-                output.as_mut_ptr(),
-                output.len(),
-            )
-        };
-        self.check_status(status)
+        let (format, raw) = (format.raw(), options.raw());
+        self.call_with_buffers((packed, scales, output), |packed, packed_len, scales, scales_len, output, n| {
+            // SAFETY: lengths are the slices' own; the library checks them.
+            unsafe {
+                (self.functions.bitnet_dequantize)(format, &raw, packed, packed_len, scales, scales_len, output, n)
+            }
+        })
     }
 
     /// `bitnet_quantize_{i2s,tl1,tl2}`: the default block size and the
@@ -562,16 +570,11 @@ impl Library {
         packed: &mut [u8],
         scales: &mut [f32],
     ) -> Result<()> {
-        let f = match format {
-            Format::I2S => self.functions.bitnet_quantize_i2s,
-            Format::TL1 => self.functions.bitnet_quantize_tl1,
-            Format::TL2 => self.functions.bitnet_quantize_tl2,
-        };
-        // SAFETY: as in quantize_into.
-        let status = unsafe {
-            f(input.as_ptr(), input.len(), packed.as_mut_ptr(), packed.len(), scales.as_mut_ptr(), scales.len())
-        };
-        self.check_status(status)
+        let (quantize, _) = self.default_block_entry_points(format);
+        self.call_with_buffers((input, packed, scales), |input, n, packed, packed_len, scales, scales_len| {
+            // SAFETY: as in quantize_into.
+            unsafe { quantize(input, n, packed, packed_len, scales, scales_len) }
+        })
     }
 
     /// `bitnet_dequantize_{i2s,tl1,tl2}`.
@@ -582,16 +585,33 @@ impl Library {
         scales: &[f32],
         output: &mut [f32],
     ) -> Result<()> {
-        let f = match format {
-            Format::I2S => self.functions.bitnet_dequantize_i2s,
-            Format::TL1 => self.functions.bitnet_dequantize_tl1,
-            Format::TL2 => self.functions.bitnet_dequantize_tl2,
-        };
-        // SAFETY: as in dequantize_into.
-        let status = unsafe {
-            f(packed.as_ptr(), packed.len(), scales.as_ptr(), scales.len(), output.as_mut_ptr(), output.len())
-        };
-        self.check_status(status)
+        let (_, dequantize) = self.default_block_entry_points(format);
+        self.call_with_buffers((packed, scales, output), |packed, packed_len, scales, scales_len, output, n| {
+            // SAFETY: as in dequantize_into.
+            unsafe { dequantize(packed, packed_len, scales, scales_len, output, n) }
+        })
+    }
+
+    /// `bitnet_quantize_*` and `bitnet_dequantize_*` of a format.
+    fn default_block_entry_points(&self, format: Format) -> (DefaultBlockQuantize, DefaultBlockDequantize) {
+        let f = &self.functions;
+        match format {
+            Format::I2S => (f.bitnet_quantize_i2s, f.bitnet_dequantize_i2s),
+            Format::TL1 => (f.bitnet_quantize_tl1, f.bitnet_dequantize_tl1),
+            Format::TL2 => (f.bitnet_quantize_tl2, f.bitnet_dequantize_tl2),
+        }
+    }
+
+    /// Calls `entry` with the pointer and length of each buffer, in the
+    /// order the quantize and dequantize functions take them, and checks
+    /// its status.
+    fn call_with_buffers<A: CBuffer, B: CBuffer, C: CBuffer>(
+        &self,
+        (a, b, c): (A, B, C),
+        entry: impl FnOnce(A::Ptr, usize, B::Ptr, usize, C::Ptr, usize) -> c_int,
+    ) -> Result<()> {
+        let ((a, a_len), (b, b_len), (c, c_len)) = (a.ptr_len(), b.ptr_len(), c.ptr_len());
+        self.check_status(entry(a, a_len, b, b_len, c, c_len))
     }
 
     // ---- the BitNet-rs FFI contract (bitnet_cpp_*) ------------------------

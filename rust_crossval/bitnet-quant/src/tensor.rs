@@ -4,7 +4,7 @@
 use std::marker::PhantomData;
 use std::os::raw::c_void;
 
-use crate::{c_name, c_string, sys, CpuTarget, Error, Library, Result};
+use crate::{c_name, c_string, sys, CBuffer, CpuTarget, Error, Library, Result};
 
 /// A `bitnet_type`: element types (F32, F16, BF16) and the layouts of ggml,
 /// bitnet.cpp, transformers and BitNet-rs. Numbered as GGUF numbers them.
@@ -348,11 +348,6 @@ fn elements(input_len: usize, rows: usize, cols: usize) -> Result<()> {
     Ok(())
 }
 
-/// An output buffer as the C functions take it: pointer and length.
-fn writable<T>(buffer: &mut [T]) -> (*mut T, usize) {
-    (buffer.as_mut_ptr(), buffer.len())
-}
-
 impl Library {
     pub fn type_info(&self, ty: TensorType) -> Result<TypeInfo> {
         // SAFETY: all-zero is a valid value of this plain C struct.
@@ -519,7 +514,8 @@ impl Library {
         let mut out = Ternarized { rows, cols, codes: vec![0; input.len()], alphas: vec![0.0; units] };
         let raw = options.raw()?;
         let x = raw_input(input, rows, cols)?;
-        let ((codes, codes_len), (alphas, alphas_len)) = (writable(&mut out.codes), writable(&mut out.alphas));
+        let ((codes, codes_len), (alphas, alphas_len)) =
+            (out.codes.as_mut_slice().ptr_len(), out.alphas.as_mut_slice().ptr_len());
         // SAFETY: `input` holds rows*cols elements; outputs are writable for
         // their lengths, which the library checks.
         let status = unsafe {
@@ -541,8 +537,8 @@ impl Library {
             I8Activations { rows, cols, q: vec![0; input.len()], scales: vec![0.0; rows], sums: vec![0; rows] };
         let raw = options.raw()?;
         let x = raw_input(input, rows, cols)?;
-        let ((q, q_len), (scales, scales_len)) = (writable(&mut out.q), writable(&mut out.scales));
-        let (sums, sums_len) = writable(&mut out.sums);
+        let ((q, q_len), (scales, scales_len)) = (out.q.as_mut_slice().ptr_len(), out.scales.as_mut_slice().ptr_len());
+        let (sums, sums_len) = out.sums.as_mut_slice().ptr_len();
         let quantize_i8s = self.functions.bitnet_quantize_i8s;
         // SAFETY: as in ternarize.
         let status =
