@@ -30,19 +30,29 @@ fn within_a_minute<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) ->
     }
 }
 
-/// REFERENCE and the best target this CPU runs (the same where it runs
-/// only REFERENCE).
-fn two_targets(lib: &Library) -> (CpuTarget, CpuTarget) {
-    (CpuTarget::REFERENCE, *lib.cpu_targets_supported().last().unwrap())
+/// What each test starts from: the loaded library, REFERENCE, the best
+/// target this CPU runs (the same where it runs only REFERENCE), and the
+/// target in force with no guard.
+struct Setup {
+    lib: &'static Library,
+    reference: CpuTarget,
+    best: CpuTarget,
+    auto: CpuTarget,
+}
+
+/// Runs a test of this file in its turn, within a minute.
+fn guard_test(test: impl FnOnce(Setup) + Send + 'static) {
+    let _turn = one_at_a_time();
+    within_a_minute(|| {
+        let lib = common::loaded();
+        let best = *lib.cpu_targets_supported().last().unwrap();
+        test(Setup { lib, reference: CpuTarget::REFERENCE, best, auto: lib.cpu_target().unwrap() });
+    });
 }
 
 #[test]
 fn nested_guards_on_one_thread_restore_the_previous_targets_in_order() {
-    let _turn = one_at_a_time();
-    within_a_minute(|| {
-        let lib = common::loaded();
-        let (reference, best) = two_targets(lib);
-        let auto = lib.cpu_target().unwrap();
+    guard_test(|Setup { lib, reference, best, auto }| {
         let outer = lib.override_cpu_target(reference).unwrap();
         assert_eq!(lib.cpu_target().unwrap(), reference);
         {
@@ -60,11 +70,7 @@ fn nested_guards_on_one_thread_restore_the_previous_targets_in_order() {
 
 #[test]
 fn a_guard_dropped_before_a_newer_one_leaves_the_newer_target_in_force() {
-    let _turn = one_at_a_time();
-    within_a_minute(|| {
-        let lib = common::loaded();
-        let (reference, best) = two_targets(lib);
-        let auto = lib.cpu_target().unwrap();
+    guard_test(|Setup { lib, reference, best, auto }| {
         let older = lib.override_cpu_target(best).unwrap();
         let newer = lib.override_cpu_target(reference).unwrap();
         drop(older);
@@ -79,11 +85,7 @@ fn a_guard_dropped_before_a_newer_one_leaves_the_newer_target_in_force() {
 
 #[test]
 fn guards_of_other_threads_wait_until_every_guard_of_the_holder_is_dropped() {
-    let _turn = one_at_a_time();
-    within_a_minute(|| {
-        let lib = common::loaded();
-        let (reference, best) = two_targets(lib);
-        let auto = lib.cpu_target().unwrap();
+    guard_test(|Setup { lib, reference, best, auto }| {
         let outer = lib.override_cpu_target(reference).unwrap();
         let inner = lib.override_cpu_target(reference).unwrap();
         let started = std::sync::Arc::new(Barrier::new(2));
@@ -133,11 +135,7 @@ fn guards_of_other_threads_wait_until_every_guard_of_the_holder_is_dropped() {
 
 #[test]
 fn the_cpu_target_guard_restores_the_previous_target_also_on_panic() {
-    let _turn = one_at_a_time();
-    within_a_minute(|| {
-        let lib = common::loaded();
-        let (reference, best) = two_targets(lib);
-        let auto = lib.cpu_target().unwrap();
+    guard_test(|Setup { lib, reference, best, auto }| {
         {
             let guard = lib.override_cpu_target(reference).unwrap();
             assert_eq!(guard.target(), reference);
