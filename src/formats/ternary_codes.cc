@@ -29,8 +29,6 @@ void PackBlockValues(const Layout& l, const int8_t* values, size_t nblocks, uint
 
 namespace {
 
-unsigned FieldShift(const CodeMap& m, unsigned field) { return m.msb_first ? 6 - 2 * field : 2 * field; }
-
 bool PerBlockOrTensor(const Layout& l) {
   return l.scale == ScaleKind::kBlockF16 || l.scale == ScaleKind::kTensorF32;
 }
@@ -53,7 +51,7 @@ uint8_t RepackField(const Layout& src, const Layout& dst, unsigned f, unsigned c
   const int value = static_cast<int>(code) - src.code_offset;
   const bool outside = value < -dst.code_offset || value > dst.code_max - dst.code_offset;
   *flags |= static_cast<uint8_t>((outside ? kRepackOutside : 0) | (value != 0 ? kRepackNonzero : 0));
-  return static_cast<uint8_t>((static_cast<unsigned>(value + dst.code_offset) & 3u) << FieldShift(dst.codes, f));
+  return static_cast<uint8_t>((static_cast<unsigned>(value + dst.code_offset) & 3u) << TwoBitShift(dst.codes, f));
 }
 
 }  // namespace
@@ -76,7 +74,7 @@ bool CanRepackBytes(const Layout& src, const Layout& dst) {
 uint8_t RepackByte(const Layout& src, const Layout& dst, uint8_t byte, uint8_t* flags) {
   *flags = 0;
   unsigned out = 0;
-  for (unsigned f = 0; f < 4; ++f) out |= RepackField(src, dst, f, (byte >> FieldShift(src.codes, f)) & 3u, flags);
+  for (unsigned f = 0; f < 4; ++f) out |= RepackField(src, dst, f, (byte >> TwoBitShift(src.codes, f)) & 3u, flags);
   return static_cast<uint8_t>(out);
 }
 
@@ -88,7 +86,7 @@ ByteRepack MakeByteRepack(const Layout& src, const Layout& dst) {
   // A nibble's entry: the fields whose source bits lie in it.
   for (unsigned nibble = 0; nibble < 16; ++nibble) {
     for (unsigned f = 0; f < 4; ++f) {
-      const unsigned shift = FieldShift(src.codes, f);
+      const unsigned shift = TwoBitShift(src.codes, f);
       const bool high = shift >= 4;
       (high ? r.high : r.low)[nibble] |=
           RepackField(src, dst, f, (nibble >> (shift % 4)) & 3u, high ? &r.high_flags[nibble] : &r.low_flags[nibble]);

@@ -18,10 +18,14 @@ struct BitPosition {
   size_t byte;
   unsigned shift;
 };
+// Bit shift of 2-bit field f (0..3) of a kTwoBit code byte.
+BITNET_HOST_DEVICE inline unsigned TwoBitShift(const CodeMap& m, unsigned field) {
+  return m.msb_first ? 6 - 2 * field : 2 * field;
+}
 BITNET_HOST_DEVICE inline BitPosition TwoBitPosition(const CodeMap& m, size_t j) {
   const size_t run = m.run;
   const unsigned field = static_cast<unsigned>((j / run) % 4);
-  return {m.codes_offset + (j / (4 * run)) * run + j % run, m.msb_first ? 6 - 2 * field : 2 * field};
+  return {m.codes_offset + (j / (4 * run)) * run + j % run, TwoBitShift(m, field)};
 }
 
 // ggml's TQ1_0 digit n (0 = most significant) of a stored byte:
@@ -97,7 +101,7 @@ BITNET_HOST_DEVICE inline uint8_t PackedCodeByte(const CodeMap& m, const uint8_t
   unsigned out = 0;
   BITNET_UNROLL
   for (unsigned f = 0; f < 4; ++f) {
-    out |= static_cast<unsigned>(codes[base + f * run] & 3u) << (m.msb_first ? 6 - 2 * f : 2 * f);
+    out |= static_cast<unsigned>(codes[base + f * run] & 3u) << TwoBitShift(m, f);
   }
   return static_cast<uint8_t>(out);
 }

@@ -711,7 +711,6 @@ bool RepackTranscode(const TensorJob& job, const Layout& dst, uint8_t* out, cons
   const bool unit = (job.flags & BITNET_TENSOR_UNIT_SCALE) != 0;
   // Per-block source scales must agree when the target has one scale.
   const bool agree = src_blocks && !dst_blocks;
-  if (groups * r.group_bytes * 4 != n) return false;
   // A per-block source's scale bits of group g (its block is the group).
   const auto scale_bits = [&](size_t g) {
     uint16_t h;
@@ -724,30 +723,27 @@ bool RepackTranscode(const TensorJob& job, const Layout& dst, uint8_t* out, cons
     bool nonzero = false;
     uint16_t bits = 0;    // the non-zero groups' source scale bits (agree)
   };
+  // Both passes split the groups alike: ParallelFor's ranges, one per part.
   const size_t parts = std::min<size_t>(static_cast<size_t>(job.threads), groups);
   std::vector<Part> found(parts);
-  const auto range = [&](size_t p) { return std::pair<size_t, size_t>{groups * p / parts, groups * (p + 1) / parts}; };
-  ParallelFor(parts, parts, [&](size_t, size_t begin, size_t end) {
-    for (size_t p = begin; p < end; ++p) {
-      const auto [first, last] = range(p);
-      k.repack_bytes(r, in, first, last - first, nullptr, flags.data() + first);
-      Part& f = found[p];
-      for (size_t g = first; g < last; ++g) {
-        if (flags[g] & kRepackOutside) {
+  ParallelFor(parts, groups, [&](size_t part, size_t first, size_t last) {
+    k.repack_bytes(r, in, first, last - first, nullptr, flags.data() + first);
+    Part& f = found[part];
+    for (size_t g = first; g < last; ++g) {
+      if (flags[g] & kRepackOutside) {
+        f.ok = false;
+        break;
+      }
+      if (!(flags[g] & kRepackNonzero)) continue;
+      if (agree) {  // bits, not values: +0 and -0 go to TranscodeBlocks
+        const uint16_t h = scale_bits(g);
+        if (f.nonzero && h != f.bits) {
           f.ok = false;
           break;
         }
-        if (!(flags[g] & kRepackNonzero)) continue;
-        if (agree) {  // bits, not values: +0 and -0 go to TranscodeBlocks
-          const uint16_t h = scale_bits(g);
-          if (f.nonzero && h != f.bits) {
-            f.ok = false;
-            break;
-          }
-          f.bits = h;
-        }
-        f.nonzero = true;
+        f.bits = h;
       }
+      f.nonzero = true;
     }
   });
   bool nonzero = false;
@@ -766,15 +762,12 @@ bool RepackTranscode(const TensorJob& job, const Layout& dst, uint8_t* out, cons
       (job.flags & BITNET_TENSOR_ALLOW_SCALE_ROUNDING) == 0) {
     return false;
   }
-  ParallelFor(parts, parts, [&](size_t, size_t begin, size_t end) {
-    for (size_t p = begin; p < end; ++p) {
-      const auto [first, last] = range(p);
-      k.repack_bytes(r, in, first, last - first, out, nullptr);
-      if (!dst_blocks) continue;
-      for (size_t g = first; g < last; ++g) {
-        const uint16_t h = !(flags[g] & kRepackNonzero) ? 0 : src_blocks && !unit ? scale_bits(g) : half;
-        memcpy(out + g * dst.block_bytes + dst.scale_offset, &h, sizeof h);
-      }
+  ParallelFor(parts, groups, [&](size_t, size_t first, size_t last) {
+    k.repack_bytes(r, in, first, last - first, out, nullptr);
+    if (!dst_blocks) return;
+    for (size_t g = first; g < last; ++g) {
+      const uint16_t h = !(flags[g] & kRepackNonzero) ? 0 : src_blocks && !unit ? scale_bits(g) : half;
+      memcpy(out + g * dst.block_bytes + dst.scale_offset, &h, sizeof h);
     }
   });
   if (!dst_blocks) WriteI2STail(nonzero ? stored : 0.0f, out + n / 4);
