@@ -9,8 +9,11 @@
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 #include "hwy/highway.h"
 
+#include <type_traits>
+
 #include "cpu/kernels.h"
 #include "cpu/tensor-inl.h"
+#include "cpu/trits-inl.h"
 #include "formats/layouts.h"
 #include "formats/ternary_codes.h"
 
@@ -98,70 +101,67 @@ void PackConsecutive(const int8_t* HWY_RESTRICT v, size_t n, int32_t offset, uin
   }
 }
 
-// TQ1_0's trits: digit t of a byte is ((uint8)(byte * 3^t) * 3) >> 8 (uint16
-// lanes); the byte of digits d_t = (uint8)(v + offset) is q + ceil(13 q /
-// 243) truncated to 8 bits, q = sum of d_t * 3^(4 - t) modulo 256 (exact
-// in uint16 lanes: 256 divides 2^16).
-using D16 = hn::CappedTag<uint16_t, 16>;
-
-void UnpackTrits(const uint8_t* HWY_RESTRICT in, const TritSegment& seg, int32_t offset,
-                 int8_t* HWY_RESTRICT v) {
-  const D16 d16;
-  const hn::Rebind<uint8_t, D16> d8;
-  const hn::Rebind<int8_t, D16> di8;
-  const hn::RebindToSigned<D16> di16;
-  size_t b = 0;
-  for (; b + hn::Lanes(d16) <= seg.bytes; b += hn::Lanes(d16)) {
-    auto s = hn::PromoteTo(d16, hn::LoadU(d8, in + b));
-    for (size_t t = 0; t < seg.trits_per_byte; ++t) {
-      const auto s3 = hn::Add(hn::ShiftLeft<1>(s), s);
-      const auto value = hn::Sub(hn::BitCast(di16, hn::ShiftRight<8>(s3)), hn::Set(di16, static_cast<int16_t>(offset)));
-      hn::StoreU(hn::DemoteTo(di8, value), di8, v + t * seg.bytes + b);
-      s = hn::And(s3, hn::Set(d16, uint16_t{0xFF}));
-    }
-  }
-  for (; b < seg.bytes; ++b) {  // segments narrower than the lanes
-    unsigned s = in[b];
-    for (size_t t = 0; t < seg.trits_per_byte; ++t) {
-      v[t * seg.bytes + b] = static_cast<int8_t>(static_cast<int>((s * 3) >> 8) - offset);
-      s = (s * 3) & 0xFFu;
+// TQ1_0's trits on uint8 lanes (cpu/trits-inl.h), uint8 wrapping as in the
+// reference: byte b of a segment holds the digits of elements t * bytes + b.
+// Each segment runs on the widest lanes its byte count fills (32, 16, 4).
+template <size_t kTrits, class D>
+void UnpackTritRuns(D d, const uint8_t* HWY_RESTRICT in, const TritSegment& seg, int32_t offset,
+                    int8_t* HWY_RESTRICT v) {
+  const hn::RebindToSigned<D> di8;
+  const auto minus_offset = hn::Set(di8, static_cast<int8_t>(-offset));
+  for (size_t b = 0; b < seg.bytes; b += hn::Lanes(d)) {
+    auto t = hn::LoadU(d, in + b);
+    HWY_UNROLL(5)
+    for (size_t f = 0; f < kTrits; ++f, t = TritTimes3(t)) {
+      hn::StoreU(hn::Add(hn::BitCast(di8, TritDigit(t)), minus_offset), di8, v + f * seg.bytes + b);
     }
   }
 }
 
-void PackTrits(const int8_t* HWY_RESTRICT v, const TritSegment& seg, int32_t offset,
-               uint8_t* HWY_RESTRICT out) {
-  const D16 d16;
-  const hn::Rebind<int8_t, D16> di8;
-  const hn::Rebind<uint8_t, D16> d8;
-  const hn::RebindToSigned<D16> di16;
-  size_t b = 0;
-  for (; b + hn::Lanes(d16) <= seg.bytes; b += hn::Lanes(d16)) {
-    auto q = hn::Zero(d16);
-    for (size_t t = 0; t < 5; ++t) {
-      q = hn::Add(hn::ShiftLeft<1>(q), q);  // q * 3
-      if (t < seg.trits_per_byte) {
-        const auto digit = hn::BitCast(d16, hn::And(hn::Add(hn::PromoteTo(di16, hn::LoadU(di8, v + t * seg.bytes + b)),
-                                                            hn::Set(di16, static_cast<int16_t>(offset))),
-                                                    hn::Set(di16, int16_t{0xFF})));
-        q = hn::Add(q, digit);
+// q = sum of d_t * 3^(4 - t) (missing digits are zeros), d_t = (uint8)(v + offset).
+template <size_t kTrits, class D>
+void PackTritRuns(D d, const int8_t* HWY_RESTRICT v, const TritSegment& seg, int32_t offset,
+                  uint8_t* HWY_RESTRICT out) {
+  const hn::RebindToSigned<D> di8;
+  const auto plus_offset = hn::Set(di8, static_cast<int8_t>(offset));
+  for (size_t b = 0; b < seg.bytes; b += hn::Lanes(d)) {
+    auto q = hn::Zero(d);
+    HWY_UNROLL(5)
+    for (size_t f = 0; f < 5; ++f) {
+      q = TritTimes3(q);
+      if (f < kTrits) {
+        q = hn::Add(q, hn::BitCast(d, hn::Add(hn::LoadU(di8, v + f * seg.bytes + b), plus_offset)));
       }
     }
-    q = hn::And(q, hn::Set(d16, uint16_t{0xFF}));
-    // floor((13 q + 242) / 243) = ((13 q + 242) * 4316) >> 20 for q <= 255.
-    const auto a = hn::Add(hn::Mul(q, hn::Set(d16, uint16_t{13})), hn::Set(d16, uint16_t{242}));
-    const auto byte = hn::And(hn::Add(q, hn::ShiftRight<4>(hn::MulHigh(a, hn::Set(d16, uint16_t{4316})))),
-                              hn::Set(d16, uint16_t{0xFF}));
-    hn::StoreU(hn::DemoteTo(d8, hn::BitCast(di16, byte)), d8, out + b);
+    hn::StoreU(TritByte(q), d, out + b);
   }
-  for (; b < seg.bytes; ++b) {  // segments narrower than the lanes
-    uint8_t q = 0;  // missing digits are zeros (TritAppend of 0)
-    for (size_t t = 0; t < 5; ++t) {
-      const uint8_t digit =
-          t < seg.trits_per_byte ? static_cast<uint8_t>(v[t * seg.bytes + b] + offset) : 0;
-      q = TritAppend(q, digit);
+}
+
+// Calls run(d, digits, seg, first) per segment, with the digits per byte
+// (4 or 5) as a std::integral_constant.
+template <class Run>
+HWY_INLINE void ForEachTritSegment(const CodeMap& m, const Run& run) {
+  const hn::CappedTag<uint8_t, 32> d32;
+  const hn::CappedTag<uint8_t, 16> d16;
+  const hn::CappedTag<uint8_t, 4> d4;
+  const auto with_digits = [&](auto d, const TritSegment& seg, size_t first) {
+    if (seg.trits_per_byte == 5) {
+      run(d, std::integral_constant<size_t, 5>(), seg, first);
+    } else {
+      run(d, std::integral_constant<size_t, 4>(), seg, first);
     }
-    out[b] = TritByteOf(q);
+  };
+  size_t first = 0;
+  for (size_t s = 0; s < m.num_segments; ++s) {
+    const TritSegment& seg = m.segments[s];
+    if (seg.bytes % hn::Lanes(d32) == 0) {
+      with_digits(d32, seg, first);
+    } else if (seg.bytes % hn::Lanes(d16) == 0) {
+      with_digits(d16, seg, first);
+    } else {
+      with_digits(d4, seg, first);
+    }
+    first += static_cast<size_t>(seg.bytes) * seg.trits_per_byte;
   }
 }
 
@@ -174,11 +174,9 @@ void UnpackValues(LayoutId id, const uint8_t* HWY_RESTRICT blocks, size_t nblock
   const size_t n = static_cast<size_t>(l.block_elements);
   for (size_t blk = 0; blk < nblocks; ++blk, blocks += l.block_bytes, values += n) {
     if (m.kind == CodeMapKind::kTrits) {
-      size_t first = 0;
-      for (size_t s = 0; s < m.num_segments; ++s) {
-        UnpackTrits(blocks + m.segments[s].first_byte, m.segments[s], l.code_offset, values + first);
-        first += static_cast<size_t>(m.segments[s].bytes) * m.segments[s].trits_per_byte;
-      }
+      ForEachTritSegment(m, [&](auto d, auto digits, const TritSegment& seg, size_t first) {
+        UnpackTritRuns<digits()>(d, blocks + seg.first_byte, seg, l.code_offset, values + first);
+      });
     } else if (m.run == 1) {
       UnpackConsecutive(blocks + m.codes_offset, n, l.code_offset, values);
     } else {
@@ -197,11 +195,9 @@ void PackValues(LayoutId id, const int8_t* HWY_RESTRICT values, size_t nblocks,
   const size_t n = static_cast<size_t>(l.block_elements);
   for (size_t blk = 0; blk < nblocks; ++blk, blocks += l.block_bytes, values += n) {
     if (m.kind == CodeMapKind::kTrits) {
-      size_t first = 0;
-      for (size_t s = 0; s < m.num_segments; ++s) {
-        PackTrits(values + first, m.segments[s], l.code_offset, blocks + m.segments[s].first_byte);
-        first += static_cast<size_t>(m.segments[s].bytes) * m.segments[s].trits_per_byte;
-      }
+      ForEachTritSegment(m, [&](auto d, auto digits, const TritSegment& seg, size_t first) {
+        PackTritRuns<digits()>(d, values + first, seg, l.code_offset, blocks + seg.first_byte);
+      });
     } else if (m.run == 1) {
       PackConsecutive(values, n, l.code_offset, blocks + m.codes_offset);
     } else {

@@ -26,6 +26,7 @@
 
 #include "cpu/gemm_kernels.h"
 #include "cpu/report_target-inl.h"
+#include "cpu/trits-inl.h"
 #include "formats/bitnet_cpp_rules.h"
 #include "formats/dot_rules.h"
 #include "formats/ggml_rules.h"
@@ -123,16 +124,6 @@ HWY_INLINE VU8 Field(VU8 packed) {
   return hn::And(hn::BitCast(d8, hn::ShiftRight<2 * k>(hn::BitCast(d16, packed))), hn::Set(d8, 3));
 }
 
-// A base-3 digit of TQ1_0 bytes (ggml: digit n = ((uint8)(b * 3^n) * 3) >> 8).
-// With t_0 = b and t_{n+1} = 3 t_n mod 256, digit n is floor(3 t_n / 256)
-// = [t_n >= 86] + [t_n >= 171].
-HWY_INLINE VU8 Digit(VU8 t) {
-  const D8 d8;
-  const VU8 one = hn::Set(d8, 1);
-  return hn::Add(hn::IfThenElseZero(hn::Gt(t, hn::Set(d8, 85)), one),
-                 hn::IfThenElseZero(hn::Gt(t, hn::Set(d8, 170)), one));
-}
-HWY_INLINE VU8 Times3(VU8 t) { return hn::Add(hn::Add(t, t), t); }
 
 // Stores the total of each of the kL accumulators: out[i] = sum of acc[i].
 HWY_INLINE void LaneTotals(const VI32* acc, int32_t* out) {
@@ -427,8 +418,8 @@ HWY_INLINE Fields<4> DecodeTwoBit(VU8 packed) {
 }
 
 HWY_INLINE Fields<5> DecodeTrits(VU8 t0) {
-  const VU8 t1 = Times3(t0), t2 = Times3(t1), t3 = Times3(t2), t4 = Times3(t3);
-  return {{Digit(t0), Digit(t1), Digit(t2), Digit(t3), Digit(t4)}};
+  const VU8 t1 = TritTimes3(t0), t2 = TritTimes3(t1), t3 = TritTimes3(t2), t4 = TritTimes3(t3);
+  return {{TritDigit(t0), TritDigit(t1), TritDigit(t2), TritDigit(t3), TritDigit(t4)}};
 }
 
 // acc[t] += the products of one weight load with its activations of T

@@ -1,0 +1,66 @@
+// Per-target steps of TQ1_0's base-3 bytes (formats/ternary_codes.h) in
+// uint8 lanes, shared by the code kernels and the products.
+
+// Toggle guard: this file is included once per Highway target.
+#if defined(BITNET_CPU_TRITS_INL_H_) == defined(HWY_TARGET_TOGGLE)
+#ifdef BITNET_CPU_TRITS_INL_H_
+#undef BITNET_CPU_TRITS_INL_H_
+#else
+#define BITNET_CPU_TRITS_INL_H_
+#endif
+
+#include <cstdint>
+
+#include "formats/ternary_codes.h"
+#include "hwy/highway.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace bitnet {
+namespace HWY_NAMESPACE {
+
+// ggml's digit n of a byte b is ((uint8)(b * 3^n) * 3) >> 8. With t_0 = b
+// and t_{n+1} = 3 t_n mod 256 (TritTimes3), digit n is floor(3 t_n / 256)
+// = [t_n >= 86] + [t_n >= 171] (TritDigit).
+template <class V>
+HWY_INLINE V TritTimes3(V t) {
+  return hwy::HWY_NAMESPACE::Add(hwy::HWY_NAMESPACE::Add(t, t), t);
+}
+
+template <class V>
+HWY_INLINE V TritDigit(V t) {
+  namespace hn = hwy::HWY_NAMESPACE;
+  const hn::DFromV<V> d8;
+  const V one = hn::Set(d8, 1);
+  return hn::Add(hn::IfThenElseZero(hn::Gt(t, hn::Set(d8, 85)), one),
+                 hn::IfThenElseZero(hn::Gt(t, hn::Set(d8, 170)), one));
+}
+
+// The stored byte of q (the digits' sum of d_t * 3^(4 - t), modulo 256):
+// (uint8)(q + ceil(13 q / 243)), ggml's (q * 256 + 242) / 243 for q <= 242.
+// ceil(13 q / 243) = ((13 q + 242) * 4316) >> 20 (q <= 255), in uint16
+// lanes for the even and the odd bytes.
+template <class V>
+HWY_INLINE V TritByte(V q) {
+  namespace hn = hwy::HWY_NAMESPACE;
+  const hn::DFromV<V> d8;
+  if constexpr (hn::MaxLanes(d8) == 1) {  // HWY_SCALAR: no uint16 lane of two bytes
+    return hn::Set(d8, TritByteOf(hn::GetLane(q)));
+  } else {
+    const hn::Repartition<uint16_t, decltype(d8)> d16;
+    const auto ceil_13q_243 = [d16](hn::Vec<decltype(d16)> x) {
+      const auto a = hn::Add(hn::Mul(x, hn::Set(d16, uint16_t{13})), hn::Set(d16, uint16_t{242}));
+      return hn::ShiftRight<4>(hn::MulHigh(a, hn::Set(d16, uint16_t{4316})));
+    };
+    const auto w = hn::BitCast(d16, q);
+    const auto even = ceil_13q_243(hn::And(w, hn::Set(d16, uint16_t{0xFF})));
+    const auto odd = ceil_13q_243(hn::ShiftRight<8>(w));
+    return hn::Add(q, hn::BitCast(d8, hn::Or(even, hn::ShiftLeft<8>(odd))));
+  }
+}
+
+// NOLINTNEXTLINE(google-readability-namespace-comments)
+}  // namespace HWY_NAMESPACE
+}  // namespace bitnet
+HWY_AFTER_NAMESPACE();
+
+#endif  // BITNET_CPU_TRITS_INL_H_
