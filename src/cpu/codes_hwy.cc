@@ -9,8 +9,6 @@
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 #include "hwy/highway.h"
 
-#include <type_traits>
-
 #include "cpu/kernels.h"
 #include "cpu/tensor-inl.h"
 #include "cpu/trits-inl.h"
@@ -137,34 +135,6 @@ void PackTritRuns(D d, const int8_t* HWY_RESTRICT v, const TritSegment& seg, int
   }
 }
 
-// Calls run(d, digits, seg, first) per segment, with the digits per byte
-// (4 or 5) as a std::integral_constant.
-template <class Run>
-HWY_INLINE void ForEachTritSegment(const CodeMap& m, const Run& run) {
-  const hn::CappedTag<uint8_t, 32> d32;
-  const hn::CappedTag<uint8_t, 16> d16;
-  const hn::CappedTag<uint8_t, 4> d4;
-  const auto with_digits = [&](auto d, const TritSegment& seg, size_t first) {
-    if (seg.trits_per_byte == 5) {
-      run(d, std::integral_constant<size_t, 5>(), seg, first);
-    } else {
-      run(d, std::integral_constant<size_t, 4>(), seg, first);
-    }
-  };
-  size_t first = 0;
-  for (size_t s = 0; s < m.num_segments; ++s) {
-    const TritSegment& seg = m.segments[s];
-    if (seg.bytes % hn::Lanes(d32) == 0) {
-      with_digits(d32, seg, first);
-    } else if (seg.bytes % hn::Lanes(d16) == 0) {
-      with_digits(d16, seg, first);
-    } else {
-      with_digits(d4, seg, first);
-    }
-    first += static_cast<size_t>(seg.bytes) * seg.trits_per_byte;
-  }
-}
-
 // `id` is TQ1_0, TQ2_0, Q2_0 or I2_S (the tensor operations check).
 void UnpackValues(LayoutId id, const uint8_t* HWY_RESTRICT blocks, size_t nblocks,
                   int8_t* HWY_RESTRICT values) {
@@ -174,7 +144,7 @@ void UnpackValues(LayoutId id, const uint8_t* HWY_RESTRICT blocks, size_t nblock
   const size_t n = static_cast<size_t>(l.block_elements);
   for (size_t blk = 0; blk < nblocks; ++blk, blocks += l.block_bytes, values += n) {
     if (m.kind == CodeMapKind::kTrits) {
-      ForEachTritSegment(m, [&](auto d, auto digits, const TritSegment& seg, size_t first) {
+      ForEachTritSegment(hn::CappedTag<uint8_t, 32>(), m, [&](auto d, auto digits, const TritSegment& seg, size_t first) {
         UnpackTritRuns<digits()>(d, blocks + seg.first_byte, seg, l.code_offset, values + first);
       });
     } else if (m.run == 1) {
@@ -195,7 +165,7 @@ void PackValues(LayoutId id, const int8_t* HWY_RESTRICT values, size_t nblocks,
   const size_t n = static_cast<size_t>(l.block_elements);
   for (size_t blk = 0; blk < nblocks; ++blk, blocks += l.block_bytes, values += n) {
     if (m.kind == CodeMapKind::kTrits) {
-      ForEachTritSegment(m, [&](auto d, auto digits, const TritSegment& seg, size_t first) {
+      ForEachTritSegment(hn::CappedTag<uint8_t, 32>(), m, [&](auto d, auto digits, const TritSegment& seg, size_t first) {
         PackTritRuns<digits()>(d, values + first, seg, l.code_offset, blocks + seg.first_byte);
       });
     } else if (m.run == 1) {

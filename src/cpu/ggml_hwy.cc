@@ -16,6 +16,7 @@
 #define HWY_TARGET_INCLUDE "cpu/ggml_hwy.cc"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 #include "hwy/highway.h"
+#include "hwy/cache_control.h"
 
 #include <cmath>
 #include <cstring>
@@ -23,6 +24,7 @@
 
 #include "cpu/kernels.h"
 #include "cpu/tensor-inl.h"
+#include "cpu/trits-inl.h"
 #include "formats/block_rules.h"
 #include "formats/ggml_rules.h"
 #include "formats/half.h"
@@ -54,7 +56,7 @@ HWY_INLINE float HalfCut(float amax, float id) {
 // bytes + b (t = 0 first) as q = sum of digit * 3^(4 - t); stored as
 // ceil(q * 256 / 243) = q + floor((13 q + 242) / 243). The fast path's
 // digits are 0..2, so q <= 242 and no uint8 step of ggml's wraps.
-template <class View, class D>
+template <size_t kTrits, class View, class D>
 HWY_INLINE void PackTrits(D d, const typename View::Stored* HWY_RESTRICT x, const TritSegment& seg,
                           const Cut<View>& cut, uint8_t* HWY_RESTRICT out) {
   const hn::Rebind<uint16_t, D> d16;
@@ -62,10 +64,11 @@ HWY_INLINE void PackTrits(D d, const typename View::Stored* HWY_RESTRICT x, cons
   const hn::Rebind<uint8_t, D> d8;
   for (size_t b = 0; b < seg.bytes; b += hn::Lanes(d)) {
     // Digit 1 everywhere (a 4-digit byte's last digit is 0): 121 or 120.
-    auto acc = ByteAccStart(d, seg.trits_per_byte == 5 ? 121 : 120);
-    int32_t weight = 81;
-    for (size_t t = 0; t < seg.trits_per_byte; ++t, weight /= 3) {
-      acc = AddCode(d, View::Load(d, x + t * seg.bytes + b), cut, weight, acc);
+    auto acc = ByteAccStart(d, kTrits == 5 ? 121 : 120);
+    HWY_UNROLL(5)
+    for (size_t t = 0; t < kTrits; ++t) {
+      constexpr int32_t kWeight[5] = {81, 27, 9, 3, 1};
+      acc = AddCode(d, View::Load(d, x + t * seg.bytes + b), cut, kWeight[t], acc);
     }
     const auto q = ByteAccWide(d, acc);
     // floor(a / 243) = (a * 4316) >> 20 for a <= 3388 (a = 13 q + 242).
@@ -75,26 +78,18 @@ HWY_INLINE void PackTrits(D d, const typename View::Stored* HWY_RESTRICT x, cons
   }
 }
 
-// Each segment on the widest lanes that its byte count fills: all of the
-// view's, 16, or 4 (TQ1_0's segments have 32, 16 and 4 bytes).
 template <class View>
 HWY_INLINE void PackTritBlock(const Layout& l, const typename View::Stored* HWY_RESTRICT x,
                               const Cut<View>& cut, uint8_t* HWY_RESTRICT block) {
-  const ViewTag<View> d;
-  const hn::CappedTag<typename View::Lane, 16> d16;
-  const hn::CappedTag<typename View::Lane, 4> d4;
-  size_t first = 0;
-  for (size_t s = 0; s < l.codes.num_segments; ++s) {
-    const TritSegment& seg = l.codes.segments[s];
-    if (seg.bytes % hn::Lanes(d) == 0) {
-      PackTrits(d, x + first, seg, cut, block + seg.first_byte);
-    } else if (seg.bytes % hn::Lanes(d16) == 0) {
-      PackTrits(d16, x + first, seg, cut, block + seg.first_byte);
-    } else {
-      PackTrits(d4, x + first, seg, cut, block + seg.first_byte);
-    }
-    first += static_cast<size_t>(seg.bytes) * seg.trits_per_byte;
-  }
+  ForEachTritSegment(ViewTag<View>(), l.codes, [&](auto d, auto digits, const TritSegment& seg, size_t first) {
+    PackTrits<digits()>(d, x + first, seg, cut, block + seg.first_byte);
+  });
+}
+
+template <typename T>
+HWY_INLINE void PrefetchBlock(const T* p, size_t n) {
+  const char* bytes = reinterpret_cast<const char*>(p);
+  for (size_t b = 0; b < n * sizeof(T); b += 64) hwy::Prefetch(bytes + b);
 }
 
 // What a batch of ternary blocks needs besides its elements, computed for
@@ -186,6 +181,9 @@ void EncodeTernary(const Layout& l, void (*reference)(const float*, uint8_t*),
     for (size_t j = 0; j < count; ++j) {
       const typename View::Stored* xb = x + (first + j) * n;
       uint8_t* block = out + (first + j) * l.block_bytes;
+      // The next batch's block j is on its way while this one is encoded:
+      // the pass over a batch in cache leaves the memory idle otherwise.
+      if (first + batch_blocks + j < nblocks) PrefetchBlock(xb + batch_blocks * n, n);
       Cut<View> cut(batch.cut[j]);
       switch (static_cast<BlockPath>(batch.path[j])) {
         case BlockPath::kVector:
@@ -218,7 +216,7 @@ void EncodeTernary(const Layout& l, void (*reference)(const float*, uint8_t*),
 }
 
 // Digit t of a byte: ((uint8)(byte * 3^t) * 3) >> 8.
-template <class Out, class D>
+template <size_t kTrits, class Out, class D>
 HWY_INLINE void UnpackTrits(D d, const uint8_t* HWY_RESTRICT in, const TritSegment& seg,
                             typename Out::Scale scale, typename Out::Stored* HWY_RESTRICT y) {
   const hn::RebindToUnsigned<D> dc;
@@ -226,7 +224,8 @@ HWY_INLINE void UnpackTrits(D d, const uint8_t* HWY_RESTRICT in, const TritSegme
   const typename Out::template Values<D> values(d, scale);
   for (size_t b = 0; b < seg.bytes; b += hn::Lanes(d)) {
     auto s = hn::PromoteTo(dc, hn::LoadU(d8, in + b));  // (uint8)(byte * 3^t)
-    for (size_t t = 0; t < seg.trits_per_byte; ++t) {
+    HWY_UNROLL(5)
+    for (size_t t = 0; t < kTrits; ++t) {
       const auto s3 = hn::Add(hn::ShiftLeft<1>(s), s);
       hn::StoreU(values(hn::ShiftRight<8>(s3)), d, y + t * seg.bytes + b);
       s = hn::And(s3, hn::Set(dc, 0xFF));
@@ -237,22 +236,9 @@ HWY_INLINE void UnpackTrits(D d, const uint8_t* HWY_RESTRICT in, const TritSegme
 template <class Out>
 HWY_INLINE void UnpackTritBlock(const Layout& l, const uint8_t* HWY_RESTRICT block,
                                 typename Out::Scale scale, typename Out::Stored* HWY_RESTRICT y) {
-  using Lane = hn::TFromD<typename Out::Tag>;
-  const typename Out::Tag d;
-  const hn::CappedTag<Lane, 16> d16;
-  const hn::CappedTag<Lane, 4> d4;
-  size_t first = 0;
-  for (size_t s = 0; s < l.codes.num_segments; ++s) {
-    const TritSegment& seg = l.codes.segments[s];
-    if (seg.bytes % hn::Lanes(d) == 0) {
-      UnpackTrits<Out>(d, block + seg.first_byte, seg, scale, y + first);
-    } else if (seg.bytes % hn::Lanes(d16) == 0) {
-      UnpackTrits<Out>(d16, block + seg.first_byte, seg, scale, y + first);
-    } else {
-      UnpackTrits<Out>(d4, block + seg.first_byte, seg, scale, y + first);
-    }
-    first += static_cast<size_t>(seg.bytes) * seg.trits_per_byte;
-  }
+  ForEachTritSegment(typename Out::Tag(), l.codes, [&](auto d, auto digits, const TritSegment& seg, size_t first) {
+    UnpackTrits<digits(), Out>(d, block + seg.first_byte, seg, scale, y + first);
+  });
 }
 
 // (float)(code - 1) * d per element, d the block's f16, converted to the

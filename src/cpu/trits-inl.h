@@ -9,7 +9,9 @@
 #define BITNET_CPU_TRITS_INL_H_
 #endif
 
+#include <cstddef>
 #include <cstdint>
+#include <type_traits>
 
 #include "formats/ternary_codes.h"
 #include "hwy/highway.h"
@@ -55,6 +57,37 @@ HWY_INLINE V TritByte(V q) {
     const auto even = ceil_13q_243(hn::And(w, hn::Set(d16, uint16_t{0xFF})));
     const auto odd = ceil_13q_243(hn::ShiftRight<8>(w));
     return hn::Add(q, hn::BitCast(d8, hn::Or(even, hn::ShiftLeft<8>(odd))));
+  }
+}
+
+// Calls run(d, digits, seg, first) for each segment of a kTrits CodeMap,
+// `first` its first element: d the widest of `widest`, 16 and 4 lanes that
+// the segment's byte count fills (TQ1_0: 32, 16, 4 bytes), digits the
+// digits per byte (4 or 5) as a std::integral_constant, so that kernels
+// unroll them with constant weights.
+template <class D, class Run>
+HWY_INLINE void ForEachTritSegment(D widest, const CodeMap& m, const Run& run) {
+  namespace hn = hwy::HWY_NAMESPACE;
+  const hn::CappedTag<hn::TFromD<D>, 16> d16;
+  const hn::CappedTag<hn::TFromD<D>, 4> d4;
+  const auto with_digits = [&](auto d, const TritSegment& seg, size_t first) {
+    if (seg.trits_per_byte == 5) {
+      run(d, std::integral_constant<size_t, 5>(), seg, first);
+    } else {
+      run(d, std::integral_constant<size_t, 4>(), seg, first);
+    }
+  };
+  size_t first = 0;
+  for (size_t s = 0; s < m.num_segments; ++s) {
+    const TritSegment& seg = m.segments[s];
+    if (seg.bytes % hn::Lanes(widest) == 0) {
+      with_digits(widest, seg, first);
+    } else if (seg.bytes % hn::Lanes(d16) == 0) {
+      with_digits(d16, seg, first);
+    } else {
+      with_digits(d4, seg, first);
+    }
+    first += static_cast<size_t>(seg.bytes) * seg.trits_per_byte;
   }
 }
 
