@@ -4,6 +4,7 @@
 #include <cstring>
 #include <memory>
 #include <new>
+#include <vector>
 
 #include "api/errors.h"
 #include "formats/bitnet_cpp_rules.h"
@@ -16,27 +17,59 @@ namespace {
 size_t Ceil(size_t a, size_t b) { return a / b + (a % b != 0); }
 
 // Calls fn(part, begin, end) over [begin, end) in chunks of `chunk` units
-// (bounds multiples of it from begin): each thread takes the next chunk
-// until none is left, so that a thread the system runs late (the cores may
-// be shared) holds up at most the chunk it has taken. Every output is
-// computed alone: who computes what does not change a bit.
+// (bounds multiples of it from begin). Each part owns a contiguous run of
+// chunks and takes them front to back, so that its weights stream past the
+// prefetchers without a break; a part whose run is done takes chunks from
+// the back of the others' runs, so that a thread the system runs late (the
+// cores may be shared) holds up at most the chunk it has taken. Every
+// output is computed alone: who computes what does not change a bit.
 template <class Fn>
 class ChunkJob final : public PoolJob {
  public:
-  ChunkJob(size_t begin, size_t end, size_t chunk, const Fn& fn)
-      : begin_(begin), end_(end), chunk_(chunk), chunks_(Ceil(end - begin, chunk)), fn_(fn) {}
+  ChunkJob(size_t begin, size_t end, size_t chunk, size_t parts, const Fn& fn)
+      : begin_(begin), end_(end), chunk_(chunk), runs_(parts), fn_(fn) {
+    const size_t chunks = Ceil(end - begin, chunk);
+    for (size_t p = 0; p < parts; ++p) runs_[p].Assign(chunks * p / parts, chunks * (p + 1) / parts);
+  }
   void RunPart(size_t part) override {
     for (;;) {
-      const size_t c = next_.fetch_add(1, std::memory_order_relaxed);
-      if (c >= chunks_) return;
+      size_t c = 0;
+      if (!runs_[part].TakeFront(&c) && !Steal(part, &c)) return;
       const size_t b = begin_ + c * chunk_;
       fn_(part, b, end_ - b < chunk_ ? end_ : b + chunk_);
     }
   }
 
  private:
-  size_t begin_, end_, chunk_, chunks_;
-  std::atomic<size_t> next_{0};
+  // The chunks [front, back) not yet taken, in one word (each half 32 bits).
+  struct alignas(64) Run {
+    std::atomic<uint64_t> range{0};
+    void Assign(size_t front, size_t back) { range.store(uint64_t{front} << 32 | back, std::memory_order_relaxed); }
+    bool TakeFront(size_t* c) { return Take(c, true); }
+    bool TakeBack(size_t* c) { return Take(c, false); }
+    bool Take(size_t* c, bool front_end) {
+      uint64_t r = range.load(std::memory_order_relaxed);
+      for (;;) {
+        const uint64_t front = r >> 32, back = r & 0xFFFFFFFFu;
+        if (front >= back) return false;
+        const uint64_t next = front_end ? (front + 1) << 32 | back : front << 32 | (back - 1);
+        if (range.compare_exchange_weak(r, next, std::memory_order_relaxed)) {
+          *c = static_cast<size_t>(front_end ? front : back - 1);
+          return true;
+        }
+      }
+    }
+  };
+
+  bool Steal(size_t part, size_t* c) {
+    for (size_t i = 1; i < runs_.size(); ++i) {
+      if (runs_[(part + i) % runs_.size()].TakeBack(c)) return true;
+    }
+    return false;
+  }
+
+  size_t begin_, end_, chunk_;
+  std::vector<Run> runs_;
   const Fn& fn_;
 };
 
@@ -48,7 +81,7 @@ void ParallelRanges(int threads, size_t begin, size_t end, size_t align, const F
   const size_t units = Ceil(end - begin, align);
   const size_t parts = static_cast<size_t>(threads) < units ? static_cast<size_t>(threads) : units;
   const size_t chunk = (parts == 1 ? units : Ceil(units, 4 * parts)) * align;
-  ChunkJob<Fn> job(begin, end, chunk, fn);
+  ChunkJob<Fn> job(begin, end, chunk, parts, fn);
   RunOnPool(job, parts);
 }
 
