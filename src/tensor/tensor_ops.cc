@@ -572,6 +572,29 @@ float BlockScale(const Layout& l, const uint8_t* base, size_t n, size_t element)
   return HalfToFloat(h);
 }
 
+// The half every non-zero target block of a one-pass transcode gets from a
+// per-tensor source (or unit scales); false when the target cannot hold it
+// exactly and rounding is not allowed (the checking pass then says so).
+// A per-block source (f16, as the target) keeps each block's own bits.
+bool OnePassScale(const TensorJob& job, const Layout& src, const uint8_t* in, size_t n, uint16_t* half) {
+  const bool unit = (job.flags & BITNET_TENSOR_UNIT_SCALE) != 0;
+  if (src.scale != ScaleKind::kTensorF32 && !unit) return true;  // the blocks' own
+  const float alpha = unit ? 1.0f : BlockScale(src, in, n, 0);
+  *half = FloatToHalf(alpha);
+  return HalfToFloat(*half) == alpha || (job.flags & BITNET_TENSOR_ALLOW_SCALE_ROUNDING) != 0;
+}
+
+// True when no check of TranscodeBlocks can fail: every source value fits
+// the target, and every target block lies inside one source scale group.
+bool NothingToCheck(const Layout& src, const Layout& dst) {
+  const bool values_fit = src.code_offset <= dst.code_offset &&
+                          src.code_max - src.code_offset <= dst.code_max - dst.code_offset;
+  const bool inside = dst.scale == ScaleKind::kBlockF16 &&
+                      (src.scale == ScaleKind::kTensorF32 ||
+                       (src.scale == ScaleKind::kBlockF16 && src.block_elements % dst.block_elements == 0));
+  return values_fit && inside;
+}
+
 // The transcode between the model-file block layouts through int8 values,
 // a step of whole blocks at a time: a pass that checks values and scales
 // (writing nothing), then a pass that re-packs codes and writes the scales.
@@ -597,6 +620,31 @@ int TranscodeBlocks(const TensorJob& job, const Layout& dst, uint8_t* out, const
   const size_t piece = per_tensor ? src_block : std::min(src_block, dst_block);
   Workers workers(job.threads, kStep / 4);  // int8 values, piece flags: float buffers
   if (!workers.ok()) return OutOfMemory(kStep / 4);
+  uint16_t tensor_half = 0;
+  if (NothingToCheck(src, dst) && OnePassScale(job, src, in, n, &tensor_half)) {
+    // One pass: each target block gets its source scale (0 when all its
+    // values are 0, as the checking route stores it).
+    const bool own = src.scale == ScaleKind::kBlockF16 && (job.flags & BITNET_TENSOR_UNIT_SCALE) == 0;
+    workers.Run(steps, [&](Scratch& s, size_t b, size_t e) {
+      int8_t* v = reinterpret_cast<int8_t*>(s.a.data());
+      uint8_t* block_flags = reinterpret_cast<uint8_t*>(s.b.data());
+      for (size_t t = b; t < e; ++t) {
+        const size_t first = t * kStep;
+        const size_t count = n - first < kStep ? n - first : kStep;
+        k.unpack_values(src.id, in + first / src_block * src.block_bytes, count / src_block, v);
+        k.value_flags(v, count / dst_block, dst_block, min_value, max_value, block_flags);
+        uint8_t* blocks = out + first / dst_block * dst.block_bytes;
+        k.pack_values(dst.id, v, count / dst_block, blocks);
+        for (size_t j = 0; j < count / dst_block; ++j) {
+          uint16_t h = tensor_half;
+          if (own) memcpy(&h, in + (first + j * dst_block) / src_block * src.block_bytes + src.scale_offset, sizeof h);
+          if ((block_flags[j] & kRepackNonzero) == 0) h = 0;
+          memcpy(blocks + j * dst.block_bytes + dst.scale_offset, &h, sizeof h);
+        }
+      }
+    });
+    return BITNET_OK;
+  }
   workers.Run(steps, [&](Scratch& s, size_t b, size_t e) {
     int8_t* v = reinterpret_cast<int8_t*>(s.a.data());
     uint8_t* piece_flags = reinterpret_cast<uint8_t*>(s.b.data());
