@@ -27,155 +27,151 @@ HWY_INLINE int FieldShift(bool msb_first, size_t f) {
   return static_cast<int>(msb_first ? 6 - 2 * f : 2 * f);
 }
 
-// kTwoBit with run a multiple of the lanes: byte b of a group of 4 * run
-// elements holds element f * run + b in field f.
-void UnpackRuns(const uint8_t* HWY_RESTRICT in, size_t run, bool msb_first, int32_t offset,
-                int8_t* HWY_RESTRICT v) {
-  const D8 d8;
-  const DI8 di8;
-  for (size_t b = 0; b < run; b += hn::Lanes(d8)) {
-    const auto bytes = hn::LoadU(d8, in + b);
-    for (size_t f = 0; f < 4; ++f) {
-      const auto code = hn::And(hn::ShiftRightSame(bytes, FieldShift(msb_first, f)), hn::Set(d8, uint8_t{3}));
-      hn::StoreU(hn::Sub(hn::BitCast(di8, code), hn::Set(di8, static_cast<int8_t>(offset))), di8,
-                 v + f * run + b);
+// Unpack and Pack move one block's codes between its bytes (`codes`) and
+// int8 values code - offset, one function per CodeMap kind, with the same
+// parameters in the same order, for the one block walker below.
+struct Unpack {
+  using Codes = const uint8_t*;
+  using Values = int8_t*;
+
+  // kTwoBit with run a multiple of the lanes: byte b of a group of 4 * run
+  // elements holds element f * run + b in field f.
+  static void Runs(Codes HWY_RESTRICT in, size_t run, bool msb_first, int32_t offset, Values HWY_RESTRICT v) {
+    const D8 d8;
+    const DI8 di8;
+    for (size_t b = 0; b < run; b += hn::Lanes(d8)) {
+      const auto bytes = hn::LoadU(d8, in + b);
+      for (size_t f = 0; f < 4; ++f) {
+        const auto code = hn::And(hn::ShiftRightSame(bytes, FieldShift(msb_first, f)), hn::Set(d8, uint8_t{3}));
+        hn::StoreU(hn::Sub(hn::BitCast(di8, code), hn::Set(di8, static_cast<int8_t>(offset))), di8,
+                   v + f * run + b);
+      }
     }
   }
-}
 
-// byte = OR of (uint8)(code << shift) over the fields, code = (uint8)(v + offset).
-void PackRuns(const int8_t* HWY_RESTRICT v, size_t run, bool msb_first, int32_t offset,
-              uint8_t* HWY_RESTRICT out) {
-  const D8 d8;
-  const DI8 di8;
-  for (size_t b = 0; b < run; b += hn::Lanes(d8)) {
-    auto byte = hn::Zero(d8);
-    for (size_t f = 0; f < 4; ++f) {
-      const auto code = hn::BitCast(d8, hn::Add(hn::LoadU(di8, v + f * run + b),
-                                                hn::Set(di8, static_cast<int8_t>(offset))));
-      byte = hn::Or(byte, hn::ShiftLeftSame(code, FieldShift(msb_first, f)));
+  // run 1 (Q2_0): element 4m + r in field r of byte m; 16 elements from a
+  // 32-bit word of codes at a time (int32 lanes).
+  static void Consecutive(Codes HWY_RESTRICT in, size_t n, int32_t offset, Values HWY_RESTRICT v) {
+    const DI di;
+    const hn::Rebind<int8_t, DI> d8;
+    const size_t N = hn::Lanes(di);
+    for (size_t i = 0; i < n; i += N) {
+      hn::StoreU(NarrowTo<int8_t>(hn::Sub(BitsToCodes(LoadBits(in, i, N)), hn::Set(di, offset))), d8, v + i);
     }
-    hn::StoreU(byte, d8, out + b);
   }
-}
 
-// run 1 (Q2_0): element 4m + r in field r of byte m; 16 elements from a
-// 32-bit word of codes at a time (int32 lanes).
-void UnpackConsecutive(const uint8_t* HWY_RESTRICT in, size_t n, int32_t offset,
-                       int8_t* HWY_RESTRICT v) {
-  const DI di;
-  const hn::Rebind<int8_t, DI> d8;
-  const size_t N = hn::Lanes(di);
-  for (size_t i = 0; i < n; i += N) {
-    hn::StoreU(NarrowTo<int8_t>(hn::Sub(BitsToCodes(LoadBits(in, i, N)), hn::Set(di, offset))), d8, v + i);
+  // TQ1_0's trits on uint8 lanes (cpu/trits-inl.h), uint8 wrapping as in
+  // the reference: byte b of a segment holds the digits of elements
+  // t * bytes + b.
+  template <size_t kTrits, class D>
+  static void Trits(D d, Codes HWY_RESTRICT in, const TritSegment& seg, int32_t offset, Values HWY_RESTRICT v) {
+    const hn::RebindToSigned<D> di8;
+    const auto minus_offset = hn::Set(di8, static_cast<int8_t>(-offset));
+    for (size_t b = 0; b < seg.bytes; b += hn::Lanes(d)) {
+      auto t = hn::LoadU(d, in + b);
+      HWY_UNROLL(5)
+      for (size_t f = 0; f < kTrits; ++f, t = TritTimes3(t)) {
+        hn::StoreU(hn::Add(hn::BitCast(di8, TritDigit(t)), minus_offset), di8, v + f * seg.bytes + b);
+      }
+    }
   }
-}
+};
 
-// Byte m: the four codes (uint8)(v + offset) at 4m..4m+3, each shifted to
-// its field and truncated to 8 bits, OR-ed: in uint32 lanes of four bytes.
-void PackConsecutive(const int8_t* HWY_RESTRICT v, size_t n, int32_t offset, uint8_t* HWY_RESTRICT out) {
-  size_t vector_end = 0;
+struct Pack {
+  using Codes = uint8_t*;
+  using Values = const int8_t*;
+
+  // byte = OR of (uint8)(code << shift) over the fields, code = (uint8)(v + offset).
+  static void Runs(Codes HWY_RESTRICT out, size_t run, bool msb_first, int32_t offset, Values HWY_RESTRICT v) {
+    const D8 d8;
+    const DI8 di8;
+    for (size_t b = 0; b < run; b += hn::Lanes(d8)) {
+      auto byte = hn::Zero(d8);
+      for (size_t f = 0; f < 4; ++f) {
+        const auto code = hn::BitCast(d8, hn::Add(hn::LoadU(di8, v + f * run + b),
+                                                  hn::Set(di8, static_cast<int8_t>(offset))));
+        byte = hn::Or(byte, hn::ShiftLeftSame(code, FieldShift(msb_first, f)));
+      }
+      hn::StoreU(byte, d8, out + b);
+    }
+  }
+
+  // Byte m: the four codes (uint8)(v + offset) at 4m..4m+3, each shifted to
+  // its field and truncated to 8 bits, OR-ed: in uint32 lanes of four bytes.
+  static void Consecutive(Codes HWY_RESTRICT out, size_t n, int32_t offset, Values HWY_RESTRICT v) {
+    size_t vector_end = 0;
 #if HWY_TARGET != HWY_SCALAR  // one lane: no uint32 lane of four values
-  const DU du;
-  const hn::Repartition<int8_t, DU> di8;
-  const hn::Rebind<uint8_t, DU> dout;
-  const size_t N = hn::Lanes(du);
-  vector_end = n / (4 * N) * (4 * N);
-  for (size_t i = 0; i < vector_end; i += 4 * N) {
-    const VU w = hn::BitCast(du, hn::Add(hn::LoadU(di8, v + i), hn::Set(di8, static_cast<int8_t>(offset))));
-    VU byte = hn::And(w, hn::Set(du, 0xFFu));
-    byte = hn::Or(byte, hn::ShiftLeft<2>(hn::And(hn::ShiftRight<8>(w), hn::Set(du, 0xFFu))));
-    byte = hn::Or(byte, hn::ShiftLeft<4>(hn::And(hn::ShiftRight<16>(w), hn::Set(du, 0xFFu))));
-    byte = hn::Or(byte, hn::ShiftLeft<6>(hn::ShiftRight<24>(w)));
-    hn::StoreU(hn::DemoteTo(dout, hn::BitCast(DI(), hn::And(byte, hn::Set(du, 0xFFu)))), dout, out + i / 4);
-  }
+    const DU du;
+    const hn::Repartition<int8_t, DU> di8;
+    const hn::Rebind<uint8_t, DU> dout;
+    const size_t N = hn::Lanes(du);
+    vector_end = n / (4 * N) * (4 * N);
+    for (size_t i = 0; i < vector_end; i += 4 * N) {
+      const VU w = hn::BitCast(du, hn::Add(hn::LoadU(di8, v + i), hn::Set(di8, static_cast<int8_t>(offset))));
+      VU byte = hn::And(w, hn::Set(du, 0xFFu));
+      byte = hn::Or(byte, hn::ShiftLeft<2>(hn::And(hn::ShiftRight<8>(w), hn::Set(du, 0xFFu))));
+      byte = hn::Or(byte, hn::ShiftLeft<4>(hn::And(hn::ShiftRight<16>(w), hn::Set(du, 0xFFu))));
+      byte = hn::Or(byte, hn::ShiftLeft<6>(hn::ShiftRight<24>(w)));
+      hn::StoreU(hn::DemoteTo(dout, hn::BitCast(DI(), hn::And(byte, hn::Set(du, 0xFFu)))), dout, out + i / 4);
+    }
 #endif
-  for (size_t i = vector_end; i < n; i += 4) {
-    unsigned byte = 0;
-    for (size_t r = 0; r < 4; ++r) {
-      byte |= static_cast<uint8_t>(static_cast<uint8_t>(v[i + r] + offset) << (2 * r));
-    }
-    out[i / 4] = static_cast<uint8_t>(byte);
-  }
-}
-
-// TQ1_0's trits on uint8 lanes (cpu/trits-inl.h), uint8 wrapping as in the
-// reference: byte b of a segment holds the digits of elements t * bytes + b.
-// Each segment runs on the widest lanes its byte count fills (32, 16, 4).
-template <size_t kTrits, class D>
-void UnpackTritRuns(D d, const uint8_t* HWY_RESTRICT in, const TritSegment& seg, int32_t offset,
-                    int8_t* HWY_RESTRICT v) {
-  const hn::RebindToSigned<D> di8;
-  const auto minus_offset = hn::Set(di8, static_cast<int8_t>(-offset));
-  for (size_t b = 0; b < seg.bytes; b += hn::Lanes(d)) {
-    auto t = hn::LoadU(d, in + b);
-    HWY_UNROLL(5)
-    for (size_t f = 0; f < kTrits; ++f, t = TritTimes3(t)) {
-      hn::StoreU(hn::Add(hn::BitCast(di8, TritDigit(t)), minus_offset), di8, v + f * seg.bytes + b);
-    }
-  }
-}
-
-// q = sum of d_t * 3^(4 - t) (missing digits are zeros), d_t = (uint8)(v + offset).
-template <size_t kTrits, class D>
-void PackTritRuns(D d, const int8_t* HWY_RESTRICT v, const TritSegment& seg, int32_t offset,
-                  uint8_t* HWY_RESTRICT out) {
-  const hn::RebindToSigned<D> di8;
-  const auto plus_offset = hn::Set(di8, static_cast<int8_t>(offset));
-  for (size_t b = 0; b < seg.bytes; b += hn::Lanes(d)) {
-    auto q = hn::Zero(d);
-    HWY_UNROLL(5)
-    for (size_t f = 0; f < 5; ++f) {
-      q = TritTimes3(q);
-      if (f < kTrits) {
-        q = hn::Add(q, hn::BitCast(d, hn::Add(hn::LoadU(di8, v + f * seg.bytes + b), plus_offset)));
+    for (size_t i = vector_end; i < n; i += 4) {
+      unsigned byte = 0;
+      for (size_t r = 0; r < 4; ++r) {
+        byte |= static_cast<uint8_t>(static_cast<uint8_t>(v[i + r] + offset) << (2 * r));
       }
+      out[i / 4] = static_cast<uint8_t>(byte);
     }
-    hn::StoreU(TritByte(q), d, out + b);
   }
-}
 
-// `id` is TQ1_0, TQ2_0, Q2_0 or I2_S (the tensor operations check).
-void UnpackValues(LayoutId id, const uint8_t* HWY_RESTRICT blocks, size_t nblocks,
-                  int8_t* HWY_RESTRICT values) {
+  // q = sum of d_t * 3^(4 - t) (missing digits are zeros), d_t = (uint8)(v + offset).
+  template <size_t kTrits, class D>
+  static void Trits(D d, Codes HWY_RESTRICT out, const TritSegment& seg, int32_t offset, Values HWY_RESTRICT v) {
+    const hn::RebindToSigned<D> di8;
+    const auto plus_offset = hn::Set(di8, static_cast<int8_t>(offset));
+    for (size_t b = 0; b < seg.bytes; b += hn::Lanes(d)) {
+      auto q = hn::Zero(d);
+      HWY_UNROLL(5)
+      for (size_t f = 0; f < 5; ++f) {
+        q = TritTimes3(q);
+        if (f < kTrits) {
+          q = hn::Add(q, hn::BitCast(d, hn::Add(hn::LoadU(di8, v + f * seg.bytes + b), plus_offset)));
+        }
+      }
+      hn::StoreU(TritByte(q), d, out + b);
+    }
+  }
+};
+
+// Runs Step (Unpack or Pack) over whole blocks of `id`: TQ1_0, TQ2_0, Q2_0
+// or I2_S (the tensor operations check).
+template <class Step>
+void WalkBlocks(LayoutId id, typename Step::Codes blocks, size_t nblocks, typename Step::Values values) {
   ReportThisTarget();
   const Layout& l = GetLayout(id);
   const CodeMap& m = l.codes;
   const size_t n = static_cast<size_t>(l.block_elements);
   for (size_t blk = 0; blk < nblocks; ++blk, blocks += l.block_bytes, values += n) {
     if (m.kind == CodeMapKind::kTrits) {
-      ForEachTritSegment(hn::CappedTag<uint8_t, 32>(), m, [&](auto d, auto digits, const TritSegment& seg, size_t first) {
-        UnpackTritRuns<digits()>(d, blocks + seg.first_byte, seg, l.code_offset, values + first);
+      ForEachTritSegment(D8(), m, [&](auto d, auto digits, const TritSegment& seg, size_t first) {
+        Step::template Trits<digits()>(d, blocks + seg.first_byte, seg, l.code_offset, values + first);
       });
     } else if (m.run == 1) {
-      UnpackConsecutive(blocks + m.codes_offset, n, l.code_offset, values);
+      Step::Consecutive(blocks + m.codes_offset, n, l.code_offset, values);
     } else {
       for (size_t g = 0; g < n; g += size_t{4} * m.run) {
-        UnpackRuns(blocks + m.codes_offset + g / 4, m.run, m.msb_first, l.code_offset, values + g);
+        Step::Runs(blocks + m.codes_offset + g / 4, m.run, m.msb_first, l.code_offset, values + g);
       }
     }
   }
 }
 
-void PackValues(LayoutId id, const int8_t* HWY_RESTRICT values, size_t nblocks,
-                uint8_t* HWY_RESTRICT blocks) {
-  ReportThisTarget();
-  const Layout& l = GetLayout(id);
-  const CodeMap& m = l.codes;
-  const size_t n = static_cast<size_t>(l.block_elements);
-  for (size_t blk = 0; blk < nblocks; ++blk, blocks += l.block_bytes, values += n) {
-    if (m.kind == CodeMapKind::kTrits) {
-      ForEachTritSegment(hn::CappedTag<uint8_t, 32>(), m, [&](auto d, auto digits, const TritSegment& seg, size_t first) {
-        PackTritRuns<digits()>(d, values + first, seg, l.code_offset, blocks + seg.first_byte);
-      });
-    } else if (m.run == 1) {
-      PackConsecutive(values, n, l.code_offset, blocks + m.codes_offset);
-    } else {
-      for (size_t g = 0; g < n; g += size_t{4} * m.run) {
-        PackRuns(values + g, m.run, m.msb_first, l.code_offset, blocks + m.codes_offset + g / 4);
-      }
-    }
-  }
+void UnpackValues(LayoutId id, const uint8_t* HWY_RESTRICT blocks, size_t nblocks, int8_t* HWY_RESTRICT values) {
+  WalkBlocks<Unpack>(id, blocks, nblocks, values);
+}
+
+void PackValues(LayoutId id, const int8_t* HWY_RESTRICT values, size_t nblocks, uint8_t* HWY_RESTRICT blocks) {
+  WalkBlocks<Pack>(id, blocks, nblocks, values);
 }
 
 void ValueFlags(const int8_t* HWY_RESTRICT values, size_t pieces, size_t piece, int min_value, int max_value,
