@@ -595,6 +595,26 @@ bool NothingToCheck(const Layout& src, const Layout& dst) {
   return values_fit && inside;
 }
 
+// Runs fn(step, first, count, values, flags) over the steps of the n
+// elements of `in` (whole blocks of src), split between the workers: each
+// step's source values unpacked into `values`, `flags` a byte buffer of the
+// worker's.
+template <class Fn>
+void ForEachUnpackedStep(Workers& workers, const TensorKernels& k, const Layout& src, const uint8_t* in,
+                         size_t n, const Fn& fn) {
+  const size_t src_block = static_cast<size_t>(src.block_elements);
+  workers.Run(Steps(n, kStep), [&](Scratch& s, size_t b, size_t e) {
+    int8_t* v = reinterpret_cast<int8_t*>(s.a.data());
+    uint8_t* flags = reinterpret_cast<uint8_t*>(s.b.data());
+    for (size_t t = b; t < e; ++t) {
+      const size_t first = t * kStep;
+      const size_t count = n - first < kStep ? n - first : kStep;
+      k.unpack_values(src.id, in + first / src_block * src.block_bytes, count / src_block, v);
+      fn(t, first, count, v, flags);
+    }
+  });
+}
+
 // The transcode between the model-file block layouts through int8 values,
 // a step of whole blocks at a time: a pass that checks values and scales
 // (writing nothing), then a pass that re-packs codes and writes the scales.
@@ -625,56 +645,42 @@ int TranscodeBlocks(const TensorJob& job, const Layout& dst, uint8_t* out, const
     // One pass: each target block gets its source scale (0 when all its
     // values are 0, as the checking route stores it).
     const bool own = src.scale == ScaleKind::kBlockF16 && (job.flags & BITNET_TENSOR_UNIT_SCALE) == 0;
-    workers.Run(steps, [&](Scratch& s, size_t b, size_t e) {
-      int8_t* v = reinterpret_cast<int8_t*>(s.a.data());
-      uint8_t* block_flags = reinterpret_cast<uint8_t*>(s.b.data());
-      for (size_t t = b; t < e; ++t) {
-        const size_t first = t * kStep;
-        const size_t count = n - first < kStep ? n - first : kStep;
-        k.unpack_values(src.id, in + first / src_block * src.block_bytes, count / src_block, v);
-        k.value_flags(v, count / dst_block, dst_block, min_value, max_value, block_flags);
-        uint8_t* blocks = out + first / dst_block * dst.block_bytes;
-        k.pack_values(dst.id, v, count / dst_block, blocks);
-        for (size_t j = 0; j < count / dst_block; ++j) {
-          uint16_t h = tensor_half;
-          if (own) memcpy(&h, in + (first + j * dst_block) / src_block * src.block_bytes + src.scale_offset, sizeof h);
-          if ((block_flags[j] & kRepackNonzero) == 0) h = 0;
-          memcpy(blocks + j * dst.block_bytes + dst.scale_offset, &h, sizeof h);
-        }
+    ForEachUnpackedStep(workers, k, src, in, n, [&](size_t, size_t first, size_t count, int8_t* v, uint8_t* block_flags) {
+      k.value_flags(v, count / dst_block, dst_block, min_value, max_value, block_flags);
+      uint8_t* blocks = out + first / dst_block * dst.block_bytes;
+      k.pack_values(dst.id, v, count / dst_block, blocks);
+      for (size_t j = 0; j < count / dst_block; ++j) {
+        uint16_t h = tensor_half;
+        if (own) memcpy(&h, in + (first + j * dst_block) / src_block * src.block_bytes + src.scale_offset, sizeof h);
+        if ((block_flags[j] & kRepackNonzero) == 0) h = 0;
+        memcpy(blocks + j * dst.block_bytes + dst.scale_offset, &h, sizeof h);
       }
     });
     return BITNET_OK;
   }
-  workers.Run(steps, [&](Scratch& s, size_t b, size_t e) {
-    int8_t* v = reinterpret_cast<int8_t*>(s.a.data());
-    uint8_t* piece_flags = reinterpret_cast<uint8_t*>(s.b.data());
-    for (size_t t = b; t < e; ++t) {
-      const size_t first = t * kStep;
-      const size_t count = n - first < kStep ? n - first : kStep;
-      k.unpack_values(src.id, in + first / src_block * src.block_bytes, count / src_block, v);
-      k.value_flags(v, count / piece, piece, min_value, max_value, piece_flags);
-      StepFinding& f = findings[t];
-      for (size_t p = 0; p < count / piece; ++p) {
-        const size_t lo = p * piece;
-        const size_t g = per_tensor ? t : (first + lo) / group;
-        if ((piece_flags[p] & kRepackOutside) != 0) {
-          if (f.bad_value_at == SIZE_MAX) {
-            size_t i = lo;
-            while (v[i] >= min_value && v[i] <= max_value) ++i;
-            f.bad_value_at = first + i;
-            f.bad_value = v[i];  // NOLINT(bugprone-signed-char-misuse,cert-str34-c): int8 values, signed by design
-          }
-          continue;
+  ForEachUnpackedStep(workers, k, src, in, n, [&](size_t t, size_t first, size_t count, int8_t* v, uint8_t* piece_flags) {
+    k.value_flags(v, count / piece, piece, min_value, max_value, piece_flags);
+    StepFinding& f = findings[t];
+    for (size_t p = 0; p < count / piece; ++p) {
+      const size_t lo = p * piece;
+      const size_t g = per_tensor ? t : (first + lo) / group;
+      if ((piece_flags[p] & kRepackOutside) != 0) {
+        if (f.bad_value_at == SIZE_MAX) {
+          size_t i = lo;
+          while (v[i] >= min_value && v[i] <= max_value) ++i;
+          f.bad_value_at = first + i;
+          f.bad_value = v[i];  // NOLINT(bugprone-signed-char-misuse,cert-str34-c): int8 values, signed by design
         }
-        if ((piece_flags[p] & kRepackNonzero) == 0) continue;
-        const float scale = BlockScale(src, in, n, first + lo);
-        if (std::isnan(alpha[g])) {
-          alpha[g] = scale;
-        } else if (alpha[g] != scale && f.disagreement_at == SIZE_MAX) {
-          f.disagreement_at = (first + lo) / group * group;
-          f.disagreement[0] = alpha[g];
-          f.disagreement[1] = scale;
-        }
+        continue;
+      }
+      if ((piece_flags[p] & kRepackNonzero) == 0) continue;
+      const float scale = BlockScale(src, in, n, first + lo);
+      if (std::isnan(alpha[g])) {
+        alpha[g] = scale;
+      } else if (alpha[g] != scale && f.disagreement_at == SIZE_MAX) {
+        f.disagreement_at = (first + lo) / group * group;
+        f.disagreement[0] = alpha[g];
+        f.disagreement[1] = scale;
       }
     }
   });
@@ -725,18 +731,12 @@ int TranscodeBlocks(const TensorJob& job, const Layout& dst, uint8_t* out, const
                   static_cast<double>(a), g * group, static_cast<double>(HalfToFloat(halves[g])));
     }
   }
-  workers.Run(steps, [&](Scratch& s, size_t b, size_t e) {
-    int8_t* v = reinterpret_cast<int8_t*>(s.a.data());
-    for (size_t t = b; t < e; ++t) {
-      const size_t first = t * kStep;
-      const size_t count = n - first < kStep ? n - first : kStep;
-      k.unpack_values(src.id, in + first / src_block * src.block_bytes, count / src_block, v);
-      uint8_t* blocks = out + first / dst_block * dst.block_bytes;
-      k.pack_values(dst.id, v, count / dst_block, blocks);
-      if (per_tensor) continue;
-      for (size_t j = 0; j < count / dst_block; ++j) {
-        memcpy(blocks + j * dst.block_bytes + dst.scale_offset, &halves[first / dst_block + j], 2);
-      }
+  ForEachUnpackedStep(workers, k, src, in, n, [&](size_t, size_t first, size_t count, int8_t* v, uint8_t*) {
+    uint8_t* blocks = out + first / dst_block * dst.block_bytes;
+    k.pack_values(dst.id, v, count / dst_block, blocks);
+    if (per_tensor) return;
+    for (size_t j = 0; j < count / dst_block; ++j) {
+      memcpy(blocks + j * dst.block_bytes + dst.scale_offset, &halves[first / dst_block + j], 2);
     }
   });
   if (per_tensor) WriteI2STail(tensor_scale, out + n / 4);
