@@ -15,7 +15,6 @@
 namespace bitnet {
 namespace {
 
-constexpr int kMaxThreads = 1024;
 constexpr uint32_t kKnownFlags = BITNET_GEMM_ROW_RANGE;
 
 const bitnet_gemm_options kDefaultOptions = BITNET_GEMM_OPTIONS_INIT;
@@ -45,19 +44,10 @@ const Layout* XLayout(bitnet_type type) {
 
 int ResolveGemmOptions(const bitnet_gemm_options* options, GemmCall* call) {
   const bitnet_gemm_options& o = options != nullptr ? *options : kDefaultOptions;
-  if (o.struct_size != sizeof(bitnet_gemm_options)) {
-    return Fail(BITNET_E_INVALID_OPTIONS,
-                "options->struct_size is %u; this library knows %zu (initialise with "
-                "BITNET_GEMM_OPTIONS_INIT or bitnet_gemm_options_init)",
-                o.struct_size, sizeof(bitnet_gemm_options));
-  }
-  if ((o.flags & ~kKnownFlags) != 0) {
-    return Fail(BITNET_E_INVALID_OPTIONS, "options->flags is 0x%x; known flags are 0x%x", o.flags,
-                kKnownFlags);
-  }
-  if (o.n_threads < 0 || o.n_threads > kMaxThreads) {
-    return Fail(BITNET_E_INVALID_OPTIONS, "options->n_threads is %d; it must be in [0, %d]",
-                o.n_threads, kMaxThreads);
+  static constexpr OptionsHead kHead = {"BITNET_GEMM_OPTIONS_INIT or bitnet_gemm_options_init",
+                                        sizeof(bitnet_gemm_options), kKnownFlags};
+  if (const int status = CheckOptionsHead(kHead, o.struct_size, o.flags, o.n_threads); status != BITNET_OK) {
+    return status;
   }
   call->x = XLayout(o.x_type);
   if (call->x == nullptr) {

@@ -10,11 +10,9 @@
 namespace bitnet {
 namespace {
 
-constexpr int kMaxThreads = 1024;
 static_assert(sizeof(bitnet_tensor_options) == BITNET_TENSOR_OPTIONS_SIZE_V1,
               "a new field needs a new BITNET_TENSOR_OPTIONS_SIZE and the older size accepted");
 constexpr uint32_t kKnownFlags = BITNET_TENSOR_ALLOW_SCALE_ROUNDING | BITNET_TENSOR_UNIT_SCALE;
-
 
 bool Allowed(const Layout& l, Role role) {
   switch (role) {
@@ -78,19 +76,10 @@ int CheckEncodedSourceCall(TensorEntry& entry, const bitnet_tensor_options* opti
 const bitnet_tensor_options kDefaultTensorOptions = BITNET_TENSOR_OPTIONS_INIT;
 
 int CheckTensorOptionFields(const bitnet_tensor_options& o) {
-  if (o.struct_size != sizeof(bitnet_tensor_options)) {
-    return Fail(BITNET_E_INVALID_OPTIONS,
-                "options->struct_size is %u; this library knows %zu (initialise with "
-                "BITNET_TENSOR_OPTIONS_INIT or bitnet_tensor_options_init)",
-                o.struct_size, sizeof(bitnet_tensor_options));
-  }
-  if ((o.flags & ~kKnownFlags) != 0) {
-    return Fail(BITNET_E_INVALID_OPTIONS, "options->flags is 0x%x; known flags are 0x%x", o.flags,
-                kKnownFlags);
-  }
-  if (o.n_threads < 0 || o.n_threads > kMaxThreads) {
-    return Fail(BITNET_E_INVALID_OPTIONS, "options->n_threads is %d; it must be in [0, %d]",
-                o.n_threads, kMaxThreads);
+  static constexpr OptionsHead kHead = {"BITNET_TENSOR_OPTIONS_INIT or bitnet_tensor_options_init",
+                                        sizeof(bitnet_tensor_options), kKnownFlags};
+  if (const int status = CheckOptionsHead(kHead, o.struct_size, o.flags, o.n_threads); status != BITNET_OK) {
+    return status;
   }
   if (o.ternarize != BITNET_TERNARIZE_NONE && o.ternarize != BITNET_TERNARIZE_ABSMEAN) {
     return Fail(BITNET_E_INVALID_OPTIONS,

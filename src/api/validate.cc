@@ -8,6 +8,22 @@
 
 namespace bitnet {
 
+int CheckOptionsHead(const OptionsHead& head, uint32_t struct_size, uint32_t flags, int32_t n_threads) {
+  constexpr int32_t kMaxThreads = 1024;
+  if (struct_size != head.known_size) {
+    return Fail(BITNET_E_INVALID_OPTIONS, "options->struct_size is %u; this library knows %zu (initialise with %s)",
+                struct_size, head.known_size, head.init);
+  }
+  if ((flags & ~head.known_flags) != 0) {
+    return Fail(BITNET_E_INVALID_OPTIONS, "options->flags is 0x%x; known flags are 0x%x", flags, head.known_flags);
+  }
+  if (n_threads < 0 || n_threads > kMaxThreads) {
+    return Fail(BITNET_E_INVALID_OPTIONS, "options->n_threads is %d; it must be in [0, %d]", n_threads,
+                kMaxThreads);
+  }
+  return BITNET_OK;
+}
+
 int CheckOptionsSize(size_t struct_size) {
   // The struct sizes of every released header, oldest first.
   static constexpr size_t kLayoutSizes[] = {kOptionsSizeV1};

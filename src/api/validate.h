@@ -27,6 +27,16 @@ static_assert(offsetof(bitnet_quant_options, flags) + sizeof(uint32_t) == kOptio
 // BITNET_OK when struct_size is that of a released options layout.
 int CheckOptionsSize(size_t struct_size);
 
+// The fields the tensor and product options begin with: struct_size
+// exactly this library's (`init`: the macro and function that set it),
+// no unknown flag, n_threads in [0, 1024].
+struct OptionsHead {
+  const char* init;  // "BITNET_GEMM_OPTIONS_INIT or bitnet_gemm_options_init"
+  size_t known_size;
+  uint32_t known_flags;
+};
+int CheckOptionsHead(const OptionsHead& head, uint32_t struct_size, uint32_t flags, int32_t n_threads);
+
 // Checks struct_size and copies the caller's options: the bytes its
 // struct_size covers, the defaults (BITNET_QUANT_OPTIONS_INIT) after them.
 // NULL gives the defaults.
