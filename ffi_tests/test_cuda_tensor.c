@@ -573,7 +573,7 @@ static float* reference_gemm(bitnet_type w_type, const uint8_t* w, int64_t rows,
 /* ---- products --------------------------------------------------------------------------------------- */
 
 static void expect_floats(const float* got, const float* want, size_t n, const char* where) {
-  const long d = first_float_diff(got, want, n);  /* NaN == NaN: payloads may differ */
+  const long d = first_result_diff(got, want, n);  /* NaN == NaN: payloads may differ */
   check(d < 0, "%s: y[%ld] is %a, reference %a", where, d, d < 0 ? 0.0 : (double)got[d],
         d < 0 ? 0.0 : (double)want[d]);
 }
