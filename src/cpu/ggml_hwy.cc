@@ -59,7 +59,6 @@ HWY_INLINE float HalfCut(float amax, float id) {
 template <size_t kTrits, class View, class D>
 HWY_INLINE void PackTrits(D d, const typename View::Stored* HWY_RESTRICT x, const TritSegment& seg,
                           const Cut<View>& cut, uint8_t* HWY_RESTRICT out) {
-  const hn::Rebind<uint16_t, D> d16;
   const hn::Rebind<int16_t, D> di16;
   const hn::Rebind<uint8_t, D> d8;
   for (size_t b = 0; b < seg.bytes; b += hn::Lanes(d)) {
@@ -71,9 +70,7 @@ HWY_INLINE void PackTrits(D d, const typename View::Stored* HWY_RESTRICT x, cons
       acc = AddCode(d, View::Load(d, x + t * seg.bytes + b), cut, kWeight[t], acc);
     }
     const auto q = ByteAccWide(d, acc);
-    // floor(a / 243) = (a * 4316) >> 20 for a <= 3388 (a = 13 q + 242).
-    const auto a = hn::Add(hn::Mul(q, hn::Set(d16, uint16_t{13})), hn::Set(d16, uint16_t{242}));
-    const auto byte = hn::Add(q, hn::ShiftRight<4>(hn::MulHigh(a, hn::Set(d16, uint16_t{4316}))));
+    const auto byte = hn::Add(q, Ceil13QOver243(q));
     hn::StoreU(hn::DemoteTo(d8, hn::BitCast(di16, byte)), d8, out + b);
   }
 }

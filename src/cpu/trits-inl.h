@@ -41,6 +41,15 @@ HWY_INLINE V TritDigit(V t) {
 // (uint8)(q + ceil(13 q / 243)), ggml's (q * 256 + 242) / 243 for q <= 242.
 // ceil(13 q / 243) = ((13 q + 242) * 4316) >> 20 (q <= 255), in uint16
 // lanes for the even and the odd bytes.
+// ceil(13 q / 243) for q <= 255 in uint16 lanes.
+template <class V16>
+HWY_INLINE V16 Ceil13QOver243(V16 q) {
+  namespace hn = hwy::HWY_NAMESPACE;
+  const hn::DFromV<V16> d16;
+  const auto a = hn::Add(hn::Mul(q, hn::Set(d16, uint16_t{13})), hn::Set(d16, uint16_t{242}));
+  return hn::ShiftRight<4>(hn::MulHigh(a, hn::Set(d16, uint16_t{4316})));
+}
+
 template <class V>
 HWY_INLINE V TritByte(V q) {
   namespace hn = hwy::HWY_NAMESPACE;
@@ -49,13 +58,9 @@ HWY_INLINE V TritByte(V q) {
     return hn::Set(d8, TritByteOf(hn::GetLane(q)));
   } else {
     const hn::Repartition<uint16_t, decltype(d8)> d16;
-    const auto ceil_13q_243 = [d16](hn::Vec<decltype(d16)> x) {
-      const auto a = hn::Add(hn::Mul(x, hn::Set(d16, uint16_t{13})), hn::Set(d16, uint16_t{242}));
-      return hn::ShiftRight<4>(hn::MulHigh(a, hn::Set(d16, uint16_t{4316})));
-    };
     const auto w = hn::BitCast(d16, q);
-    const auto even = ceil_13q_243(hn::And(w, hn::Set(d16, uint16_t{0xFF})));
-    const auto odd = ceil_13q_243(hn::ShiftRight<8>(w));
+    const auto even = Ceil13QOver243(hn::And(w, hn::Set(d16, uint16_t{0xFF})));
+    const auto odd = Ceil13QOver243(hn::ShiftRight<8>(w));
     return hn::Add(q, hn::BitCast(d8, hn::Or(even, hn::ShiftLeft<8>(odd))));
   }
 }

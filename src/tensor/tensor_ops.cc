@@ -630,14 +630,6 @@ int TranscodeBlocks(const TensorJob& job, const Layout& dst, uint8_t* out, const
   const size_t groups = per_tensor ? 1 : n / dst_block;
   const int min_value = -dst.code_offset, max_value = dst.code_max - dst.code_offset;
   const size_t steps = Steps(n, kStep);
-  // Per group: the scale of its non-zero elements (NaN: none yet). A
-  // per-tensor target gets one entry per step, merged after.
-  std::vector<float> alpha(per_tensor ? steps : groups, NAN);
-  std::vector<StepFinding> findings(steps);
-  // Pieces: runs of elements inside one source block and one target group
-  // (block sizes are powers of two), each flagged by a kernel; each piece's
-  // values are reduced before any scale is compared.
-  const size_t piece = per_tensor ? src_block : std::min(src_block, dst_block);
   Workers workers(job.threads, kStep / 4);  // int8 values, piece flags: float buffers
   if (!workers.ok()) return OutOfMemory(kStep / 4);
   uint16_t tensor_half = 0;
@@ -658,6 +650,14 @@ int TranscodeBlocks(const TensorJob& job, const Layout& dst, uint8_t* out, const
     });
     return BITNET_OK;
   }
+  // Per group: the scale of its non-zero elements (NaN: none yet). A
+  // per-tensor target gets one entry per step, merged after.
+  std::vector<float> alpha(per_tensor ? steps : groups, NAN);
+  std::vector<StepFinding> findings(steps);
+  // Pieces: runs of elements inside one source block and one target group
+  // (block sizes are powers of two), each flagged by a kernel; each piece's
+  // values are reduced before any scale is compared.
+  const size_t piece = per_tensor ? src_block : std::min(src_block, dst_block);
   ForEachUnpackedStep(workers, k, src, in, n, [&](size_t t, size_t first, size_t count, int8_t* v, uint8_t* piece_flags) {
     k.value_flags(v, count / piece, piece, min_value, max_value, piece_flags);
     StepFinding& f = findings[t];
