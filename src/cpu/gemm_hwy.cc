@@ -218,6 +218,8 @@ struct Geometry {
   size_t steps;           // per row
   size_t step_bytes;      // weight bytes from one step to the next
   size_t row_bytes;       // weight bytes of a row
+  size_t act_step_bytes;  // arranged activation bytes per step
+  size_t step_sums;       // act sums (and scales) per step
 };
 
 // I2_S rows are taken in whole 128-blocks: cols rounded up (the kernel
@@ -229,15 +231,20 @@ Geometry GeometryOf(const GemmProblem& p) {
   switch (p.layout) {
     case LayoutId::kI2_S: {
       const size_t bytes = I2SPaddedCols(p.cols) / 4;
-      return {4, CeilDiv(bytes, kV), 1, 0, bytes};
+      const size_t loads = CeilDiv(bytes, kV);
+      return {4, loads, 1, 0, bytes, loads * 4 * kV, 1};
     }
     case LayoutId::kTQ2_0:
-      return {4, 64 / kV, p.cols / kQK_K, l.block_bytes, p.cols / kQK_K * l.block_bytes};
-    case LayoutId::kTQ1_0:
-      return {5, 64 / kV, p.cols / kQK_K, l.block_bytes, p.cols / kQK_K * l.block_bytes};
+    case LayoutId::kTQ1_0: {
+      const size_t fields = p.layout == LayoutId::kTQ1_0 ? 5 : 4;
+      const size_t blocks = p.cols / kQK_K;
+      return {fields, 64 / kV, blocks, l.block_bytes, blocks * l.block_bytes, 64 / kV * fields * kV, 1};
+    }
     case LayoutId::kQ2_0: {
+      // One block per step; its 16 activation bytes per field are loaded
+      // into every 128-bit block of a vector. Two Q8_0 halves per block.
       const size_t blocks = p.cols / kQK2_0;
-      return {4, 1, CeilDiv(blocks, kV / 16), (kV / 16) * l.block_bytes, blocks * l.block_bytes};
+      return {4, 1, blocks, l.block_bytes, blocks * l.block_bytes, 4 * 16, 2};
     }
     case LayoutId::kF32:
     case LayoutId::kF16:
@@ -248,23 +255,17 @@ Geometry GeometryOf(const GemmProblem& p) {
     case LayoutId::kHfBitnet:
     case LayoutId::kBitnetRsI2S: break;
   }
-  return {4, 1, 0, 0, 0};
-}
-
-size_t ActBytes(const Geometry& g) {
-  return g.steps * g.loads * g.fields * kV;
+  return {4, 1, 0, 0, 0, 0, 0};
 }
 
 size_t WorkspaceBytes(const GemmProblem& p) {
   const Geometry g = GeometryOf(p);
-  const size_t steps = p.layout == LayoutId::kQ2_0 ? g.steps * kL : g.steps;
-  return p.batch * (ActBytes(g) + steps * (sizeof(int32_t) + sizeof(float)));
+  return p.batch * g.steps * (g.act_step_bytes + g.step_sums * (sizeof(int32_t) + sizeof(float)));
 }
 
 Arranged ArrangedOf(const GemmProblem& p, const uint8_t* ws) {
   const Geometry g = GeometryOf(p);
-  const size_t steps = p.layout == LayoutId::kQ2_0 ? g.steps * kL : g.steps;
-  return {ws, ActBytes(g), steps, p.batch};
+  return {ws, g.steps * g.act_step_bytes, g.steps * g.step_sums, p.batch};
 }
 
 // Element of the row (or of a 256-block) that lane i of field f of the
@@ -334,8 +335,8 @@ void ArrangeToken(const GemmProblem& p, const Geometry& g, const Arranged& a, si
     case LayoutId::kTQ1_0: {
       const bool trits = p.layout == LayoutId::kTQ1_0;
       for (size_t s = 0; s < g.steps; ++s) {
-        const uint8_t* block = TokenBlocks(p, t) + s * 292;
-        const int8_t* q = reinterpret_cast<const int8_t*>(block + 4);
+        const uint8_t* block = TokenBlocks(p, t) + s * kQ8KBytes;
+        const int8_t* q = reinterpret_cast<const int8_t*>(block + kQ8KQs);
         int32_t sum = 0;
         for (size_t e = 0; e < kQK_K; ++e) sum += q[e];
         act_sums[s] = sum;
@@ -355,32 +356,22 @@ void ArrangeToken(const GemmProblem& p, const Geometry& g, const Arranged& a, si
       return;
     }
     case LayoutId::kQ2_0: {
-      // Load s holds Q2_0 blocks s*kV/16 + i/16 (missing ones: no act),
-      // byte i%16 of each: elements 4*(i%16) + field. Its steps: per lane
-      // 4*blk + 2*h + (0|1), the Q8_0 block 2*blk + h's act sum and scale.
-      const size_t blocks = p.cols / kQK2_0;
+      // Per block: field f's 16 bytes (byte i meets element 4*i + f), then
+      // per Q8_0 half its act sum and scale.
       const uint8_t* y = TokenBlocks(p, t);
-      for (size_t s = 0; s < g.steps; ++s) {
-        for (size_t f = 0; f < 4; ++f, out += kV) {
-          for (size_t i = 0; i < kV; ++i) {
-            const size_t blk = s * (kV / 16) + i / 16;
-            const size_t e = 4 * (i % 16) + f;
-            out[i] = blk < blocks
-                         ? static_cast<int8_t>(y[(2 * blk + e / 32) * 34 + 2 + e % 32])
-                         : int8_t{0};
+      for (size_t b = 0; b < g.steps; ++b) {
+        for (size_t f = 0; f < 4; ++f) {
+          for (size_t i = 0; i < 16; ++i, ++out) {
+            const size_t e = 4 * i + f;
+            *out = static_cast<int8_t>(y[(2 * b + e / kQK8_0) * kQ8_0Bytes + kQ8_0Qs + e % kQK8_0]);
           }
         }
-        for (size_t lane = 0; lane < kL; ++lane) {
-          const size_t blk = s * (kV / 16) + lane / 4;
+        for (size_t h = 0; h < 2; ++h) {
+          const uint8_t* q8 = y + (2 * b + h) * kQ8_0Bytes;
           int32_t sum = 0;
-          float d = 0.0f;
-          if (blk < blocks) {
-            const uint8_t* q8 = y + (2 * blk + (lane % 4) / 2) * 34;
-            for (size_t e = 0; e < kQK8_0; ++e) sum += static_cast<int8_t>(q8[2 + e]);
-            d = Half(q8);
-          }
-          act_sums[s * kL + lane] = sum;
-          scales[s * kL + lane] = d;
+          for (size_t e = 0; e < kQK8_0; ++e) sum += static_cast<int8_t>(q8[kQ8_0Qs + e]);
+          act_sums[2 * b + h] = sum;
+          scales[2 * b + h] = Half(q8);
         }
       }
       return;
@@ -577,8 +568,28 @@ void TQTile(const TileRows& rows, const size_t* tokens, const Arranged& a, const
   hn::Store(sumf, df, out);
 }
 
-// The code bytes of the kV/16 Q2_0 blocks of one load (16 each; a block
-// past the row is `zero`).
+// The sums of the two Q8_0 halves of a Q2_0 block in four accumulators:
+// each 128-bit block of acc[j] holds one row's block, its lanes 0-1 the
+// first half (bytes 0-7: elements 0-31), lanes 2-3 the second. Lane 4*s + j
+// of *first / *second: the half of acc[j]'s 128-bit block s.
+HWY_INLINE void HalfSums(const VI32* acc, VI32* first, VI32* second) {
+  const D32 d32;
+  const hn::Repartition<int64_t, D8> d64;
+  // [a0+a1, b0+b1, a2+a3, b2+b3] in every 128-bit block.
+  const auto pair = [&](VI32 a, VI32 b) {
+    const auto lo = hn::BitCast(d64, hn::InterleaveLower(d32, a, b));  // a0 b0 a1 b1
+    const auto hi = hn::BitCast(d64, hn::InterleaveUpper(d32, a, b));  // a2 b2 a3 b3
+    return hn::Add(hn::BitCast(d32, hn::InterleaveLower(d64, lo, hi)),
+                   hn::BitCast(d32, hn::InterleaveUpper(d64, lo, hi)));
+  };
+  const auto ab = hn::BitCast(d64, pair(acc[0], acc[1]));
+  const auto ce = hn::BitCast(d64, pair(acc[2], acc[3]));
+  *first = hn::BitCast(d32, hn::InterleaveLower(d64, ab, ce));
+  *second = hn::BitCast(d32, hn::InterleaveUpper(d64, ab, ce));
+}
+
+// The code bytes of one Q2_0 block of each of kV/16 rows, one row per
+// 128-bit block.
 HWY_INLINE VU8 LoadQ2_0Codes(const uint8_t* const* blocks) {
   const hn::CappedTag<uint8_t, 16> d16b;
 #if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3
@@ -594,42 +605,70 @@ HWY_INLINE VU8 LoadQ2_0Codes(const uint8_t* const* blocks) {
 #endif
 }
 
-// Q2_0, one row against T tokens: per block, sumb = ((0.0f + (float)s0 *
-// d_q0) + (float)s1 * d_q1) and sumf += sumb * d_w, with s0, s1 the two
-// Q8_0 halves' sums of (code - 1) * q. Lanes of a load: 4*blk + 2*h +
-// (0|1) hold half h of block blk; a block's float steps run on its lane
-// 4*blk, the sum over blocks per token in block order.
+// Q2_0: a tile of kL rows, each token with its own accumulators (a block's
+// 16 code bytes fill a 128-bit block, so one load holds G = kV/16 rows and
+// four loads the tile). Per block, as ggml orders it: sumb = (0.0f +
+// (float)s0 * d_q0) + (float)s1 * d_q1 and sumf += sumb * d_w, with s0, s1
+// the Q8_0 halves' sums of (code - 1) * q. Lane 4*s + j holds row j*G + s;
+// out[row * T + t].
 template <size_t T>
-void Q2_0Row(const uint8_t* row, const size_t* tokens, const Arranged& a, const Geometry& g,
-             size_t blocks, float* sumf) {
+void Q2_0Tile(const TileRows& rows, const size_t* tokens, const Arranged& a, const Geometry& g,
+              float* out) {
+  constexpr size_t G = kV / 16;
   const D32 d32;
   const DF df;
-  constexpr size_t kBlocks = kV / 16;  // per load
-  static const uint8_t kZeroBlock[18] = {0};
-  HWY_ALIGN float dw[kL], sumb[kL];
-  for (size_t t = 0; t < T; ++t) sumf[t] = 0.0f;
-  for (size_t s = 0; s < g.steps; ++s) {
-    const size_t first = s * kBlocks;
-    const size_t count = blocks - first < kBlocks ? blocks - first : kBlocks;
-    const uint8_t* blk[kBlocks];
-    for (size_t b = 0; b < kBlocks; ++b) {
-      blk[b] = b < count ? row + (first + b) * 18 : kZeroBlock;
-      dw[4 * b] = dw[4 * b + 1] = dw[4 * b + 2] = dw[4 * b + 3] = b < count ? Half(blk[b]) : 0.0f;
+  const DI8 di8;
+  const auto row_of_lane = [](size_t lane) { return (lane % 4) * G + lane / 4; };
+  const size_t ahead = PrefetchDistance(kL * g.row_bytes);
+  HWY_ALIGN int32_t scale_at[kL];
+  for (size_t i = 0; i < kL; ++i) scale_at[i] = static_cast<int32_t>(row_of_lane(i) * rows.stride);
+  const VI32 scale_offsets = hn::Load(d32, scale_at);
+  VF sumf[T];
+  for (size_t t = 0; t < T; ++t) sumf[t] = hn::Zero(df);
+  for (size_t b = 0; b < g.steps; ++b) {
+    const uint8_t* at = rows.base + b * g.step_bytes;
+    // Two blocks (36 bytes) per prefetch still touch every line.
+    if (b % 2 == 0) {
+      HWY_UNROLL(16)
+      for (size_t r = 0; r < kL; ++r) hwy::Prefetch(at + r * rows.stride + ahead);
     }
-    const Fields<4> f = DecodeTwoBit(InRegister(LoadQ2_0Codes(blk)));
+    VI32 acc[T][4];
+    HWY_UNROLL(4)
+    for (size_t j = 0; j < 4; ++j) {
+      const uint8_t* blocks[G];
+      for (size_t s = 0; s < G; ++s) blocks[s] = at + (j * G + s) * rows.stride;
+      const Fields<4> f = DecodeTwoBit(InRegister(LoadQ2_0Codes(blocks)));
+      HWY_UNROLL(4)
+      for (size_t t = 0; t < T; ++t) {
+        const int8_t* acts = a.Acts(tokens[t]) + b * g.act_step_bytes;
+        acc[t][j] = hn::Zero(d32);
+        HWY_UNROLL(4)
+        for (size_t k = 0; k < 4; ++k) {
+          acc[t][j] = DotQuad(acc[t][j], f.v[k], hn::LoadDup128(di8, acts + 16 * k));
+        }
+      }
+    }
+    // The rows' block scales: the low halves of the words they start.
+    const VF d_w = HalvesToFloat(
+        hn::GatherOffset(d32, reinterpret_cast<const int32_t*>(at), scale_offsets));
+    HWY_UNROLL(4)
     for (size_t t = 0; t < T; ++t) {
-      const int8_t* acts = a.Acts(tokens[t]) + s * 4 * kV;
-      VI32 acc = hn::Zero(d32);
-      for (size_t k = 0; k < 4; ++k) acc = DotQuad(acc, f.v[k], hn::LoadU(DI8(), acts + k * kV));
-      // Lane pairs (2m, 2m+1) are one Q8_0 block; subtract its act sum.
-      const VI32 pair = hn::Add(acc, hn::Shuffle2301(acc));
-      const VI32 sumi = hn::Sub(pair, hn::LoadU(d32, a.ActSums(tokens[t]) + s * kL));
-      const VF prod = hn::Mul(hn::ConvertTo(df, sumi), hn::LoadU(df, a.Scales(tokens[t]) + s * kL));
-      const VF first_half = hn::Add(hn::Zero(df), prod);
-      const VF block_sum = hn::Add(first_half, hn::Shuffle1032(first_half));
-      hn::Store(hn::Mul(block_sum, hn::Load(df, dw)), df, sumb);
-      for (size_t b = 0; b < count; ++b) sumf[t] = sumf[t] + sumb[4 * b];
+      const int32_t* act_sums = a.ActSums(tokens[t]) + 2 * b;
+      const float* act_scales = a.Scales(tokens[t]) + 2 * b;
+      VI32 s0, s1;
+      HalfSums(acc[t], &s0, &s1);
+      const VF p0 = hn::Mul(hn::ConvertTo(df, hn::Sub(s0, hn::Set(d32, act_sums[0]))),
+                            hn::Set(df, act_scales[0]));
+      const VF p1 = hn::Mul(hn::ConvertTo(df, hn::Sub(s1, hn::Set(d32, act_sums[1]))),
+                            hn::Set(df, act_scales[1]));
+      const VF sumb = hn::Add(hn::Add(hn::Zero(df), p0), p1);
+      sumf[t] = hn::Add(sumf[t], hn::Mul(sumb, d_w));
     }
+  }
+  HWY_ALIGN float lanes[kL];
+  for (size_t t = 0; t < T; ++t) {
+    hn::Store(sumf[t], df, lanes);
+    for (size_t i = 0; i < kL; ++i) out[row_of_lane(i) * T + t] = lanes[i];
   }
 }
 
@@ -645,8 +684,7 @@ class TileSource {
  public:
   TileSource(const GemmProblem& p, const Geometry& g) : p_(p), g_(g) {}
 
-  template <size_t R>
-  TileRows Rows(size_t r0, size_t nr) {
+  TileRows Rows(size_t r0, size_t nr, size_t R) {
     const bool realign = p_.layout == LayoutId::kI2_S && p_.cols % kI2SBlock != 0;
     const bool last = p_.layout == LayoutId::kTQ1_0 && r0 + nr == p_.rows;
     if (nr == R && !realign && !last) return {p_.weights + r0 * g_.row_bytes, g_.row_bytes};
@@ -688,10 +726,11 @@ class TileSource {
 template <size_t T>
 void RunRows(const GemmProblem& p, const Arranged& a, const Geometry& g, size_t begin,
              size_t end, size_t t_begin, size_t t_end) {
-  constexpr size_t R = kL / T;
+  // Q2_0's tiles are kL rows for any T (every token its own accumulators).
+  const size_t R = p.layout == LayoutId::kQ2_0 ? kL : kL / T;
   TileSource source(p, g);
   const Layout& l = GetLayout(p.layout);
-  HWY_ALIGN float out[kL];
+  HWY_ALIGN float out[kL * T];
   for (size_t t0 = t_begin; t0 < t_end; t0 += T) {
     const size_t nt = t_end - t0 < T ? t_end - t0 : T;
     size_t tokens[T];
@@ -701,16 +740,9 @@ void RunRows(const GemmProblem& p, const Arranged& a, const Geometry& g, size_t 
     };
     StepLanes lanes;
     if (p.layout != LayoutId::kQ2_0) BuildStepLanes<T>(a, g, tokens, &lanes);
-    if (p.layout == LayoutId::kQ2_0) {
-      for (size_t r = begin; r < end; ++r) {
-        Q2_0Row<T>(p.weights + r * g.row_bytes, tokens, a, g, p.cols / kQK2_0, out);
-        store(r, out);
-      }
-      continue;
-    }
     for (size_t r0 = begin; r0 < end; r0 += R) {
       const size_t nr = end - r0 < R ? end - r0 : R;
-      const TileRows rows = source.Rows<R>(r0, nr);
+      const TileRows rows = source.Rows(r0, nr, R);
       switch (p.layout) {
         case LayoutId::kI2_S: I2STile<T>(rows, tokens, a, g, lanes, p.w_scale, out); break;
         case LayoutId::kTQ2_0:
@@ -719,7 +751,7 @@ void RunRows(const GemmProblem& p, const Arranged& a, const Geometry& g, size_t 
         case LayoutId::kTQ1_0:
           TQTile<T, 5>(rows, tokens, a, g, lanes, l.scale_offset, DecodeTrits, out);
           break;
-        case LayoutId::kQ2_0:
+        case LayoutId::kQ2_0: Q2_0Tile<T>(rows, tokens, a, g, out); break;
         case LayoutId::kF32:
         case LayoutId::kF16:
         case LayoutId::kBF16:

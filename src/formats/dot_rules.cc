@@ -13,11 +13,6 @@
 namespace bitnet {
 namespace {
 
-constexpr size_t kQ8KBytes = 292;   // f32 d, 256 int8, 16 int16 sums
-constexpr size_t kQ8KQs = 4;        // offset of the int8 values
-constexpr size_t kQ8_0Bytes = 34;   // f16 d, 32 int8
-constexpr size_t kQ8_0Qs = 2;
-
 float Q8KScale(const uint8_t* block) {
   float d;
   memcpy(&d, block, sizeof d);

@@ -28,6 +28,12 @@ namespace bitnet {
 // The activation type of a weight layout's product.
 enum class ActKind { kI8S, kQ8K, kQ8_0 };
 
+// The activation blocks' bytes, and where their int8 values start.
+constexpr size_t kQ8KBytes = 292;   // f32 d, 256 int8, 16 int16 sums
+constexpr size_t kQ8KQs = 4;
+constexpr size_t kQ8_0Bytes = 34;   // f16 d, 32 int8
+constexpr size_t kQ8_0Qs = 2;
+
 // The layouts bitnet_gemm multiplies, and the activation type each pairs
 // with. Returns false for any other layout.
 bool GemmActKind(LayoutId w, ActKind* kind);
