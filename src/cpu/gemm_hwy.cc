@@ -413,19 +413,25 @@ HWY_INLINE Fields<5> DecodeTrits(VU8 t0) {
   return {{TritDigit(t0), TritDigit(t1), TritDigit(t2), TritDigit(t3), TritDigit(t4)}};
 }
 
-// acc[t] += the products of one weight load with its activations of T
-// tokens (acts[t] at the load's first field).
-template <size_t T, size_t F>
-HWY_INLINE void LoadProducts(const Fields<F>& f, const int8_t* const* acts, size_t offset,
-                             VI32* acc) {
-  const DI8 di8;
-  HWY_UNROLL(4)
-  for (size_t t = 0; t < T; ++t) {
-    HWY_UNROLL(5)
-    for (size_t k = 0; k < F; ++k) {
-      acc[t] = DotQuad(acc[t], f.v[k], hn::LoadU(di8, acts[t] + offset + k * kV));
-    }
+// TQ1_0 against one token where vpdpbusd multiplies whole bytes: digit n
+// of a byte is (3 t_n - t_{n+1}) / 256 (TritTimes3: t_{n+1} = 3 t_n mod
+// 256), so 256 * sum of digit_n * act_n = 3 * sum t_n * act_n - sum
+// t_{n+1} * act_n, ten byte products and no digit compares; exact in int32
+// (|sum| < 2^24 per 256-block). The tile's totals are divided by 256 once.
+// Without VNNI, maddubs would saturate the int16 pairs of whole bytes.
+constexpr bool kTritBytes = HWY_TARGET == HWY_AVX3_DL;
+
+HWY_INLINE VI32 TritBytesTimes256(VU8 t, const VI8* act) {
+  const D32 d32;
+  VI32 now = hn::Zero(d32), next = hn::Zero(d32);
+  HWY_UNROLL(5)
+  for (size_t k = 0; k < 5; ++k) {
+    const VU8 t3 = TritTimes3(t);
+    now = DotQuad(now, t, act[k]);
+    next = DotQuad(next, t3, act[k]);
+    t = t3;
   }
+  return hn::Sub(hn::Add(hn::Add(now, now), now), next);
 }
 
 // ---- tiles of rows ------------------------------------------------------------
@@ -467,9 +473,13 @@ HWY_INLINE void TileLoad(const TileRows& rows, size_t offset, size_t ahead,
     HWY_UNROLL(16)
     for (size_t r = 0; r < R; ++r, at += rows.stride) {
       hwy::Prefetch(at + ahead);
-      const Fields<F> f = decode(InRegister(hn::LoadU(d8, at)));
-      HWY_UNROLL(5)
-      for (size_t k = 0; k < F; ++k) acc[r] = DotQuad(acc[r], f.v[k], act[k]);
+      if constexpr (F == 5 && kTritBytes) {
+        acc[r] = hn::Add(acc[r], TritBytesTimes256(InRegister(hn::LoadU(d8, at)), act));
+      } else {
+        const Fields<F> f = decode(InRegister(hn::LoadU(d8, at)));
+        HWY_UNROLL(5)
+        for (size_t k = 0; k < F; ++k) acc[r] = DotQuad(acc[r], f.v[k], act[k]);
+      }
     }
   } else {
     HWY_UNROLL(16)
@@ -555,13 +565,15 @@ void TQTile(const TileRows& rows, const size_t* tokens, const Arranged& a, const
       TileLoad<R, T, F>(rows, s * g.step_bytes + j * kV, ahead, acts, decode, acc);
     }
     LaneTotals(acc, sums);
+    VI32 totals = hn::Load(d32, sums);
+    if constexpr (T == 1 && F == 5 && kTritBytes) totals = hn::ShiftRight<8>(totals);
     // The rows' block scales: one gather of the 4-byte words that end
     // with them (inside each block).
     const uint8_t* scales = rows.base + s * g.step_bytes + scale_offset;
     const VI32 words =
         hn::GatherOffset(d32, reinterpret_cast<const int32_t*>(scales - 2), scale_offsets);
     const VF d_w = HalvesToFloat(hn::ShiftRight<16>(words));
-    const VI32 sumi = hn::Sub(hn::Load(d32, sums), hn::LoadU(d32, &lanes.act_sum[s * kL]));
+    const VI32 sumi = hn::Sub(totals, hn::LoadU(d32, &lanes.act_sum[s * kL]));
     const VF d = hn::Mul(hn::LoadU(df, &lanes.scale[s * kL]), d_w);
     sumf = hn::Add(sumf, hn::Mul(hn::ConvertTo(df, sumi), d));
   }
