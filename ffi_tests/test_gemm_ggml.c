@@ -275,7 +275,7 @@ int main(int argc, char** argv) {
   const int count = supported_targets(targets);
   static const int64_t kShapes[][3] = {/* rows, cols, batch */
                                        {1, 256, 1}, {7, 512, 3}, {33, 768, 4}, {20, 2560, 5},
-                                       {17, 6912, 1}, {3, 64 * 5, 2}};
+                                       {17, 6912, 1}, {3, 64 * 5, 2}, {19, 768, 37}};
   uint64_t seed = 1;
   for (int li = 0; li < 3; ++li) {
     for (size_t si = 0; si < sizeof kShapes / sizeof kShapes[0]; ++si) {

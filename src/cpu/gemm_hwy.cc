@@ -458,6 +458,20 @@ struct TileRows {
   size_t stride;
 };
 
+// acc[t] += the products of one row's decoded load with T tokens'
+// activations (acts[t]: their first field).
+template <size_t T, size_t F>
+HWY_INLINE void RowProducts(const Fields<F>& f, const int8_t* const* acts, VI32* acc) {
+  const DI8 di8;
+  HWY_UNROLL(4)
+  for (size_t t = 0; t < T; ++t) {
+    HWY_UNROLL(5)
+    for (size_t k = 0; k < F; ++k) {
+      acc[t] = DotQuad(acc[t], f.v[k], hn::LoadU(di8, acts[t] + k * kV));
+    }
+  }
+}
+
 // acc[r*T + t] += the products of the loads at byte `offset` of the R rows
 // with token t's activations (acts[t]: their first field).
 template <size_t R, size_t T, size_t F, class Decode>
@@ -485,14 +499,30 @@ HWY_INLINE void TileLoad(const TileRows& rows, size_t offset, size_t ahead,
     HWY_UNROLL(16)
     for (size_t r = 0; r < R; ++r, at += rows.stride) {
       hwy::Prefetch(at + ahead);
-      const Fields<F> f = decode(InRegister(hn::LoadU(d8, at)));
+      RowProducts<T>(decode(InRegister(hn::LoadU(d8, at))), acts, acc + r * T);
+    }
+  }
+}
+
+// The same from loads decoded once for several groups of tokens: `fields`
+// holds row r's field k at (r*F + k)*kV. Field by field, so that each
+// field's R weight and T activation vectors are loaded once.
+template <size_t R, size_t T, size_t F>
+HWY_INLINE void DecodedLoad(const uint8_t* fields, const int8_t* const* acts, VI32* acc) {
+  const D8 d8;
+  const DI8 di8;
+  HWY_UNROLL(5)
+  for (size_t k = 0; k < F; ++k) {
+    VU8 w[R];
+    VI8 x[T];
+    HWY_UNROLL(16)
+    for (size_t r = 0; r < R; ++r) w[r] = hn::Load(d8, fields + (r * F + k) * kV);
+    HWY_UNROLL(4)
+    for (size_t t = 0; t < T; ++t) x[t] = hn::LoadU(di8, acts[t] + k * kV);
+    HWY_UNROLL(16)
+    for (size_t r = 0; r < R; ++r) {
       HWY_UNROLL(4)
-      for (size_t t = 0; t < T; ++t) {
-        HWY_UNROLL(5)
-        for (size_t k = 0; k < F; ++k) {
-          acc[r * T + t] = DotQuad(acc[r * T + t], f.v[k], hn::LoadU(di8, acts[t] + k * kV));
-        }
-      }
+      for (size_t t = 0; t < T; ++t) acc[r * T + t] = DotQuad(acc[r * T + t], w[r], x[t]);
     }
   }
 }
@@ -543,11 +573,16 @@ void I2STile(const TileRows& rows, const size_t* tokens, const Arranged& a, cons
 }
 
 // TQ1_0 / TQ2_0: per block, sumf += (float)(sum of (code - 1) * q) *
-// (d_q * d_w) (TQ1_0 writes d_w * d_q: the same number), in the lanes.
+// (d_q * d_w) (TQ1_0 writes d_w * d_q: the same number), in the lanes;
+// `groups` groups of T tokens (tokens[grp*T + t], lanes[grp]), out[grp*kL
+// + lane]. With several groups each block's loads are decoded once, into
+// L1, and every group multiplies the decoded fields.
 template <size_t T, size_t F, class Decode>
-void TQTile(const TileRows& rows, const size_t* tokens, const Arranged& a, const Geometry& g,
-            const StepLanes& lanes, size_t scale_offset, const Decode& decode, float* out) {
+void TQTile(const TileRows& rows, const size_t* tokens, size_t groups, const Arranged& a,
+            const Geometry& g, const StepLanes* lanes, size_t scale_offset, const Decode& decode,
+            float* out) {
   constexpr size_t R = kL / T;
+  const D8 d8;
   const D32 d32;
   const DF df;
   const int8_t* acts[T];
@@ -555,29 +590,50 @@ void TQTile(const TileRows& rows, const size_t* tokens, const Arranged& a, const
   HWY_ALIGN int32_t sums[kL], scale_at[kL];
   for (size_t i = 0; i < kL; ++i) scale_at[i] = static_cast<int32_t>((i / T) * rows.stride);
   const VI32 scale_offsets = hn::Load(d32, scale_at);
-  VF sumf = hn::Zero(df);
+  HWY_ALIGN uint8_t fields[(64 / kV) * R * F * kV];  // one step's loads, decoded
+  for (size_t i = 0; i < groups * kL; ++i) out[i] = 0.0f;
   for (size_t s = 0; s < g.steps; ++s) {
-    VI32 acc[kL];
-    HWY_UNROLL(16)
-    for (size_t i = 0; i < kL; ++i) acc[i] = hn::Zero(d32);
-    for (size_t j = 0; j < g.loads; ++j) {
-      for (size_t t = 0; t < T; ++t) acts[t] = a.Acts(tokens[t]) + (s * g.loads + j) * F * kV;
-      TileLoad<R, T, F>(rows, s * g.step_bytes + j * kV, ahead, acts, decode, acc);
+    if (groups > 1) {
+      for (size_t j = 0; j < g.loads; ++j) {
+        const uint8_t* at = rows.base + s * g.step_bytes + j * kV;
+        for (size_t r = 0; r < R; ++r, at += rows.stride) {
+          hwy::Prefetch(at + ahead);
+          const Fields<F> f = decode(InRegister(hn::LoadU(d8, at)));
+          HWY_UNROLL(5)
+          for (size_t k = 0; k < F; ++k) hn::Store(f.v[k], d8, fields + ((j * R + r) * F + k) * kV);
+        }
+      }
     }
-    LaneTotals(acc, sums);
-    VI32 totals = hn::Load(d32, sums);
-    if constexpr (T == 1 && F == 5 && kTritBytes) totals = hn::ShiftRight<8>(totals);
     // The rows' block scales: one gather of the 4-byte words that end
     // with them (inside each block).
     const uint8_t* scales = rows.base + s * g.step_bytes + scale_offset;
     const VI32 words =
         hn::GatherOffset(d32, reinterpret_cast<const int32_t*>(scales - 2), scale_offsets);
     const VF d_w = HalvesToFloat(hn::ShiftRight<16>(words));
-    const VI32 sumi = hn::Sub(totals, hn::LoadU(d32, &lanes.act_sum[s * kL]));
-    const VF d = hn::Mul(hn::LoadU(df, &lanes.scale[s * kL]), d_w);
-    sumf = hn::Add(sumf, hn::Mul(hn::ConvertTo(df, sumi), d));
+    for (size_t grp = 0; grp < groups; ++grp) {
+      VI32 acc[kL];
+      HWY_UNROLL(16)
+      for (size_t i = 0; i < kL; ++i) acc[i] = hn::Zero(d32);
+      for (size_t j = 0; j < g.loads; ++j) {
+        for (size_t t = 0; t < T; ++t) {
+          acts[t] = a.Acts(tokens[grp * T + t]) + (s * g.loads + j) * F * kV;
+        }
+        if (groups > 1) {
+          DecodedLoad<R, T, F>(fields + j * R * F * kV, acts, acc);
+        } else {
+          TileLoad<R, T, F>(rows, s * g.step_bytes + j * kV, ahead, acts, decode, acc);
+        }
+      }
+      LaneTotals(acc, sums);
+      VI32 totals = hn::Load(d32, sums);
+      if (T == 1 && F == 5 && kTritBytes && groups == 1) totals = hn::ShiftRight<8>(totals);
+      const StepLanes& l = lanes[grp];
+      const VI32 sumi = hn::Sub(totals, hn::LoadU(d32, &l.act_sum[s * kL]));
+      const VF d = hn::Mul(hn::LoadU(df, &l.scale[s * kL]), d_w);
+      float* sumf = out + grp * kL;
+      hn::Store(hn::Add(hn::Load(df, sumf), hn::Mul(hn::ConvertTo(df, sumi), d)), df, sumf);
+    }
   }
-  hn::Store(sumf, df, out);
 }
 
 // The sums of the two Q8_0 halves of a Q2_0 block in four accumulators:
@@ -733,48 +789,74 @@ class TileSource {
   std::vector<uint8_t> copy_;
 };
 
-// Output rows [begin, end) against tokens [t_begin, t_end) in groups of T
-// (a short last group repeats its first token and stores only its own).
+// Groups of tokens that meet a tile of rows together.
+constexpr size_t kGroups = 8;
+
+// Output rows [begin, end) against tokens [t_begin, t_end), at most
+// kGroups groups of T (a short last group repeats its first token and
+// stores only its own). Tiles of rows outer: every group meets a tile
+// while it is in cache.
+template <size_t T>
+void RunGroups(const GemmProblem& p, const Arranged& a, const Geometry& g, size_t begin,
+               size_t end, size_t t_begin, size_t t_end, StepLanes* lanes) {
+  // Q2_0's tiles are kL rows for any T (every token its own accumulators).
+  const size_t R = p.layout == LayoutId::kQ2_0 ? kL : kL / T;
+  const size_t groups = CeilDiv(t_end - t_begin, T);
+  size_t tokens[kGroups * T];
+  for (size_t grp = 0; grp < groups; ++grp) {
+    const size_t t0 = t_begin + grp * T;
+    for (size_t t = 0; t < T; ++t) tokens[grp * T + t] = t0 + (t0 + t < t_end ? t : 0);
+    if (p.layout != LayoutId::kQ2_0) BuildStepLanes<T>(a, g, &tokens[grp * T], &lanes[grp]);
+  }
+  TileSource source(p, g);
+  const Layout& l = GetLayout(p.layout);
+  HWY_ALIGN float out[kGroups * kL * T];  // [grp * R*T + r*T + t]
+  for (size_t r0 = begin; r0 < end; r0 += R) {
+    const size_t nr = end - r0 < R ? end - r0 : R;
+    const TileRows rows = source.Rows(r0, nr, R);
+    switch (p.layout) {
+      case LayoutId::kI2_S:
+        for (size_t grp = 0; grp < groups; ++grp) {
+          I2STile<T>(rows, &tokens[grp * T], a, g, lanes[grp], p.w_scale, &out[grp * kL]);
+        }
+        break;
+      case LayoutId::kTQ2_0:
+        TQTile<T, 4>(rows, tokens, groups, a, g, lanes, l.scale_offset, DecodeTwoBit, out);
+        break;
+      case LayoutId::kTQ1_0:
+        TQTile<T, 5>(rows, tokens, groups, a, g, lanes, l.scale_offset, DecodeTrits, out);
+        break;
+      case LayoutId::kQ2_0:
+        for (size_t grp = 0; grp < groups; ++grp) {
+          Q2_0Tile<T>(rows, &tokens[grp * T], a, g, &out[grp * kL * T]);
+        }
+        break;
+      case LayoutId::kF32:
+      case LayoutId::kF16:
+      case LayoutId::kBF16:
+      case LayoutId::kQ8_0:
+      case LayoutId::kQ8_K:
+      case LayoutId::kIQ2_S:
+      case LayoutId::kHfBitnet:
+      case LayoutId::kBitnetRsI2S: break;
+    }
+    for (size_t grp = 0; grp < groups; ++grp) {
+      const size_t t0 = t_begin + grp * T;
+      const size_t nt = t_end - t0 < T ? t_end - t0 : T;
+      for (size_t r = 0; r < nr; ++r) {
+        for (size_t t = 0; t < nt; ++t) p.y[(t0 + t) * p.y_stride + r0 + r] = out[grp * R * T + r * T + t];
+      }
+    }
+  }
+}
+
 template <size_t T>
 void RunRows(const GemmProblem& p, const Arranged& a, const Geometry& g, size_t begin,
              size_t end, size_t t_begin, size_t t_end) {
-  // Q2_0's tiles are kL rows for any T (every token its own accumulators).
-  const size_t R = p.layout == LayoutId::kQ2_0 ? kL : kL / T;
-  TileSource source(p, g);
-  const Layout& l = GetLayout(p.layout);
-  HWY_ALIGN float out[kL * T];
-  for (size_t t0 = t_begin; t0 < t_end; t0 += T) {
-    const size_t nt = t_end - t0 < T ? t_end - t0 : T;
-    size_t tokens[T];
-    for (size_t t = 0; t < T; ++t) tokens[t] = t0 + (t < nt ? t : 0);
-    const auto store = [&](size_t r, const float* v) {
-      for (size_t t = 0; t < nt; ++t) p.y[(t0 + t) * p.y_stride + r] = v[t];
-    };
-    StepLanes lanes;
-    if (p.layout != LayoutId::kQ2_0) BuildStepLanes<T>(a, g, tokens, &lanes);
-    for (size_t r0 = begin; r0 < end; r0 += R) {
-      const size_t nr = end - r0 < R ? end - r0 : R;
-      const TileRows rows = source.Rows(r0, nr, R);
-      switch (p.layout) {
-        case LayoutId::kI2_S: I2STile<T>(rows, tokens, a, g, lanes, p.w_scale, out); break;
-        case LayoutId::kTQ2_0:
-          TQTile<T, 4>(rows, tokens, a, g, lanes, l.scale_offset, DecodeTwoBit, out);
-          break;
-        case LayoutId::kTQ1_0:
-          TQTile<T, 5>(rows, tokens, a, g, lanes, l.scale_offset, DecodeTrits, out);
-          break;
-        case LayoutId::kQ2_0: Q2_0Tile<T>(rows, tokens, a, g, out); break;
-        case LayoutId::kF32:
-        case LayoutId::kF16:
-        case LayoutId::kBF16:
-        case LayoutId::kQ8_0:
-        case LayoutId::kQ8_K:
-        case LayoutId::kIQ2_S:
-        case LayoutId::kHfBitnet:
-        case LayoutId::kBitnetRsI2S: break;
-      }
-      for (size_t r = 0; r < nr; ++r) store(r0 + r, out + r * T);
-    }
+  StepLanes lanes[kGroups];
+  for (size_t t0 = t_begin; t0 < t_end; t0 += kGroups * T) {
+    const size_t t1 = t_end - t0 < kGroups * T ? t_end : t0 + kGroups * T;
+    RunGroups<T>(p, a, g, begin, end, t0, t1, lanes);
   }
 }
 
