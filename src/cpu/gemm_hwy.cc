@@ -853,10 +853,13 @@ void RunGroups(const GemmProblem& p, const Arranged& a, const Geometry& g, size_
 template <size_t T>
 void RunRows(const GemmProblem& p, const Arranged& a, const Geometry& g, size_t begin,
              size_t end, size_t t_begin, size_t t_end) {
+  // I2_S decodes nothing worth sharing and its tiles are 4-row: one group
+  // per pass over the rows keeps the group's activations in L1 (they are
+  // four times the bytes of the weights they meet).
+  const size_t pass = p.layout == LayoutId::kI2_S ? T : kGroups * T;
   StepLanes lanes[kGroups];
-  for (size_t t0 = t_begin; t0 < t_end; t0 += kGroups * T) {
-    const size_t t1 = t_end - t0 < kGroups * T ? t_end : t0 + kGroups * T;
-    RunGroups<T>(p, a, g, begin, end, t0, t1, lanes);
+  for (size_t t0 = t_begin; t0 < t_end; t0 += pass) {
+    RunGroups<T>(p, a, g, begin, end, t0, t_end - t0 < pass ? t_end : t0 + pass, lanes);
   }
 }
 
