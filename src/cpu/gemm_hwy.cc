@@ -125,6 +125,14 @@ HWY_INLINE VU8 Field(VU8 packed) {
 }
 
 
+// The same with the field a run-time index (constant once unrolled).
+HWY_INLINE VU8 FieldAt(VU8 packed, size_t k) {
+  const D8 d8;
+  const D16 d16;
+  return hn::And(hn::BitCast(d8, hn::ShiftRightSame(hn::BitCast(d16, packed), static_cast<int>(2 * k))),
+                 hn::Set(d8, 3));
+}
+
 // Stores the total of each of the kL accumulators: out[i] = sum of acc[i].
 HWY_INLINE void LaneTotals(const VI32* acc, int32_t* out) {
 #if HWY_ARCH_X86
@@ -700,20 +708,35 @@ void Q2_0Tile(const TileRows& rows, const size_t* tokens, const Arranged& a, con
       HWY_UNROLL(16)
       for (size_t r = 0; r < kL; ++r) hwy::Prefetch(at + r * rows.stride + ahead);
     }
-    VI32 acc[T][4];
+    // Field by field: each field's four weight and T activation vectors
+    // are made once.
+    VU8 packed[4];
     HWY_UNROLL(4)
     for (size_t j = 0; j < 4; ++j) {
       const uint8_t* blocks[G];
       for (size_t s = 0; s < G; ++s) blocks[s] = at + (j * G + s) * rows.stride;
-      const Fields<4> f = DecodeTwoBit(InRegister(LoadQ2_0Codes(blocks)));
+      packed[j] = InRegister(LoadQ2_0Codes(blocks));
+    }
+    VI32 acc[T][4];
+    HWY_UNROLL(4)
+    for (size_t t = 0; t < T; ++t) {
+      HWY_UNROLL(4)
+      for (size_t j = 0; j < 4; ++j) acc[t][j] = hn::Zero(d32);
+    }
+    HWY_UNROLL(4)
+    for (size_t k = 0; k < 4; ++k) {
+      VU8 w[4];
+      VI8 x[T];
+      HWY_UNROLL(4)
+      for (size_t j = 0; j < 4; ++j) w[j] = FieldAt(packed[j], k);
       HWY_UNROLL(4)
       for (size_t t = 0; t < T; ++t) {
-        const int8_t* acts = a.Acts(tokens[t]) + b * g.act_step_bytes;
-        acc[t][j] = hn::Zero(d32);
+        x[t] = hn::LoadDup128(di8, a.Acts(tokens[t]) + b * g.act_step_bytes + 16 * k);
+      }
+      HWY_UNROLL(4)
+      for (size_t t = 0; t < T; ++t) {
         HWY_UNROLL(4)
-        for (size_t k = 0; k < 4; ++k) {
-          acc[t][j] = DotQuad(acc[t][j], f.v[k], hn::LoadDup128(di8, acts + 16 * k));
-        }
+        for (size_t j = 0; j < 4; ++j) acc[t][j] = DotQuad(acc[t][j], w[j], x[t]);
       }
     }
     // The rows' block scales: the low halves of the words they start.
@@ -853,10 +876,7 @@ void RunGroups(const GemmProblem& p, const Arranged& a, const Geometry& g, size_
 template <size_t T>
 void RunRows(const GemmProblem& p, const Arranged& a, const Geometry& g, size_t begin,
              size_t end, size_t t_begin, size_t t_end) {
-  // I2_S decodes nothing worth sharing and its tiles are 4-row: one group
-  // per pass over the rows keeps the group's activations in L1 (they are
-  // four times the bytes of the weights they meet).
-  const size_t pass = p.layout == LayoutId::kI2_S ? T : kGroups * T;
+  const size_t pass = kGroups * T;
   StepLanes lanes[kGroups];
   for (size_t t0 = t_begin; t0 < t_end; t0 += pass) {
     RunGroups<T>(p, a, g, begin, end, t0, t_end - t0 < pass ? t_end : t0 + pass, lanes);
