@@ -116,16 +116,7 @@ HWY_INLINE VU8 InRegister(VU8 v) {
   return v;
 }
 
-// The 2-bit field at bits 2k of every byte.
-template <int k>
-HWY_INLINE VU8 Field(VU8 packed) {
-  const D8 d8;
-  const D16 d16;
-  return hn::And(hn::BitCast(d8, hn::ShiftRight<2 * k>(hn::BitCast(d16, packed))), hn::Set(d8, 3));
-}
-
-
-// The same with the field a run-time index (constant once unrolled).
+// The 2-bit field at bits 2k of every byte (k constant once unrolled).
 HWY_INLINE VU8 FieldAt(VU8 packed, size_t k) {
   const D8 d8;
   const D16 d16;
@@ -406,20 +397,24 @@ void Arrange(const GemmProblem& p, uint8_t* ws, size_t begin, size_t end) {
 // Weights are read in memory order (row after row, each from its start), so
 // that the hardware prefetchers see one stream; activations come from L1.
 
-// Decoded fields of one weight load.
-template <size_t F>
-struct Fields {
-  VU8 v[F];
+// The fields of one weight load, one per Next() in field order: a
+// loop over fields keeps one field of each row live, not all of them.
+struct TwoBitFields {
+  static constexpr size_t kFields = 4;
+  VU8 packed;
+  size_t k = 0;
+  HWY_INLINE VU8 Next() { return FieldAt(packed, k++); }
 };
 
-HWY_INLINE Fields<4> DecodeTwoBit(VU8 packed) {
-  return {{Field<0>(packed), Field<1>(packed), Field<2>(packed), Field<3>(packed)}};
-}
-
-HWY_INLINE Fields<5> DecodeTrits(VU8 t0) {
-  const VU8 t1 = TritTimes3(t0), t2 = TritTimes3(t1), t3 = TritTimes3(t2), t4 = TritTimes3(t3);
-  return {{TritDigit(t0), TritDigit(t1), TritDigit(t2), TritDigit(t3), TritDigit(t4)}};
-}
+struct TritFields {
+  static constexpr size_t kFields = 5;
+  VU8 t;
+  HWY_INLINE VU8 Next() {
+    const VU8 digit = TritDigit(t);
+    t = TritTimes3(t);
+    return digit;
+  }
+};
 
 // TQ1_0 against one token where vpdpbusd multiplies whole bytes: digit n
 // of a byte is (3 t_n - t_{n+1}) / 256 (TritTimes3: t_{n+1} = 3 t_n mod
@@ -466,25 +461,13 @@ struct TileRows {
   size_t stride;
 };
 
-// acc[t] += the products of one row's decoded load with T tokens'
-// activations (acts[t]: their first field).
-template <size_t T, size_t F>
-HWY_INLINE void RowProducts(const Fields<F>& f, const int8_t* const* acts, VI32* acc) {
-  const DI8 di8;
-  HWY_UNROLL(4)
-  for (size_t t = 0; t < T; ++t) {
-    HWY_UNROLL(5)
-    for (size_t k = 0; k < F; ++k) {
-      acc[t] = DotQuad(acc[t], f.v[k], hn::LoadU(di8, acts[t] + k * kV));
-    }
-  }
-}
-
 // acc[r*T + t] += the products of the loads at byte `offset` of the R rows
-// with token t's activations (acts[t]: their first field).
-template <size_t R, size_t T, size_t F, class Decode>
+// with token t's activations (acts[t]: their first field), field by field
+// (each field's R weight and T activation vectors made once).
+template <size_t R, size_t T, class Decoded>
 HWY_INLINE void TileLoad(const TileRows& rows, size_t offset, size_t ahead,
-                         const int8_t* const* acts, const Decode& decode, VI32* acc) {
+                         const int8_t* const* acts, VI32* acc) {
+  constexpr size_t F = Decoded::kFields;
   const D8 d8;
   const DI8 di8;
   const uint8_t* at = rows.base + offset;
@@ -498,16 +481,31 @@ HWY_INLINE void TileLoad(const TileRows& rows, size_t offset, size_t ahead,
       if constexpr (F == 5 && kTritBytes) {
         acc[r] = hn::Add(acc[r], TritBytesTimes256(InRegister(hn::LoadU(d8, at)), act));
       } else {
-        const Fields<F> f = decode(InRegister(hn::LoadU(d8, at)));
+        Decoded f{InRegister(hn::LoadU(d8, at))};
         HWY_UNROLL(5)
-        for (size_t k = 0; k < F; ++k) acc[r] = DotQuad(acc[r], f.v[k], act[k]);
+        for (size_t k = 0; k < F; ++k) acc[r] = DotQuad(acc[r], f.Next(), act[k]);
       }
     }
   } else {
+    Decoded f[R];
     HWY_UNROLL(16)
     for (size_t r = 0; r < R; ++r, at += rows.stride) {
       hwy::Prefetch(at + ahead);
-      RowProducts<T>(decode(InRegister(hn::LoadU(d8, at))), acts, acc + r * T);
+      f[r] = Decoded{InRegister(hn::LoadU(d8, at))};
+    }
+    HWY_UNROLL(5)
+    for (size_t k = 0; k < F; ++k) {
+      VU8 w[R];
+      VI8 x[T];
+      HWY_UNROLL(16)
+      for (size_t r = 0; r < R; ++r) w[r] = f[r].Next();
+      HWY_UNROLL(4)
+      for (size_t t = 0; t < T; ++t) x[t] = hn::LoadU(di8, acts[t] + k * kV);
+      HWY_UNROLL(16)
+      for (size_t r = 0; r < R; ++r) {
+        HWY_UNROLL(4)
+        for (size_t t = 0; t < T; ++t) acc[r * T + t] = DotQuad(acc[r * T + t], w[r], x[t]);
+      }
     }
   }
 }
@@ -569,7 +567,7 @@ void I2STile(const TileRows& rows, const size_t* tokens, const Arranged& a, cons
   for (size_t i = 0; i < kL; ++i) acc[i] = hn::Zero(d32);
   for (size_t j = 0; j < g.loads; ++j) {
     for (size_t t = 0; t < T; ++t) acts[t] = a.Acts(tokens[t]) + j * 4 * kV;
-    TileLoad<R, T, 4>(rows, j * kV, ahead, acts, DecodeTwoBit, acc);
+    TileLoad<R, T, TwoBitFields>(rows, j * kV, ahead, acts, acc);
   }
   HWY_ALIGN int32_t sums[kL];
   LaneTotals(acc, sums);
@@ -585,11 +583,11 @@ void I2STile(const TileRows& rows, const size_t* tokens, const Arranged& a, cons
 // `groups` groups of T tokens (tokens[grp*T + t], lanes[grp]), out[grp*kL
 // + lane]. With several groups each block's loads are decoded once, into
 // L1, and every group multiplies the decoded fields.
-template <size_t T, size_t F, class Decode>
+template <size_t T, class Decoded>
 void TQTile(const TileRows& rows, const size_t* tokens, size_t groups, const Arranged& a,
-            const Geometry& g, const StepLanes* lanes, size_t scale_offset, const Decode& decode,
-            float* out) {
+            const Geometry& g, const StepLanes* lanes, size_t scale_offset, float* out) {
   constexpr size_t R = kL / T;
+  constexpr size_t F = Decoded::kFields;
   const D8 d8;
   const D32 d32;
   const DF df;
@@ -606,9 +604,9 @@ void TQTile(const TileRows& rows, const size_t* tokens, size_t groups, const Arr
         const uint8_t* at = rows.base + s * g.step_bytes + j * kV;
         for (size_t r = 0; r < R; ++r, at += rows.stride) {
           hwy::Prefetch(at + ahead);
-          const Fields<F> f = decode(InRegister(hn::LoadU(d8, at)));
+          Decoded f{InRegister(hn::LoadU(d8, at))};
           HWY_UNROLL(5)
-          for (size_t k = 0; k < F; ++k) hn::Store(f.v[k], d8, fields + ((j * R + r) * F + k) * kV);
+          for (size_t k = 0; k < F; ++k) hn::Store(f.Next(), d8, fields + ((j * R + r) * F + k) * kV);
         }
       }
     }
@@ -629,7 +627,7 @@ void TQTile(const TileRows& rows, const size_t* tokens, size_t groups, const Arr
         if (groups > 1) {
           DecodedLoad<R, T, F>(fields + j * R * F * kV, acts, acc);
         } else {
-          TileLoad<R, T, F>(rows, s * g.step_bytes + j * kV, ahead, acts, decode, acc);
+          TileLoad<R, T, Decoded>(rows, s * g.step_bytes + j * kV, ahead, acts, acc);
         }
       }
       LaneTotals(acc, sums);
@@ -844,10 +842,10 @@ void RunGroups(const GemmProblem& p, const Arranged& a, const Geometry& g, size_
         }
         break;
       case LayoutId::kTQ2_0:
-        TQTile<T, 4>(rows, tokens, groups, a, g, lanes, l.scale_offset, DecodeTwoBit, out);
+        TQTile<T, TwoBitFields>(rows, tokens, groups, a, g, lanes, l.scale_offset, out);
         break;
       case LayoutId::kTQ1_0:
-        TQTile<T, 5>(rows, tokens, groups, a, g, lanes, l.scale_offset, DecodeTrits, out);
+        TQTile<T, TritFields>(rows, tokens, groups, a, g, lanes, l.scale_offset, out);
         break;
       case LayoutId::kQ2_0:
         for (size_t grp = 0; grp < groups; ++grp) {
@@ -876,10 +874,9 @@ void RunGroups(const GemmProblem& p, const Arranged& a, const Geometry& g, size_
 template <size_t T>
 void RunRows(const GemmProblem& p, const Arranged& a, const Geometry& g, size_t begin,
              size_t end, size_t t_begin, size_t t_end) {
-  const size_t pass = kGroups * T;
   StepLanes lanes[kGroups];
-  for (size_t t0 = t_begin; t0 < t_end; t0 += pass) {
-    RunGroups<T>(p, a, g, begin, end, t0, t_end - t0 < pass ? t_end : t0 + pass, lanes);
+  for (size_t t0 = t_begin; t0 < t_end; t0 += kGroups * T) {
+    RunGroups<T>(p, a, g, begin, end, t0, t_end - t0 < kGroups * T ? t_end : t0 + kGroups * T, lanes);
   }
 }
 
