@@ -243,7 +243,7 @@ Geometry GeometryOf(const GemmProblem& p) {
       // One block per step; its 16 activation bytes per field are loaded
       // into every 128-bit block of a vector. Two Q8_0 halves per block.
       const size_t blocks = p.cols / kQK2_0;
-      return {4, 1, blocks, l.block_bytes, blocks * l.block_bytes, 4 * 16, 2};
+      return {4, 1, blocks, l.block_bytes, blocks * l.block_bytes, 4 * size_t{16}, 2};
     }
     case LayoutId::kF32:
     case LayoutId::kF16:
@@ -397,19 +397,17 @@ void Arrange(const GemmProblem& p, uint8_t* ws, size_t begin, size_t end) {
 // Weights are read in memory order (row after row, each from its start), so
 // that the hardware prefetchers see one stream; activations come from L1.
 
-// The fields of one weight load, one per Next() in field order: a
-// loop over fields keeps one field of each row live, not all of them.
+// The fields of a weight load, taken in field order (k = 0, 1, ...) from
+// a state that starts as the loaded vector: a loop over fields keeps one
+// field of each row live, not all of them.
 struct TwoBitFields {
   static constexpr size_t kFields = 4;
-  VU8 packed;
-  size_t k = 0;
-  HWY_INLINE VU8 Next() { return FieldAt(packed, k++); }
+  static HWY_INLINE VU8 Take(VU8& packed, size_t k) { return FieldAt(packed, k); }
 };
 
 struct TritFields {
   static constexpr size_t kFields = 5;
-  VU8 t;
-  HWY_INLINE VU8 Next() {
+  static HWY_INLINE VU8 Take(VU8& t, size_t /*k*/) {
     const VU8 digit = TritDigit(t);
     t = TritTimes3(t);
     return digit;
@@ -481,24 +479,24 @@ HWY_INLINE void TileLoad(const TileRows& rows, size_t offset, size_t ahead,
       if constexpr (F == 5 && kTritBytes) {
         acc[r] = hn::Add(acc[r], TritBytesTimes256(InRegister(hn::LoadU(d8, at)), act));
       } else {
-        Decoded f{InRegister(hn::LoadU(d8, at))};
+        VU8 state = InRegister(hn::LoadU(d8, at));
         HWY_UNROLL(5)
-        for (size_t k = 0; k < F; ++k) acc[r] = DotQuad(acc[r], f.Next(), act[k]);
+        for (size_t k = 0; k < F; ++k) acc[r] = DotQuad(acc[r], Decoded::Take(state, k), act[k]);
       }
     }
   } else {
-    Decoded f[R];
+    VU8 state[R];
     HWY_UNROLL(16)
     for (size_t r = 0; r < R; ++r, at += rows.stride) {
       hwy::Prefetch(at + ahead);
-      f[r] = Decoded{InRegister(hn::LoadU(d8, at))};
+      state[r] = InRegister(hn::LoadU(d8, at));
     }
     HWY_UNROLL(5)
     for (size_t k = 0; k < F; ++k) {
       VU8 w[R];
       VI8 x[T];
       HWY_UNROLL(16)
-      for (size_t r = 0; r < R; ++r) w[r] = f[r].Next();
+      for (size_t r = 0; r < R; ++r) w[r] = Decoded::Take(state[r], k);
       HWY_UNROLL(4)
       for (size_t t = 0; t < T; ++t) x[t] = hn::LoadU(di8, acts[t] + k * kV);
       HWY_UNROLL(16)
@@ -604,9 +602,11 @@ void TQTile(const TileRows& rows, const size_t* tokens, size_t groups, const Arr
         const uint8_t* at = rows.base + s * g.step_bytes + j * kV;
         for (size_t r = 0; r < R; ++r, at += rows.stride) {
           hwy::Prefetch(at + ahead);
-          Decoded f{InRegister(hn::LoadU(d8, at))};
+          VU8 state = InRegister(hn::LoadU(d8, at));
           HWY_UNROLL(5)
-          for (size_t k = 0; k < F; ++k) hn::Store(f.Next(), d8, fields + ((j * R + r) * F + k) * kV);
+          for (size_t k = 0; k < F; ++k) {
+            hn::Store(Decoded::Take(state, k), d8, fields + ((j * R + r) * F + k) * kV);
+          }
         }
       }
     }
@@ -757,7 +757,10 @@ void Q2_0Tile(const TileRows& rows, const size_t* tokens, const Arranged& a, con
   HWY_ALIGN float lanes[kL];
   for (size_t t = 0; t < T; ++t) {
     hn::Store(sumf[t], df, lanes);
-    for (size_t i = 0; i < kL; ++i) out[row_of_lane(i) * T + t] = lanes[i];
+    for (size_t i = 0; i < kL; ++i) {
+      float* at = out + row_of_lane(i) * T + t;
+      *at = lanes[i];
+    }
   }
 }
 
