@@ -185,6 +185,38 @@ static void transcode_errors(void) {
   int status = bitnet_tensor_transcode(BITNET_TYPE_TQ1_0, &o, BITNET_TYPE_TQ2_0, tq2, bytes, rows, cols, out, tq1_bytes);
   check(status == BITNET_E_INVALID_DATA && untouched(out, tq1_bytes), "+2 into TQ1_0: status %d", status);
   check(strstr(bitnet_last_error(), "+2") != NULL, "message names the value: %s", bitnet_last_error());
+  /* A single code 3 anywhere among zeros (code 1): each field of bytes at
+   * the starts and ends of the 8-byte words a scan may test together. */
+  uint8_t* saved = malloc(bytes);
+  memcpy(saved, tq2, bytes);
+  static const size_t kBytes[] = {0, 1, 7, 8, 31, 32, 55, 63};
+  for (size_t bi = 0; bi < sizeof kBytes / sizeof kBytes[0]; ++bi) {
+    for (unsigned f = 0; f < 4; ++f) {
+      for (size_t b = 0; b < 2; ++b) memset(tq2 + b * 66, 0x55, 64);
+      const size_t j = kBytes[bi];
+      tq2[66 + j] = (uint8_t)(0x55 | (3u << (2 * f)));
+      memset(out, POISON, tq1_bytes);
+      status = bitnet_tensor_transcode(BITNET_TYPE_TQ1_0, &o, BITNET_TYPE_TQ2_0, tq2, bytes, rows, cols, out, tq1_bytes);
+      char want[64];
+      snprintf(want, sizeof want, "element %zu ", 256 + (j / 32) * 128 + 32 * f + j % 32);
+      check(status == BITNET_E_INVALID_DATA && untouched(out, tq1_bytes) && strstr(bitnet_last_error(), want),
+            "one +2 (byte %zu, field %u) into TQ1_0: status %d, %s", j, f, status, bitnet_last_error());
+    }
+  }
+  /* The same from I2_S (one code 3 in its second 128-block). */
+  {
+    size_t ibytes = 0;
+    uint8_t* i2s_src = quantize_new(BITNET_TYPE_I2_S, &o, x, rows, cols, &ibytes);
+    memset(i2s_src, 0x55, n / 4);
+    i2s_src[32 + 17] = 0x5D; /* a field 3 */
+    memset(out, POISON, tq1_bytes);
+    status = bitnet_tensor_transcode(BITNET_TYPE_TQ1_0, &o, BITNET_TYPE_I2_S, i2s_src, ibytes, rows, cols, out, tq1_bytes);
+    check(status == BITNET_E_INVALID_DATA && untouched(out, tq1_bytes) && strstr(bitnet_last_error(), "+2"),
+          "one +2 from I2_S into TQ1_0: status %d, %s", status, bitnet_last_error());
+    free(i2s_src);
+  }
+  memcpy(tq2, saved, bytes);
+  free(saved);
   /* Two blocks with different d cannot share I2_S's one scale. */
   tq2[70] = 0x55;
   const uint16_t other_d = 0x4000; /* 2.0 */

@@ -1,5 +1,7 @@
 #include "formats/ternary_codes.h"
 
+#include <cstring>
+
 namespace bitnet {
 
 void PackBlockCodes(const Layout& l, const uint8_t* codes, uint8_t* block) {
@@ -55,6 +57,22 @@ uint8_t RepackField(const Layout& src, const Layout& dst, unsigned f, unsigned c
 }
 
 }  // namespace
+
+bool AnyTwoBitCode3(const Layout& l, const uint8_t* blocks, size_t nblocks) {
+  const size_t code_bytes = static_cast<size_t>(l.block_elements) / 4;
+  uint64_t both = 0;  // bit 2f of a word: field f's two bits both set
+  for (size_t b = 0; b < nblocks; ++b) {
+    const uint8_t* codes = blocks + b * l.block_bytes + l.codes.codes_offset;
+    size_t i = 0;
+    for (; i + 8 <= code_bytes; i += 8) {
+      uint64_t w;
+      memcpy(&w, codes + i, sizeof w);
+      both |= w & (w >> 1);
+    }
+    for (; i < code_bytes; ++i) both |= codes[i] & (codes[i] >> 1);
+  }
+  return (both & 0x5555555555555555u) != 0;
+}
 
 bool CanRepackBytes(const Layout& src, const Layout& dst) {
   if (src.codes.kind != CodeMapKind::kTwoBit || dst.codes.kind != CodeMapKind::kTwoBit ||

@@ -119,6 +119,10 @@ void PackBlockCodes(const Layout& l, const uint8_t* codes, uint8_t* block);
 void UnpackBlockValues(const Layout& l, const uint8_t* blocks, size_t nblocks, int8_t* values);
 void PackBlockValues(const Layout& l, const int8_t* values, size_t nblocks, uint8_t* blocks);
 
+// True when a code of nblocks whole blocks of a kTwoBit layout is 3 (its
+// code bytes only, never scales): the fields' two bits tested 32 at a time.
+bool AnyTwoBitCode3(const Layout& l, const uint8_t* blocks, size_t nblocks);
+
 // Two kTwoBit layouts with the same run keep the same four elements in each
 // code byte and their code bytes in the same order, block after block: a
 // transcode between them maps every code byte on its own, moving its four

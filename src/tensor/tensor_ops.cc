@@ -1,6 +1,7 @@
 #include "tensor/tensor_ops.h"
 
 #include <algorithm>
+#include <atomic>
 #include <array>
 #include <cmath>
 #include <cstring>
@@ -584,15 +585,35 @@ bool OnePassScale(const TensorJob& job, const Layout& src, const uint8_t* in, si
   return HalfToFloat(*half) == alpha || (job.flags & BITNET_TENSOR_ALLOW_SCALE_ROUNDING) != 0;
 }
 
-// True when no check of TranscodeBlocks can fail: every source value fits
-// the target, and every target block lies inside one source scale group.
-bool NothingToCheck(const Layout& src, const Layout& dst) {
-  const bool values_fit = src.code_offset <= dst.code_offset &&
-                          src.code_max - src.code_offset <= dst.code_max - dst.code_offset;
-  const bool inside = dst.scale == ScaleKind::kBlockF16 &&
-                      (src.scale == ScaleKind::kTensorF32 ||
-                       (src.scale == ScaleKind::kBlockF16 && src.block_elements % dst.block_elements == 0));
-  return values_fit && inside;
+// True when the source's values of codes up to top_code fit the target.
+bool ValuesFit(const Layout& src, const Layout& dst, int top_code) {
+  return src.code_offset <= dst.code_offset && top_code - src.code_offset <= dst.code_max - dst.code_offset;
+}
+
+// True when every target block lies inside one source scale group.
+bool InsideOneScale(const Layout& src, const Layout& dst) {
+  return dst.scale == ScaleKind::kBlockF16 &&
+         (src.scale == ScaleKind::kTensorF32 ||
+          (src.scale == ScaleKind::kBlockF16 && src.block_elements % dst.block_elements == 0));
+}
+
+// True when no check of TranscodeBlocks can fail for these n elements:
+// every source value fits the target (or all but a two-bit code 3, and a
+// scan of the code bytes finds none: TQ2_0 or I2_S to TQ1_0), and every
+// target block lies inside one source scale group.
+bool NothingToCheck(Workers& workers, const Layout& src, const Layout& dst, const uint8_t* in, size_t n) {
+  if (!InsideOneScale(src, dst)) return false;
+  if (ValuesFit(src, dst, src.code_max)) return true;
+  if (src.codes.kind != CodeMapKind::kTwoBit || src.code_max != 3 || !ValuesFit(src, dst, 2)) return false;
+  const size_t src_block = static_cast<size_t>(src.block_elements);
+  std::atomic<bool> code3{false};
+  workers.Run(Steps(n, kStep), [&](Scratch&, size_t b, size_t e) {
+    const size_t first = b * kStep, end = e * kStep < n ? e * kStep : n;
+    if (AnyTwoBitCode3(src, in + first / src_block * src.block_bytes, (end - first) / src_block)) {
+      code3.store(true, std::memory_order_relaxed);
+    }
+  });
+  return !code3.load(std::memory_order_relaxed);
 }
 
 // Runs fn(step, first, count, values, flags) over the steps of the n
@@ -633,7 +654,7 @@ int TranscodeBlocks(const TensorJob& job, const Layout& dst, uint8_t* out, const
   Workers workers(job.threads, kStep / 4);  // int8 values, piece flags: float buffers
   if (!workers.ok()) return OutOfMemory(kStep / 4);
   uint16_t tensor_half = 0;
-  if (NothingToCheck(src, dst) && OnePassScale(job, src, in, n, &tensor_half)) {
+  if (NothingToCheck(workers, src, dst, in, n) && OnePassScale(job, src, in, n, &tensor_half)) {
     // One pass: each target block gets its source scale (0 when all its
     // values are 0, as the checking route stores it).
     const bool own = src.scale == ScaleKind::kBlockF16 && (job.flags & BITNET_TENSOR_UNIT_SCALE) == 0;
