@@ -9,12 +9,13 @@
 // vector meets its activations with one load. Because the codes are the
 // stored 0..2, a block's sum of code * act minus its sum of act is the
 // exact sum of weight * act (bitnet.cpp's identity; ggml's dots sum the same
-// integers directly). A tile of R rows x T tokens keeps R*T accumulators;
-// at each float step of the reference (a TQ block, a Q8_0 block, an I2_S
-// row) they are reduced into one vector whose lanes are the tile's
-// (row, token) pairs, and the reference's float operations run on those
-// lanes in its order. Rows and tokens past the end of a tile are computed
-// on copies and not stored. Every result is the reference's, bit for bit.
+// integers directly). A tile of R rows x T tokens keeps R*T accumulators
+// (Q2_0: four per token, a block of G rows in each); at each float step of
+// the reference (a TQ block, a Q2_0 block, an I2_S row) they are reduced
+// into vectors whose lanes are the tile's (row, token) pairs, and the
+// reference's float operations run on those lanes in its order. Rows and
+// tokens past the end of a tile are computed on copies and not stored.
+// Every result is the reference's, bit for bit.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "cpu/gemm_hwy.cc"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
