@@ -22,6 +22,7 @@
 #include "hwy/highway.h"
 #include "hwy/cache_control.h"
 
+#include <algorithm>
 #include <cstring>
 #include <vector>
 
@@ -188,25 +189,60 @@ HWY_INLINE VF HalvesToFloat(VI32 bits) {
 }
 
 // ---- arranged activations -----------------------------------------------
-// Per token: the int8 activations in field order (`act_bytes` each, a
-// multiple of kV); then, per float step of the layout (Q2_0: per lane of
-// each step), the integer sum of its activations and its scale, in two
-// arrays.
+// Tokens [first, first + batch), each multiplied alone or in groups of T
+// (those before `first` go in lanes: LaneActs). Per token: the int8
+// activations in field order (`act_bytes` each, a multiple of kV); then,
+// per float step of the layout (Q2_0: per lane of each step), the integer
+// sum of its activations and its scale, in two arrays.
 struct Arranged {
   const uint8_t* base;
   size_t act_bytes;    // per token
   size_t steps;        // step entries per token
+  size_t first;
   size_t batch;
   const int8_t* Acts(size_t t) const {
-    return reinterpret_cast<const int8_t*>(base + t * act_bytes);
+    return reinterpret_cast<const int8_t*>(base + (t - first) * act_bytes);
   }
   const int32_t* ActSums(size_t t) const {
-    return reinterpret_cast<const int32_t*>(base + batch * act_bytes) + t * steps;
+    return reinterpret_cast<const int32_t*>(base + batch * act_bytes) + (t - first) * steps;
   }
   const float* Scales(size_t t) const {
-    return reinterpret_cast<const float*>(base + batch * act_bytes + batch * steps * 4) + t * steps;
+    return reinterpret_cast<const float*>(base + batch * act_bytes + batch * steps * 4) +
+           (t - first) * steps;
   }
 };
+
+// TQ1_0 and TQ2_0 from kL tokens on: whole vectors of kL tokens are
+// multiplied with the tokens in the int32 lanes (token t in lane t % kL of
+// vector t / kL), the four bytes of every lane the same four elements (a
+// chunk) of each token. A block's codes, decoded once per tile and
+// compacted (TQ1_0's padding bytes dropped), meet a chunk as one broadcast
+// 32-bit word: every byte product is a weight's, and each accumulator lane
+// is already one token's sum (no lane totals). vpdpbusd multiplies
+// unsigned by signed bytes, so the activations are stored + 128 (unsigned)
+// and the codes are the signed side: 128 * the block's code sum is
+// subtracted with the act sum. Per vector and block: 64 chunks of kV bytes,
+// then the kL act sums, then the kL scales.
+constexpr size_t kChunks = kQK_K / 4;
+constexpr size_t kLaneBlockBytes = kChunks * kV + kL * (sizeof(int32_t) + sizeof(float));
+
+struct LaneActs {
+  const uint8_t* base;
+  size_t steps;
+  size_t vectors;  // of kL tokens
+  const uint8_t* Chunks(size_t v, size_t s) const { return base + (v * steps + s) * kLaneBlockBytes; }
+  const int32_t* ActSums(size_t v, size_t s) const {
+    return reinterpret_cast<const int32_t*>(Chunks(v, s) + kChunks * kV);
+  }
+  const float* Scales(size_t v, size_t s) const {
+    return reinterpret_cast<const float*>(Chunks(v, s) + kChunks * kV + kL * sizeof(int32_t));
+  }
+};
+
+size_t LaneTokens(const GemmProblem& p) {
+  const bool tq = p.layout == LayoutId::kTQ1_0 || p.layout == LayoutId::kTQ2_0;
+  return tq && p.batch >= kL ? p.batch / kL * kL : 0;
+}
 
 size_t CeilDiv(size_t a, size_t b) { return a / b + (a % b != 0); }
 
@@ -258,14 +294,24 @@ Geometry GeometryOf(const GemmProblem& p) {
   return {4, 1, 0, 0, 0, 0, 0};
 }
 
+LaneActs LaneActsOf(const GemmProblem& p, const uint8_t* ws) {
+  return {ws, GeometryOf(p).steps, LaneTokens(p) / kL};
+}
+
+size_t LaneBytes(const LaneActs& la) { return la.vectors * la.steps * kLaneBlockBytes; }
+
 size_t WorkspaceBytes(const GemmProblem& p) {
   const Geometry g = GeometryOf(p);
-  return p.batch * g.steps * (g.act_step_bytes + g.step_sums * (sizeof(int32_t) + sizeof(float)));
+  const size_t rest = p.batch - LaneTokens(p);
+  return LaneBytes(LaneActsOf(p, nullptr)) +
+         rest * g.steps * (g.act_step_bytes + g.step_sums * (sizeof(int32_t) + sizeof(float)));
 }
 
 Arranged ArrangedOf(const GemmProblem& p, const uint8_t* ws) {
   const Geometry g = GeometryOf(p);
-  return {ws, g.steps * g.act_step_bytes, g.steps * g.step_sums, p.batch};
+  const size_t lane_tokens = LaneTokens(p);
+  return {ws + LaneBytes(LaneActsOf(p, ws)), g.steps * g.act_step_bytes, g.steps * g.step_sums,
+          lane_tokens, p.batch - lane_tokens};
 }
 
 // Element of the row (or of a 256-block) that lane i of field f of the
@@ -387,11 +433,72 @@ void ArrangeToken(const GemmProblem& p, const Geometry& g, const Arranged& a, si
   }
 }
 
+// Where field k of the TQ load at byte `first_byte` of a block goes in the
+// block's compacted codes: field_at[j * F + k] for load j. Each field keeps
+// the prefix of its bytes that hold elements (all of TQ2_0's; TQ1_0's
+// 52 bytes of its first four digits, 48 of its fifth).
+void CompactFieldOffsets(const Geometry& g, bool trits, uint32_t* field_at) {
+  uint32_t at = 0;
+  for (size_t j = 0; j < g.loads; ++j) {
+    for (size_t k = 0; k < g.fields; ++k) {
+      field_at[j * g.fields + k] = at;
+      for (size_t b = j * kV; b < (j + 1) * kV; b += 4) {
+        if (trits && TritElement(b, k) < 0) break;
+        at += 4;
+      }
+    }
+  }
+}
+
+// The first element of each chunk: the element of the first byte of each
+// 32-bit word of the compacted codes.
+void ChunkElements(const Geometry& g, bool trits, size_t* element) {
+  size_t c = 0;
+  for (size_t j = 0; j < g.loads; ++j) {
+    for (size_t k = 0; k < g.fields; ++k) {
+      for (size_t b = j * kV; b < (j + 1) * kV; b += 4) {
+        const long e = trits ? TritElement(b, k) : TwoBitElement(b, k, false);
+        if (e < 0) break;
+        element[c++] = static_cast<size_t>(e);
+      }
+    }
+  }
+}
+
+void ArrangeLaneToken(const GemmProblem& p, const Geometry& g, const LaneActs& la,
+                      const size_t* element, size_t t) {
+  const size_t v = t / kL, lane = t % kL;
+  for (size_t s = 0; s < g.steps; ++s) {
+    const uint8_t* block = TokenBlocks(p, t) + s * kQ8KBytes;
+    const uint8_t* q = block + kQ8KQs;
+    uint8_t* chunks = const_cast<uint8_t*>(la.Chunks(v, s)) + lane * 4;
+    for (size_t c = 0; c < kChunks; ++c) {
+      uint32_t word;
+      memcpy(&word, q + element[c], sizeof word);
+      word ^= 0x80808080u;  // each int8 + 128, as uint8
+      memcpy(chunks + c * kV, &word, sizeof word);
+    }
+    int32_t sum = 0;
+    for (size_t e = 0; e < kQK_K; ++e) sum += static_cast<int8_t>(q[e]);
+    const_cast<int32_t*>(la.ActSums(v, s))[lane] = sum;
+    memcpy(const_cast<float*>(la.Scales(v, s)) + lane, block, sizeof(float));
+  }
+}
+
 void Arrange(const GemmProblem& p, uint8_t* ws, size_t begin, size_t end) {
   ReportThisTarget();
   const Geometry g = GeometryOf(p);
   const Arranged a = ArrangedOf(p, ws);
-  for (size_t t = begin; t < end; ++t) ArrangeToken(p, g, a, t);
+  const LaneActs la = LaneActsOf(p, ws);
+  size_t element[kChunks];
+  if (begin < a.first) ChunkElements(g, p.layout == LayoutId::kTQ1_0, element);
+  for (size_t t = begin; t < end; ++t) {
+    if (t < a.first) {
+      ArrangeLaneToken(p, g, la, element, t);
+    } else {
+      ArrangeToken(p, g, a, t);
+    }
+  }
 }
 
 // ---- kernels ---------------------------------------------------------------
@@ -814,6 +921,120 @@ class TileSource {
   std::vector<uint8_t> copy_;
 };
 
+// TQ1_0 / TQ2_0 with tokens in lanes (LaneActs).
+
+// Bytes of a row's decoded block: its 256 codes, and room for the last
+// field's whole-vector store.
+constexpr size_t kCodesBytes = kQK_K + kV;
+
+// One block of a row, decoded into its compacted codes (CompactFieldOffsets);
+// returns their sum.
+template <class Decoded>
+HWY_INLINE int32_t DecodeBlock(const uint8_t* block, const uint32_t* field_at, size_t loads,
+                               uint8_t* codes) {
+  constexpr size_t F = Decoded::kFields;
+  const D8 d8;
+  const hn::Repartition<uint64_t, D8> d64;
+  for (size_t j = 0; j < loads; ++j) {
+    VU8 state = InRegister(hn::LoadU(d8, block + j * kV));
+    HWY_UNROLL(5)
+    for (size_t k = 0; k < F; ++k) hn::StoreU(Decoded::Take(state, k), d8, codes + field_at[j * F + k]);
+  }
+  auto total = hn::Zero(d64);
+  for (size_t i = 0; i < kQK_K; i += kV) total = hn::Add(total, hn::SumsOf8(hn::LoadU(d8, codes + i)));
+  return static_cast<int32_t>(hn::GetLane(hn::SumOfLanes(d64, total)));
+}
+
+// sumf[r * sumf_stride + v * kL + lane] += block s of R rows (codes[r]:
+// compacted, code_sums[r]: their sum, d_w[r]: the block's scale) . token
+// vectors v0 .. v0 + NV - 1, in the reference's float order.
+template <size_t R, size_t NV>
+HWY_INLINE void LaneBlock(const uint8_t (*codes)[kCodesBytes], const int32_t* code_sums,
+                          const float* d_w, const LaneActs& la, size_t v0, size_t s, float* sumf,
+                          size_t sumf_stride) {
+  const D8 d8;
+  const DI8 di8;
+  const D32 d32;
+  const DU32 du32;
+  const DF df;
+  VI32 acc[R][NV];
+  HWY_UNROLL(16)
+  for (size_t r = 0; r < R; ++r) {
+    HWY_UNROLL(4)
+    for (size_t v = 0; v < NV; ++v) acc[r][v] = hn::Zero(d32);
+  }
+  const uint8_t* chunks[NV];
+  for (size_t v = 0; v < NV; ++v) chunks[v] = la.Chunks(v0 + v, s);
+  for (size_t c = 0; c < kChunks; ++c) {
+    VU8 x[NV];
+    HWY_UNROLL(4)
+    for (size_t v = 0; v < NV; ++v) x[v] = hn::LoadU(d8, chunks[v] + c * kV);
+    HWY_UNROLL(16)
+    for (size_t r = 0; r < R; ++r) {
+      uint32_t word;
+      memcpy(&word, &codes[r][4 * c], sizeof word);
+      const VI8 w = hn::BitCast(di8, hn::Set(du32, word));
+      HWY_UNROLL(4)
+      for (size_t v = 0; v < NV; ++v) acc[r][v] = DotQuad(acc[r][v], x[v], w);
+    }
+  }
+  HWY_UNROLL(4)
+  for (size_t v = 0; v < NV; ++v) {
+    const VI32 act_sum = hn::LoadU(d32, la.ActSums(v0 + v, s));
+    const VF act_scale = hn::LoadU(df, la.Scales(v0 + v, s));
+    HWY_UNROLL(16)
+    for (size_t r = 0; r < R; ++r) {
+      // sum of (code - 1) * q = sum of code * (q + 128) - 128 * sum of code - sum of q
+      const VI32 sumi = hn::Sub(acc[r][v], hn::Add(hn::Set(d32, 128 * code_sums[r]), act_sum));
+      const VF d = hn::Mul(act_scale, hn::Set(df, d_w[r]));
+      float* out = sumf + r * sumf_stride + (v0 + v) * kL;
+      hn::StoreU(hn::Add(hn::LoadU(df, out), hn::Mul(hn::ConvertTo(df, sumi), d)), df, out);
+    }
+  }
+}
+
+// Output rows [begin, end) against tokens [0, la.vectors * kL): tiles of R
+// rows, each block of a tile decoded once and met by every token vector,
+// NV at a time.
+template <class Decoded>
+void LaneRows(const GemmProblem& p, const LaneActs& la, const Geometry& g, size_t begin,
+              size_t end) {
+  constexpr size_t R = 8;
+  constexpr size_t NV = 2;
+  constexpr size_t F = Decoded::kFields;
+  uint32_t field_at[4 * 5];
+  CompactFieldOffsets(g, F == 5, field_at);
+  const size_t scale_offset = GetLayout(p.layout).scale_offset;
+  const size_t ahead = PrefetchDistance(R * g.row_bytes);
+  const size_t stride = la.vectors * kL;
+  std::vector<float> sumf(R * stride);
+  HWY_ALIGN uint8_t codes[R][kCodesBytes];
+  int32_t code_sums[R];
+  float d_w[R];
+  TileSource source(p, g);
+  for (size_t r0 = begin; r0 < end; r0 += R) {
+    const size_t nr = end - r0 < R ? end - r0 : R;
+    const TileRows rows = source.Rows(r0, nr, R);
+    std::fill(sumf.begin(), sumf.end(), 0.0f);
+    for (size_t s = 0; s < g.steps; ++s) {
+      for (size_t r = 0; r < R; ++r) {
+        const uint8_t* block = rows.base + r * rows.stride + s * g.step_bytes;
+        for (size_t j = 0; j < g.loads; ++j) hwy::Prefetch(block + j * kV + ahead);
+        code_sums[r] = DecodeBlock<Decoded>(block, field_at, g.loads, codes[r]);
+        d_w[r] = Half(block + scale_offset);
+      }
+      size_t v0 = 0;
+      for (; v0 + NV <= la.vectors; v0 += NV) {
+        LaneBlock<R, NV>(codes, code_sums, d_w, la, v0, s, sumf.data(), stride);
+      }
+      if (v0 < la.vectors) LaneBlock<R, 1>(codes, code_sums, d_w, la, v0, s, sumf.data(), stride);
+    }
+    for (size_t r = 0; r < nr; ++r) {
+      for (size_t t = 0; t < stride; ++t) p.y[t * p.y_stride + r0 + r] = sumf[r * stride + t];
+    }
+  }
+}
+
 // Groups of tokens that meet a tile of rows together.
 constexpr size_t kGroups = 8;
 
@@ -888,10 +1109,18 @@ void Rows(const GemmProblem& p, const uint8_t* ws, size_t begin, size_t end) {
   ReportThisTarget();
   const Geometry g = GeometryOf(p);
   const Arranged a = ArrangedOf(p, ws);
-  // Four tokens share each decoded weight load; a last one to three go
-  // alone.
-  const size_t t4 = p.batch / 4 * 4;
-  if (t4 != 0) RunRows<4>(p, a, g, begin, end, 0, t4);
+  const LaneActs la = LaneActsOf(p, ws);
+  if (la.vectors != 0) {
+    if (p.layout == LayoutId::kTQ1_0) {
+      LaneRows<TritFields>(p, la, g, begin, end);
+    } else {
+      LaneRows<TwoBitFields>(p, la, g, begin, end);
+    }
+  }
+  // The other tokens: four share each decoded weight load; a last one to
+  // three go alone.
+  const size_t t4 = a.first + a.batch / 4 * 4;
+  if (t4 != a.first) RunRows<4>(p, a, g, begin, end, a.first, t4);
   if (t4 != p.batch) RunRows<1>(p, a, g, begin, end, t4, p.batch);
 }
 
