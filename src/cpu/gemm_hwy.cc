@@ -433,11 +433,11 @@ void ArrangeToken(const GemmProblem& p, const Geometry& g, const Arranged& a, si
   }
 }
 
-// Where field k of the TQ load at byte `first_byte` of a block goes in the
-// block's compacted codes: field_at[j * F + k] for load j. Each field keeps
+// Where field k of load j of a TQ block goes in the block's compacted codes
+// (field_at[j * F + k]) and how many of its bytes (field_bytes). Each field keeps
 // the prefix of its bytes that hold elements (all of TQ2_0's; TQ1_0's
 // 52 bytes of its first four digits, 48 of its fifth).
-void CompactFieldOffsets(const Geometry& g, bool trits, uint32_t* field_at) {
+void CompactFieldOffsets(const Geometry& g, bool trits, uint32_t* field_at, uint32_t* field_bytes) {
   uint32_t at = 0;
   for (size_t j = 0; j < g.loads; ++j) {
     for (size_t k = 0; k < g.fields; ++k) {
@@ -446,6 +446,7 @@ void CompactFieldOffsets(const Geometry& g, bool trits, uint32_t* field_at) {
         if (trits && TritElement(b, k) < 0) break;
         at += 4;
       }
+      field_bytes[j * g.fields + k] = at - field_at[j * g.fields + k];
     }
   }
 }
@@ -927,22 +928,26 @@ class TileSource {
 // field's whole-vector store.
 constexpr size_t kCodesBytes = kQK_K + kV;
 
-// One block of a row, decoded into its compacted codes (CompactFieldOffsets);
-// returns their sum.
+// One block of a row, decoded into its compacted codes (CompactFieldOffsets:
+// field_at, field_bytes); returns their sum, from the registers (a load of
+// what was just stored, in overlapping pieces, would wait for the stores).
 template <class Decoded>
-HWY_INLINE int32_t DecodeBlock(const uint8_t* block, const uint32_t* field_at, size_t loads,
-                               uint8_t* codes) {
+HWY_INLINE int32_t DecodeBlock(const uint8_t* block, const uint32_t* field_at,
+                               const uint32_t* field_bytes, size_t loads, uint8_t* codes) {
   constexpr size_t F = Decoded::kFields;
   const D8 d8;
   const hn::Repartition<uint64_t, D8> d64;
+  VU8 sum = hn::Zero(d8);  // at most 2 * 5 * 64 / kV per byte
   for (size_t j = 0; j < loads; ++j) {
     VU8 state = InRegister(hn::LoadU(d8, block + j * kV));
     HWY_UNROLL(5)
-    for (size_t k = 0; k < F; ++k) hn::StoreU(Decoded::Take(state, k), d8, codes + field_at[j * F + k]);
+    for (size_t k = 0; k < F; ++k) {
+      const VU8 field = Decoded::Take(state, k);
+      hn::StoreU(field, d8, codes + field_at[j * F + k]);
+      sum = hn::Add(sum, hn::IfThenElseZero(hn::FirstN(d8, field_bytes[j * F + k]), field));
+    }
   }
-  auto total = hn::Zero(d64);
-  for (size_t i = 0; i < kQK_K; i += kV) total = hn::Add(total, hn::SumsOf8(hn::LoadU(d8, codes + i)));
-  return static_cast<int32_t>(hn::GetLane(hn::SumOfLanes(d64, total)));
+  return static_cast<int32_t>(hn::GetLane(hn::SumOfLanes(d64, hn::SumsOf8(sum))));
 }
 
 // sumf[r * sumf_stride + v * kL + lane] += block s of R rows (codes[r]:
@@ -1002,26 +1007,39 @@ void LaneRows(const GemmProblem& p, const LaneActs& la, const Geometry& g, size_
   constexpr size_t R = 8;
   constexpr size_t NV = 2;
   constexpr size_t F = Decoded::kFields;
-  uint32_t field_at[4 * 5];
-  CompactFieldOffsets(g, F == 5, field_at);
+  const D32 d32;
+  uint32_t field_at[4 * 5], field_bytes[4 * 5];
+  CompactFieldOffsets(g, F == 5, field_at, field_bytes);
   const size_t scale_offset = GetLayout(p.layout).scale_offset;
   const size_t ahead = PrefetchDistance(R * g.row_bytes);
   const size_t stride = la.vectors * kL;
   std::vector<float> sumf(R * stride);
   HWY_ALIGN uint8_t codes[R][kCodesBytes];
   int32_t code_sums[R];
-  float d_w[R];
+  // The rows' block scales, kL rows per gather of the 4-byte words that end
+  // with them (inside each block; lanes past R repeat row 0).
+  constexpr size_t kScaleVectors = (R + kL - 1) / kL;
+  HWY_ALIGN int32_t scale_at[kScaleVectors * kL];
+  for (size_t i = 0; i < kScaleVectors * kL; ++i) {
+    scale_at[i] = static_cast<int32_t>((i < R ? i : 0) * g.row_bytes);
+  }
+  HWY_ALIGN float d_w[kScaleVectors * kL];
   TileSource source(p, g);
   for (size_t r0 = begin; r0 < end; r0 += R) {
     const size_t nr = end - r0 < R ? end - r0 : R;
     const TileRows rows = source.Rows(r0, nr, R);
     std::fill(sumf.begin(), sumf.end(), 0.0f);
     for (size_t s = 0; s < g.steps; ++s) {
+      const uint8_t* tile_block = rows.base + s * g.step_bytes;
       for (size_t r = 0; r < R; ++r) {
-        const uint8_t* block = rows.base + r * rows.stride + s * g.step_bytes;
+        const uint8_t* block = tile_block + r * rows.stride;
         for (size_t j = 0; j < g.loads; ++j) hwy::Prefetch(block + j * kV + ahead);
-        code_sums[r] = DecodeBlock<Decoded>(block, field_at, g.loads, codes[r]);
-        d_w[r] = Half(block + scale_offset);
+        code_sums[r] = DecodeBlock<Decoded>(block, field_at, field_bytes, g.loads, codes[r]);
+      }
+      const auto* scale_words = reinterpret_cast<const int32_t*>(tile_block + scale_offset - 2);
+      for (size_t i = 0; i < kScaleVectors; ++i) {
+        const VI32 words = hn::GatherOffset(d32, scale_words, hn::Load(d32, scale_at + i * kL));
+        hn::Store(HalvesToFloat(hn::ShiftRight<16>(words)), DF(), d_w + i * kL);
       }
       size_t v0 = 0;
       for (; v0 + NV <= la.vectors; v0 += NV) {
