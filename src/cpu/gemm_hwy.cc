@@ -931,6 +931,8 @@ constexpr size_t kCodesBytes = kQK_K + kV;
 // One block of a row, decoded into its compacted codes (CompactFieldOffsets:
 // field_at, field_bytes); returns their sum, from the registers (a load of
 // what was just stored, in overlapping pieces, would wait for the stores).
+// TQ1_0's bytes past its codes are zeroed first (all their digits 0), so
+// only its fifth digits, which its last four code bytes lack, are masked.
 template <class Decoded>
 HWY_INLINE int32_t DecodeBlock(const uint8_t* block, const uint32_t* field_at,
                                const uint32_t* field_bytes, size_t loads, uint8_t* codes) {
@@ -939,12 +941,14 @@ HWY_INLINE int32_t DecodeBlock(const uint8_t* block, const uint32_t* field_at,
   const hn::Repartition<uint64_t, D8> d64;
   VU8 sum = hn::Zero(d8);  // at most 2 * 5 * 64 / kV per byte
   for (size_t j = 0; j < loads; ++j) {
+    const uint32_t* bytes = field_bytes + j * F;
     VU8 state = InRegister(hn::LoadU(d8, block + j * kV));
+    if (F == 5) state = hn::IfThenElseZero(hn::FirstN(d8, bytes[0]), state);
     HWY_UNROLL(5)
     for (size_t k = 0; k < F; ++k) {
       const VU8 field = Decoded::Take(state, k);
       hn::StoreU(field, d8, codes + field_at[j * F + k]);
-      sum = hn::Add(sum, hn::IfThenElseZero(hn::FirstN(d8, field_bytes[j * F + k]), field));
+      sum = hn::Add(sum, F == 5 && k == 4 ? hn::IfThenElseZero(hn::FirstN(d8, bytes[k]), field) : field);
     }
   }
   return static_cast<int32_t>(hn::GetLane(hn::SumOfLanes(d64, hn::SumsOf8(sum))));
@@ -1047,8 +1051,9 @@ void LaneRows(const GemmProblem& p, const LaneActs& la, const Geometry& g, size_
       }
       if (v0 < la.vectors) LaneBlock<R, 1>(codes, code_sums, d_w, la, v0, s, sumf.data(), stride);
     }
-    for (size_t r = 0; r < nr; ++r) {
-      for (size_t t = 0; t < stride; ++t) p.y[t * p.y_stride + r0 + r] = sumf[r * stride + t];
+    // Token by token: each token's rows are consecutive in y.
+    for (size_t t = 0; t < stride; ++t) {
+      for (size_t r = 0; r < nr; ++r) p.y[t * p.y_stride + r0 + r] = sumf[r * stride + t];
     }
   }
 }

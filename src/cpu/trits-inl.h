@@ -32,9 +32,10 @@ template <class V>
 HWY_INLINE V TritDigit(V t) {
   namespace hn = hwy::HWY_NAMESPACE;
   const hn::DFromV<V> d8;
-  const V one = hn::Set(d8, 1);
-  return hn::Add(hn::IfThenElseZero(hn::Gt(t, hn::Set(d8, 85)), one),
-                 hn::IfThenElseZero(hn::Gt(t, hn::Set(d8, 170)), one));
+  // t > 170 implies t > 85: one select on the other (masked moves where
+  // there are mask registers), no add.
+  return hn::IfThenElse(hn::Gt(t, hn::Set(d8, 170)), hn::Set(d8, 2),
+                        hn::IfThenElseZero(hn::Gt(t, hn::Set(d8, 85)), hn::Set(d8, 1)));
 }
 
 // The stored byte of q (the digits' sum of d_t * 3^(4 - t), modulo 256):
