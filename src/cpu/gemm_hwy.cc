@@ -929,16 +929,16 @@ class TileSource {
 constexpr size_t kCodesBytes = kQK_K + kV;
 
 // One block of a row, decoded into its compacted codes (CompactFieldOffsets:
-// field_at, field_bytes); returns their sum, from the registers (a load of
-// what was just stored, in overlapping pieces, would wait for the stores).
+// field_at, field_bytes); returns their sums in bytes, from the registers
+// (a load of what was just stored, in overlapping pieces, would wait for
+// the stores).
 // TQ1_0's bytes past its codes are zeroed first (all their digits 0), so
 // only its fifth digits, which its last four code bytes lack, are masked.
 template <class Decoded>
-HWY_INLINE int32_t DecodeBlock(const uint8_t* block, const uint32_t* field_at,
-                               const uint32_t* field_bytes, size_t loads, uint8_t* codes) {
+HWY_INLINE VU8 DecodeBlock(const uint8_t* block, const uint32_t* field_at,
+                           const uint32_t* field_bytes, size_t loads, uint8_t* codes) {
   constexpr size_t F = Decoded::kFields;
   const D8 d8;
-  const hn::Repartition<uint64_t, D8> d64;
   VU8 sum = hn::Zero(d8);  // at most 2 * 5 * 64 / kV per byte
   for (size_t j = 0; j < loads; ++j) {
     const uint32_t* bytes = field_bytes + j * F;
@@ -951,7 +951,7 @@ HWY_INLINE int32_t DecodeBlock(const uint8_t* block, const uint32_t* field_at,
       sum = hn::Add(sum, F == 5 && k == 4 ? hn::IfThenElseZero(hn::FirstN(d8, bytes[k]), field) : field);
     }
   }
-  return static_cast<int32_t>(hn::GetLane(hn::SumOfLanes(d64, hn::SumsOf8(sum))));
+  return sum;
 }
 
 // sumf[r * sumf_stride + v * kL + lane] += block s of R rows (codes[r]:
@@ -1011,7 +1011,10 @@ void LaneRows(const GemmProblem& p, const LaneActs& la, const Geometry& g, size_
   constexpr size_t R = 8;
   constexpr size_t NV = 2;
   constexpr size_t F = Decoded::kFields;
+  using D64 = hn::Repartition<uint64_t, D8>;
   const D32 d32;
+  const D64 d64;
+  static_assert(R % 4 == 0, "code sums are taken four rows at a time");
   uint32_t field_at[4 * 5], field_bytes[4 * 5];
   CompactFieldOffsets(g, F == 5, field_at, field_bytes);
   const size_t scale_offset = GetLayout(p.layout).scale_offset;
@@ -1035,10 +1038,19 @@ void LaneRows(const GemmProblem& p, const LaneActs& la, const Geometry& g, size_
     std::fill(sumf.begin(), sumf.end(), 0.0f);
     for (size_t s = 0; s < g.steps; ++s) {
       const uint8_t* tile_block = rows.base + s * g.step_bytes;
+      // The code sums (at most 512) of four rows in the 16-bit quarters of
+      // each 64-bit lane: one lane total per four rows.
+      hn::Vec<D64> quarters[R / 4];
+      for (size_t q = 0; q < R / 4; ++q) quarters[q] = hn::Zero(d64);
       for (size_t r = 0; r < R; ++r) {
         const uint8_t* block = tile_block + r * rows.stride;
         for (size_t j = 0; j < g.loads; ++j) hwy::Prefetch(block + j * kV + ahead);
-        code_sums[r] = DecodeBlock<Decoded>(block, field_at, field_bytes, g.loads, codes[r]);
+        const VU8 sums = DecodeBlock<Decoded>(block, field_at, field_bytes, g.loads, codes[r]);
+        quarters[r / 4] = hn::Or(quarters[r / 4], hn::ShiftLeftSame(hn::SumsOf8(sums), static_cast<int>(16 * (r % 4))));
+      }
+      for (size_t q = 0; q < R / 4; ++q) {
+        const uint64_t total = hn::GetLane(hn::SumOfLanes(d64, quarters[q]));
+        for (size_t i = 0; i < 4; ++i) code_sums[4 * q + i] = static_cast<int32_t>((total >> (16 * i)) & 0xFFFF);
       }
       const auto* scale_words = reinterpret_cast<const int32_t*>(tile_block + scale_offset - 2);
       for (size_t i = 0; i < kScaleVectors; ++i) {
