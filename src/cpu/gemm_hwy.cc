@@ -15,6 +15,9 @@
 // into vectors whose lanes are the tile's (row, token) pairs, and the
 // reference's float operations run on those lanes in its order. Rows and
 // tokens past the end of a tile are computed on copies and not stored.
+// TQ1_0 and TQ2_0 from kL tokens on turn this around (LaneActs): the lanes
+// are tokens, a tile's decoded codes are broadcast four bytes at a time,
+// and no lane totals are needed.
 // Every result is the reference's, bit for bit.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "cpu/gemm_hwy.cc"
@@ -230,7 +233,9 @@ struct LaneActs {
   const uint8_t* base;
   size_t steps;
   size_t vectors;  // of kL tokens
-  const uint8_t* Chunks(size_t v, size_t s) const { return base + (v * steps + s) * kLaneBlockBytes; }
+  const uint8_t* Chunks(size_t v, size_t s) const {
+    return base + (v * steps + s) * kLaneBlockBytes;
+  }
   const int32_t* ActSums(size_t v, size_t s) const {
     return reinterpret_cast<const int32_t*>(Chunks(v, s) + kChunks * kV);
   }
@@ -491,7 +496,7 @@ void Arrange(const GemmProblem& p, uint8_t* ws, size_t begin, size_t end) {
   const Geometry g = GeometryOf(p);
   const Arranged a = ArrangedOf(p, ws);
   const LaneActs la = LaneActsOf(p, ws);
-  size_t element[kChunks];
+  size_t element[kChunks] = {};
   if (begin < a.first) ChunkElements(g, p.layout == LayoutId::kTQ1_0, element);
   for (size_t t = begin; t < end; ++t) {
     if (t < a.first) {
@@ -948,7 +953,8 @@ HWY_INLINE VU8 DecodeBlock(const uint8_t* block, const uint32_t* field_at,
     for (size_t k = 0; k < F; ++k) {
       const VU8 field = Decoded::Take(state, k);
       hn::StoreU(field, d8, codes + field_at[j * F + k]);
-      sum = hn::Add(sum, F == 5 && k == 4 ? hn::IfThenElseZero(hn::FirstN(d8, bytes[k]), field) : field);
+      const bool short_field = F == 5 && k == 4;
+      sum = hn::Add(sum, short_field ? hn::IfThenElseZero(hn::FirstN(d8, bytes[k]), field) : field);
     }
   }
   return sum;
@@ -1046,11 +1052,14 @@ void LaneRows(const GemmProblem& p, const LaneActs& la, const Geometry& g, size_
         const uint8_t* block = tile_block + r * rows.stride;
         for (size_t j = 0; j < g.loads; ++j) hwy::Prefetch(block + j * kV + ahead);
         const VU8 sums = DecodeBlock<Decoded>(block, field_at, field_bytes, g.loads, codes[r]);
-        quarters[r / 4] = hn::Or(quarters[r / 4], hn::ShiftLeftSame(hn::SumsOf8(sums), static_cast<int>(16 * (r % 4))));
+        const int shift = static_cast<int>(16 * (r % 4));
+        quarters[r / 4] = hn::Or(quarters[r / 4], hn::ShiftLeftSame(hn::SumsOf8(sums), shift));
       }
       for (size_t q = 0; q < R / 4; ++q) {
         const uint64_t total = hn::GetLane(hn::SumOfLanes(d64, quarters[q]));
-        for (size_t i = 0; i < 4; ++i) code_sums[4 * q + i] = static_cast<int32_t>((total >> (16 * i)) & 0xFFFF);
+        for (size_t i = 0; i < 4; ++i) {
+          code_sums[4 * q + i] = static_cast<int32_t>((total >> (16 * i)) & 0xFFFF);
+        }
       }
       const auto* scale_words = reinterpret_cast<const int32_t*>(tile_block + scale_offset - 2);
       for (size_t i = 0; i < kScaleVectors; ++i) {
