@@ -198,6 +198,176 @@ void ValueFlags(const int8_t* HWY_RESTRICT values, size_t pieces, size_t piece, 
   }
 }
 
+// The fused transcode (formats/ternary_codes.h): a unit's codes go from
+// source code bytes to target code bytes in vector lanes. A chunk is the
+// codes of elements e .. e + Lanes(d) - 1 of the unit, which lie in one
+// two-bit run or one TQ1_0 digit row, so that one load (and shift, or
+// digit step) gives them.
+
+// Where element j of a kTrits block lies: its byte, its digit, and the
+// elements from j on in its digit row.
+struct TritPlace {
+  size_t byte;
+  size_t digit;
+  size_t room;
+};
+HWY_INLINE TritPlace TritPlaceOf(const CodeMap& m, size_t j) {
+  for (size_t s = 0; s + 1 < m.num_segments; ++s) {
+    const TritSegment& seg = m.segments[s];
+    const size_t count = static_cast<size_t>(seg.bytes) * seg.trits_per_byte;
+    if (j < count) return {seg.first_byte + j % seg.bytes, j / seg.bytes, seg.bytes - j % seg.bytes};
+    j -= count;
+  }
+  const TritSegment& last = m.segments[m.num_segments - 1];
+  return {last.first_byte + j % last.bytes, j / last.bytes, last.bytes - j % last.bytes};
+}
+
+// The elements from e on that one chunk of layout l may hold.
+HWY_INLINE size_t ChunkRoom(const Layout& l, size_t e) {
+  const size_t j = e % static_cast<size_t>(l.block_elements);
+  if (l.codes.kind == CodeMapKind::kTrits) return TritPlaceOf(l.codes, j).room;
+  return l.codes.run - j % l.codes.run;
+}
+
+// The codes of the chunk at element e of a unit of layout l (`unit` its
+// first block): ggml's digits for kTrits (cpu/trits-inl.h), the fields for
+// kTwoBit.
+template <class D>
+HWY_INLINE hn::Vec<D> ChunkCodes(D d, const Layout& l, const uint8_t* HWY_RESTRICT unit, size_t e) {
+  const size_t block = static_cast<size_t>(l.block_elements);
+  const uint8_t* HWY_RESTRICT bytes = unit + e / block * l.block_bytes;
+  if (l.codes.kind == CodeMapKind::kTrits) {
+    const TritPlace p = TritPlaceOf(l.codes, e % block);
+    auto t = hn::LoadU(d, bytes + p.byte);
+    for (size_t n = 0; n < p.digit; ++n) t = TritTimes3(t);
+    return TritDigit(t);
+  }
+  const BitPosition p = TwoBitPosition(l.codes, e % block);
+  return hn::And(hn::ShiftRightSame(hn::LoadU(d, bytes + p.byte), static_cast<int>(p.shift)), hn::Set(d, uint8_t{3}));
+}
+
+// Runs fn(d) on the widest tag of at most `room` (32, 16, 4 or 1) lanes;
+// returns its lanes, the elements fn handled.
+template <class Fn>
+HWY_INLINE size_t WithChunk(size_t room, const Fn& fn) {
+  if (room >= 32) return fn(hn::CappedTag<uint8_t, 32>());
+  if (room >= 16) return fn(hn::CappedTag<uint8_t, 16>());
+  if (room >= 4) return fn(hn::CappedTag<uint8_t, 4>());
+  return fn(hn::CappedTag<uint8_t, 1>());
+}
+
+// One unit's trit bytes (segments of dst's map) from src's codes: byte b of
+// a segment is q = sum of digit_t * 3^(4 - t) (a 4-digit byte gets a last
+// digit 0), digit t the code of element first + t * bytes + b.
+HWY_INLINE void UnitToTrits(const Layout& src, const uint8_t* HWY_RESTRICT in, const Layout& dst,
+                            uint8_t* HWY_RESTRICT out) {
+  const size_t dst_block = static_cast<size_t>(dst.block_elements);
+  for (size_t base = 0; base < kCodeUnit; base += dst_block, out += dst.block_bytes) {
+    size_t first = base;
+    for (size_t s = 0; s < dst.codes.num_segments; ++s) {
+      const TritSegment& seg = dst.codes.segments[s];
+      const size_t digits = seg.trits_per_byte;
+      for (size_t b = 0; b < seg.bytes;) {
+        size_t room = seg.bytes - b;
+        for (size_t t = 0; t < digits; ++t) room = HWY_MIN(room, ChunkRoom(src, first + t * seg.bytes + b));
+        b += WithChunk(room, [&](auto d) {
+          auto q = hn::Zero(d);
+          for (size_t t = 0; t < 5; ++t) {
+            q = TritTimes3(q);
+            if (t < digits) q = hn::Add(q, ChunkCodes(d, src, in, first + t * seg.bytes + b));
+          }
+          hn::StoreU(TritByte(q), d, out + seg.first_byte + b);
+          return hn::Lanes(d);
+        });
+      }
+      first += seg.bytes * digits;
+    }
+  }
+}
+
+// One unit's two-bit code bytes (dst's map) from src's codes: the OR of the
+// four fields' codes, each shifted to its place.
+HWY_INLINE void UnitToTwoBit(const Layout& src, const uint8_t* HWY_RESTRICT in, const Layout& dst,
+                             uint8_t* HWY_RESTRICT out) {
+  const CodeMap& m = dst.codes;
+  const size_t dst_block = static_cast<size_t>(dst.block_elements), run = m.run;
+  for (size_t base = 0; base < kCodeUnit; base += dst_block, out += dst.block_bytes) {
+    for (size_t g = 0; g < dst_block; g += 4 * run) {
+      for (size_t b = 0; b < run;) {
+        const size_t e = base + g + b;
+        size_t room = run - b;
+        for (size_t f = 0; f < 4; ++f) room = HWY_MIN(room, ChunkRoom(src, e + f * run));
+        b += WithChunk(room, [&](auto d) {
+          auto byte = hn::Zero(d);
+          for (size_t f = 0; f < 4; ++f) {
+            const int shift = static_cast<int>(TwoBitShift(m, static_cast<unsigned>(f)));
+            byte = hn::Or(byte, hn::ShiftLeftSame(ChunkCodes(d, src, in, e + f * run), shift));
+          }
+          hn::StoreU(byte, d, out + m.codes_offset + g / 4 + b);
+          return hn::Lanes(d);
+        });
+      }
+    }
+  }
+}
+
+// True when a code of a unit of the kTwoBit layout l is not its offset: a
+// code byte other than the offset in all four fields.
+HWY_INLINE bool AnyCodeOffOffset(const Layout& l, const uint8_t* HWY_RESTRICT unit) {
+  const hn::CappedTag<uint8_t, 32> d;
+  const auto all_offset = hn::Set(d, static_cast<uint8_t>(l.code_offset * 0x55));
+  const size_t block = static_cast<size_t>(l.block_elements);
+  auto any = hn::Zero(d);
+  for (size_t base = 0; base < kCodeUnit; base += block, unit += l.block_bytes) {
+    for (size_t i = 0; i < block / 4; i += hn::Lanes(d)) {
+      any = hn::Or(any, hn::Xor(hn::LoadU(d, unit + l.codes.codes_offset + i), all_offset));
+    }
+  }
+  return !hn::AllTrue(d, hn::Eq(any, hn::Zero(d)));
+}
+
+// `units` units of the pair (src, dst), which CanTranscodeCodes accepts;
+// the two-bit side's code bytes give the flags.
+HWY_INLINE void TranscodeUnits(const Layout& src, const uint8_t* HWY_RESTRICT in, const Layout& dst, size_t units,
+                               uint8_t* HWY_RESTRICT out, uint8_t* HWY_RESTRICT flags) {
+  const size_t in_bytes = kCodeUnit / static_cast<size_t>(src.block_elements) * src.block_bytes;
+  const size_t out_bytes = kCodeUnit / static_cast<size_t>(dst.block_elements) * dst.block_bytes;
+  for (size_t u = 0; u < units; ++u, in += in_bytes, out += out_bytes) {
+    bool nonzero;
+    if (dst.codes.kind == CodeMapKind::kTrits) {
+      UnitToTrits(src, in, dst, out);
+      nonzero = AnyCodeOffOffset(src, in);
+    } else {
+      UnitToTwoBit(src, in, dst, out);
+      nonzero = AnyCodeOffOffset(dst, out);
+    }
+    flags[u] = nonzero ? kRepackNonzero : 0;
+  }
+}
+
+// Each pair with its layouts as constants, so that the walks above fold to
+// fixed chunks.
+template <LayoutId kSrc, LayoutId kDst>
+HWY_NOINLINE void TranscodePair(const uint8_t* HWY_RESTRICT in, size_t units, uint8_t* HWY_RESTRICT out,
+                                uint8_t* HWY_RESTRICT flags) {
+  static_assert(CanTranscodeCodes(LayoutOf(kSrc), LayoutOf(kDst)), "a pair of the fused transcode");
+  TranscodeUnits(LayoutOf(kSrc), in, LayoutOf(kDst), units, out, flags);
+}
+
+void TranscodeCodes(LayoutId src, const uint8_t* HWY_RESTRICT in, LayoutId dst, size_t units,
+                    uint8_t* HWY_RESTRICT out, uint8_t* HWY_RESTRICT flags) {
+  ReportThisTarget();
+  // CanTranscodeCodes's pairs: TQ1_0 and one of TQ2_0, I2_S.
+  const bool two_bit_is_tq2 = (src == LayoutId::kTQ1_0 ? dst : src) == LayoutId::kTQ2_0;
+  if (src == LayoutId::kTQ1_0) {
+    (two_bit_is_tq2 ? TranscodePair<LayoutId::kTQ1_0, LayoutId::kTQ2_0>
+                    : TranscodePair<LayoutId::kTQ1_0, LayoutId::kI2_S>)(in, units, out, flags);
+  } else {
+    (two_bit_is_tq2 ? TranscodePair<LayoutId::kTQ2_0, LayoutId::kTQ1_0>
+                    : TranscodePair<LayoutId::kI2_S, LayoutId::kTQ1_0>)(in, units, out, flags);
+  }
+}
+
 // Byte-to-byte re-pack (formats/ternary_codes.h): each source byte's target
 // byte and flags are the OR of a lookup per nibble, 16-entry tables in
 // every 128-bit block. kWrite / kCheck: store the target bytes / the flags.
@@ -266,12 +436,14 @@ namespace bitnet {
 HWY_EXPORT(UnpackValues);
 HWY_EXPORT(PackValues);
 HWY_EXPORT(ValueFlags);
+HWY_EXPORT(TranscodeCodes);
 HWY_EXPORT(RepackBytes);
 
 void HwyCodeKernels(int64_t hwy_target, TensorKernels* k) {
   k->unpack_values = HwyTableEntry(HWY_DISPATCH_TABLE(UnpackValues), hwy_target);
   k->pack_values = HwyTableEntry(HWY_DISPATCH_TABLE(PackValues), hwy_target);
   k->value_flags = HwyTableEntry(HWY_DISPATCH_TABLE(ValueFlags), hwy_target);
+  k->transcode_codes = HwyTableEntry(HWY_DISPATCH_TABLE(TranscodeCodes), hwy_target);
   k->repack_bytes = HwyTableEntry(HWY_DISPATCH_TABLE(RepackBytes), hwy_target);
 }
 
