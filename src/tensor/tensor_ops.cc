@@ -682,13 +682,22 @@ int TranscodeBlocks(const TensorJob& job, const Layout& dst, uint8_t* out, const
     // One pass: each target block gets its source scale (0 when all its
     // values are 0, as the checking route stores it).
     const bool own = src.scale == ScaleKind::kBlockF16 && (job.flags & BITNET_TENSOR_UNIT_SCALE) == 0;
+    // Target block j of a step (its first element a source block's first)
+    // lies in source block j / per_src of it: a counter, not a division per
+    // block.
+    const size_t per_src = own ? src_block / dst_block : 1;
     const auto write_scales = [&](size_t first, size_t count, const uint8_t* block_flags) {
       uint8_t* blocks = out + first / dst_block * dst.block_bytes;
-      for (size_t j = 0; j < count / dst_block; ++j) {
+      const uint8_t* src_scale = in + first / src_block * src.block_bytes + src.scale_offset;
+      for (size_t j = 0, left = per_src; j < count / dst_block; ++j) {
         uint16_t h = tensor_half;
-        if (own) memcpy(&h, in + (first + j * dst_block) / src_block * src.block_bytes + src.scale_offset, sizeof h);
+        if (own) memcpy(&h, src_scale, sizeof h);
         if ((block_flags[j] & kRepackNonzero) == 0) h = 0;
         memcpy(blocks + j * dst.block_bytes + dst.scale_offset, &h, sizeof h);
+        if (--left == 0) {
+          left = per_src;
+          src_scale += src.block_bytes;
+        }
       }
     };
     if (fused) {  // a target block is a unit (TQ1_0, TQ2_0)
