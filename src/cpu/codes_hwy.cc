@@ -390,13 +390,14 @@ HWY_INLINE bool TwoBitChunks(const uint8_t* HWY_RESTRICT in, uint8_t* HWY_RESTRI
       auto byte = hn::Zero(d);
       ForIndex<4>([&](auto f) {
         constexpr size_t kField = decltype(f)::value;
-        constexpr int kShift = static_cast<int>(dst.codes.msb_first ? 6 - 2 * kField : 2 * kField);
+        constexpr int kShift = TwoBitFieldShift(LayoutOf(kDst).codes, kField * kRun);
         byte = hn::Or(byte, hn::ShiftLeft<kShift>(ChunkCodes<kSrc, kE + kField * kRun>(d, in, i)));
       });
       hn::StoreU(byte, d, bytes + i);
-      offsets &= hn::AllTrue(d, hn::Eq(byte, all_offset));
+      offsets = hn::AllTrue(d, hn::Eq(byte, all_offset)) && offsets;
     }
-    return TwoBitChunks<kSrc, kDst, kC + kCap>(in, out) & offsets;
+    const bool rest_offsets = TwoBitChunks<kSrc, kDst, kC + kCap>(in, out);  // writes the rest
+    return rest_offsets && offsets;
   }
   return true;
 }
