@@ -305,37 +305,61 @@ constexpr size_t TwoBitChunkCap(const Layout& src, size_t e, size_t room, size_t
   return ChunkCap(room);
 }
 
-// The codes of elements kE + i .. of a unit of layout kId (`unit` its first
-// block), inside the chunk at kE: ggml's digits for kTrits
-// (cpu/trits-inl.h), the fields for kTwoBit.
+// The digit steps t (cpu/trits-inl.h: the digit is TritDigit(t)) of
+// elements kE + i .. of a unit of the kTrits layout kId (`unit` its first
+// block), inside the chunk at kE.
+template <LayoutId kId, size_t kE, class D>
+HWY_INLINE hn::Vec<D> ChunkTritSteps(D d, const uint8_t* HWY_RESTRICT unit, size_t i) {
+  constexpr const Layout& l = LayoutOf(kId);
+  constexpr size_t kBlock = static_cast<size_t>(l.block_elements);
+  constexpr TritPlace kPlace = TritPlaceOf(l.codes, kE % kBlock);
+  const uint8_t* HWY_RESTRICT bytes = unit + kE / kBlock * l.block_bytes;
+  const size_t row = kPlace.digit + i / kPlace.row_bytes;  // lane 0's digit
+  const size_t lanes = hn::Lanes(d);
+  if (lanes <= kPlace.row_bytes) {  // one row
+    auto t = hn::LoadU(d, bytes + kPlace.byte + i % kPlace.row_bytes);
+    for (size_t n = 0; n < row; ++n) t = TritTimes3(t);
+    return t;
+  }
+  // Whole rows, one per row_bytes lanes: lanes from k * row_bytes on take
+  // digit row + k.
+  auto t = LoadRepeatedRow(d, bytes + kPlace.byte, kPlace.row_bytes);
+  for (size_t n = 0; n < row; ++n) t = TritTimes3(t);
+  auto steps = t;
+  for (size_t k = 1; k * kPlace.row_bytes < lanes; ++k) {
+    t = TritTimes3(t);
+    steps = hn::IfThenElse(hn::FirstN(d, k * kPlace.row_bytes), steps, t);
+  }
+  return steps;
+}
+
+// The codes of elements kE + i .. of a unit of layout kId, inside the chunk
+// at kE: ggml's digits for kTrits, the fields for kTwoBit.
 template <LayoutId kId, size_t kE, class D>
 HWY_INLINE hn::Vec<D> ChunkCodes(D d, const uint8_t* HWY_RESTRICT unit, size_t i) {
   constexpr const Layout& l = LayoutOf(kId);
   constexpr size_t kBlock = static_cast<size_t>(l.block_elements);
-  const uint8_t* HWY_RESTRICT bytes = unit + kE / kBlock * l.block_bytes + i;
   if constexpr (l.codes.kind == CodeMapKind::kTrits) {
-    constexpr TritPlace kPlace = TritPlaceOf(l.codes, kE % kBlock);
-    const size_t row = kPlace.digit + i / kPlace.row_bytes;  // lane 0's digit
-    const size_t lanes = hn::Lanes(d);
-    if (lanes <= kPlace.row_bytes) {  // one row
-      auto t = hn::LoadU(d, bytes - i + kPlace.byte + i % kPlace.row_bytes);
-      for (size_t n = 0; n < row; ++n) t = TritTimes3(t);
-      return TritDigit(t);
-    }
-    // Whole rows, one per row_bytes lanes: lanes from k * row_bytes on
-    // take digit row + k.
-    auto t = LoadRepeatedRow(d, bytes - i + kPlace.byte, kPlace.row_bytes);
-    for (size_t n = 0; n < row; ++n) t = TritTimes3(t);
-    auto digits = t;
-    for (size_t k = 1; k * kPlace.row_bytes < lanes; ++k) {
-      t = TritTimes3(t);
-      digits = hn::IfThenElse(hn::FirstN(d, k * kPlace.row_bytes), digits, t);
-    }
-    return TritDigit(digits);
+    return TritDigit(ChunkTritSteps<kId, kE>(d, unit, i));
   } else {
+    const uint8_t* HWY_RESTRICT bytes = unit + kE / kBlock * l.block_bytes + i;
     constexpr size_t kByte = TwoBitByte(l.codes, kE % kBlock);
     return hn::And(hn::ShiftRight<TwoBitFieldShift(l.codes, kE % kBlock)>(hn::LoadU(d, bytes + kByte)),
                    hn::Set(d, uint8_t{3}));
+  }
+}
+
+// acc with the codes of ChunkCodes shifted left by kShift added (acc's
+// bits there are 0): a digit [t > 85] + [t > 170] as two masked adds.
+template <LayoutId kId, size_t kE, int kShift, class D>
+HWY_INLINE hn::Vec<D> AddShiftedCodes(D d, const uint8_t* HWY_RESTRICT unit, size_t i, hn::Vec<D> acc) {
+  if constexpr (LayoutOf(kId).codes.kind == CodeMapKind::kTrits) {
+    const auto t = ChunkTritSteps<kId, kE>(d, unit, i);
+    const auto step = hn::Set(d, static_cast<uint8_t>(1u << kShift));
+    acc = hn::IfThenElse(hn::Gt(t, hn::Set(d, uint8_t{85})), hn::Add(acc, step), acc);
+    return hn::IfThenElse(hn::Gt(t, hn::Set(d, uint8_t{170})), hn::Add(acc, step), acc);
+  } else {
+    return hn::Or(acc, hn::ShiftLeft<kShift>(ChunkCodes<kId, kE>(d, unit, i)));
   }
 }
 
@@ -391,7 +415,7 @@ HWY_INLINE bool TwoBitChunks(const uint8_t* HWY_RESTRICT in, uint8_t* HWY_RESTRI
       ForIndex<4>([&](auto f) {
         constexpr size_t kField = decltype(f)::value;
         constexpr int kShift = TwoBitFieldShift(LayoutOf(kDst).codes, kField * kRun);
-        byte = hn::Or(byte, hn::ShiftLeft<kShift>(ChunkCodes<kSrc, kE + kField * kRun>(d, in, i)));
+        byte = AddShiftedCodes<kSrc, kE + kField * kRun, kShift>(d, in, i, byte);
       });
       hn::StoreU(byte, d, bytes + i);
       offsets = hn::AllTrue(d, hn::Eq(byte, all_offset)) && offsets;
