@@ -409,6 +409,60 @@ static void transcode_cases(const bitnet_cpu_target* targets, int count) {
   free(x);
 }
 
+/* src -> dst (2 threads, the default target) keeps every value: both
+ * decoded to F32 agree. Returns the transcode (its status and bytes). */
+static struct run check_values_kept(bitnet_type dst, bitnet_type src, const uint8_t* in, size_t in_bytes,
+                                    int64_t rows, int64_t cols, int want_status, const char* what) {
+  const size_t n = (size_t)(rows * cols);
+  size_t bytes = 0;
+  bitnet_tensor_size(dst, rows, cols, &bytes);
+  const bitnet_tensor_options o = opts(BITNET_CPU_AUTO, 2);
+  const struct run out = transcode_on(dst, &o, src, in, in_bytes, rows, cols, bytes);
+  check(out.status == want_status, "%s %s -> %s: status %d, want %d", what, bitnet_type_name(src),
+        bitnet_type_name(dst), out.status, want_status);
+  if (out.status == BITNET_OK) {
+    float* want = malloc(n * sizeof(float));
+    float* got = malloc(n * sizeof(float));
+    check(bitnet_tensor_dequantize(src, &o, in, in_bytes, rows, cols, BITNET_TYPE_F32, want, n * sizeof(float)) ==
+                  BITNET_OK &&
+              bitnet_tensor_dequantize(dst, &o, out.out, bytes, rows, cols, BITNET_TYPE_F32, got,
+                                       n * sizeof(float)) == BITNET_OK &&
+              memcmp(want, got, n * sizeof(float)) == 0,
+          "%s %s -> %s: values differ", what, bitnet_type_name(src), bitnet_type_name(dst));
+    free(want);
+    free(got);
+  }
+  return out;
+}
+
+/* Blocks of one non-zero element each, at every position of a block (its
+ * block's scale must stay), and an all-zero block: from TQ1_0, TQ2_0 and
+ * I2_S to the others, on every target, through Q2_0, values kept. */
+static void single_element_cases(const bitnet_cpu_target* targets, int count) {
+  static const bitnet_type kLayouts[3] = {BITNET_TYPE_TQ1_0, BITNET_TYPE_TQ2_0, BITNET_TYPE_I2_S};
+  const int64_t rows = 257, cols = 256;
+  const size_t n = (size_t)(rows * cols);
+  float* x = calloc(n, sizeof(float));
+  for (size_t r = 0; r < 256; ++r) x[r * 256 + r] = r % 2 ? -1.0f : 1.0f;
+  for (int si = 0; si < 3; ++si) {
+    size_t in_bytes = 0;
+    bitnet_tensor_size(kLayouts[si], rows, cols, &in_bytes);
+    uint8_t* in = malloc(in_bytes);
+    bitnet_tensor_options o = opts(BITNET_CPU_REFERENCE, 1);
+    o.ternarize = BITNET_TERNARIZE_NONE;
+    check(bitnet_tensor_quantize(kLayouts[si], &o, BITNET_TYPE_F32, x, rows, cols, in, in_bytes) == BITNET_OK,
+          "single elements: quantize %s: %s", bitnet_type_name(kLayouts[si]), bitnet_last_error());
+    for (int di = 0; di < 3; ++di) {
+      if (di == si) continue;
+      check_transcode(kLayouts[di], kLayouts[si], in, in_bytes, rows, cols, 0, targets, count, "single elements");
+      check_direct_route(kLayouts[di], kLayouts[si], in, in_bytes, rows, cols, 0, "single elements");
+      free(check_values_kept(kLayouts[di], kLayouts[si], in, in_bytes, rows, cols, BITNET_OK, "single elements").out);
+    }
+    free(in);
+  }
+  free(x);
+}
+
 /* TQ1_0 blocks of any bytes: every byte value in every byte of the block
  * (blocks 0..255; ggml decodes bytes above 242 too), then blocks whose
  * digits are all 1 (all-zero values: the target block's scale is 0) between
@@ -419,12 +473,9 @@ static void trit_byte_cases(const bitnet_cpu_target* targets, int count) {
   static const bitnet_type kTargets[3] = {BITNET_TYPE_TQ2_0, BITNET_TYPE_I2_S, BITNET_TYPE_Q2_0};
   static const uint32_t kFlags[3] = {0, BITNET_TENSOR_ALLOW_SCALE_ROUNDING, BITNET_TENSOR_UNIT_SCALE};
   const int64_t rows = 291, cols = 256; /* an odd number of blocks */
-  const size_t n = (size_t)(rows * cols);
   size_t in_bytes = 0;
   bitnet_tensor_size(BITNET_TYPE_TQ1_0, rows, cols, &in_bytes);
   uint8_t* in = malloc(in_bytes);
-  float* want = malloc(n * sizeof(float));
-  float* got = malloc(n * sizeof(float));
   for (int scales = 0; scales < 2; ++scales) {
     uint64_t s = 17 + (uint64_t)scales;
     for (size_t b = 0; b < (size_t)rows; ++b) {
@@ -446,17 +497,11 @@ static void trit_byte_cases(const bitnet_cpu_target* targets, int count) {
       }
       size_t bytes = 0;
       bitnet_tensor_size(kTargets[di], rows, cols, &bytes);
-      bitnet_tensor_options o = opts(BITNET_CPU_AUTO, 2);
-      const struct run out = transcode_on(kTargets[di], &o, BITNET_TYPE_TQ1_0, in, in_bytes, rows, cols, bytes);
-      check(out.status == (scales && kTargets[di] == BITNET_TYPE_I2_S ? BITNET_E_INVALID_DATA : BITNET_OK),
-            "TQ1_0 any bytes (scales %d) -> %s: status %d", scales, bitnet_type_name(kTargets[di]), out.status);
+      const bitnet_tensor_options o = opts(BITNET_CPU_AUTO, 2);
+      const int want = scales && kTargets[di] == BITNET_TYPE_I2_S ? BITNET_E_INVALID_DATA : BITNET_OK;
+      const struct run out = check_values_kept(kTargets[di], BITNET_TYPE_TQ1_0, in, in_bytes, rows, cols, want,
+                                               scales ? "any bytes, several scales" : "any bytes, one scale");
       if (out.status == BITNET_OK) {
-        check(bitnet_tensor_dequantize(BITNET_TYPE_TQ1_0, &o, in, in_bytes, rows, cols, BITNET_TYPE_F32, want,
-                                       n * sizeof(float)) == BITNET_OK &&
-                  bitnet_tensor_dequantize(kTargets[di], &o, out.out, bytes, rows, cols, BITNET_TYPE_F32, got,
-                                           n * sizeof(float)) == BITNET_OK &&
-                  memcmp(want, got, n * sizeof(float)) == 0,
-              "TQ1_0 any bytes (scales %d) -> %s: values differ", scales, bitnet_type_name(kTargets[di]));
         for (size_t b = 256; b < (size_t)rows && kTargets[di] == BITNET_TYPE_TQ2_0; ++b) {
           uint16_t h;
           memcpy(&h, out.out + b * 66 + 64, 2);
@@ -479,8 +524,6 @@ static void trit_byte_cases(const bitnet_cpu_target* targets, int count) {
     }
   }
   free(in);
-  free(want);
-  free(got);
 }
 
 /* ---- ternarize and i8s --------------------------------------------------------------- */
@@ -677,6 +720,7 @@ int main(void) {
   order_cases(targets, count);
   transcode_cases(targets, count);
   trit_byte_cases(targets, count);
+  single_element_cases(targets, count);
   i8s_cases(targets, count);
   return finish("tensor_random");
 }
