@@ -467,18 +467,35 @@ HWY_NOINLINE void TranscodePair(const uint8_t* HWY_RESTRICT in, size_t units, ui
   }
 }
 
+// The pairs compiled, each with its layouts as constants: exactly those
+// CanTranscodeCodes accepts (checked over every pair of layouts below).
+struct FusedPair {
+  LayoutId src, dst;
+};
+constexpr FusedPair kFusedPairs[] = {{LayoutId::kTQ1_0, LayoutId::kTQ2_0},
+                                     {LayoutId::kTQ1_0, LayoutId::kI2_S},
+                                     {LayoutId::kTQ2_0, LayoutId::kTQ1_0},
+                                     {LayoutId::kI2_S, LayoutId::kTQ1_0}};
+constexpr size_t kNumFusedPairs = sizeof(kFusedPairs) / sizeof(kFusedPairs[0]);
+constexpr bool FusedPairsAreTheAcceptedOnes() {
+  for (const Layout& a : kLayoutTable) {
+    for (const Layout& b : kLayoutTable) {
+      bool listed = false;
+      for (const FusedPair& p : kFusedPairs) listed = listed || (p.src == a.id && p.dst == b.id);
+      if (listed != CanTranscodeCodes(a, b)) return false;
+    }
+  }
+  return true;
+}
+static_assert(FusedPairsAreTheAcceptedOnes(), "kFusedPairs lists the pairs CanTranscodeCodes accepts");
+
 void TranscodeCodes(LayoutId src, const uint8_t* HWY_RESTRICT in, LayoutId dst, size_t units,
                     uint8_t* HWY_RESTRICT out, uint8_t* HWY_RESTRICT flags) {
   ReportThisTarget();
-  // CanTranscodeCodes's pairs: TQ1_0 and one of TQ2_0, I2_S.
-  const bool two_bit_is_tq2 = (src == LayoutId::kTQ1_0 ? dst : src) == LayoutId::kTQ2_0;
-  if (src == LayoutId::kTQ1_0) {
-    (two_bit_is_tq2 ? TranscodePair<LayoutId::kTQ1_0, LayoutId::kTQ2_0>
-                    : TranscodePair<LayoutId::kTQ1_0, LayoutId::kI2_S>)(in, units, out, flags);
-  } else {
-    (two_bit_is_tq2 ? TranscodePair<LayoutId::kTQ2_0, LayoutId::kTQ1_0>
-                    : TranscodePair<LayoutId::kI2_S, LayoutId::kTQ1_0>)(in, units, out, flags);
-  }
+  ForIndex<kNumFusedPairs>([&](auto p) {
+    constexpr FusedPair kPair = kFusedPairs[decltype(p)::value];
+    if (src == kPair.src && dst == kPair.dst) TranscodePair<kPair.src, kPair.dst>(in, units, out, flags);
+  });
 }
 
 // Byte-to-byte re-pack (formats/ternary_codes.h): each source byte's target
