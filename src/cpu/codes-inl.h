@@ -88,6 +88,48 @@ class CodeValues {
   float scale_;
 };
 
+#if !(HWY_HAVE_SCALABLE || HWY_TARGET == HWY_SCALAR)  // lanes known at compile time, > 1
+// m[i] = merge(m[2i], m[2i+1]) for the first `count` vectors.
+template <class V, class Merge>
+HWY_INLINE void MergePairs(V* m, size_t count, const Merge& merge) {
+  for (size_t i = 0; i < count; i += 2) m[i / 2] = merge(m[i], m[i + 1]);
+}
+
+// Max over all lanes of m[k] into lane k, for each of the N = Lanes(DF)
+// vectors of 32-bit lanes (float or int32): one transposing reduction
+// instead of N. Pairs of lanes, then quads (within 128 bits), then 128-bit
+// blocks, then 256-bit halves; each step merges two vectors whose lanes
+// hold the same blocks' partial maxima into one holding twice as many
+// blocks, in order.
+template <class V>
+HWY_INLINE V TransposeMax(V* m) {
+  constexpr size_t N = hn::MaxLanes(DF());
+  static_assert(N == 4 || N == 8 || N == 16, "lanes");
+  static_assert(hn::MaxLanes(hn::DFromV<V>()) == N, "32-bit lanes of DF's width");
+  const hn::DFromV<V> d;
+  const hn::Repartition<uint64_t, decltype(d)> d64;
+  MergePairs(m, N, [](V a, V b) {  // even lanes: a's, odd: b's
+    return hn::OddEven(hn::Max(b, hn::Shuffle2301(b)), hn::Max(a, hn::Shuffle2301(a)));
+  });
+  MergePairs(m, N / 2, [&](V a, V b) {  // 64-bit lanes alternate
+    const V lo = hn::Max(a, hn::Shuffle1032(a)), hi = hn::Max(b, hn::Shuffle1032(b));
+    return hn::BitCast(d, hn::OddEven(hn::BitCast(d64, hi), hn::BitCast(d64, lo)));
+  });
+  if constexpr (N >= 8) {  // 128-bit blocks alternate
+    MergePairs(m, N / 4, [](V a, V b) {
+      return hn::OddEvenBlocks(hn::Max(b, hn::SwapAdjacentBlocks(b)), hn::Max(a, hn::SwapAdjacentBlocks(a)));
+    });
+  }
+  if constexpr (N == 16) {  // lower half a's, upper half b's
+    MergePairs(m, 2, [&](V a, V b) {
+      return hn::ConcatUpperLower(d, hn::Max(b, hn::ConcatLowerUpper(d, b, b)),
+                                  hn::Max(a, hn::ConcatLowerUpper(d, a, a)));
+    });
+  }
+  return m[0];
+}
+#endif
+
 // `count` (<= 16) codes starting at element i, as the low bits of a word.
 // Reads only the bytes that hold them.
 HWY_INLINE uint32_t LoadBits(const uint8_t* packed, size_t i, size_t count) {

@@ -161,6 +161,40 @@ HWY_INLINE void PrepareBatch(BlockBatch<View>* batch) {
   }
 }
 
+// The largest keys of `count` blocks of n elements into keys[0..count), 0
+// after (a batch of Lanes(DF) blocks): each block's maxima in a vector,
+// then one transposing reduction for the batch (a reduction per block cost
+// as much as a Q2_0 block's codes).
+template <class View>
+HWY_INLINE void BatchKeys(const typename View::Stored* HWY_RESTRICT x, size_t n, size_t count,
+                          int32_t* HWY_RESTRICT keys) {
+#if !(HWY_HAVE_SCALABLE || HWY_TARGET == HWY_SCALAR)
+  using D = ViewTag<View>;
+  const D d;
+  const hn::RebindToSigned<D> dk;
+  const DI di;
+  const size_t N = hn::Lanes(d);
+  if (n % (2 * N) == 0) {
+    VI m[hn::MaxLanes(DF())];
+    for (size_t j = 0; j < hn::MaxLanes(DF()); ++j) {
+      auto m0 = hn::Zero(dk), m1 = hn::Zero(dk);
+      for (size_t i = 0; j < count && i < n; i += 2 * N) {
+        m0 = hn::Max(m0, View::AbsKey(View::Load(d, x + j * n + i)));
+        m1 = hn::Max(m1, View::AbsKey(View::Load(d, x + j * n + i + N)));
+      }
+      const VI wide = hn::BitCast(di, hn::Max(m0, m1));
+      // 16-bit keys (at most 0x7FFF) to the larger of each lane's two.
+      m[j] = sizeof(typename View::Lane) == 4
+                 ? wide
+                 : hn::Max(hn::ShiftRight<16>(wide), hn::And(wide, hn::Set(di, 0xFFFF)));
+    }
+    hn::Store(TransposeMax(m), di, keys);
+    return;
+  }
+#endif
+  for (size_t j = 0; j < hn::Lanes(DF()); ++j) keys[j] = j < count ? MaxAbsKey<View>(x + j * n, n) : 0;
+}
+
 // TQ1_0, TQ2_0, Q2_0: the codes through the layout's map, then the f16 amax.
 template <class View>
 void EncodeTernary(const Layout& l, void (*reference)(const float*, uint8_t*),
@@ -171,9 +205,7 @@ void EncodeTernary(const Layout& l, void (*reference)(const float*, uint8_t*),
   BlockBatch<View> batch;
   for (size_t first = 0; first < nblocks; first += batch_blocks) {
     const size_t count = nblocks - first < batch_blocks ? nblocks - first : batch_blocks;
-    for (size_t j = 0; j < batch_blocks; ++j) {
-      batch.key[j] = j < count ? MaxAbsKey<View>(x + (first + j) * n, n) : 0;
-    }
+    BatchKeys<View>(x + first * n, n, count, batch.key);
     PrepareBatch(&batch);
     for (size_t j = 0; j < count; ++j) {
       const typename View::Stored* xb = x + (first + j) * n;

@@ -290,41 +290,6 @@ HWY_INLINE bool GroupsFor(size_t block) {
   return block % kGroupBlocks == 0 && kGroupBlocks * block <= kChunk;
 }
 
-// m[i] = merge(m[2i], m[2i+1]) for the first `count` vectors.
-template <class Merge>
-HWY_INLINE void MergePairs(VF* m, size_t count, const Merge& merge) {
-  for (size_t i = 0; i < count; i += 2) m[i / 2] = merge(m[i], m[i + 1]);
-}
-
-// Max over all lanes of m[k] into lane k, for k < N: pairs of lanes, then
-// quads (within 128 bits), then 128-bit blocks, then 256-bit halves. Each
-// step merges two vectors whose lanes hold the same blocks' partial maxima
-// into one holding twice as many blocks, in order.
-HWY_INLINE VF TransposeMax(VF* m) {
-  const DF df;
-  const hn::Repartition<uint64_t, DF> d64;
-  MergePairs(m, kGroupBlocks, [](VF a, VF b) {  // even lanes: a's, odd: b's
-    return hn::OddEven(hn::Max(b, hn::Shuffle2301(b)), hn::Max(a, hn::Shuffle2301(a)));
-  });
-  MergePairs(m, kGroupBlocks / 2, [&](VF a, VF b) {  // 64-bit lanes alternate
-    const VF lo = hn::Max(a, hn::Shuffle1032(a)), hi = hn::Max(b, hn::Shuffle1032(b));
-    return hn::BitCast(df, hn::OddEven(hn::BitCast(d64, hi), hn::BitCast(d64, lo)));
-  });
-  if constexpr (kGroupBlocks >= 8) {  // 128-bit blocks alternate
-    MergePairs(m, kGroupBlocks / 4, [](VF a, VF b) {
-      return hn::OddEvenBlocks(hn::Max(b, hn::SwapAdjacentBlocks(b)),
-                               hn::Max(a, hn::SwapAdjacentBlocks(a)));
-    });
-  }
-  if constexpr (kGroupBlocks == 16) {  // lower half a's, upper half b's
-    MergePairs(m, 2, [&](VF a, VF b) {
-      return hn::ConcatUpperLower(df, hn::Max(b, hn::ConcatLowerUpper(df, b, b)),
-                                  hn::Max(a, hn::ConcatLowerUpper(df, a, a)));
-    });
-  }
-  return m[0];
-}
-
 // How far ahead (elements) the measuring of a group prefetches. A group is
 // measured, then its codes are made from L1, and without prefetches no
 // loads would be in flight meanwhile: from DRAM, the prefetches took I2_S
@@ -350,7 +315,7 @@ HWY_INLINE bool QuantizeI2SGroup(const float* HWY_RESTRICT x, size_t block, size
     }
     m[k] = acc;
   }
-  const VF maxima = TransposeMax(m);
+  const VF maxima = TransposeMax(m);  // cpu/codes-inl.h
   if (!hn::AllTrue(df, hn::And(hn::Ge(maxima, hn::Set(df, 1e-30f)),
                                hn::Le(maxima, hn::Set(df, 1e30f))))) {
     return false;
