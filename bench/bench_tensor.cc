@@ -256,6 +256,8 @@ BENCHMARK(BM_Transcode)
     ->Args({BITNET_TYPE_I2_S, BITNET_TYPE_TQ2_0, 2, kRows})
     ->Args({BITNET_TYPE_TQ2_0, BITNET_TYPE_TQ1_0, 1, kRows})
     ->Args({BITNET_TYPE_TQ1_0, BITNET_TYPE_TQ2_0, 1, kRows})
+    ->Args({BITNET_TYPE_I2_S, BITNET_TYPE_TQ1_0, 1, kRows})
+    ->Args({BITNET_TYPE_TQ1_0, BITNET_TYPE_I2_S, 1, kRows})
     ->Apply(Common);
 
 // op | from | to | elements | threads, from the benchmark's name.

@@ -115,7 +115,8 @@ static int tensor_transcode(int type, bitnet_cpu_target t) {
   return bitnet_tensor_transcode(type, &opt, BITNET_TYPE_TQ2_0, g_tq2, g_tq2_len, ROWS, COLS,
                                  g_dst, TENSOR_BYTES);
 }
-/* I2_S to TQ2_0: code bytes re-packed byte by byte. */
+/* I2_S to TQ2_0: code bytes re-packed byte by byte; I2_S to TQ1_0: the
+ * fused code-to-code kernel. */
 static int tensor_repack(int type, bitnet_cpu_target t) {
   bitnet_tensor_options opt = tensor_options(t);
   opt.flags = BITNET_TENSOR_ALLOW_SCALE_ROUNDING;
@@ -174,6 +175,7 @@ static const entry kEntries[] = {
     {"bitnet_tensor_dequantize I2_S", BITNET_TYPE_I2_S, 1, tensor_dequantize, 0},
     {"bitnet_tensor_transcode TQ2_0 to TQ1_0", BITNET_TYPE_TQ1_0, 1, tensor_transcode, 0},
     {"bitnet_tensor_transcode I2_S to TQ2_0", BITNET_TYPE_TQ2_0, 1, tensor_repack, 0},
+    {"bitnet_tensor_transcode I2_S to TQ1_0", BITNET_TYPE_TQ1_0, 1, tensor_repack, 0},
     {"bitnet_ternarize", BITNET_TYPE_F32, 1, ternarize, 0},
     {"bitnet_quantize_i8s", BITNET_TYPE_F32, 1, quantize_i8s, 0},
     {"bitnet_gemm I2_S", BITNET_TYPE_I2_S, 1, gemm, 1},

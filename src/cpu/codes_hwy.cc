@@ -9,6 +9,10 @@
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 #include "hwy/highway.h"
 
+#include <cstring>
+#include <type_traits>
+#include <utility>
+
 #include "cpu/kernels.h"
 #include "cpu/tensor-inl.h"
 #include "cpu/trits-inl.h"
@@ -198,6 +202,302 @@ void ValueFlags(const int8_t* HWY_RESTRICT values, size_t pieces, size_t piece, 
   }
 }
 
+// The fused transcode (formats/ternary_codes.h): a unit's codes go from
+// source code bytes to target code bytes in vector lanes. A chunk is the
+// codes of elements e .. e + cap - 1 of the unit, which lie in one two-bit
+// run or one TQ1_0 digit row, so that one load (and a shift, or digit
+// steps) gives them. Each pair's layouts are compile-time constants: the
+// walk over a unit unrolls to fixed chunks, cap lanes each (several
+// vectors where a target has fewer lanes).
+
+// Calls fn(std::integral_constant<size_t, i>) for i = 0 .. kN - 1.
+template <class Fn, size_t... kI>
+HWY_INLINE void ForEachIndex(const Fn& fn, std::index_sequence<kI...>) {
+  (fn(std::integral_constant<size_t, kI>()), ...);
+}
+template <size_t kN, class Fn>
+HWY_INLINE void ForIndex(const Fn& fn) {
+  ForEachIndex(fn, std::make_index_sequence<kN>());
+}
+
+// Where element j of a kTrits block lies: its byte, its digit, its
+// segment's bytes per digit row, and the elements from j on that one chunk
+// may hold: the rest of its row, or from a row's start the rest of a
+// segment of 4 or 16 bytes (its bytes repeated across the lanes).
+struct TritPlace {
+  size_t byte;
+  size_t digit;
+  size_t row_bytes;
+  size_t room;
+};
+constexpr bool RepeatableRow(size_t bytes) { return bytes == 4 || bytes == 16; }
+constexpr TritPlace TritPlaceOf(const CodeMap& m, size_t j) {
+  size_t s = 0;
+  for (; s + 1 < m.num_segments; ++s) {
+    const size_t count = size_t{m.segments[s].bytes} * m.segments[s].trits_per_byte;
+    if (j < count) break;
+    j -= count;
+  }
+  const TritSegment& seg = m.segments[s];
+  const size_t count = size_t{seg.bytes} * seg.trits_per_byte;
+  const bool whole_rows = j % seg.bytes == 0 && RepeatableRow(seg.bytes);
+  return {seg.first_byte + j % seg.bytes, j / seg.bytes, seg.bytes,
+          whole_rows ? count - j : seg.bytes - j % seg.bytes};
+}
+
+// The `row_bytes` bytes at p repeated across the lanes of d (more lanes
+// than row_bytes, a multiple of them: 4 or 16 bytes).
+template <class D>
+HWY_INLINE hn::Vec<D> LoadRepeatedRow(D d, const uint8_t* HWY_RESTRICT p, size_t row_bytes) {
+  if (row_bytes == 4) {
+    uint32_t word;
+    memcpy(&word, p, sizeof word);
+    return hn::BitCast(d, hn::Set(hn::Repartition<uint32_t, D>(), word));
+  }
+  return hn::LoadDup128(d, p);
+}
+
+// The code byte (from the block start) and shift of element j of a kTwoBit
+// block (formats/ternary_codes.h's TwoBitPosition, as constants).
+constexpr size_t TwoBitByte(const CodeMap& m, size_t j) {
+  return m.codes_offset + j / (size_t{4} * m.run) * m.run + j % m.run;
+}
+constexpr int TwoBitFieldShift(const CodeMap& m, size_t j) {
+  return static_cast<int>(m.msb_first ? 6 - 2 * (j / m.run % 4) : 2 * (j / m.run % 4));
+}
+
+// The elements from e on that one chunk of layout l may hold.
+constexpr size_t ChunkRoom(const Layout& l, size_t e) {
+  const size_t j = e % static_cast<size_t>(l.block_elements);
+  if (l.codes.kind == CodeMapKind::kTrits) return TritPlaceOf(l.codes, j).room;
+  return l.codes.run - j % l.codes.run;
+}
+
+// The widest chunk (32, 16, 4 or 1 elements) that `room` holds.
+constexpr size_t ChunkCap(size_t room) { return room >= 32 ? 32 : room >= 16 ? 16 : room >= 4 ? 4 : 1; }
+
+// The first element of segment s of a kTrits map.
+constexpr size_t SegmentFirst(const CodeMap& m, size_t s) {
+  size_t first = 0;
+  for (size_t k = 0; k < s; ++k) first += size_t{m.segments[k].bytes} * m.segments[k].trits_per_byte;
+  return first;
+}
+
+// The chunk at byte b of trit segment s (map m) from the codes of src: as
+// wide as every digit row's elements allow in src.
+constexpr size_t TritChunkCap(const Layout& src, const CodeMap& m, size_t s, size_t b) {
+  const TritSegment& seg = m.segments[s];
+  size_t room = seg.bytes - b;
+  for (size_t t = 0; t < seg.trits_per_byte; ++t) {
+    const size_t r = ChunkRoom(src, SegmentFirst(m, s) + t * seg.bytes + b);
+    room = r < room ? r : room;
+  }
+  return ChunkCap(room);
+}
+
+// The chunk of two-bit code bytes whose field 0 holds element e, `room`
+// bytes left in its run, from the codes of src.
+constexpr size_t TwoBitChunkCap(const Layout& src, size_t e, size_t room, size_t run) {
+  for (size_t f = 0; f < 4; ++f) {
+    const size_t r = ChunkRoom(src, e + f * run);
+    room = r < room ? r : room;
+  }
+  return ChunkCap(room);
+}
+
+// The digit steps t (cpu/trits-inl.h: the digit is TritDigit(t)) of
+// elements kE + i .. of a unit of the kTrits layout kId (`unit` its first
+// block), inside the chunk at kE.
+template <LayoutId kId, size_t kE, class D>
+HWY_INLINE hn::Vec<D> ChunkTritSteps(D d, const uint8_t* HWY_RESTRICT unit, size_t i) {
+  constexpr const Layout& l = LayoutOf(kId);
+  constexpr size_t kBlock = static_cast<size_t>(l.block_elements);
+  constexpr TritPlace kPlace = TritPlaceOf(l.codes, kE % kBlock);
+  const uint8_t* HWY_RESTRICT bytes = unit + kE / kBlock * l.block_bytes;
+  const size_t row = kPlace.digit + i / kPlace.row_bytes;  // lane 0's digit
+  const size_t lanes = hn::Lanes(d);
+  if (lanes <= kPlace.row_bytes) {  // one row
+    auto t = hn::LoadU(d, bytes + kPlace.byte + i % kPlace.row_bytes);
+    for (size_t n = 0; n < row; ++n) t = TritTimes3(t);
+    return t;
+  }
+  // Whole rows, one per row_bytes lanes: lanes from k * row_bytes on take
+  // digit row + k.
+  auto t = LoadRepeatedRow(d, bytes + kPlace.byte, kPlace.row_bytes);
+  for (size_t n = 0; n < row; ++n) t = TritTimes3(t);
+  auto steps = t;
+  for (size_t k = 1; k * kPlace.row_bytes < lanes; ++k) {
+    t = TritTimes3(t);
+    steps = hn::IfThenElse(hn::FirstN(d, k * kPlace.row_bytes), steps, t);
+  }
+  return steps;
+}
+
+// The codes of elements kE + i .. of a unit of layout kId, inside the chunk
+// at kE: ggml's digits for kTrits, the fields for kTwoBit.
+template <LayoutId kId, size_t kE, class D>
+HWY_INLINE hn::Vec<D> ChunkCodes(D d, const uint8_t* HWY_RESTRICT unit, size_t i) {
+  constexpr const Layout& l = LayoutOf(kId);
+  constexpr size_t kBlock = static_cast<size_t>(l.block_elements);
+  if constexpr (l.codes.kind == CodeMapKind::kTrits) {
+    return TritDigit(ChunkTritSteps<kId, kE>(d, unit, i));
+  } else {
+    const uint8_t* HWY_RESTRICT bytes = unit + kE / kBlock * l.block_bytes + i;
+    constexpr size_t kByte = TwoBitByte(l.codes, kE % kBlock);
+    return hn::And(hn::ShiftRight<TwoBitFieldShift(l.codes, kE % kBlock)>(hn::LoadU(d, bytes + kByte)),
+                   hn::Set(d, uint8_t{3}));
+  }
+}
+
+// acc with the codes of ChunkCodes shifted left by kShift added (acc's
+// bits there are 0): a digit [t > 85] + [t > 170] as two masked adds.
+template <LayoutId kId, size_t kE, int kShift, class D>
+HWY_INLINE hn::Vec<D> AddShiftedCodes(D d, const uint8_t* HWY_RESTRICT unit, size_t i, hn::Vec<D> acc) {
+  if constexpr (LayoutOf(kId).codes.kind == CodeMapKind::kTrits) {
+    const auto t = ChunkTritSteps<kId, kE>(d, unit, i);
+    const auto step = hn::Set(d, static_cast<uint8_t>(1u << kShift));
+    acc = hn::IfThenElse(hn::Gt(t, hn::Set(d, uint8_t{85})), hn::Add(acc, step), acc);
+    return hn::IfThenElse(hn::Gt(t, hn::Set(d, uint8_t{170})), hn::Add(acc, step), acc);
+  } else {
+    return hn::Or(acc, hn::ShiftLeft<kShift>(ChunkCodes<kId, kE>(d, unit, i)));
+  }
+}
+
+// Segment kSeg of kDst's trits from kSrc's codes, bytes kB on: byte b is
+// q = sum of digit_t * 3^(4 - t) (a 4-digit byte gets a last digit 0),
+// digit t the code of element first + t * bytes + b.
+template <LayoutId kSrc, LayoutId kDst, size_t kSeg, size_t kB>
+HWY_INLINE void TritChunks(const uint8_t* HWY_RESTRICT in, uint8_t* HWY_RESTRICT out) {
+  constexpr CodeMap kMap = LayoutOf(kDst).codes;
+  static_assert(LayoutOf(kDst).block_elements == kCodeUnit, "a unit is one block of trits");
+  if constexpr (kSeg < kMap.num_segments) {
+    constexpr TritSegment kSegment = kMap.segments[kSeg];
+    if constexpr (kB == kSegment.bytes) {
+      TritChunks<kSrc, kDst, kSeg + 1, 0>(in, out);
+    } else {
+      constexpr size_t kFirst = SegmentFirst(kMap, kSeg);
+      constexpr size_t kCap = TritChunkCap(LayoutOf(kSrc), kMap, kSeg, kB);
+      const hn::CappedTag<uint8_t, kCap> d;
+      for (size_t i = 0; i < kCap; i += hn::Lanes(d)) {
+        auto q = hn::Zero(d);
+        ForIndex<5>([&](auto t) {
+          q = TritTimes3(q);
+          if constexpr (decltype(t)::value < kSegment.trits_per_byte) {
+            q = hn::Add(q, ChunkCodes<kSrc, kFirst + decltype(t)::value * kSegment.bytes + kB>(d, in, i));
+          }
+        });
+        hn::StoreU(TritByte(q), d, out + kSegment.first_byte + kB + i);
+      }
+      TritChunks<kSrc, kDst, kSeg, kB + kCap>(in, out);
+    }
+  }
+}
+
+// kDst's two-bit code bytes of the unit from kSrc's codes, the unit's code
+// byte kC on: the OR of the four fields' codes, each shifted to its place.
+// Returns false when a byte is not the offset in all four fields (a code
+// other than the offset), tested in registers: a read back of the bytes
+// would wait on the narrower stores.
+template <LayoutId kSrc, LayoutId kDst, size_t kC>
+HWY_INLINE bool TwoBitChunks(const uint8_t* HWY_RESTRICT in, uint8_t* HWY_RESTRICT out) {
+  constexpr const Layout& dst = LayoutOf(kDst);
+  constexpr size_t kBlockCodes = static_cast<size_t>(dst.block_elements) / 4, kRun = dst.codes.run;
+  if constexpr (kC < kCodeUnit / 4) {
+    constexpr size_t kInBlock = kC % kBlockCodes;  // the chunk's first code byte in its block
+    constexpr size_t kE = kC / kBlockCodes * dst.block_elements + kInBlock / kRun * 4 * kRun + kInBlock % kRun;
+    constexpr size_t kCap = TwoBitChunkCap(LayoutOf(kSrc), kE, kRun - kInBlock % kRun, kRun);
+    const hn::CappedTag<uint8_t, kCap> d;
+    uint8_t* HWY_RESTRICT bytes = out + kC / kBlockCodes * dst.block_bytes + dst.codes.codes_offset + kInBlock;
+    const auto all_offset = hn::Set(d, static_cast<uint8_t>(dst.code_offset * 0x55));
+    bool offsets = true;
+    for (size_t i = 0; i < kCap; i += hn::Lanes(d)) {
+      auto byte = hn::Zero(d);
+      ForIndex<4>([&](auto f) {
+        constexpr size_t kField = decltype(f)::value;
+        constexpr int kShift = TwoBitFieldShift(LayoutOf(kDst).codes, kField * kRun);
+        byte = AddShiftedCodes<kSrc, kE + kField * kRun, kShift>(d, in, i, byte);
+      });
+      hn::StoreU(byte, d, bytes + i);
+      offsets = hn::AllTrue(d, hn::Eq(byte, all_offset)) && offsets;
+    }
+    const bool rest_offsets = TwoBitChunks<kSrc, kDst, kC + kCap>(in, out);  // writes the rest
+    return rest_offsets && offsets;
+  }
+  return true;
+}
+
+// True when a code of a unit of the kTwoBit layout kId (a transcode's
+// source) is not its offset: a code byte other than the offset in all four
+// fields.
+template <LayoutId kId>
+HWY_INLINE bool AnyCodeOffOffset(const uint8_t* HWY_RESTRICT unit) {
+  constexpr const Layout& l = LayoutOf(kId);
+  constexpr size_t kBlock = static_cast<size_t>(l.block_elements);
+  const hn::CappedTag<uint8_t, 32> d;
+  const auto all_offset = hn::Set(d, static_cast<uint8_t>(l.code_offset * 0x55));
+  auto any = hn::Zero(d);
+  for (size_t base = 0; base < kCodeUnit; base += kBlock, unit += l.block_bytes) {
+    for (size_t i = 0; i < kBlock / 4; i += hn::Lanes(d)) {
+      any = hn::Or(any, hn::Xor(hn::LoadU(d, unit + l.codes.codes_offset + i), all_offset));
+    }
+  }
+  return !hn::AllTrue(d, hn::Eq(any, hn::Zero(d)));
+}
+
+// `units` units of a pair that CanTranscodeCodes accepts; the two-bit
+// side's code bytes give the flags (the source's as read, the target's as
+// formed).
+template <LayoutId kSrc, LayoutId kDst>
+HWY_NOINLINE void TranscodePair(const uint8_t* HWY_RESTRICT in, size_t units, uint8_t* HWY_RESTRICT out,
+                                uint8_t* HWY_RESTRICT flags) {
+  constexpr const Layout& src = LayoutOf(kSrc);
+  constexpr const Layout& dst = LayoutOf(kDst);
+  static_assert(CanTranscodeCodes(src, dst), "a pair of the fused transcode");
+  constexpr size_t kInBytes = kCodeUnit / static_cast<size_t>(src.block_elements) * src.block_bytes;
+  constexpr size_t kOutBytes = kCodeUnit / static_cast<size_t>(dst.block_elements) * dst.block_bytes;
+  for (size_t u = 0; u < units; ++u, in += kInBytes, out += kOutBytes) {
+    bool nonzero;
+    if constexpr (dst.codes.kind == CodeMapKind::kTrits) {
+      TritChunks<kSrc, kDst, 0, 0>(in, out);
+      nonzero = AnyCodeOffOffset<kSrc>(in);
+    } else {
+      nonzero = !TwoBitChunks<kSrc, kDst, 0>(in, out);
+    }
+    flags[u] = nonzero ? kRepackNonzero : 0;
+  }
+}
+
+// The pairs compiled, each with its layouts as constants: exactly those
+// CanTranscodeCodes accepts (checked over every pair of layouts below).
+struct FusedPair {
+  LayoutId src, dst;
+};
+constexpr FusedPair kFusedPairs[] = {{LayoutId::kTQ1_0, LayoutId::kTQ2_0},
+                                     {LayoutId::kTQ1_0, LayoutId::kI2_S},
+                                     {LayoutId::kTQ2_0, LayoutId::kTQ1_0},
+                                     {LayoutId::kI2_S, LayoutId::kTQ1_0}};
+constexpr size_t kNumFusedPairs = sizeof(kFusedPairs) / sizeof(kFusedPairs[0]);
+constexpr bool FusedPairsAreTheAcceptedOnes() {
+  for (const Layout& a : kLayoutTable) {
+    for (const Layout& b : kLayoutTable) {
+      bool listed = false;
+      for (const FusedPair& p : kFusedPairs) listed = listed || (p.src == a.id && p.dst == b.id);
+      if (listed != CanTranscodeCodes(a, b)) return false;
+    }
+  }
+  return true;
+}
+static_assert(FusedPairsAreTheAcceptedOnes(), "kFusedPairs lists the pairs CanTranscodeCodes accepts");
+
+void TranscodeCodes(LayoutId src, const uint8_t* HWY_RESTRICT in, LayoutId dst, size_t units,
+                    uint8_t* HWY_RESTRICT out, uint8_t* HWY_RESTRICT flags) {
+  ReportThisTarget();
+  ForIndex<kNumFusedPairs>([&](auto p) {
+    constexpr FusedPair kPair = kFusedPairs[decltype(p)::value];
+    if (src == kPair.src && dst == kPair.dst) TranscodePair<kPair.src, kPair.dst>(in, units, out, flags);
+  });
+}
+
 // Byte-to-byte re-pack (formats/ternary_codes.h): each source byte's target
 // byte and flags are the OR of a lookup per nibble, 16-entry tables in
 // every 128-bit block. kWrite / kCheck: store the target bytes / the flags.
@@ -266,12 +566,14 @@ namespace bitnet {
 HWY_EXPORT(UnpackValues);
 HWY_EXPORT(PackValues);
 HWY_EXPORT(ValueFlags);
+HWY_EXPORT(TranscodeCodes);
 HWY_EXPORT(RepackBytes);
 
 void HwyCodeKernels(int64_t hwy_target, TensorKernels* k) {
   k->unpack_values = HwyTableEntry(HWY_DISPATCH_TABLE(UnpackValues), hwy_target);
   k->pack_values = HwyTableEntry(HWY_DISPATCH_TABLE(PackValues), hwy_target);
   k->value_flags = HwyTableEntry(HWY_DISPATCH_TABLE(ValueFlags), hwy_target);
+  k->transcode_codes = HwyTableEntry(HWY_DISPATCH_TABLE(TranscodeCodes), hwy_target);
   k->repack_bytes = HwyTableEntry(HWY_DISPATCH_TABLE(RepackBytes), hwy_target);
 }
 

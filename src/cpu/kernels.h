@@ -55,6 +55,13 @@ struct TensorKernels {
   // [min_value, max_value], any non-zero.
   void (*value_flags)(const int8_t* values, size_t pieces, size_t piece, int min_value, int max_value,
                       uint8_t* flags);
+  // The fused transcode (formats/ternary_codes.h, CanTranscodeCodes): the
+  // code bytes of `units` runs of kCodeUnit elements of dst from the same
+  // elements of src (`in` and `out` at a unit's first block), code for
+  // code, and each unit's kRepackNonzero flag (a code other than the
+  // offset) in flags[0..units); scales are left as they are.
+  void (*transcode_codes)(LayoutId src, const uint8_t* in, LayoutId dst, size_t units, uint8_t* out,
+                          uint8_t* flags);
   // Two-bit layouts re-packed byte by byte (formats/ternary_codes.h): groups
   // [first, first + count) of tensor `in` into the same groups of tensor
   // `out`, each group's kRepack* flags in flags[0..count); either output
@@ -89,8 +96,8 @@ extern const TensorKernels kReferenceTensorKernels;
 // compiled): encode_blocks, decode_blocks (cpu/ggml_hwy.cc); i2s_encode,
 // i2s_decode, i8s_row (cpu/bitnet_cpp_hwy.cc); abs_scan_chunk,
 // ternarize, ternary_values (cpu/absmean_hwy.cc); to_float, from_float
-// (cpu/half_hwy.cc); unpack_values, pack_values, value_flags, repack_bytes
-// (cpu/codes_hwy.cc).
+// (cpu/half_hwy.cc); unpack_values, pack_values, value_flags,
+// transcode_codes, repack_bytes (cpu/codes_hwy.cc).
 void HwyGgmlKernels(int64_t hwy_target, TensorKernels* k);
 void HwyBitnetCppKernels(int64_t hwy_target, TensorKernels* k);
 void HwyAbsmeanKernels(int64_t hwy_target, TensorKernels* k);

@@ -79,6 +79,28 @@ void ValueFlags(const int8_t* values, size_t pieces, size_t piece, int min_value
   }
 }
 
+// Unit by unit: every element's code through src's map, then dst's code
+// bytes from those codes (formats/ternary_codes.h).
+void TranscodeCodes(LayoutId src_id, const uint8_t* in, LayoutId dst_id, size_t units, uint8_t* out,
+                    uint8_t* flags) {
+  const Layout& src = GetLayout(src_id);
+  const Layout& dst = GetLayout(dst_id);
+  const size_t src_block = static_cast<size_t>(src.block_elements);
+  const size_t dst_block = static_cast<size_t>(dst.block_elements);
+  for (size_t u = 0; u < units; ++u) {
+    uint8_t codes[kCodeUnit];
+    flags[u] = 0;
+    for (size_t j = 0; j < kCodeUnit; ++j) {
+      const size_t e = u * kCodeUnit + j;
+      codes[j] = static_cast<uint8_t>(BlockCode(src, in + e / src_block * src.block_bytes, e % src_block));
+      if (codes[j] != src.code_offset) flags[u] = kRepackNonzero;
+    }
+    for (size_t j = 0; j < kCodeUnit; j += dst_block) {
+      PackBlockCodes(dst, codes + j, out + (u * kCodeUnit + j) / dst_block * dst.block_bytes);
+    }
+  }
+}
+
 void RepackBytes(const ByteRepack& r, const uint8_t* in, size_t first, size_t count, uint8_t* out,
                  uint8_t* flags) {
   const Layout& src = GetLayout(r.src);
@@ -113,6 +135,7 @@ const TensorKernels kReferenceTensorKernels = {
     ReportingReference<UnpackValues>::Run,
     ReportingReference<PackValues>::Run,
     ReportingReference<ValueFlags>::Run,
+    ReportingReference<TranscodeCodes>::Run,
     ReportingReference<RepackBytes>::Run,
     ReportingReference<QuantizeI8SRow>::Run,
 };

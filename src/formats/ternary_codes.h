@@ -145,6 +145,41 @@ ByteRepack MakeByteRepack(const Layout& src, const Layout& dst);
 // layouts' CodeMaps, and its kRepack* flags: the rule the tables hold.
 uint8_t RepackByte(const Layout& src, const Layout& dst, uint8_t byte, uint8_t* flags);
 
+// A transcode between TQ1_0's trits and a two-bit layout whose codes sit in
+// runs of 32 elements (TQ2_0, I2_S) moves codes straight from code bytes to
+// code bytes, 256 elements (a TQ1_0 block) at a time, in vector registers:
+// a TQ1_0 digit row of 32, 16 or 4 elements is a piece of one two-bit run.
+// The sides such a transcode takes, by layout (Q2_0's run 1 scatters a
+// digit row over bytes: it goes through int8 values).
+inline constexpr size_t kCodeUnit = 256;  // elements per unit of the fused transcode
+enum class CodeUnitSide { kNone, kTrits, kTwoBitRun32 };
+constexpr CodeUnitSide CodeUnitSideOf(LayoutId id) {
+  switch (id) {
+    case LayoutId::kTQ1_0:
+      return CodeUnitSide::kTrits;
+    case LayoutId::kTQ2_0:
+    case LayoutId::kI2_S:
+      return CodeUnitSide::kTwoBitRun32;
+    case LayoutId::kQ2_0:
+    case LayoutId::kF32:
+    case LayoutId::kF16:
+    case LayoutId::kBF16:
+    case LayoutId::kQ8_0:
+    case LayoutId::kQ8_K:
+    case LayoutId::kIQ2_S:
+    case LayoutId::kHfBitnet:
+    case LayoutId::kBitnetRsI2S:
+      return CodeUnitSide::kNone;
+  }
+  return CodeUnitSide::kNone;
+}
+// True when TensorKernels::transcode_codes serves src -> dst: one side
+// trits, the other two-bit runs of 32, the same code offset (code for code).
+constexpr bool CanTranscodeCodes(const Layout& src, const Layout& dst) {
+  const CodeUnitSide s = CodeUnitSideOf(src.id), d = CodeUnitSideOf(dst.id);
+  return s != CodeUnitSide::kNone && d != CodeUnitSide::kNone && s != d && src.code_offset == dst.code_offset;
+}
+
 // Where group g's code bytes start in a tensor of layout l. A group larger
 // than l's block spans several blocks of codes only (CanRepackBytes).
 inline size_t RepackGroupOffset(const Layout& l, size_t group_bytes, size_t g) {

@@ -636,6 +636,27 @@ void ForEachUnpackedStep(Workers& workers, const TensorKernels& k, const Layout&
   });
 }
 
+// Runs the fused kernel (CanTranscodeCodes) over the steps of the n
+// elements, split between the workers, then fn(first, count, flags), the
+// kRepackNonzero flag of each of the step's units in a worker's buffer.
+template <class Fn>
+void ForEachFusedStep(Workers& workers, const TensorKernels& k, const Layout& src, const uint8_t* in,
+                      const Layout& dst, uint8_t* out, size_t n, const Fn& fn) {
+  static_assert(kStep % kCodeUnit == 0, "steps of whole units");
+  const size_t src_block = static_cast<size_t>(src.block_elements);
+  const size_t dst_block = static_cast<size_t>(dst.block_elements);
+  workers.Run(Steps(n, kStep), [&](Scratch& s, size_t b, size_t e) {
+    uint8_t* flags = reinterpret_cast<uint8_t*>(s.b.data());
+    for (size_t t = b; t < e; ++t) {
+      const size_t first = t * kStep;
+      const size_t count = n - first < kStep ? n - first : kStep;
+      k.transcode_codes(src.id, in + first / src_block * src.block_bytes, dst.id, count / kCodeUnit,
+                        out + first / dst_block * dst.block_bytes, flags);
+      fn(first, count, flags);
+    }
+  });
+}
+
 // The transcode between the model-file block layouts through int8 values,
 // a step of whole blocks at a time: a pass that checks values and scales
 // (writing nothing), then a pass that re-packs codes and writes the scales.
@@ -653,21 +674,42 @@ int TranscodeBlocks(const TensorJob& job, const Layout& dst, uint8_t* out, const
   const size_t steps = Steps(n, kStep);
   Workers workers(job.threads, kStep / 4);  // int8 values, piece flags: float buffers
   if (!workers.ok()) return OutOfMemory(kStep / 4);
+  // Pairs the fused kernel serves move codes byte to byte; the others go
+  // through int8 values.
+  const bool fused = CanTranscodeCodes(src, dst);
   uint16_t tensor_half = 0;
   if (NothingToCheck(workers, src, dst, in, n) && OnePassScale(job, src, in, n, &tensor_half)) {
     // One pass: each target block gets its source scale (0 when all its
     // values are 0, as the checking route stores it).
     const bool own = src.scale == ScaleKind::kBlockF16 && (job.flags & BITNET_TENSOR_UNIT_SCALE) == 0;
-    ForEachUnpackedStep(workers, k, src, in, n, [&](size_t, size_t first, size_t count, int8_t* v, uint8_t* block_flags) {
-      k.value_flags(v, count / dst_block, dst_block, min_value, max_value, block_flags);
+    // Target block j of a step (its first element a source block's first)
+    // lies in source block j / per_src of it: a counter, not a division per
+    // block.
+    const size_t per_src = own ? src_block / dst_block : 1;
+    const auto write_scales = [&](size_t first, size_t count, const uint8_t* block_flags) {
       uint8_t* blocks = out + first / dst_block * dst.block_bytes;
-      k.pack_values(dst.id, v, count / dst_block, blocks);
-      for (size_t j = 0; j < count / dst_block; ++j) {
+      const uint8_t* src_scale = in + first / src_block * src.block_bytes + src.scale_offset;
+      for (size_t j = 0, left = per_src; j < count / dst_block; ++j) {
         uint16_t h = tensor_half;
-        if (own) memcpy(&h, in + (first + j * dst_block) / src_block * src.block_bytes + src.scale_offset, sizeof h);
+        if (own) memcpy(&h, src_scale, sizeof h);
         if ((block_flags[j] & kRepackNonzero) == 0) h = 0;
         memcpy(blocks + j * dst.block_bytes + dst.scale_offset, &h, sizeof h);
+        if (--left == 0) {
+          left = per_src;
+          src_scale += src.block_bytes;
+        }
       }
+    };
+    if (fused) {  // a target block is a unit (TQ1_0, TQ2_0)
+      ForEachFusedStep(workers, k, src, in, dst, out, n, [&](size_t first, size_t count, const uint8_t* unit_flags) {
+        write_scales(first, count, unit_flags);
+      });
+      return BITNET_OK;
+    }
+    ForEachUnpackedStep(workers, k, src, in, n, [&](size_t, size_t first, size_t count, int8_t* v, uint8_t* block_flags) {
+      k.value_flags(v, count / dst_block, dst_block, min_value, max_value, block_flags);
+      k.pack_values(dst.id, v, count / dst_block, out + first / dst_block * dst.block_bytes);
+      write_scales(first, count, block_flags);
     });
     return BITNET_OK;
   }
@@ -752,14 +794,22 @@ int TranscodeBlocks(const TensorJob& job, const Layout& dst, uint8_t* out, const
                   static_cast<double>(a), g * group, static_cast<double>(HalfToFloat(halves[g])));
     }
   }
-  ForEachUnpackedStep(workers, k, src, in, n, [&](size_t, size_t first, size_t count, int8_t* v, uint8_t*) {
-    uint8_t* blocks = out + first / dst_block * dst.block_bytes;
-    k.pack_values(dst.id, v, count / dst_block, blocks);
+  const auto write_halves = [&](size_t first, size_t count) {
     if (per_tensor) return;
+    uint8_t* blocks = out + first / dst_block * dst.block_bytes;
     for (size_t j = 0; j < count / dst_block; ++j) {
       memcpy(blocks + j * dst.block_bytes + dst.scale_offset, &halves[first / dst_block + j], 2);
     }
-  });
+  };
+  if (fused) {
+    ForEachFusedStep(workers, k, src, in, dst, out, n,
+                     [&](size_t first, size_t count, const uint8_t*) { write_halves(first, count); });
+  } else {
+    ForEachUnpackedStep(workers, k, src, in, n, [&](size_t, size_t first, size_t count, int8_t* v, uint8_t*) {
+      k.pack_values(dst.id, v, count / dst_block, out + first / dst_block * dst.block_bytes);
+      write_halves(first, count);
+    });
+  }
   if (per_tensor) WriteI2STail(tensor_scale, out + n / 4);
   return BITNET_OK;
 }
