@@ -536,6 +536,13 @@ struct TritFields {
 // Without VNNI, maddubs would saturate the int16 pairs of whole bytes.
 constexpr bool kTritBytes = HWY_TARGET == HWY_AVX3_DL;
 
+// True for the tiles of T tokens and F fields whose single-group loads
+// (TileLoad) multiply whole trit bytes: their totals carry a factor 256.
+template <size_t T, size_t F>
+constexpr bool TritBytesTile() {
+  return T == 1 && F == 5 && kTritBytes;
+}
+
 HWY_INLINE VI32 TritBytesTimes256(VU8 t, const VI8* act) {
   const D32 d32;
   VI32 now = hn::Zero(d32), next = hn::Zero(d32);
@@ -590,7 +597,7 @@ HWY_INLINE void TileLoad(const TileRows& rows, size_t offset, size_t ahead,
     HWY_UNROLL(16)
     for (size_t r = 0; r < R; ++r, at += rows.stride) {
       hwy::Prefetch(at + ahead);
-      if constexpr (F == 5 && kTritBytes) {
+      if constexpr (TritBytesTile<T, F>()) {
         acc[r] = hn::Add(acc[r], TritBytesTimes256(InRegister(hn::LoadU(d8, at)), act));
       } else {
         VU8 state = InRegister(hn::LoadU(d8, at));
@@ -746,7 +753,7 @@ void TQTile(const TileRows& rows, const size_t* tokens, size_t groups, const Arr
       }
       LaneTotals(acc, sums);
       VI32 totals = hn::Load(d32, sums);
-      if (T == 1 && F == 5 && kTritBytes && groups == 1) totals = hn::ShiftRight<8>(totals);
+      if (TritBytesTile<T, F>() && groups == 1) totals = hn::ShiftRight<8>(totals);  // TileLoad's
       const StepLanes& l = lanes[grp];
       const VI32 sumi = hn::Sub(totals, hn::LoadU(d32, &l.act_sum[s * kL]));
       const VF d = hn::Mul(hn::LoadU(df, &l.scale[s * kL]), d_w);
