@@ -153,30 +153,23 @@ uint8_t RepackByte(const Layout& src, const Layout& dst, uint8_t byte, uint8_t* 
 // digit row over bytes: it goes through int8 values).
 inline constexpr size_t kCodeUnit = 256;  // elements per unit of the fused transcode
 enum class CodeUnitSide { kNone, kTrits, kTwoBitRun32 };
-constexpr CodeUnitSide CodeUnitSideOf(LayoutId id) {
-  switch (id) {
-    case LayoutId::kTQ1_0:
-      return CodeUnitSide::kTrits;
-    case LayoutId::kTQ2_0:
-    case LayoutId::kI2_S:
-      return CodeUnitSide::kTwoBitRun32;
-    case LayoutId::kQ2_0:
-    case LayoutId::kF32:
-    case LayoutId::kF16:
-    case LayoutId::kBF16:
-    case LayoutId::kQ8_0:
-    case LayoutId::kQ8_K:
-    case LayoutId::kIQ2_S:
-    case LayoutId::kHfBitnet:
-    case LayoutId::kBitnetRsI2S:
-      return CodeUnitSide::kNone;
+// From the layout's code map: base-3 blocks of one unit, or two-bit runs of
+// 32 in blocks that tile a unit. A layout this newly admits fails the
+// compiled pair list's static_assert (cpu/codes_hwy.cc) until it is listed.
+constexpr CodeUnitSide CodeUnitSideOf(const Layout& l) {
+  if (l.codes.kind == CodeMapKind::kTrits && l.block_elements == static_cast<int64_t>(kCodeUnit)) {
+    return CodeUnitSide::kTrits;
+  }
+  if (l.codes.kind == CodeMapKind::kTwoBit && l.codes.run == 32 && l.block_elements > 0 &&
+      static_cast<int64_t>(kCodeUnit) % l.block_elements == 0) {
+    return CodeUnitSide::kTwoBitRun32;
   }
   return CodeUnitSide::kNone;
 }
 // True when TensorKernels::transcode_codes serves src -> dst: one side
 // trits, the other two-bit runs of 32, the same code offset (code for code).
 constexpr bool CanTranscodeCodes(const Layout& src, const Layout& dst) {
-  const CodeUnitSide s = CodeUnitSideOf(src.id), d = CodeUnitSideOf(dst.id);
+  const CodeUnitSide s = CodeUnitSideOf(src), d = CodeUnitSideOf(dst);
   return s != CodeUnitSide::kNone && d != CodeUnitSide::kNone && s != d && src.code_offset == dst.code_offset;
 }
 
