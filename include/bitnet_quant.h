@@ -471,7 +471,7 @@ BITNET_API int bitnet_tensor_transcode(bitnet_type dst_type, const bitnet_tensor
  * value of code +1: HF_BITNET's 1/weight_scale). */
 typedef struct bitnet_tensor_stats {
   uint32_t struct_size;   /* sizeof(bitnet_tensor_stats) as the caller compiled it */
-  uint32_t reserved;
+  uint32_t reserved;      /* written as 0 */
   uint64_t values[5];     /* elements of value -2, -1, 0, +1, +2 */
   uint64_t scales;        /* scales in the tensor (blocks, or 1) */
   uint64_t nonfinite_scales;

@@ -76,9 +76,9 @@ UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 
 step "2. TSan: build, threaded tests"
 configure_sanitized "$out/tsan" -fsanitize=thread -fno-omit-frame-pointer
-bounded 600 cmake --build "$out/tsan" -j "$jobs" --target test_threads test_gemm_threads
+bounded 600 cmake --build "$out/tsan" -j "$jobs" --target test_threads test_gemm_threads test_out_of_memory
 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
-  bounded 300 ctest --test-dir "$out/tsan" --output-on-failure -R '^(threads|gemm_threads)$'
+  bounded 300 ctest --test-dir "$out/tsan" --output-on-failure -R '^(threads|gemm_threads|out_of_memory)$'
 
 step "3. fuzzers, ${fuzz_seconds}s each"
 cmake -S fuzz -B "$out/fuzz" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \

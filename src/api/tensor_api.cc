@@ -286,6 +286,7 @@ extern "C" int bitnet_tensor_stats_get(bitnet_type type, const bitnet_tensor_opt
   bitnet::TernaryStats out;
   status = bitnet::RunOnCpu([&] { return bitnet::TensorStats(job, *s, src, shape, &out); });
   if (status != BITNET_OK) return status;
+  stats->reserved = 0;
   for (size_t v = 0; v < 5; ++v) stats->values[v] = out.values[v];
   stats->scales = out.scales;
   stats->nonfinite_scales = out.nonfinite_scales;

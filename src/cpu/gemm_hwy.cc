@@ -27,7 +27,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <vector>
 
 #include "cpu/gemm_kernels.h"
 #include "cpu/report_target-inl.h"
@@ -653,20 +652,19 @@ HWY_INLINE void DecodedLoad(const uint8_t* fields, const int8_t* const* acts, VI
 }
 
 // The act sums and scales of every float step in the lanes of a tile
-// (lane i: token i % T), built once per group of tokens.
+// (lane i: token i % T), built once per group of tokens; steps * kL of each
+// (PartScratch).
 struct StepLanes {
-  std::vector<int32_t> act_sum;  // [step * kL + lane]
-  std::vector<float> scale;
+  int32_t* act_sum;  // [step * kL + lane]
+  float* scale;
 };
 
 template <size_t T>
-void BuildStepLanes(const Arranged& a, const Geometry& g, const size_t* tokens, StepLanes* lanes) {
-  lanes->act_sum.resize(g.steps * kL);
-  lanes->scale.resize(g.steps * kL);
+void BuildStepLanes(const Arranged& a, const Geometry& g, const size_t* tokens, const StepLanes& lanes) {
   for (size_t s = 0; s < g.steps; ++s) {
     for (size_t i = 0; i < kL; ++i) {
-      lanes->act_sum[s * kL + i] = a.ActSums(tokens[i % T])[s];
-      lanes->scale[s * kL + i] = a.Scales(tokens[i % T])[s];
+      lanes.act_sum[s * kL + i] = a.ActSums(tokens[i % T])[s];
+      lanes.scale[s * kL + i] = a.Scales(tokens[i % T])[s];
     }
   }
 }
@@ -691,8 +689,8 @@ void I2STile(const TileRows& rows, const size_t* tokens, const Arranged& a, cons
   HWY_ALIGN int32_t sums[kL];
   LaneTotals(acc, sums);
   const VF raw = hn::ConvertTo(df, hn::Load(d32, sums));
-  const VF act_sum = hn::ConvertTo(df, hn::LoadU(d32, lanes.act_sum.data()));
-  const VF y = hn::Mul(hn::Div(hn::Sub(raw, act_sum), hn::LoadU(df, lanes.scale.data())),
+  const VF act_sum = hn::ConvertTo(df, hn::LoadU(d32, lanes.act_sum));
+  const VF y = hn::Mul(hn::Div(hn::Sub(raw, act_sum), hn::LoadU(df, lanes.scale)),
                        hn::Set(df, w_scale));
   hn::Store(y, df, out);
 }
@@ -887,6 +885,44 @@ void Q2_0Tile(const TileRows& rows, const size_t* tokens, const Arranged& a, con
 
 // ---- driving the kernels ---------------------------------------------------
 
+// Rows of LaneRows' tiles, and of the largest tile of any path.
+constexpr size_t kLaneTileRows = 8;
+constexpr size_t kMaxTileRows = kLaneTileRows > kL ? kLaneTileRows : kL;
+
+// Groups of tokens that meet a tile of rows together.
+constexpr size_t kGroups = 8;
+
+// A thread's own memory (GemmKernels::scratch_bytes), cut into pieces.
+struct PartScratch {
+  uint8_t* tile_copy;             // TileSource: kMaxTileRows rows and a vector
+  float* lane_sums;               // LaneRows: kLaneTileRows x its tokens
+  StepLanes step_lanes[kGroups];  // RunGroups
+};
+
+// Cuts `base` into p's PartScratch, each piece 64-byte aligned; returns the
+// bytes they take (base nullptr: only counts them).
+size_t CutScratch(const GemmProblem& p, uint8_t* base, PartScratch* s) {
+  const Geometry g = GeometryOf(p);
+  size_t used = 0;
+  const auto take = [&](size_t bytes) {
+    uint8_t* piece = base == nullptr ? nullptr : base + used;
+    used += CeilDiv(bytes, 64) * 64;
+    return piece;
+  };
+  s->tile_copy = take(kMaxTileRows * g.row_bytes + kV);
+  s->lane_sums = reinterpret_cast<float*>(take(kLaneTileRows * LaneTokens(p) * sizeof(float)));
+  for (StepLanes& l : s->step_lanes) {
+    l.act_sum = reinterpret_cast<int32_t*>(take(g.steps * kL * sizeof(int32_t)));
+    l.scale = reinterpret_cast<float*>(take(g.steps * kL * sizeof(float)));
+  }
+  return used;
+}
+
+size_t ScratchBytes(const GemmProblem& p) {
+  PartScratch s;
+  return CutScratch(p, nullptr, &s);
+}
+
 // Where a tile's rows are read: in place when they are R whole rows of the
 // tensor that can be read as they are, else a copy, R rows at the same
 // stride: the last tile of a range that ends short of R rows (the missing
@@ -895,22 +931,23 @@ void Q2_0Tile(const TileRows& rows, const size_t* tokens, const Arranged& a, con
 // 128-block (realigned, padded with code 0, whose activation is 0).
 class TileSource {
  public:
-  TileSource(const GemmProblem& p, const Geometry& g) : p_(p), g_(g) {}
+  // copy: PartScratch::tile_copy.
+  TileSource(const GemmProblem& p, const Geometry& g, uint8_t* copy) : p_(p), g_(g), copy_(copy) {}
 
   TileRows Rows(size_t r0, size_t nr, size_t R) {
     const bool realign = p_.layout == LayoutId::kI2_S && p_.cols % kI2SBlock != 0;
     const bool last = p_.layout == LayoutId::kTQ1_0 && r0 + nr == p_.rows;
     if (nr == R && !realign && !last) return {p_.weights + r0 * g_.row_bytes, g_.row_bytes};
-    copy_.assign(R * g_.row_bytes + kV, 0);
+    memset(copy_, 0, R * g_.row_bytes + kV);
     for (size_t r = 0; r < nr; ++r) {
-      uint8_t* out = copy_.data() + r * g_.row_bytes;
+      uint8_t* out = copy_ + r * g_.row_bytes;
       if (realign) {
         Realign(r0 + r, out);
       } else {
         memcpy(out, p_.weights + (r0 + r) * g_.row_bytes, g_.row_bytes);
       }
     }
-    return {copy_.data(), g_.row_bytes};
+    return {copy_, g_.row_bytes};
   }
 
  private:
@@ -931,7 +968,7 @@ class TileSource {
 
   const GemmProblem& p_;
   const Geometry& g_;
-  std::vector<uint8_t> copy_;
+  uint8_t* copy_;
 };
 
 // TQ1_0 / TQ2_0 with tokens in lanes (LaneActs).
@@ -1019,9 +1056,9 @@ HWY_INLINE void LaneBlock(const uint8_t (*codes)[kCodesBytes], const int32_t* co
 // rows, each block of a tile decoded once and met by every token vector,
 // NV at a time.
 template <class Decoded>
-void LaneRows(const GemmProblem& p, const LaneActs& la, const Geometry& g, size_t begin,
-              size_t end) {
-  constexpr size_t R = 8;
+void LaneRows(const GemmProblem& p, const LaneActs& la, const Geometry& g, const PartScratch& scratch,
+              size_t begin, size_t end) {
+  constexpr size_t R = kLaneTileRows;
   constexpr size_t NV = 2;
   constexpr size_t F = Decoded::kFields;
   using D64 = hn::Repartition<uint64_t, D8>;
@@ -1033,7 +1070,7 @@ void LaneRows(const GemmProblem& p, const LaneActs& la, const Geometry& g, size_
   const size_t scale_offset = GetLayout(p.layout).scale_offset;
   const size_t ahead = PrefetchDistance(R * g.row_bytes);
   const size_t stride = la.vectors * kL;
-  std::vector<float> sumf(R * stride);
+  float* sumf = scratch.lane_sums;  // [r * stride + token]
   HWY_ALIGN uint8_t codes[R][kCodesBytes];
   int32_t code_sums[R];
   // The rows' block scales, kL rows per gather of the 4-byte words that end
@@ -1044,11 +1081,11 @@ void LaneRows(const GemmProblem& p, const LaneActs& la, const Geometry& g, size_
     scale_at[i] = static_cast<int32_t>((i < R ? i : 0) * g.row_bytes);
   }
   HWY_ALIGN float d_w[kScaleVectors * kL];
-  TileSource source(p, g);
+  TileSource source(p, g, scratch.tile_copy);
   for (size_t r0 = begin; r0 < end; r0 += R) {
     const size_t nr = end - r0 < R ? end - r0 : R;
     const TileRows rows = source.Rows(r0, nr, R);
-    std::fill(sumf.begin(), sumf.end(), 0.0f);
+    std::fill(sumf, sumf + R * stride, 0.0f);
     for (size_t s = 0; s < g.steps; ++s) {
       const uint8_t* tile_block = rows.base + s * g.step_bytes;
       // The code sums (at most 512) of four rows in the 16-bit quarters of
@@ -1075,9 +1112,9 @@ void LaneRows(const GemmProblem& p, const LaneActs& la, const Geometry& g, size_
       }
       size_t v0 = 0;
       for (; v0 + NV <= la.vectors; v0 += NV) {
-        LaneBlock<R, NV>(codes, code_sums, d_w, la, v0, s, sumf.data(), stride);
+        LaneBlock<R, NV>(codes, code_sums, d_w, la, v0, s, sumf, stride);
       }
-      if (v0 < la.vectors) LaneBlock<R, 1>(codes, code_sums, d_w, la, v0, s, sumf.data(), stride);
+      if (v0 < la.vectors) LaneBlock<R, 1>(codes, code_sums, d_w, la, v0, s, sumf, stride);
     }
     // Token by token: each token's rows are consecutive in y.
     for (size_t t = 0; t < stride; ++t) {
@@ -1086,16 +1123,13 @@ void LaneRows(const GemmProblem& p, const LaneActs& la, const Geometry& g, size_
   }
 }
 
-// Groups of tokens that meet a tile of rows together.
-constexpr size_t kGroups = 8;
-
 // Output rows [begin, end) against tokens [t_begin, t_end), at most
 // kGroups groups of T (a short last group repeats its first token and
 // stores only its own). Tiles of rows outer: every group meets a tile
 // while it is in cache.
 template <size_t T>
 void RunGroups(const GemmProblem& p, const Arranged& a, const Geometry& g, size_t begin,
-               size_t end, size_t t_begin, size_t t_end, StepLanes* lanes) {
+               size_t end, size_t t_begin, size_t t_end, const PartScratch& scratch) {
   // Q2_0's tiles are kL rows for any T (every token its own accumulators).
   const size_t R = p.layout == LayoutId::kQ2_0 ? kL : kL / T;
   const size_t groups = CeilDiv(t_end - t_begin, T);
@@ -1103,9 +1137,10 @@ void RunGroups(const GemmProblem& p, const Arranged& a, const Geometry& g, size_
   for (size_t grp = 0; grp < groups; ++grp) {
     const size_t t0 = t_begin + grp * T;
     for (size_t t = 0; t < T; ++t) tokens[grp * T + t] = t0 + (t0 + t < t_end ? t : 0);
-    if (p.layout != LayoutId::kQ2_0) BuildStepLanes<T>(a, g, &tokens[grp * T], &lanes[grp]);
+    if (p.layout != LayoutId::kQ2_0) BuildStepLanes<T>(a, g, &tokens[grp * T], scratch.step_lanes[grp]);
   }
-  TileSource source(p, g);
+  const StepLanes* lanes = scratch.step_lanes;
+  TileSource source(p, g, scratch.tile_copy);
   const Layout& l = GetLayout(p.layout);
   HWY_ALIGN float out[kGroups * kL * T];  // [grp * R*T + r*T + t]
   for (size_t r0 = begin; r0 < end; r0 += R) {
@@ -1148,34 +1183,35 @@ void RunGroups(const GemmProblem& p, const Arranged& a, const Geometry& g, size_
 }
 
 template <size_t T>
-void RunRows(const GemmProblem& p, const Arranged& a, const Geometry& g, size_t begin,
-             size_t end, size_t t_begin, size_t t_end) {
-  StepLanes lanes[kGroups];
+void RunRows(const GemmProblem& p, const Arranged& a, const Geometry& g, const PartScratch& scratch,
+             size_t begin, size_t end, size_t t_begin, size_t t_end) {
   for (size_t t0 = t_begin; t0 < t_end; t0 += kGroups * T) {
-    RunGroups<T>(p, a, g, begin, end, t0, t_end - t0 < kGroups * T ? t_end : t0 + kGroups * T, lanes);
+    RunGroups<T>(p, a, g, begin, end, t0, t_end - t0 < kGroups * T ? t_end : t0 + kGroups * T, scratch);
   }
 }
 
-void Rows(const GemmProblem& p, const uint8_t* ws, size_t begin, size_t end) {
+void Rows(const GemmProblem& p, const uint8_t* ws, uint8_t* scratch_memory, size_t begin, size_t end) {
   ReportThisTarget();
   const Geometry g = GeometryOf(p);
   const Arranged a = ArrangedOf(p, ws);
   const LaneActs la = LaneActsOf(p, ws);
+  PartScratch scratch;
+  CutScratch(p, scratch_memory, &scratch);
   if (la.vectors != 0) {
     if (p.layout == LayoutId::kTQ1_0) {
-      LaneRows<TritFields>(p, la, g, begin, end);
+      LaneRows<TritFields>(p, la, g, scratch, begin, end);
     } else {
-      LaneRows<TwoBitFields>(p, la, g, begin, end);
+      LaneRows<TwoBitFields>(p, la, g, scratch, begin, end);
     }
   }
   // The other tokens: four share each decoded weight load; a last one to
   // three go alone.
   const size_t t4 = a.first + a.batch / 4 * 4;
-  if (t4 != a.first) RunRows<4>(p, a, g, begin, end, a.first, t4);
-  if (t4 != p.batch) RunRows<1>(p, a, g, begin, end, t4, p.batch);
+  if (t4 != a.first) RunRows<4>(p, a, g, scratch, begin, end, a.first, t4);
+  if (t4 != p.batch) RunRows<1>(p, a, g, scratch, begin, end, t4, p.batch);
 }
 
-const GemmKernels kHwyGemmKernels = {WorkspaceBytes, Arrange, Rows, kL};
+const GemmKernels kHwyGemmKernels = {WorkspaceBytes, Arrange, ScratchBytes, Rows, kL};
 
 const GemmKernels* GetGemmKernels() { return &kHwyGemmKernels; }
 

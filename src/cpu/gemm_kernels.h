@@ -45,8 +45,14 @@ struct GemmKernels {
   size_t (*workspace_bytes)(const GemmProblem& p);
   // Arranges tokens [begin, end) of the activations into the workspace.
   void (*arrange)(const GemmProblem& p, uint8_t* workspace, size_t begin, size_t end);
-  // Every token of output rows [begin, end).
-  void (*rows)(const GemmProblem& p, const uint8_t* workspace, size_t begin, size_t end);
+  // Bytes of memory each thread of a call needs of its own for `rows`. The
+  // caller allocates them for every thread before any runs, so that no
+  // thread allocates (a worker thread could not report running out).
+  size_t (*scratch_bytes)(const GemmProblem& p);
+  // Every token of output rows [begin, end); `scratch`: scratch_bytes(p) of
+  // the calling thread's own, 64-byte aligned.
+  void (*rows)(const GemmProblem& p, const uint8_t* workspace, uint8_t* scratch, size_t begin,
+               size_t end);
   // Rows a call of `rows` should cover at least (thread splits align to it).
   size_t row_tile;
 };

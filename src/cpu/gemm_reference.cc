@@ -7,7 +7,7 @@
 namespace bitnet {
 namespace {
 
-size_t NoWorkspace(const GemmProblem&) { return 0; }
+size_t NoMemory(const GemmProblem&) { return 0; }
 void NoArrangement(const GemmProblem&, uint8_t*, size_t, size_t) {}
 
 // Row r of block-local weights against token t's activation blocks.
@@ -40,7 +40,7 @@ float ReferenceOutput(const GemmProblem& p, size_t r, size_t t) {
   return 0.0f;
 }
 
-void ReferenceRows(const GemmProblem& p, const uint8_t*, size_t begin, size_t end) {
+void ReferenceRows(const GemmProblem& p, const uint8_t*, uint8_t*, size_t begin, size_t end) {
   for (size_t t = 0; t < p.batch; ++t) {
     for (size_t r = begin; r < end; ++r) p.y[t * p.y_stride + r] = ReferenceOutput(p, r, t);
   }
@@ -50,7 +50,7 @@ void ReferenceRows(const GemmProblem& p, const uint8_t*, size_t begin, size_t en
 
 // The kernels report REFERENCE as they run (cpu/target_list.h); the size
 // query runs none.
-const GemmKernels kReferenceGemmKernels = {NoWorkspace, ReportingReference<NoArrangement>::Run,
-                                           ReportingReference<ReferenceRows>::Run, 1};
+const GemmKernels kReferenceGemmKernels = {NoMemory, ReportingReference<NoArrangement>::Run,
+                                           NoMemory, ReportingReference<ReferenceRows>::Run, 1};
 
 }  // namespace bitnet

@@ -1,6 +1,7 @@
 #include "gemm/gemm_ops.h"
 
 #include <atomic>
+#include <cstdint>
 #include <cstring>
 #include <memory>
 #include <new>
@@ -31,7 +32,7 @@ class ChunkJob final : public PoolJob {
     const size_t chunks = Ceil(end - begin, chunk);
     for (size_t p = 0; p < parts; ++p) runs_[p].Assign(chunks * p / parts, chunks * (p + 1) / parts);
   }
-  void RunPart(size_t part) override {
+  void RunPart(size_t part) noexcept override {
     for (;;) {
       size_t c = 0;
       if (!runs_[part].TakeFront(&c) && !Steal(part, &c)) return;
@@ -123,13 +124,25 @@ int GemmQuantized(const GemmJob& job, const GemmProblem& p) {
   Buffer<uint8_t> workspace;
   const size_t ws_bytes = k.workspace_bytes(p);
   if (!workspace.Allocate(ws_bytes)) return OutOfMemory("arranged activations", ws_bytes);
+  // Each thread's scratch on its own cache lines.
+  constexpr size_t kLine = 64;
+  const size_t scratch_stride = Ceil(k.scratch_bytes(p), kLine) * kLine;
+  const size_t scratch_bytes = static_cast<size_t>(job.threads) * scratch_stride + kLine;
+  Buffer<uint8_t> scratch;
+  uint8_t* scratch_base = nullptr;
+  if (scratch_stride != 0) {
+    if (!scratch.Allocate(scratch_bytes)) return OutOfMemory("threads' scratch", scratch_bytes);
+    const size_t misalignment = reinterpret_cast<uintptr_t>(scratch.data()) % kLine;
+    scratch_base = scratch.data() + (misalignment == 0 ? 0 : kLine - misalignment);
+  }
   uint8_t* ws = workspace.data();
   if (ws_bytes != 0) {
     ParallelRanges(job.threads, 0, p.batch, 1,
                    [&](size_t, size_t b, size_t e) { k.arrange(p, ws, b, e); });
   }
-  ParallelRanges(job.threads, job.row_begin, job.row_end, k.row_tile,
-                 [&](size_t, size_t b, size_t e) { k.rows(p, ws, b, e); });
+  ParallelRanges(job.threads, job.row_begin, job.row_end, k.row_tile, [&](size_t part, size_t b, size_t e) {
+    k.rows(p, ws, scratch_base == nullptr ? nullptr : scratch_base + part * scratch_stride, b, e);
+  });
   return BITNET_OK;
 }
 

@@ -5,6 +5,7 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <new>
 #include <system_error>
 #include <thread>
 #include <vector>
@@ -75,8 +76,8 @@ class Pool {
     reports_->Run([&] { job_->RunPart(part); });
   }
 
-  // Starts workers until `want` exist (or the system refuses); returns how
-  // many exist.
+  // Starts workers until `want` exist (or the system refuses a thread or the
+  // memory for one); returns how many exist.
   size_t Grow(size_t want) {
     while (threads_.size() < want) {
       try {
@@ -85,6 +86,8 @@ class Pool {
         const uint64_t seen = state_.load(std::memory_order_relaxed);
         threads_.emplace_back([this, id, seen] { Work(id, seen); });
       } catch (const std::system_error&) {
+        break;
+      } catch (const std::bad_alloc&) {
         break;
       }
     }

@@ -10,10 +10,11 @@
 
 namespace bitnet {
 
-// A job: part p of `parts` (p = 0 runs on the calling thread).
+// A job: part p of `parts` (p = 0 runs on the calling thread). A part
+// cannot fail: what it needs is allocated before the job runs.
 class PoolJob {
  public:
-  virtual void RunPart(size_t part) = 0;
+  virtual void RunPart(size_t part) noexcept = 0;
 
  protected:
   ~PoolJob() = default;

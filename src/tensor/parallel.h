@@ -18,7 +18,8 @@ namespace bitnet {
 // Runs fn(part, begin, end) over [0, tasks) in at most `parts` contiguous
 // ranges. Results never depend on the split: every operation computes each
 // task alone and combines reductions in task order. If the system refuses a
-// thread, its range runs on the calling thread (same results, later). The
+// thread, or the memory to start one, its range runs on the calling thread
+// (same results, later): nothing here throws once a part has started. The
 // calling thread then reports the CPU target its parts' kernels ran.
 template <class Fn>
 void ParallelFor(size_t parts, size_t tasks, const Fn& fn) {
@@ -28,16 +29,26 @@ void ParallelFor(size_t parts, size_t tasks, const Fn& fn) {
     return;
   }
   PartReports reports;
-  std::vector<std::thread> workers;
-  workers.reserve(parts - 1);
   const auto begin_of = [&](size_t p) { return tasks * p / parts; };
   const auto run_part = [&](size_t p) { reports.Run([&] { fn(p, begin_of(p), begin_of(p + 1)); }); };
+  std::vector<std::thread> workers;
+  bool reserved = true;
+  try {
+    workers.reserve(parts - 1);
+  } catch (const std::bad_alloc&) {
+    reserved = false;
+  }
   for (size_t p = 1; p < parts; ++p) {
-    try {
-      workers.emplace_back([&run_part, p] { run_part(p); });
-    } catch (const std::system_error&) {
-      run_part(p);
+    bool started = false;
+    if (reserved) {
+      try {
+        workers.emplace_back([&run_part, p] { run_part(p); });
+        started = true;
+      } catch (const std::system_error&) {
+      } catch (const std::bad_alloc&) {
+      }
     }
+    if (!started) run_part(p);
   }
   run_part(0);
   for (std::thread& w : workers) w.join();
