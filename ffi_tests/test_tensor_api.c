@@ -169,6 +169,86 @@ static void i2s_to_tq2(void) {
   free(q);
 }
 
+/* Sources whose blocks all store one scale transcode in one pass to a
+ * per-tensor target or to coarser blocks: the values are kept, a target
+ * block (or the I2_S tensor) whose values are all 0 gets scale 0 whatever
+ * the source's blocks store, and unit scales give 1 where a value is not 0. */
+static void uniform_scales(bitnet_cpu_target target) {
+  const int64_t rows = 2, cols = 512;
+  const size_t n = (size_t)(rows * cols);
+  const bitnet_type sources[3] = {BITNET_TYPE_TQ1_0, BITNET_TYPE_TQ2_0, BITNET_TYPE_Q2_0};
+  const bitnet_type targets[3] = {BITNET_TYPE_I2_S, BITNET_TYPE_TQ1_0, BITNET_TYPE_TQ2_0};
+  float* x = calloc(n, sizeof(float));
+  for (int threads = 1; threads <= 3; threads += 2) {
+    bitnet_tensor_options o = opts(target, threads);
+    for (int s = 0; s < 3; ++s) {
+      for (int one = 0; one <= 1; ++one) { /* all zero, or one element 0.5 */
+        x[n - 3] = one ? 0.5f : 0.0f;
+        size_t bytes = 0;
+        uint8_t* src = quantize_new(sources[s], &o, x, rows, cols, &bytes);
+        bitnet_type_info info;
+        memset(&info, 0, sizeof info);
+        info.struct_size = sizeof info;
+        bitnet_type_get_info(sources[s], &info);
+        /* TQ's d ends its block, Q2_0's starts it. */
+        const size_t at = sources[s] == BITNET_TYPE_Q2_0 ? 0 : (size_t)info.block_bytes - 2;
+        const uint16_t half_05 = 0x3800;
+        for (size_t b = 0; b < bytes / info.block_bytes; ++b) memcpy(src + b * info.block_bytes + at, &half_05, 2);
+        for (int t = 0; t < 3; ++t) {
+          if (targets[t] == sources[s]) continue;
+          for (int unit = 0; unit <= 1; ++unit) {
+            o.flags = unit ? BITNET_TENSOR_UNIT_SCALE : 0u;
+            const size_t out_bytes = size_of(targets[t], rows, cols);
+            uint8_t* out = malloc(out_bytes);
+            int status = bitnet_tensor_transcode(targets[t], &o, sources[s], src, bytes, rows, cols, out, out_bytes);
+            if (!check(status == BITNET_OK, "%s: uniform %s -> %s (one %d, unit %d, %d threads): %d %s",
+                       bitnet_cpu_target_name(target), bitnet_type_name(sources[s]), bitnet_type_name(targets[t]),
+                       one, unit, threads, status, bitnet_last_error())) {
+              free(out);
+              continue;
+            }
+            o.flags = 0u;
+            float* y = decode_new(targets[t], &o, out, out_bytes, rows, cols);
+            const float value = unit ? 1.0f : 0.5f;
+            long bad = -1;
+            for (size_t i = 0; i < n && bad < 0; ++i) {
+              if (!same_float(y[i], (one && i == n - 3) ? value : 0.0f)) bad = (long)i;
+            }
+            /* The stored scales: 0 in every target block (or tensor) without a non-zero value. */
+            bitnet_type_info di;
+            memset(&di, 0, sizeof di);
+            di.struct_size = sizeof di;
+            bitnet_type_get_info(targets[t], &di);
+            const float want_tensor = one ? value : 0.0f;
+            float tensor_scale = -1.0f;
+            long bad_scale = -1;
+            if (targets[t] == BITNET_TYPE_I2_S) {
+              memcpy(&tensor_scale, out + n / 4, sizeof tensor_scale);
+              if (!same_float(tensor_scale, want_tensor)) bad_scale = 0;
+            } else {
+              const size_t blocks = n / (size_t)di.block_elements;
+              for (size_t b = 0; b < blocks; ++b) {
+                uint16_t d;
+                memcpy(&d, out + b * di.block_bytes + di.block_bytes - 2, 2);
+                const uint16_t want = (one && b == blocks - 1) ? (unit ? 0x3C00 : half_05) : 0;
+                if (d != want) bad_scale = (long)b;
+              }
+            }
+            check(bad < 0 && bad_scale < 0,
+                  "%s: uniform %s -> %s (one %d, unit %d, %d threads): value %ld or scale %ld wrong",
+                  bitnet_cpu_target_name(target), bitnet_type_name(sources[s]), bitnet_type_name(targets[t]), one,
+                  unit, threads, bad, bad_scale);
+            free(y);
+            free(out);
+          }
+        }
+        free(src);
+      }
+    }
+  }
+  free(x);
+}
+
 static void transcode_errors(void) {
   const int64_t rows = 2, cols = 256;
   const size_t n = (size_t)(rows * cols);
@@ -547,6 +627,7 @@ int main(void) {
   ternary_kept();
   for (int t = 0; t < count; ++t) {
     transcode_chain(targets[t]);
+    uniform_scales(targets[t]);
     hf_layout(targets[t]);
     bitnet_rs_layout(targets[t]);
     absmean_units(targets[t]);

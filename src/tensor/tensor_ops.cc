@@ -597,12 +597,10 @@ bool InsideOneScale(const Layout& src, const Layout& dst) {
           (src.scale == ScaleKind::kBlockF16 && src.block_elements % dst.block_elements == 0));
 }
 
-// True when no check of TranscodeBlocks can fail for these n elements:
-// every source value fits the target (or all but a two-bit code 3, and a
-// scan of the code bytes finds none: TQ2_0 or I2_S to TQ1_0), and every
-// target block lies inside one source scale group.
-bool NothingToCheck(Workers& workers, const Layout& src, const Layout& dst, const uint8_t* in, size_t n) {
-  if (!InsideOneScale(src, dst)) return false;
+// True when every source value of these n elements fits the target: all
+// codes do, or all but a two-bit code 3, and a scan of the code bytes finds
+// none (TQ2_0 or I2_S to TQ1_0).
+bool AllValuesFit(Workers& workers, const Layout& src, const Layout& dst, const uint8_t* in, size_t n) {
   if (ValuesFit(src, dst, src.code_max)) return true;
   if (src.codes.kind != CodeMapKind::kTwoBit || src.code_max != 3 || !ValuesFit(src, dst, 2)) return false;
   const size_t src_block = static_cast<size_t>(src.block_elements);
@@ -614,6 +612,29 @@ bool NothingToCheck(Workers& workers, const Layout& src, const Layout& dst, cons
     }
   });
   return !code3.load(std::memory_order_relaxed);
+}
+
+// True when every block of a per-block source stores the same finite scale
+// (*half: its bits). Then the non-zero elements of any group of blocks, the
+// whole tensor included, share that scale: no scale check can fail.
+bool UniformBlockScales(Workers& workers, const Layout& src, const uint8_t* in, size_t n, uint16_t* half) {
+  if (src.scale != ScaleKind::kBlockF16 || n == 0) return false;
+  const size_t block = static_cast<size_t>(src.block_elements);
+  memcpy(half, in + src.scale_offset, sizeof *half);
+  if ((*half & 0x7C00u) == 0x7C00u) return false;  // Inf or NaN
+  std::atomic<bool> differ{false};
+  workers.Run(Steps(n, kStep), [&](Scratch&, size_t b, size_t e) {
+    const size_t first = b * kStep / block, end = e * kStep < n ? e * kStep / block : n / block;
+    for (size_t i = first; i < end; ++i) {
+      uint16_t h;
+      memcpy(&h, in + i * src.block_bytes + src.scale_offset, sizeof h);
+      if (h != *half) {
+        differ.store(true, std::memory_order_relaxed);
+        return;
+      }
+    }
+  });
+  return !differ.load(std::memory_order_relaxed);
 }
 
 // Runs fn(step, first, count, values, flags) over the steps of the n
@@ -677,15 +698,37 @@ int TranscodeBlocks(const TensorJob& job, const Layout& dst, uint8_t* out, const
   // Pairs the fused kernel serves move codes byte to byte; the others go
   // through int8 values.
   const bool fused = CanTranscodeCodes(src, dst);
-  uint16_t tensor_half = 0;
-  if (NothingToCheck(workers, src, dst, in, n) && OnePassScale(job, src, in, n, &tensor_half)) {
-    // One pass: each target block gets its source scale (0 when all its
-    // values are 0, as the checking route stores it).
-    const bool own = src.scale == ScaleKind::kBlockF16 && (job.flags & BITNET_TENSOR_UNIT_SCALE) == 0;
+  const bool unit = (job.flags & BITNET_TENSOR_UNIT_SCALE) != 0;
+  // One pass, when nothing can fail: every value fits, and each target
+  // block lies inside one source scale group (its scale that group's), or
+  // every source block has the same scale (then every group's, and a
+  // per-tensor target's). Each target block gets 0 when all its values are
+  // 0, as the checking route stores it; a per-tensor target, 0 when the
+  // whole tensor is.
+  uint16_t tensor_half = 0, uniform = 0;
+  bool one_pass = false, own = false;
+  if (AllValuesFit(workers, src, dst, in, n)) {
+    if (InsideOneScale(src, dst)) {
+      one_pass = OnePassScale(job, src, in, n, &tensor_half);
+      own = src.scale == ScaleKind::kBlockF16 && !unit;
+    } else if (UniformBlockScales(workers, src, in, n, &uniform)) {
+      tensor_half = unit ? FloatToHalf(1.0f) : uniform;
+      one_pass = true;
+    }
+  }
+  if (one_pass) {
     // Target block j of a step (its first element a source block's first)
     // lies in source block j / per_src of it: a counter, not a division per
     // block.
     const size_t per_src = own ? src_block / dst_block : 1;
+    // A per-tensor target: whether any value is non-zero, from the flags of
+    // the step's `pieces`.
+    std::atomic<bool> any_nonzero{false};
+    const auto note_nonzero = [&](const uint8_t* flags, size_t pieces) {
+      for (size_t j = 0; j < pieces; ++j) {
+        if ((flags[j] & kRepackNonzero) != 0) any_nonzero.store(true, std::memory_order_relaxed);
+      }
+    };
     const auto write_scales = [&](size_t first, size_t count, const uint8_t* block_flags) {
       uint8_t* blocks = out + first / dst_block * dst.block_bytes;
       const uint8_t* src_scale = in + first / src_block * src.block_bytes + src.scale_offset;
@@ -700,17 +743,31 @@ int TranscodeBlocks(const TensorJob& job, const Layout& dst, uint8_t* out, const
         }
       }
     };
-    if (fused) {  // a target block is a unit (TQ1_0, TQ2_0)
-      ForEachFusedStep(workers, k, src, in, dst, out, n, [&](size_t first, size_t count, const uint8_t* unit_flags) {
-        write_scales(first, count, unit_flags);
+    if (fused) {  // flags per unit of kCodeUnit elements: a TQ block, two I2_S blocks
+      ForEachFusedStep(workers, k, src, in, dst, out, n, [&](size_t first, size_t count, const uint8_t* flags) {
+        if (per_tensor) {
+          note_nonzero(flags, count / kCodeUnit);
+        } else {
+          write_scales(first, count, flags);
+        }
       });
-      return BITNET_OK;
+    } else {
+      // Flags per target block, or one for the step of a per-tensor target.
+      ForEachUnpackedStep(workers, k, src, in, n, [&](size_t, size_t first, size_t count, int8_t* v, uint8_t* flags) {
+        const size_t piece = per_tensor ? count : dst_block;
+        k.value_flags(v, count / piece, piece, min_value, max_value, flags);
+        k.pack_values(dst.id, v, count / dst_block, out + first / dst_block * dst.block_bytes);
+        if (per_tensor) {
+          note_nonzero(flags, 1);
+        } else {
+          write_scales(first, count, flags);
+        }
+      });
     }
-    ForEachUnpackedStep(workers, k, src, in, n, [&](size_t, size_t first, size_t count, int8_t* v, uint8_t* block_flags) {
-      k.value_flags(v, count / dst_block, dst_block, min_value, max_value, block_flags);
-      k.pack_values(dst.id, v, count / dst_block, out + first / dst_block * dst.block_bytes);
-      write_scales(first, count, block_flags);
-    });
+    if (per_tensor) {
+      const bool any = any_nonzero.load(std::memory_order_relaxed);
+      WriteI2STail(!any ? 0.0f : unit ? 1.0f : HalfToFloat(uniform), out + n / 4);
+    }
     return BITNET_OK;
   }
   // Per group: the scale of its non-zero elements (NaN: none yet). A
@@ -776,7 +833,6 @@ int TranscodeBlocks(const TensorJob& job, const Layout& dst, uint8_t* out, const
   }
   // The stored scales: 0 for a group without a non-zero element (I2_S: an
   // all-zero tensor's scale 0, as quantize_i2_s writes it), 1 for unit scales.
-  const bool unit = (job.flags & BITNET_TENSOR_UNIT_SCALE) != 0;
   std::vector<uint16_t> halves(per_tensor ? 0 : groups);
   float tensor_scale = 0.0f;
   for (size_t g = 0; g < alpha.size(); ++g) {
