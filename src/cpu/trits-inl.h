@@ -38,11 +38,8 @@ HWY_INLINE V TritDigit(V t) {
                         hn::IfThenElseZero(hn::Gt(t, hn::Set(d8, 85)), hn::Set(d8, 1)));
 }
 
-// The stored byte of q (the digits' sum of d_t * 3^(4 - t), modulo 256):
-// (uint8)(q + ceil(13 q / 243)), ggml's (q * 256 + 242) / 243 for q <= 242.
-// ceil(13 q / 243) = ((13 q + 242) * 4316) >> 20 (q <= 255), in uint16
-// lanes for the even and the odd bytes.
-// ceil(13 q / 243) for q <= 255 in uint16 lanes.
+// ceil(13 q / 243) = ((13 q + 242) * 4316) >> 20 for q <= 255, in uint16
+// lanes (the encoders' q, before it is narrowed to bytes).
 template <class V16>
 HWY_INLINE V16 Ceil13QOver243(V16 q) {
   namespace hn = hwy::HWY_NAMESPACE;
@@ -51,19 +48,44 @@ HWY_INLINE V16 Ceil13QOver243(V16 q) {
   return hn::ShiftRight<4>(hn::MulHigh(a, hn::Set(d16, uint16_t{4316})));
 }
 
+#if HWY_TARGET != HWY_SCALAR
+// A 16-byte table for TableLookupBytes with indices in lanes of d: in every
+// 128-bit block (a whole 128-bit vector under a partial one, whose own
+// load would take only its lanes' bytes).
+template <class D>
+HWY_INLINE auto BlockTable(D d, const uint8_t* table) {
+  namespace hn = hwy::HWY_NAMESPACE;
+#if HWY_HAVE_SCALABLE
+  return hn::LoadDup128(d, table);
+#else
+  if constexpr (hn::MaxLanes(d) >= 16) {
+    return hn::LoadDup128(d, table);
+  } else {
+    return hn::LoadU(hn::Full128<uint8_t>(), table);
+  }
+#endif
+}
+#endif
+
+// The stored byte of q (the digits' sum of d_t * 3^(4 - t), modulo 256) in
+// byte lanes: TritByteOf, from two lookups by the high nibble
+// (kTritByteNibbles), where 16-bit multiplications took twice as long.
 template <class V>
 HWY_INLINE V TritByte(V q) {
   namespace hn = hwy::HWY_NAMESPACE;
   const hn::DFromV<V> d8;
-  if constexpr (hn::MaxLanes(d8) == 1) {  // HWY_SCALAR: no uint16 lane of two bytes
-    return hn::Set(d8, TritByteOf(hn::GetLane(q)));
-  } else {
-    const hn::Repartition<uint16_t, decltype(d8)> d16;
-    const auto w = hn::BitCast(d16, q);
-    const auto even = Ceil13QOver243(hn::And(w, hn::Set(d16, uint16_t{0xFF})));
-    const auto odd = Ceil13QOver243(hn::ShiftRight<8>(w));
-    return hn::Add(q, hn::BitCast(d8, hn::Or(even, hn::ShiftLeft<8>(odd))));
-  }
+#if HWY_TARGET == HWY_SCALAR
+  return hn::Set(d8, TritByteOf(hn::GetLane(q)));
+#else
+  const hn::RebindToSigned<decltype(d8)> di8;
+  const V high = hn::ShiftRight<4>(q);
+  const V low = hn::And(q, hn::Set(d8, uint8_t{0x0F}));
+  const V base = hn::TableLookupBytes(BlockTable(d8, kTritByteNibbles.base), high);
+  const V step_at = hn::TableLookupBytes(BlockTable(d8, kTritByteNibbles.step_at), high);
+  // -1 where low < step_at (both 0..16: signed lanes compare them).
+  const auto before_step = hn::Gt(hn::BitCast(di8, step_at), hn::BitCast(di8, low));
+  return hn::Add(hn::Add(base, low), hn::BitCast(d8, hn::VecFromMask(di8, before_step)));
+#endif
 }
 
 // Calls run(d, digits, seg, first) for each segment of a kTrits CodeMap,

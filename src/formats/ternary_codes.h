@@ -43,9 +43,43 @@ BITNET_HOST_DEVICE inline unsigned TritDigit(uint8_t byte, unsigned n) {
 BITNET_HOST_DEVICE inline uint8_t TritAppend(uint8_t q, uint8_t digit) {
   return static_cast<uint8_t>(q * 3 + digit);
 }
-BITNET_HOST_DEVICE inline uint8_t TritByteOf(uint8_t q) {
+BITNET_HOST_DEVICE constexpr uint8_t TritByteOf(uint8_t q) {
   return static_cast<uint8_t>((static_cast<unsigned>(q) * 256 + 242) / 243);
 }
+
+// TritByteOf by nibbles, for vector lanes (16-entry byte lookups instead of
+// 16-bit multiplications): TritByteOf(q) = q + ceil(13 q / 243) (mod 256),
+// and ceil(13 q / 243) rises at most once over the 16 values of a high
+// nibble h (13 * 15 < 243). So TritByteOf(16 h + l) = base[h] + l - [l <
+// step_at[h]] (mod 256), with base[h] = TritByteOf(16 h) + 1 and step_at[h]
+// the first l at which it rises (16: none).
+struct TritByteNibbles {
+  uint8_t base[16];
+  uint8_t step_at[16];
+};
+
+constexpr TritByteNibbles MakeTritByteNibbles() {
+  TritByteNibbles t{};
+  for (unsigned h = 0; h < 16; ++h) {
+    const auto rise = [h](unsigned l) { return ((16 * h + l) * 256 + 242) / 243 - (16 * h + l); };
+    t.base[h] = static_cast<uint8_t>(TritByteOf(static_cast<uint8_t>(16 * h)) + 1);
+    unsigned l = 1;
+    while (l < 16 && rise(l) == rise(0)) ++l;
+    t.step_at[h] = static_cast<uint8_t>(l);
+  }
+  return t;
+}
+inline constexpr TritByteNibbles kTritByteNibbles = MakeTritByteNibbles();
+
+constexpr bool NibblesGiveTritBytes() {
+  for (unsigned q = 0; q < 256; ++q) {
+    const unsigned h = q / 16, l = q % 16;
+    const unsigned byte = (kTritByteNibbles.base[h] + l - (l < kTritByteNibbles.step_at[h] ? 1 : 0)) & 0xFF;
+    if (byte != TritByteOf(static_cast<uint8_t>(q))) return false;
+  }
+  return true;
+}
+static_assert(NibblesGiveTritBytes(), "the nibble tables give TritByteOf for every byte");
 
 // Code of element j of a kTwoBit or kTrits block.
 BITNET_HOST_DEVICE inline unsigned MapCode(const CodeMap& m, const uint8_t* block, size_t j) {
