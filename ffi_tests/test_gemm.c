@@ -283,8 +283,10 @@ static int run(const struct shape* sh, const uint8_t* w, size_t w_len, enum acts
 static void against_reference(const bitnet_cpu_target* targets, int num_targets) {
   /* 37: past the groups of tokens that meet a tile together (8 of 4).
    * 25, 37: TQ tokens in lanes (vectors of 4, 8 or 16 tokens, on every
-   * x86 target an odd number once), then tokens in groups and alone. */
-  static const int64_t kBatches[] = {1, 2, 3, 4, 5, 25, 37};
+   * x86 target an odd number once), then tokens in groups and alone.
+   * 153: more token vectors than one pass over a tile takes (8), on every
+   * target. */
+  static const int64_t kBatches[] = {1, 2, 3, 4, 5, 25, 37, 153};
   uint64_t seed = 1000;
   for (size_t si = 0; si < NUM_SHAPES; ++si) {
     const struct shape* sh = &kShapes[si];
