@@ -133,8 +133,6 @@ void RunCase(const Case& c) {
   printf("%-44s %3ld allocations, %3ld reported out of memory\n", c.name.c_str(), allocations, failed);
 }
 
-// Inputs: a rows x cols tensor of floats, its bf16 form, and each layout's
-// bytes quantized from it.
 // Rows: not a whole number of any kernel's tiles of 8 or 16; three threads,
 // so that a call starts more than one worker.
 constexpr int64_t kRows = 68, kCols = 512, kBatch = 21;
@@ -142,7 +140,7 @@ constexpr int32_t kThreads = 3;
 
 std::vector<float> RandomFloats(size_t n, uint64_t seed) {
   std::vector<float> v(n);
-  for (float& x : v) x = static_cast<float>(rng_normal(&seed));
+  fill_random(GAUSS, v.data(), n, 256, seed);
   return v;
 }
 

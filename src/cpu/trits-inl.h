@@ -69,7 +69,8 @@ HWY_INLINE auto BlockTable(D d, const uint8_t* table) {
 
 // The stored byte of q (the digits' sum of d_t * 3^(4 - t), modulo 256) in
 // byte lanes: TritByteOf, from two lookups by the high nibble
-// (kTritByteNibbles), where 16-bit multiplications took twice as long.
+// (kTritByteNibbles): transcodes into TQ1_0 ran 1.3-1.5x faster than with
+// 16-bit multiplications.
 template <class V>
 HWY_INLINE V TritByte(V q) {
   namespace hn = hwy::HWY_NAMESPACE;

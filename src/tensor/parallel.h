@@ -32,23 +32,20 @@ void ParallelFor(size_t parts, size_t tasks, const Fn& fn) {
   const auto begin_of = [&](size_t p) { return tasks * p / parts; };
   const auto run_part = [&](size_t p) { reports.Run([&] { fn(p, begin_of(p), begin_of(p + 1)); }); };
   std::vector<std::thread> workers;
-  bool reserved = true;
   try {
     workers.reserve(parts - 1);
-  } catch (const std::bad_alloc&) {
-    reserved = false;
+  } catch (const std::bad_alloc&) {  // no room to hold workers: every range runs here
   }
   for (size_t p = 1; p < parts; ++p) {
-    bool started = false;
-    if (reserved) {
+    if (workers.size() < workers.capacity()) {  // so emplace_back cannot reallocate
       try {
         workers.emplace_back([&run_part, p] { run_part(p); });
-        started = true;
+        continue;
       } catch (const std::system_error&) {
       } catch (const std::bad_alloc&) {
       }
     }
-    if (!started) run_part(p);
+    run_part(p);
   }
   run_part(0);
   for (std::thread& w : workers) w.join();

@@ -705,7 +705,7 @@ int TranscodeBlocks(const TensorJob& job, const Layout& dst, uint8_t* out, const
   // per-tensor target's). Each target block gets 0 when all its values are
   // 0, as the checking route stores it; a per-tensor target, 0 when the
   // whole tensor is.
-  uint16_t tensor_half = 0, uniform = 0;
+  uint16_t tensor_half = 0, uniform = 0;  // the target's non-zero scale; uniform source scales
   bool one_pass = false, own = false;
   if (AllValuesFit(workers, src, dst, in, n)) {
     if (InsideOneScale(src, dst)) {
@@ -721,21 +721,24 @@ int TranscodeBlocks(const TensorJob& job, const Layout& dst, uint8_t* out, const
     // lies in source block j / per_src of it: a counter, not a division per
     // block.
     const size_t per_src = own ? src_block / dst_block : 1;
-    // A per-tensor target: whether any value is non-zero, from the flags of
-    // the step's `pieces`.
+    // A per-tensor target: whether any value is non-zero.
     std::atomic<bool> any_nonzero{false};
-    const auto note_nonzero = [&](const uint8_t* flags, size_t pieces) {
-      for (size_t j = 0; j < pieces; ++j) {
-        if ((flags[j] & kRepackNonzero) != 0) any_nonzero.store(true, std::memory_order_relaxed);
+    // A step's flags, one per `flagged` elements (a target block, or a
+    // unit of the fused kernel: a TQ block, two I2_S blocks): the target
+    // blocks' scales, or whether a per-tensor target's values are all 0.
+    const auto use_flags = [&](size_t first, size_t count, const uint8_t* flags, size_t flagged) {
+      if (per_tensor) {
+        for (size_t j = 0; j < count / flagged; ++j) {
+          if ((flags[j] & kRepackNonzero) != 0) any_nonzero.store(true, std::memory_order_relaxed);
+        }
+        return;
       }
-    };
-    const auto write_scales = [&](size_t first, size_t count, const uint8_t* block_flags) {
       uint8_t* blocks = out + first / dst_block * dst.block_bytes;
       const uint8_t* src_scale = in + first / src_block * src.block_bytes + src.scale_offset;
       for (size_t j = 0, left = per_src; j < count / dst_block; ++j) {
         uint16_t h = tensor_half;
         if (own) memcpy(&h, src_scale, sizeof h);
-        if ((block_flags[j] & kRepackNonzero) == 0) h = 0;
+        if ((flags[j] & kRepackNonzero) == 0) h = 0;
         memcpy(blocks + j * dst.block_bytes + dst.scale_offset, &h, sizeof h);
         if (--left == 0) {
           left = per_src;
@@ -743,31 +746,19 @@ int TranscodeBlocks(const TensorJob& job, const Layout& dst, uint8_t* out, const
         }
       }
     };
-    if (fused) {  // flags per unit of kCodeUnit elements: a TQ block, two I2_S blocks
+    if (fused) {
       ForEachFusedStep(workers, k, src, in, dst, out, n, [&](size_t first, size_t count, const uint8_t* flags) {
-        if (per_tensor) {
-          note_nonzero(flags, count / kCodeUnit);
-        } else {
-          write_scales(first, count, flags);
-        }
+        use_flags(first, count, flags, kCodeUnit);
       });
     } else {
-      // Flags per target block, or one for the step of a per-tensor target.
       ForEachUnpackedStep(workers, k, src, in, n, [&](size_t, size_t first, size_t count, int8_t* v, uint8_t* flags) {
-        const size_t piece = per_tensor ? count : dst_block;
-        k.value_flags(v, count / piece, piece, min_value, max_value, flags);
+        k.value_flags(v, count / dst_block, dst_block, min_value, max_value, flags);
         k.pack_values(dst.id, v, count / dst_block, out + first / dst_block * dst.block_bytes);
-        if (per_tensor) {
-          note_nonzero(flags, 1);
-        } else {
-          write_scales(first, count, flags);
-        }
+        use_flags(first, count, flags, dst_block);
       });
     }
-    if (per_tensor) {
-      const bool any = any_nonzero.load(std::memory_order_relaxed);
-      WriteI2STail(!any ? 0.0f : unit ? 1.0f : HalfToFloat(uniform), out + n / 4);
-    }
+    // A per-tensor target's one pass comes from uniform source scales.
+    if (per_tensor) WriteI2STail(any_nonzero.load(std::memory_order_relaxed) ? HalfToFloat(tensor_half) : 0.0f, out + n / 4);
     return BITNET_OK;
   }
   // Per group: the scale of its non-zero elements (NaN: none yet). A
