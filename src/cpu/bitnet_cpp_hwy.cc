@@ -59,7 +59,7 @@ template <class View>
 float I2SEncodeAs(const typename View::Stored* HWY_RESTRICT x, size_t n, uint8_t* HWY_RESTRICT out) {
   const int32_t key = MaxAbsKey<View>(x, n);
   if (HWY_UNLIKELY(key > View::kInfKey)) return I2SEncodeWithNaN(View::kType, x, n, out);
-  const Layout& l = GetLayout(LayoutId::kI2_S);
+  constexpr const Layout& l = LayoutOf(LayoutId::kI2_S);
   const Cut<View> above_micro = Cut<View>::At(FloatFromBits(FloatBits(kMicro) + 1));
   for (size_t g = 0; g < n; g += size_t{4} * l.codes.run) {
     PackRuns<View>(x + g, l.codes.run, l.codes.msb_first, above_micro, out + g / 4);
@@ -79,7 +79,7 @@ float I2SEncode(LayoutId type, const void* HWY_RESTRICT x, size_t n, uint8_t* HW
 template <class Out>
 void I2SDecodeAs(const uint8_t* HWY_RESTRICT in, size_t n, float scale, LayoutId type,
                  typename Out::Stored* HWY_RESTRICT y) {
-  const Layout& l = GetLayout(LayoutId::kI2_S);
+  constexpr const Layout& l = LayoutOf(LayoutId::kI2_S);
   if (HWY_UNLIKELY(!std::isfinite(scale))) {
     HWY_ALIGN float values[kI2SBlock];
     for (size_t i = 0; i < n; i += kI2SBlock) {

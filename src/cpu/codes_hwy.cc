@@ -147,26 +147,47 @@ struct Pack {
   }
 };
 
-// Runs Step (Unpack or Pack) over whole blocks of `id`: TQ1_0, TQ2_0, Q2_0
-// or I2_S (the tensor operations check).
-template <class Step>
-void WalkBlocks(LayoutId id, typename Step::Codes blocks, size_t nblocks, typename Step::Values values) {
-  ReportThisTarget();
-  const Layout& l = GetLayout(id);
-  const CodeMap& m = l.codes;
-  const size_t n = static_cast<size_t>(l.block_elements);
+// Runs Step (Unpack or Pack) over whole blocks of kId, its layout a
+// compile-time constant.
+template <class Step, LayoutId kId>
+void WalkLayoutBlocks(typename Step::Codes blocks, size_t nblocks, typename Step::Values values) {
+  constexpr const Layout& l = LayoutOf(kId);
+  constexpr CodeMap m = l.codes;
+  constexpr size_t n = static_cast<size_t>(l.block_elements);
   for (size_t blk = 0; blk < nblocks; ++blk, blocks += l.block_bytes, values += n) {
-    if (m.kind == CodeMapKind::kTrits) {
-      ForEachTritSegment(D8(), m, [&](auto d, auto digits, const TritSegment& seg, size_t first) {
+    if constexpr (m.kind == CodeMapKind::kTrits) {
+      ForEachTritSegment<kId>(D8(), [&](auto d, auto digits, const TritSegment& seg, size_t first) {
         Step::template Trits<digits()>(d, blocks + seg.first_byte, seg, l.code_offset, values + first);
       });
-    } else if (m.run == 1) {
+    } else if constexpr (m.run == 1) {
       Step::Consecutive(blocks + m.codes_offset, n, l.code_offset, values);
     } else {
       for (size_t g = 0; g < n; g += size_t{4} * m.run) {
         Step::Runs(blocks + m.codes_offset + g / 4, m.run, m.msb_first, l.code_offset, values + g);
       }
     }
+  }
+}
+
+// The layouts with code values: TQ1_0, TQ2_0, Q2_0 and I2_S (the tensor
+// operations ask for no other).
+template <class Step>
+void WalkBlocks(LayoutId id, typename Step::Codes blocks, size_t nblocks, typename Step::Values values) {
+  ReportThisTarget();
+  switch (id) {
+    case LayoutId::kTQ1_0: return WalkLayoutBlocks<Step, LayoutId::kTQ1_0>(blocks, nblocks, values);
+    case LayoutId::kTQ2_0: return WalkLayoutBlocks<Step, LayoutId::kTQ2_0>(blocks, nblocks, values);
+    case LayoutId::kQ2_0: return WalkLayoutBlocks<Step, LayoutId::kQ2_0>(blocks, nblocks, values);
+    case LayoutId::kI2_S: return WalkLayoutBlocks<Step, LayoutId::kI2_S>(blocks, nblocks, values);
+    case LayoutId::kF32:
+    case LayoutId::kF16:
+    case LayoutId::kBF16:
+    case LayoutId::kIQ2_S:
+    case LayoutId::kQ8_0:
+    case LayoutId::kQ8_K:
+    case LayoutId::kHfBitnet:
+    case LayoutId::kBitnetRsI2S:
+      return;
   }
 }
 
@@ -209,16 +230,6 @@ void ValueFlags(const int8_t* HWY_RESTRICT values, size_t pieces, size_t piece, 
 // steps) gives them. Each pair's layouts are compile-time constants: the
 // walk over a unit unrolls to fixed chunks, cap lanes each (several
 // vectors where a target has fewer lanes).
-
-// Calls fn(std::integral_constant<size_t, i>) for i = 0 .. kN - 1.
-template <class Fn, size_t... kI>
-HWY_INLINE void ForEachIndex(const Fn& fn, std::index_sequence<kI...>) {
-  (fn(std::integral_constant<size_t, kI>()), ...);
-}
-template <size_t kN, class Fn>
-HWY_INLINE void ForIndex(const Fn& fn) {
-  ForEachIndex(fn, std::make_index_sequence<kN>());
-}
 
 // Where element j of a kTrits block lies: its byte, its digit, its
 // segment's bytes per digit row, and the elements from j on that one chunk

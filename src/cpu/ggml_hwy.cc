@@ -75,10 +75,10 @@ HWY_INLINE void PackTrits(D d, const typename View::Stored* HWY_RESTRICT x, cons
   }
 }
 
-template <class View>
-HWY_INLINE void PackTritBlock(const Layout& l, const typename View::Stored* HWY_RESTRICT x,
-                              const Cut<View>& cut, uint8_t* HWY_RESTRICT block) {
-  ForEachTritSegment(ViewTag<View>(), l.codes, [&](auto d, auto digits, const TritSegment& seg, size_t first) {
+template <LayoutId kId, class View>
+HWY_INLINE void PackTritBlock(const typename View::Stored* HWY_RESTRICT x, const Cut<View>& cut,
+                              uint8_t* HWY_RESTRICT block) {
+  ForEachTritSegment<kId>(ViewTag<View>(), [&](auto d, auto digits, const TritSegment& seg, size_t first) {
     PackTrits<digits()>(d, x + first, seg, cut, block + seg.first_byte);
   });
 }
@@ -195,12 +195,13 @@ HWY_INLINE void BatchKeys(const typename View::Stored* HWY_RESTRICT x, size_t n,
   for (size_t j = 0; j < hn::Lanes(DF()); ++j) keys[j] = j < count ? MaxAbsKey<View>(x + j * n, n) : 0;
 }
 
-// TQ1_0, TQ2_0, Q2_0: the codes through the layout's map, then the f16 amax.
-template <class View>
-void EncodeTernary(const Layout& l, void (*reference)(const float*, uint8_t*),
-                   const typename View::Stored* HWY_RESTRICT x, size_t nblocks,
-                   uint8_t* HWY_RESTRICT out) {
-  const size_t n = static_cast<size_t>(l.block_elements);
+// TQ1_0, TQ2_0, Q2_0: the codes through the layout's map, then the f16
+// amax. The layout is a compile-time constant: its code loops unroll.
+template <LayoutId kId, class View>
+void EncodeTernary(void (*reference)(const float*, uint8_t*), const typename View::Stored* HWY_RESTRICT x,
+                   size_t nblocks, uint8_t* HWY_RESTRICT out) {
+  constexpr const Layout& l = LayoutOf(kId);
+  constexpr size_t n = static_cast<size_t>(l.block_elements);
   const size_t batch_blocks = hn::Lanes(DF());
   BlockBatch<View> batch;
   for (size_t first = 0; first < nblocks; first += batch_blocks) {
@@ -229,10 +230,10 @@ void EncodeTernary(const Layout& l, void (*reference)(const float*, uint8_t*),
           continue;
         }
       }
-      const CodeMap& m = l.codes;
-      if (m.kind == CodeMapKind::kTrits) {
-        PackTritBlock<View>(l, xb, cut, block);
-      } else if (m.run == 1) {
+      constexpr CodeMap m = l.codes;
+      if constexpr (m.kind == CodeMapKind::kTrits) {
+        PackTritBlock<kId, View>(xb, cut, block);
+      } else if constexpr (m.run == 1) {
         PackConsecutive<View>(xb, n, cut, block + m.codes_offset);
       } else {
         for (size_t g = 0; g < n; g += size_t{4} * m.run) {
@@ -262,10 +263,10 @@ HWY_INLINE void UnpackTrits(D d, const uint8_t* HWY_RESTRICT in, const TritSegme
   }
 }
 
-template <class Out>
-HWY_INLINE void UnpackTritBlock(const Layout& l, const uint8_t* HWY_RESTRICT block,
-                                typename Out::Scale scale, typename Out::Stored* HWY_RESTRICT y) {
-  ForEachTritSegment(typename Out::Tag(), l.codes, [&](auto d, auto digits, const TritSegment& seg, size_t first) {
+template <LayoutId kId, class Out>
+HWY_INLINE void UnpackTritBlock(const uint8_t* HWY_RESTRICT block, typename Out::Scale scale,
+                                typename Out::Stored* HWY_RESTRICT y) {
+  ForEachTritSegment<kId>(typename Out::Tag(), [&](auto d, auto digits, const TritSegment& seg, size_t first) {
     UnpackTrits<digits(), Out>(d, block + seg.first_byte, seg, scale, y + first);
   });
 }
@@ -273,14 +274,15 @@ HWY_INLINE void UnpackTritBlock(const Layout& l, const uint8_t* HWY_RESTRICT blo
 // (float)(code - 1) * d per element, d the block's f16, converted to the
 // output type. The values of a batch of blocks are computed together (for
 // 16-bit outputs: converted, and stored as one record per block). A block
-// whose d is NaN or infinite takes the reference.
-template <class Out>
-void DecodeTernary(const Layout& l, LayoutId type, const uint8_t* HWY_RESTRICT in, size_t nblocks,
-                   typename Out::Stored* HWY_RESTRICT y) {
+// whose d is NaN or infinite takes the reference. The layout is a
+// compile-time constant, as in EncodeTernary.
+template <LayoutId kId, class Out>
+void DecodeTernary(LayoutId type, const uint8_t* HWY_RESTRICT in, size_t nblocks, typename Out::Stored* HWY_RESTRICT y) {
+  constexpr const Layout& l = LayoutOf(kId);
   const DF df;
   const DI di;
   const D16 d16;
-  const size_t n = static_cast<size_t>(l.block_elements);
+  constexpr size_t n = static_cast<size_t>(l.block_elements);
   const size_t batch_blocks = hn::Lanes(df);
   constexpr size_t kMax = hn::MaxLanes(DF());
   HWY_ALIGN uint16_t halves[kMax];
@@ -317,10 +319,10 @@ void DecodeTernary(const Layout& l, LayoutId type, const uint8_t* HWY_RESTRICT i
       } else {
         scale = records + 4 * j;
       }
-      const CodeMap& m = l.codes;
-      if (m.kind == CodeMapKind::kTrits) {
-        UnpackTritBlock<Out>(l, block, scale, yb);
-      } else if (m.run == 1) {
+      constexpr CodeMap m = l.codes;
+      if constexpr (m.kind == CodeMapKind::kTrits) {
+        UnpackTritBlock<kId, Out>(block, scale, yb);
+      } else if constexpr (m.run == 1) {
         UnpackConsecutive<Out>(block + m.codes_offset, n, scale, yb);
       } else {
         for (size_t g = 0; g < n; g += size_t{4} * m.run) {
@@ -470,23 +472,23 @@ void DecodeIq2s(const Layout& l, LayoutId type, const uint8_t* HWY_RESTRICT in, 
 
 // ---- dispatch over the layouts and element types ------------------------------------
 
-template <class View>
-void EncodeTernaryAs(const Layout& l, void (*reference)(const float*, uint8_t*), const void* x,
-                     size_t nblocks, uint8_t* out) {
-  EncodeTernary<View>(l, reference, static_cast<const typename View::Stored*>(x), nblocks, out);
+template <LayoutId kId, class View>
+void EncodeTernaryAs(void (*reference)(const float*, uint8_t*), const void* x, size_t nblocks, uint8_t* out) {
+  EncodeTernary<kId, View>(reference, static_cast<const typename View::Stored*>(x), nblocks, out);
 }
 
-void EncodeTernaryOf(const Layout& l, void (*reference)(const float*, uint8_t*), LayoutId type,
-                     const void* HWY_RESTRICT x, size_t nblocks, uint8_t* HWY_RESTRICT out) {
-  if (type == LayoutId::kBF16) return EncodeTernaryAs<BF16View>(l, reference, x, nblocks, out);
-  if (type == LayoutId::kF16) return EncodeTernaryAs<F16View>(l, reference, x, nblocks, out);
-  EncodeTernaryAs<F32View>(l, reference, x, nblocks, out);
+template <LayoutId kId>
+void EncodeTernaryOf(void (*reference)(const float*, uint8_t*), LayoutId type, const void* HWY_RESTRICT x,
+                     size_t nblocks, uint8_t* HWY_RESTRICT out) {
+  if (type == LayoutId::kBF16) return EncodeTernaryAs<kId, BF16View>(reference, x, nblocks, out);
+  if (type == LayoutId::kF16) return EncodeTernaryAs<kId, F16View>(reference, x, nblocks, out);
+  EncodeTernaryAs<kId, F32View>(reference, x, nblocks, out);
 }
 
-void DecodeTernaryOf(const Layout& l, LayoutId type, const uint8_t* HWY_RESTRICT in, size_t nblocks,
-                     void* HWY_RESTRICT y) {
-  if (type == LayoutId::kF32) return DecodeTernary<F32Out>(l, type, in, nblocks, static_cast<float*>(y));
-  DecodeTernary<Bits16Out>(l, type, in, nblocks, static_cast<uint16_t*>(y));
+template <LayoutId kId>
+void DecodeTernaryOf(LayoutId type, const uint8_t* HWY_RESTRICT in, size_t nblocks, void* HWY_RESTRICT y) {
+  if (type == LayoutId::kF32) return DecodeTernary<kId, F32Out>(type, in, nblocks, static_cast<float*>(y));
+  DecodeTernary<kId, Bits16Out>(type, in, nblocks, static_cast<uint16_t*>(y));
 }
 
 // `type` is F32, F16 or BF16 (the API checks).
@@ -495,9 +497,9 @@ void EncodeBlocks(LayoutId id, LayoutId type, const void* HWY_RESTRICT x, size_t
   ReportThisTarget();
   const Layout& l = GetLayout(id);
   switch (id) {
-    case LayoutId::kTQ1_0: return EncodeTernaryOf(l, QuantizeBlockTQ1_0, type, x, nblocks, out);
-    case LayoutId::kTQ2_0: return EncodeTernaryOf(l, QuantizeBlockTQ2_0, type, x, nblocks, out);
-    case LayoutId::kQ2_0: return EncodeTernaryOf(l, QuantizeBlockQ2_0, type, x, nblocks, out);
+    case LayoutId::kTQ1_0: return EncodeTernaryOf<LayoutId::kTQ1_0>(QuantizeBlockTQ1_0, type, x, nblocks, out);
+    case LayoutId::kTQ2_0: return EncodeTernaryOf<LayoutId::kTQ2_0>(QuantizeBlockTQ2_0, type, x, nblocks, out);
+    case LayoutId::kQ2_0: return EncodeTernaryOf<LayoutId::kQ2_0>(QuantizeBlockQ2_0, type, x, nblocks, out);
     case LayoutId::kQ8_0:
     case LayoutId::kQ8_K:
       return EncodeInt8(l, type, x, nblocks, out);
@@ -517,10 +519,9 @@ void DecodeBlocks(LayoutId id, const uint8_t* HWY_RESTRICT in, size_t nblocks, L
   ReportThisTarget();
   const Layout& l = GetLayout(id);
   switch (id) {
-    case LayoutId::kTQ1_0:
-    case LayoutId::kTQ2_0:
-    case LayoutId::kQ2_0:
-      return DecodeTernaryOf(l, type, in, nblocks, y);
+    case LayoutId::kTQ1_0: return DecodeTernaryOf<LayoutId::kTQ1_0>(type, in, nblocks, y);
+    case LayoutId::kTQ2_0: return DecodeTernaryOf<LayoutId::kTQ2_0>(type, in, nblocks, y);
+    case LayoutId::kQ2_0: return DecodeTernaryOf<LayoutId::kQ2_0>(type, in, nblocks, y);
     case LayoutId::kQ8_0:
     case LayoutId::kQ8_K:
       return DecodeInt8(l, type, in, nblocks, y);

@@ -12,7 +12,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <type_traits>
+#include <utility>
 
+#include "formats/layouts.h"
 #include "formats/ternary_codes.h"
 #include "hwy/highway.h"
 
@@ -89,35 +91,44 @@ HWY_INLINE V TritByte(V q) {
 #endif
 }
 
-// Calls run(d, digits, seg, first) for each segment of a kTrits CodeMap,
-// `first` its first element: d the widest of `widest`, 16 and 4 lanes that
-// the segment's byte count fills (TQ1_0: 32, 16, 4 bytes), digits the
-// digits per byte (4 or 5) as a std::integral_constant, so that kernels
-// unroll them with constant weights.
-template <class D, class Run>
-HWY_INLINE void ForEachTritSegment(D widest, const CodeMap& m, const Run& run) {
+// Calls fn(std::integral_constant<size_t, i>) for i = 0 .. kN - 1.
+template <class Fn, size_t... kI>
+HWY_INLINE void ForEachIndex(const Fn& fn, std::index_sequence<kI...>) {
+  (fn(std::integral_constant<size_t, kI>()), ...);
+}
+template <size_t kN, class Fn>
+HWY_INLINE void ForIndex(const Fn& fn) {
+  ForEachIndex(fn, std::make_index_sequence<kN>());
+}
+
+// Calls run(d, digits, seg, first) for each segment of the kTrits layout
+// kId, `first` its first element: d the widest of `widest`, 16 and 4 lanes
+// that the segment's byte count fills (TQ1_0: 32, 16, 4 bytes), digits the
+// digits per byte (4 or 5) as a std::integral_constant. The layout is a
+// compile-time constant, so that each segment's loop unrolls with constant
+// sizes and weights: read from the table at run time, every block set its
+// segments' loops up again, and TQ1_0's encode and decode ran 1.3x slower
+// in cache (cpu/ggml_hwy.cc).
+template <LayoutId kId, class D, class Run>
+HWY_INLINE void ForEachTritSegment(D widest, const Run& run) {
   namespace hn = hwy::HWY_NAMESPACE;
+  constexpr CodeMap kMap = LayoutOf(kId).codes;
+  static_assert(kMap.kind == CodeMapKind::kTrits, "a layout of trits");
   const hn::CappedTag<hn::TFromD<D>, 16> d16;
   const hn::CappedTag<hn::TFromD<D>, 4> d4;
-  const auto with_digits = [&](auto d, const TritSegment& seg, size_t first) {
-    if (seg.trits_per_byte == 5) {
-      run(d, std::integral_constant<size_t, 5>(), seg, first);
+  ForIndex<kMap.num_segments>([&](auto s) {
+    constexpr TritSegment kSeg = kMap.segments[decltype(s)::value];
+    size_t first = 0;
+    for (size_t k = 0; k < decltype(s)::value; ++k) first += size_t{kMap.segments[k].bytes} * kMap.segments[k].trits_per_byte;
+    const std::integral_constant<size_t, kSeg.trits_per_byte> digits;
+    if (kSeg.bytes % hn::Lanes(widest) == 0) {
+      run(widest, digits, kSeg, first);
+    } else if (kSeg.bytes % hn::Lanes(d16) == 0) {
+      run(d16, digits, kSeg, first);
     } else {
-      run(d, std::integral_constant<size_t, 4>(), seg, first);
+      run(d4, digits, kSeg, first);
     }
-  };
-  size_t first = 0;
-  for (size_t s = 0; s < m.num_segments; ++s) {
-    const TritSegment& seg = m.segments[s];
-    if (seg.bytes % hn::Lanes(widest) == 0) {
-      with_digits(widest, seg, first);
-    } else if (seg.bytes % hn::Lanes(d16) == 0) {
-      with_digits(d16, seg, first);
-    } else {
-      with_digits(d4, seg, first);
-    }
-    first += static_cast<size_t>(seg.bytes) * seg.trits_per_byte;
-  }
+  });
 }
 
 // NOLINTNEXTLINE(google-readability-namespace-comments)
