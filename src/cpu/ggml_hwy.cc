@@ -69,9 +69,13 @@ HWY_INLINE void PackTrits(D d, const typename View::Stored* HWY_RESTRICT x, cons
       constexpr int32_t kWeight[5] = {81, 27, 9, 3, 1};
       acc = AddCode(d, View::Load(d, x + t * seg.bytes + b), cut, kWeight[t], acc);
     }
-    const auto q = ByteAccWide(d, acc);
-    const auto byte = hn::Add(q, Ceil13QOver243(q));
-    hn::StoreU(hn::DemoteTo(d8, hn::BitCast(di16, byte)), d8, out + b);
+    if constexpr (MaskedBytes<D>()) {  // q in bytes already: two nibble lookups
+      hn::StoreU(TritByte(acc), d8, out + b);
+    } else {
+      const auto q = ByteAccWide(d, acc);
+      const auto byte = hn::Add(q, Ceil13QOver243(q));
+      hn::StoreU(hn::DemoteTo(d8, hn::BitCast(di16, byte)), d8, out + b);
+    }
   }
 }
 
