@@ -79,10 +79,49 @@ HWY_INLINE void PackTrits(D d, const typename View::Stored* HWY_RESTRICT x, cons
   }
 }
 
+#if !(HWY_HAVE_SCALABLE || HWY_TARGET == HWY_SCALAR)  // vectors of a fixed size
+// Whether 16 elements of the view fill one vector.
+template <class View>
+constexpr bool SixteenLanes() {
+  return hn::MaxLanes(hn::CappedTag<typename View::Lane, 16>()) == 16;
+}
+
+// A segment of 4 bytes of 4 digits (TQ1_0's last) from one vector of its 16
+// elements, lanes b, b + 4, b + 8, b + 12 holding byte b's digits: each
+// lane's digit times its row's weight, then the rows added by halving the
+// vector twice. As PackTrits, with a quarter-filled vector per digit row,
+// BF16 -> TQ1_0 ran 10 % slower in cache.
+template <class View>
+HWY_INLINE void PackFoldedTrits(const typename View::Stored* HWY_RESTRICT x, const Cut<View>& cut,
+                                uint8_t* HWY_RESTRICT out) {
+  using D = hn::CappedTag<typename View::Lane, 16>;
+  using DW = hn::RebindToSigned<D>;  // the weighted digits: int16 or int32 lanes
+  const D d;
+  const DW dw;
+  const hn::Half<DW> d8w;
+  const hn::Half<decltype(d8w)> d4w;
+  const hn::Rebind<uint8_t, decltype(d4w)> d4;
+  using W = hn::TFromD<DW>;
+  HWY_ALIGN static constexpr W kWeights[16] = {81, 81, 81, 81, 27, 27, 27, 27, 9, 9, 9, 9, 3, 3, 3, 3};
+  const auto v = View::Load(d, x);
+  const auto w = hn::Load(dw, kWeights);
+  auto digits = hn::Add(w, hn::IfThenElseZero(hn::RebindMask(dw, cut.Up(d, v)), w));
+  digits = hn::Sub(digits, hn::IfThenElseZero(hn::RebindMask(dw, cut.Down(d, v)), w));
+  const auto rows2 = hn::Add(hn::LowerHalf(d8w, digits), hn::UpperHalf(d8w, digits));
+  const auto q = hn::Add(hn::LowerHalf(d4w, rows2), hn::UpperHalf(d4w, rows2));
+  hn::StoreU(TritByte(hn::DemoteTo(d4, q)), d4, out);
+}
+#endif
+
 template <LayoutId kId, class View>
 HWY_INLINE void PackTritBlock(const typename View::Stored* HWY_RESTRICT x, const Cut<View>& cut,
                               uint8_t* HWY_RESTRICT block) {
   ForEachTritSegment<kId>(ViewTag<View>(), [&](auto d, auto digits, const TritSegment& seg, size_t first) {
+#if !(HWY_HAVE_SCALABLE || HWY_TARGET == HWY_SCALAR)
+    if constexpr (digits() == 4 && SixteenLanes<View>()) {
+      if (seg.bytes == 4) return PackFoldedTrits<View>(x + first, cut, block + seg.first_byte);
+    }
+#endif
     PackTrits<digits()>(d, x + first, seg, cut, block + seg.first_byte);
   });
 }
