@@ -155,6 +155,10 @@ class ValueSource {
     return s.b.data();
   }
 
+  // Whether the codecs read the source's own elements: GetElements takes
+  // any count then, not only a step's.
+  bool SourceElements() const { return units_ == nullptr; }
+
   // Elements [i, i + count) for a codec: the source's own, or (absmean)
   // their values as F32.
   Elements GetElements(size_t i, size_t count, Scratch& s) const {
@@ -303,10 +307,15 @@ int TensorQuantize(const TensorJob& job, const Layout& dst, void* out, const Lay
     case LayoutId::kQ8_K: {
       const size_t block = static_cast<size_t>(dst.block_elements);
       workers.Run(steps, [&](Scratch& s, size_t b, size_t e) {
-        for (size_t t = b; t < e; ++t) {
-          const Elements x = values.GetElements(t * kStep, count_of(t), s);
-          k.encode_blocks(dst.id, x.type, x.data, count_of(t) / block,
-                          Bytes(out) + t * kStep / block * dst.block_bytes);
+        // The source's own elements: a worker's steps in one call, so that
+        // the encoder's prefetches of its next blocks run ahead across
+        // steps (a step is a single batch of 256-element blocks on
+        // AVX-512, which left them nothing to fetch).
+        const size_t per_call = values.SourceElements() ? e - b : 1;
+        for (size_t t = b; t < e; t += per_call) {
+          const size_t first = t * kStep, count = std::min(n, (t + per_call) * kStep) - first;
+          const Elements x = values.GetElements(first, count, s);
+          k.encode_blocks(dst.id, x.type, x.data, count / block, Bytes(out) + first / block * dst.block_bytes);
         }
       });
       return BITNET_OK;
