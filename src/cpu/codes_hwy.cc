@@ -288,13 +288,6 @@ constexpr size_t ChunkRoom(const Layout& l, size_t e) {
 // The widest chunk (32, 16, 4 or 1 elements) that `room` holds.
 constexpr size_t ChunkCap(size_t room) { return room >= 32 ? 32 : room >= 16 ? 16 : room >= 4 ? 4 : 1; }
 
-// The first element of segment s of a kTrits map.
-constexpr size_t SegmentFirst(const CodeMap& m, size_t s) {
-  size_t first = 0;
-  for (size_t k = 0; k < s; ++k) first += size_t{m.segments[k].bytes} * m.segments[k].trits_per_byte;
-  return first;
-}
-
 // The chunk at byte b of trit segment s (map m) from the codes of src: as
 // wide as every digit row's elements allow in src.
 constexpr size_t TritChunkCap(const Layout& src, const CodeMap& m, size_t s, size_t b) {

@@ -101,6 +101,13 @@ HWY_INLINE void ForIndex(const Fn& fn) {
   ForEachIndex(fn, std::make_index_sequence<kN>());
 }
 
+// The first element of segment s of a kTrits map.
+constexpr size_t SegmentFirst(const CodeMap& m, size_t s) {
+  size_t first = 0;
+  for (size_t k = 0; k < s; ++k) first += size_t{m.segments[k].bytes} * m.segments[k].trits_per_byte;
+  return first;
+}
+
 // Calls run(d, digits, seg, first) for each segment of the kTrits layout
 // kId, `first` its first element: d the widest of `widest`, 16 and 4 lanes
 // that the segment's byte count fills (TQ1_0: 32, 16, 4 bytes), digits the
@@ -118,15 +125,14 @@ HWY_INLINE void ForEachTritSegment(D widest, const Run& run) {
   const hn::CappedTag<hn::TFromD<D>, 4> d4;
   ForIndex<kMap.num_segments>([&](auto s) {
     constexpr TritSegment kSeg = kMap.segments[decltype(s)::value];
-    size_t first = 0;
-    for (size_t k = 0; k < decltype(s)::value; ++k) first += size_t{kMap.segments[k].bytes} * kMap.segments[k].trits_per_byte;
+    constexpr size_t kFirst = SegmentFirst(kMap, decltype(s)::value);
     const std::integral_constant<size_t, kSeg.trits_per_byte> digits;
     if (kSeg.bytes % hn::Lanes(widest) == 0) {
-      run(widest, digits, kSeg, first);
+      run(widest, digits, kSeg, kFirst);
     } else if (kSeg.bytes % hn::Lanes(d16) == 0) {
-      run(d16, digits, kSeg, first);
+      run(d16, digits, kSeg, kFirst);
     } else {
-      run(d4, digits, kSeg, first);
+      run(d4, digits, kSeg, kFirst);
     }
   });
 }
