@@ -90,8 +90,7 @@ constexpr size_t kRotateBytes = size_t{512} << 20;
 
 class Rotation {
  public:
-  Rotation(const void* source, size_t in_bytes, size_t out_bytes, int64_t rows)
-      : in_bytes_(in_bytes), out_bytes_(out_bytes) {
+  Rotation(const void* source, size_t in_bytes, size_t out_bytes, int64_t rows) {
     const size_t copies = rows >= kRotateRows ? kRotateBytes / (in_bytes + out_bytes) + 1 : 1;
     for (size_t c = 0; c < copies; ++c) {
       ins_.emplace_back(static_cast<const uint8_t*>(source), static_cast<const uint8_t*>(source) + in_bytes);
@@ -102,12 +101,12 @@ class Rotation {
   void Next() { at_ = (at_ + 1) % ins_.size(); }
   const uint8_t* in() const { return ins_[at_].data(); }
   uint8_t* out() { return outs_[at_].data(); }
-  size_t in_bytes() const { return in_bytes_; }
-  size_t out_bytes() const { return out_bytes_; }
+  size_t in_bytes() const { return ins_[0].size(); }
+  size_t out_bytes() const { return outs_[0].size(); }
 
  private:
   static constexpr int64_t kRotateRows = 4096;  // 16 Mi elements and above
-  size_t in_bytes_, out_bytes_, at_ = 0;
+  size_t at_ = 0;
   std::vector<std::vector<uint8_t>> ins_, outs_;
 };
 

@@ -63,16 +63,13 @@ double AbsScanChunk(const float* HWY_RESTRICT x, size_t n, TernaryScan* scan) {
   constexpr size_t N = hn::MaxLanes(DF());
   static_assert(kAbsSumLanes % N == 0, "a vector of floats spans whole groups of partials");
   constexpr size_t kVectors = 2 * kAbsSumLanes / N;
-  constexpr size_t kPrefetchFloats = 1024;
+  constexpr size_t kPrefetchFloats = kStreamPrefetchBytes / sizeof(float);
   hn::Vec<DD> partial[kVectors];
   for (auto& p : partial) p = hn::Zero(dd);
   VI max_bits = hn::Zero(di);
   ScanState state;
   size_t i = 0;
   for (; i + kAbsSumLanes <= n; i += kAbsSumLanes) {
-    // 4 KiB ahead: without it the pass read memory at 55-69 % of the
-    // single-thread read bandwidth on an Intel Xeon VM, with it 79-110 %
-    // (1 to 8 KiB ahead all did).
     if (i + kPrefetchFloats < n) hwy::Prefetch(x + i + kPrefetchFloats);
     for (size_t v = 0; v < kAbsSumLanes / N; ++v) {
       const VF a = hn::Abs(hn::LoadU(df, x + i + v * N));

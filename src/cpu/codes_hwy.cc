@@ -503,9 +503,6 @@ void TranscodeCodes(LayoutId src, const uint8_t* HWY_RESTRICT in, LayoutId dst, 
   });
 }
 
-// How far ahead of its reads the re-pack prefetches.
-constexpr size_t kPrefetchBytes = 4096;
-
 // Byte-to-byte re-pack (formats/ternary_codes.h): each source byte's target
 // byte and flags are the OR of a lookup per nibble, 16-entry tables in
 // every 128-bit block. kWrite / kCheck: store the target bytes / the flags.
@@ -526,10 +523,8 @@ void RepackGroups(const ByteRepack& r, const uint8_t* HWY_RESTRICT in, size_t fi
 #endif
   for (size_t g = 0; g < count; ++g, from.Next(), to.Next()) {
     const uint8_t* HWY_RESTRICT src_bytes = in + from.offset();
-    // Without, the re-pack read memory at 39-44 % of the bound on an Intel
-    // Xeon VM (7.4-8.1 Gelem/s), with 43-53 % (8.6-11.8).
-    for (size_t b = 0; b < r.group_bytes && from.offset() + b + kPrefetchBytes < end; b += 64) {
-      hwy::Prefetch(src_bytes + b + kPrefetchBytes);
+    for (size_t b = 0; b < r.group_bytes && from.offset() + b + kStreamPrefetchBytes < end; b += 64) {
+      hwy::Prefetch(src_bytes + b + kStreamPrefetchBytes);
     }
     uint8_t* HWY_RESTRICT dst_bytes = kWrite ? out + to.offset() : nullptr;
     size_t b = 0;
