@@ -311,6 +311,38 @@ static void transcode_errors(void) {
   memcpy(tq2 + 66 + 64, &nan_d, 2);
   status = bitnet_tensor_transcode(BITNET_TYPE_I2_S, &o, BITNET_TYPE_TQ2_0, tq2, bytes, rows, cols, i2s, i2s_bytes);
   check(status == BITNET_E_INVALID_DATA && untouched(i2s, i2s_bytes), "NaN scale: %d", status);
+  /* So does an infinite one in a block of zeros, whose scale no value uses
+   * (the byte re-pack to I2_S, and TQ1_0's route through values). */
+  {
+    size_t zbytes = 0;
+    uint8_t* zero_block = quantize_new(BITNET_TYPE_TQ2_0, &o, x, rows, cols, &zbytes);
+    memset(zero_block + 66, 0x55, 64);
+    const uint16_t inf_d = 0x7C00;
+    memcpy(zero_block + 66 + 64, &inf_d, 2);
+    static const bitnet_type kTargets[] = {BITNET_TYPE_I2_S, BITNET_TYPE_TQ1_0};
+    for (size_t ti = 0; ti < 2; ++ti) {
+      memset(out, POISON, tq1_bytes);
+      memset(i2s, POISON, i2s_bytes);
+      uint8_t* dst = kTargets[ti] == BITNET_TYPE_I2_S ? i2s : out;
+      const size_t dst_bytes = kTargets[ti] == BITNET_TYPE_I2_S ? i2s_bytes : tq1_bytes;
+      status = bitnet_tensor_transcode(kTargets[ti], &o, BITNET_TYPE_TQ2_0, zero_block, zbytes, rows, cols, dst, dst_bytes);
+      check(status == BITNET_E_INVALID_DATA && untouched(dst, dst_bytes) && strstr(bitnet_last_error(), "element 256 "),
+            "Inf scale of a zero block into %s: %d, %s", bitnet_type_name(kTargets[ti]), status, bitnet_last_error());
+    }
+    free(zero_block);
+    /* I2_S's one scale, infinite, to TQ2_0 (the byte re-pack again). */
+    uint8_t* i2s_inf = quantize_new(BITNET_TYPE_I2_S, &o, x, rows, cols, &zbytes);
+    const float inf = INFINITY;
+    memcpy(i2s_inf + n / 4, &inf, sizeof inf);
+    const size_t tq2_bytes = size_of(BITNET_TYPE_TQ2_0, rows, cols);
+    uint8_t* tq2_out = malloc(tq2_bytes);
+    memset(tq2_out, POISON, tq2_bytes);
+    status = bitnet_tensor_transcode(BITNET_TYPE_TQ2_0, &o, BITNET_TYPE_I2_S, i2s_inf, zbytes, rows, cols, tq2_out, tq2_bytes);
+    check(status == BITNET_E_INVALID_DATA && untouched(tq2_out, tq2_bytes) && strstr(bitnet_last_error(), "not finite"),
+          "Inf I2_S scale into TQ2_0: %d, %s", status, bitnet_last_error());
+    free(tq2_out);
+    free(i2s_inf);
+  }
   /* Non-ternary types are refused. */
   status = bitnet_tensor_transcode(BITNET_TYPE_Q8_0, &o, BITNET_TYPE_TQ2_0, tq2, bytes, rows, cols, i2s, i2s_bytes);
   check(status == BITNET_E_INVALID_TYPE, "Q8_0 as a transcode target: %d", status);

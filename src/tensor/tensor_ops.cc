@@ -22,6 +22,10 @@ namespace {
 // step is whole blocks; 16 KiB of floats stays in L1.
 constexpr size_t kStep = 4096;
 
+// Code bytes per chunk of a byte re-pack (RepackTranscode): small enough
+// that L2 still holds a chunk when its scales are read after its codes.
+constexpr size_t kRepackChunkBytes = size_t{64} << 10;
+
 size_t Steps(size_t n, size_t step) { return n / step + (n % step != 0); }
 
 uint8_t* Bytes(void* p) { return static_cast<uint8_t*>(p); }
@@ -874,8 +878,9 @@ int TranscodeBlocks(const TensorJob& job, const Layout& dst, uint8_t* out, const
 // (formats/ternary_codes.h): a checking pass over the source's bytes, then
 // the re-packing pass, each a byte-level kernel over groups split between
 // the threads. Returns false, having written nothing, when the checks find
-// anything to report (a value the target cannot hold, scales that do not
-// agree or that the target cannot hold): TranscodeBlocks then says which.
+// anything to report (a scale that is not finite, a value the target cannot
+// hold, scales that do not agree or that the target cannot hold): the
+// checks of TensorTranscode and TranscodeBlocks then say which.
 bool RepackTranscode(const TensorJob& job, const Layout& dst, uint8_t* out, const Layout& src,
                      const uint8_t* in, size_t n) {
   const TensorKernels& k = *job.kernels->tensor;
@@ -892,6 +897,7 @@ bool RepackTranscode(const TensorJob& job, const Layout& dst, uint8_t* out, cons
     memcpy(&h, in + g * src.block_bytes + src.scale_offset, sizeof h);
     return h;
   };
+  if (!src_blocks && !std::isfinite(BlockScale(src, in, n, 0))) return false;
   std::vector<uint8_t> flags(groups);
   struct Part {
     bool ok = true;       // no value outside the target, scales agree
@@ -901,25 +907,31 @@ bool RepackTranscode(const TensorJob& job, const Layout& dst, uint8_t* out, cons
   // Both passes split the groups alike: ParallelFor's ranges, one per part.
   const size_t parts = std::min<size_t>(static_cast<size_t>(job.threads), groups);
   std::vector<Part> found(parts);
-  ParallelFor(parts, groups, [&](size_t part, size_t first, size_t last) {
-    k.repack_bytes(r, in, first, last - first, nullptr, flags.data() + first);
-    Part& f = found[part];
-    for (size_t g = first; g < last; ++g) {
-      if (flags[g] & kRepackOutside) {
-        f.ok = false;
-        break;
-      }
-      if (!(flags[g] & kRepackNonzero)) continue;
-      if (agree) {  // bits, not values: +0 and -0 go to TranscodeBlocks
-        const uint16_t h = scale_bits(g);
-        if (f.nonzero && h != f.bits) {
-          f.ok = false;
-          break;
-        }
-        f.bits = h;
-      }
-      f.nonzero = true;
+  // Each part's groups go to the kernel in chunks whose bytes the caches
+  // still hold when the loops after it read the chunk's scales again.
+  const size_t chunk = std::max<size_t>(1, kRepackChunkBytes / r.group_bytes);
+  const auto chunks = [&](size_t first, size_t last, const auto& fn) {
+    for (size_t c = first; c < last; c += chunk) {
+      if (!fn(c, std::min(last, c + chunk))) return;
     }
+  };
+  ParallelFor(parts, groups, [&](size_t part, size_t first, size_t last) {
+    Part& f = found[part];
+    chunks(first, last, [&](size_t begin, size_t end) {
+      k.repack_bytes(r, in, begin, end - begin, nullptr, flags.data() + begin);
+      for (size_t g = begin; g < end; ++g) {
+        if (flags[g] & kRepackOutside) return f.ok = false;
+        if (src_blocks && (scale_bits(g) & 0x7C00u) == 0x7C00u) return f.ok = false;  // Inf or NaN
+        if (!(flags[g] & kRepackNonzero)) continue;
+        if (agree) {  // bits, not values: +0 and -0 go to TranscodeBlocks
+          const uint16_t h = scale_bits(g);
+          if (f.nonzero && h != f.bits) return f.ok = false;
+          f.bits = h;
+        }
+        f.nonzero = true;
+      }
+      return true;
+    });
   });
   bool nonzero = false;
   uint16_t bits = 0;
@@ -938,12 +950,14 @@ bool RepackTranscode(const TensorJob& job, const Layout& dst, uint8_t* out, cons
     return false;
   }
   ParallelFor(parts, groups, [&](size_t, size_t first, size_t last) {
-    k.repack_bytes(r, in, first, last - first, out, nullptr);
-    if (!dst_blocks) return;
-    for (size_t g = first; g < last; ++g) {
-      const uint16_t h = !(flags[g] & kRepackNonzero) ? 0 : src_blocks && !unit ? scale_bits(g) : half;
-      memcpy(out + g * dst.block_bytes + dst.scale_offset, &h, sizeof h);
-    }
+    chunks(first, last, [&](size_t begin, size_t end) {
+      k.repack_bytes(r, in, begin, end - begin, out, nullptr);
+      for (size_t g = begin; dst_blocks && g < end; ++g) {
+        const uint16_t h = !(flags[g] & kRepackNonzero) ? 0 : src_blocks && !unit ? scale_bits(g) : half;
+        memcpy(out + g * dst.block_bytes + dst.scale_offset, &h, sizeof h);
+      }
+      return true;
+    });
   });
   if (!dst_blocks) WriteI2STail(nonzero ? stored : 0.0f, out + n / 4);
   return true;
@@ -954,6 +968,12 @@ bool RepackTranscode(const TensorJob& job, const Layout& dst, uint8_t* out, cons
 int TensorTranscode(const TensorJob& job, const Layout& dst, void* out, const Layout& src,
                     const void* in, const TensorShape& shape) {
   const size_t n = shape.n;
+  const bool blocks = n > 0 && IsTernaryBlockLayout(src.id) && IsTernaryBlockLayout(dst.id);
+  // The re-pack checks the scales in its own pass over the source (a pass
+  // of their own would read every block once more).
+  if (blocks && CanRepackBytes(src, dst) && RepackTranscode(job, dst, Bytes(out), src, Bytes(in), n)) {
+    return BITNET_OK;
+  }
   const CodeReader reader(src, Bytes(in), shape, job.rs_block);
   size_t bad = 0;
   if (!reader.AllScalesFinite(&bad)) {
@@ -961,10 +981,7 @@ int TensorTranscode(const TensorJob& job, const Layout& dst, void* out, const La
                 "%s scale of element %zu is not finite (or a zero weight_scale): a transcode "
                 "keeps values, which such a scale does not define", src.name, bad);
   }
-  if (n > 0 && IsTernaryBlockLayout(src.id) && IsTernaryBlockLayout(dst.id)) {
-    if (CanRepackBytes(src, dst) && RepackTranscode(job, dst, Bytes(out), src, Bytes(in), n)) return BITNET_OK;
-    return TranscodeBlocks(job, dst, Bytes(out), src, Bytes(in), n);
-  }
+  if (blocks) return TranscodeBlocks(job, dst, Bytes(out), src, Bytes(in), n);
   // HF_BITNET and BitNet-rs's layout: element by element (conversion
   // formats, not the models' hot path).
   // The target's scale groups: its blocks, or one for the tensor.
