@@ -34,11 +34,11 @@ constexpr int kProbePasses = 9;
 Bandwidth g_dram;
 
 // The bound of a kernel moving `t`, from a probe of its own buffer sizes
-// (rounded up to 8 bytes), measured once per pair of sizes.
+// (rounded up to 16 bytes), measured once per pair of sizes.
 double BoundSeconds(const Traffic& t) {
   static std::map<std::pair<size_t, size_t>, Bandwidth> probed;
-  const auto round8 = [](double bytes) { return (static_cast<size_t>(bytes) + 7) / 8 * 8; };
-  const std::pair<size_t, size_t> sizes{round8(t.read), round8(t.written)};
+  const auto round16 = [](double bytes) { return (static_cast<size_t>(bytes) + 15) / 16 * 16; };
+  const std::pair<size_t, size_t> sizes{round16(t.read), round16(t.written)};
   auto it = probed.find(sizes);
   if (it == probed.end()) {
     it = probed.emplace(sizes, roofline::MeasureBandwidth(sizes.first, sizes.second, kProbePasses)).first;

@@ -22,6 +22,10 @@
 #include <string>
 #include <vector>
 
+#if defined(__x86_64__)
+#include <emmintrin.h>
+#endif
+
 namespace roofline {
 
 struct Bandwidth {
@@ -42,10 +46,11 @@ double BestSeconds(int repeats, Fn&& fn) {
 }
 
 // Single-thread bandwidth through hot buffers of `read_bytes` and
-// `write_bytes` (multiples of 8): reads, the better of a summing loop and
+// `write_bytes` (multiples of 16): reads, the better of a summing loop and
 // glibc's vectorized memchr (for a byte that is not there); writes, the
-// better of memset (non-temporal stores in glibc for large buffers) and a
-// plain store loop; each the best of `passes` timed passes. A pass repeats
+// best of memset, a plain store loop and (x86) a loop of non-temporal
+// stores, which dequantize uses for large outputs; each the best of
+// `passes` timed passes. A pass repeats
 // the operation on the same buffer so that it covers at least 256 KiB:
 // small buffers stay in the caches, buffers larger than any last-level
 // cache stream from DRAM.
@@ -95,7 +100,19 @@ inline Bandwidth MeasureBandwidth(size_t read_bytes, size_t write_bytes, int pas
         benchmark::ClobberMemory();
       }
     });
-    bw.write_bytes_per_s = static_cast<double>(reps * write_bytes) / std::min(memset_s, store_s);
+    double stream_s = store_s;
+#if defined(__x86_64__)
+    stream_s = BestSeconds(passes, [&] {
+      for (size_t r = 0; r < reps; ++r) {
+        const __m128i v = _mm_set1_epi64x(static_cast<long long>(++value));
+        for (size_t i = 0; i + 2 <= n; i += 2) _mm_stream_si128(reinterpret_cast<__m128i*>(&buf[i]), v);
+        _mm_sfence();
+        benchmark::ClobberMemory();
+      }
+    });
+#endif
+    bw.write_bytes_per_s =
+        static_cast<double>(reps * write_bytes) / std::min({memset_s, store_s, stream_s});
   }
   return bw;
 }

@@ -566,6 +566,61 @@ static void element_types(bitnet_cpu_target target) {
   free(xf);
 }
 
+/* Outputs of 8 MiB and more are streamed past the caches: the same bytes as
+ * ordinary stores (BITNET_TENSOR_CACHED_OUTPUT on the reference), at a
+ * 64-byte aligned destination and one element past it, through each route
+ * of dequantize: a block decoder (TQ2_0 -> F32), an element type's
+ * conversion (F16 -> F32), I2_S's decoder (-> F16) and a row-wise layout
+ * (HF_BITNET -> BF16). Under an emulator, the first two. */
+static void streamed_outputs(const bitnet_cpu_target* targets, int count) {
+  static const struct {
+    bitnet_type src, dst;
+    int64_t rows;
+  } kCases[] = {{BITNET_TYPE_TQ2_0, BITNET_TYPE_F32, 2048},
+                {BITNET_TYPE_F16, BITNET_TYPE_F32, 2048},
+                {BITNET_TYPE_I2_S, BITNET_TYPE_F16, 4096},
+                {BITNET_TYPE_HF_BITNET, BITNET_TYPE_BF16, 4096}};
+  const int64_t cols = 1024;
+  const size_t most = (size_t)4096 * (size_t)cols;
+  float* x = malloc(most * sizeof(float));
+  fill_random(GAUSS, x, most, 256, 43);
+  const size_t out_room = most * sizeof(float) + 64;
+  uint8_t* want = malloc(out_room);
+  uint8_t* got_buffer = malloc(out_room + 64);
+  uint8_t* got = got_buffer + (64 - (uintptr_t)got_buffer % 64) % 64;
+  const size_t cases = emulated() ? 2 : sizeof kCases / sizeof kCases[0];
+  for (size_t c = 0; c < cases; ++c) {
+    const int64_t rows = kCases[c].rows;
+    const size_t n = (size_t)rows * (size_t)cols;
+    const size_t elem = kCases[c].dst == BITNET_TYPE_F32 ? 4 : 2;
+    size_t in_bytes = 0;
+    bitnet_tensor_options o = opts(BITNET_CPU_REFERENCE, 1);
+    uint8_t* in = quantize_new(kCases[c].src, &o, x, rows, cols, &in_bytes);
+    check(n * elem >= (8u << 20), "case %zu streams", c);
+    o.flags = BITNET_TENSOR_CACHED_OUTPUT;
+    check(bitnet_tensor_dequantize(kCases[c].src, &o, in, in_bytes, rows, cols, kCases[c].dst, want, n * elem) == BITNET_OK,
+          "%s -> %s with ordinary stores: %s", bitnet_type_name(kCases[c].src), bitnet_type_name(kCases[c].dst),
+          bitnet_last_error());
+    for (int t = 0; t < count; ++t) {
+      for (size_t offset = 0; offset <= elem; offset += elem) {
+        memset(got, POISON, out_room);
+        o = opts(targets[t], 2);
+        const int status = bitnet_tensor_dequantize(kCases[c].src, &o, in, in_bytes, rows, cols, kCases[c].dst,
+                                                    got + offset, n * elem);
+        check(status == BITNET_OK && memcmp(got + offset, want, n * elem) == 0 && untouched(got, offset) &&
+                  untouched(got + offset + n * elem, out_room - offset - n * elem),
+              "%s -> %s streamed on %s at offset %zu: status %d, bytes differ or spill",
+              bitnet_type_name(kCases[c].src), bitnet_type_name(kCases[c].dst), bitnet_cpu_target_name(targets[t]),
+              offset, status);
+      }
+    }
+    free(in);
+  }
+  free(x);
+  free(want);
+  free(got_buffer);
+}
+
 static void type_info(void) {
   bitnet_type_info info;
   memset(&info, 0, sizeof info);
@@ -666,5 +721,6 @@ int main(void) {
     element_types(targets[t]);
     i8s_threads(targets[t]);
   }
+  streamed_outputs(targets, count);
   return finish("tensor_api");
 }

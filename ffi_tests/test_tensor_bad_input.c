@@ -81,7 +81,7 @@ static const row kRows[] = {
     /* ---- quantize: options */
     {"options struct_size 0", QUANT, BITNET_E_INVALID_OPTIONS, T_TQ2, T_F32, OPT_SIZED(0), 4, 256, F32, OUT, NUL, NUL, {0, 16384}},
     {"options struct_size + 4", QUANT, BITNET_E_INVALID_OPTIONS, T_TQ2, T_F32, OPT_SIZED(SZ + 4), 4, 256, F32, OUT, NUL, NUL, {0, 16384}},
-    {"options unknown flag", QUANT, BITNET_E_INVALID_OPTIONS, T_TQ2, T_F32, OPT(.flags = 0x4), 4, 256, F32, OUT, NUL, NUL, {0, 16384}},
+    {"options unknown flag", QUANT, BITNET_E_INVALID_OPTIONS, T_TQ2, T_F32, OPT(.flags = 0x8), 4, 256, F32, OUT, NUL, NUL, {0, 16384}},
     {"options n_threads -1", QUANT, BITNET_E_INVALID_OPTIONS, T_TQ2, T_F32, OPT(.n_threads = -1), 4, 256, F32, OUT, NUL, NUL, {0, 16384}},
     {"options n_threads 5000", QUANT, BITNET_E_INVALID_OPTIONS, T_TQ2, T_F32, OPT(.n_threads = 5000), 4, 256, F32, OUT, NUL, NUL, {0, 16384}},
     {"options ternarize 2", QUANT, BITNET_E_INVALID_OPTIONS, T_TQ2, T_F32, OPT(.ternarize = 2), 4, 256, F32, OUT, NUL, NUL, {0, 16384}},

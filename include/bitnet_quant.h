@@ -402,6 +402,9 @@ BITNET_API int bitnet_type_from_name(const char* name, bitnet_type* type);
 #define BITNET_TENSOR_UNIT_SCALE 0x2u /* transcode to per-block scales writes
                                          d = 1 (0 in all-zero blocks): the
                                          caller keeps the tensor's scale */
+#define BITNET_TENSOR_CACHED_OUTPUT 0x4u /* dequantize writes an output of
+                                            8 MiB or more with ordinary
+                                            stores, not past the caches */
 /* options.ternarize */
 #define BITNET_TERNARIZE_NONE 0    /* the destination layout's own rule */
 #define BITNET_TERNARIZE_ABSMEAN 1 /* BitNet b1.58's absmean first (see bitnet_ternarize) */
@@ -444,7 +447,9 @@ BITNET_API int bitnet_tensor_quantize(bitnet_type dst_type, const bitnet_tensor_
                                       int64_t cols, void* dst, size_t dst_len);
 /* A tensor of src_type (src_len its exact size) -> F32, F16 or BF16,
  * bit-exact with ggml's dequantize_row_* (F32; F16/BF16 by ggml's
- * conversions of those values). dst_len is a capacity. */
+ * conversions of those values). dst_len is a capacity. An output of 8 MiB
+ * or more is written with non-temporal stores, past the caches (no line is
+ * read before it is written), unless BITNET_TENSOR_CACHED_OUTPUT. */
 BITNET_API int bitnet_tensor_dequantize(bitnet_type src_type, const bitnet_tensor_options* options,
                                         const void* src, size_t src_len, int64_t rows,
                                         int64_t cols, bitnet_type dst_type, void* dst,

@@ -39,6 +39,7 @@ TYPES = ("F32", "F16", "BF16", "Q8_0", "Q8_K", "IQ2_S", "TQ1_0", "TQ2_0", "I2_S"
 
 _TENSOR_ALLOW_SCALE_ROUNDING = 0x1
 _TENSOR_UNIT_SCALE = 0x2
+_TENSOR_CACHED_OUTPUT = 0x4
 _TERNARIZE_ABSMEAN = 1
 
 
@@ -96,7 +97,7 @@ def _cpu_target(name):
 
 
 def _options(cpu_target=None, threads=0, absmean=False, group_size=0, threshold=0.0, block_size=0,
-             allow_scale_rounding=False, unit_scale=False):
+             allow_scale_rounding=False, unit_scale=False, cached_output=False):
     options = _library.TensorOptions()
     _check(_lib.bitnet_tensor_options_init(ctypes.byref(options), ctypes.sizeof(options)))
     options.cpu_target = _cpu_target(cpu_target)
@@ -105,8 +106,8 @@ def _options(cpu_target=None, threads=0, absmean=False, group_size=0, threshold=
     options.group_size = int(group_size)
     options.threshold = float(threshold)
     options.block_size = int(block_size)
-    options.flags = (_TENSOR_ALLOW_SCALE_ROUNDING if allow_scale_rounding else 0) | (
-        _TENSOR_UNIT_SCALE if unit_scale else 0)
+    options.flags = ((_TENSOR_ALLOW_SCALE_ROUNDING if allow_scale_rounding else 0) |
+                     (_TENSOR_UNIT_SCALE if unit_scale else 0) | (_TENSOR_CACHED_OUTPUT if cached_output else 0))
     return options
 
 
@@ -227,14 +228,15 @@ def _tensor_options(tensor, **kw):
     return _options(block_size=tensor.block_size, **kw)
 
 
-def dequantize(tensor, dtype="float32", *, threads=0, cpu_target=None):
+def dequantize(tensor, dtype="float32", *, threads=0, cpu_target=None, cached_output=False):
     """Decodes a Tensor to a (rows, cols) array of ``dtype``: "float32",
     "float16" or "bfloat16" (returned as uint16 bit patterns), bit-exact
-    with ggml's dequantize_row_*."""
+    with ggml's dequantize_row_*. An output of 8 MiB or more is written past
+    the caches unless ``cached_output``."""
     key = np.dtype(dtype).name if dtype not in _OUTPUT_DTYPES else dtype
     if key not in _OUTPUT_DTYPES:
         raise TypeError(f"output dtype {dtype!r}; float32, float16 or bfloat16 expected")
-    options = _tensor_options(tensor, cpu_target=cpu_target, threads=threads)
+    options = _tensor_options(tensor, cpu_target=cpu_target, threads=threads, cached_output=cached_output)
     out = np.zeros((tensor.rows, tensor.cols), dtype=_OUTPUT_DTYPES[key])
     dst_type = {"float32": "F32", "float16": "F16", "bfloat16": "BF16"}[key]
     _check(_lib.bitnet_tensor_dequantize(_type_id(tensor.type), ctypes.byref(options), _ptr(tensor.data),

@@ -219,3 +219,10 @@ def test_type_info():
     assert (info.name, info.defined_by, info.block_elements, info.block_bytes) == ("TQ2_0", "ggml", 256, 66)
     assert info.ternary and info.can_quantize
     assert set(bq.TYPES) <= {bq.type_info(t).name for t in bq.TYPES}
+
+
+def test_large_outputs_stream_to_the_same_values():
+    # 2048 x 1024 floats: 8 MiB, written past the caches unless cached_output.
+    t = bq.quantize(weights(2048, 1024), "TQ2_0", absmean=True)
+    streamed = bq.dequantize(t, threads=2)
+    assert np.array_equal(streamed.view(np.uint32), bq.dequantize(t, cached_output=True).view(np.uint32))

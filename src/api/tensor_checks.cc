@@ -12,7 +12,8 @@ namespace {
 
 static_assert(sizeof(bitnet_tensor_options) == BITNET_TENSOR_OPTIONS_SIZE_V1,
               "a new field needs a new BITNET_TENSOR_OPTIONS_SIZE and the older size accepted");
-constexpr uint32_t kKnownFlags = BITNET_TENSOR_ALLOW_SCALE_ROUNDING | BITNET_TENSOR_UNIT_SCALE;
+constexpr uint32_t kKnownFlags =
+    BITNET_TENSOR_ALLOW_SCALE_ROUNDING | BITNET_TENSOR_UNIT_SCALE | BITNET_TENSOR_CACHED_OUTPUT;
 
 bool Allowed(const Layout& l, Role role) {
   switch (role) {

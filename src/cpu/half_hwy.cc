@@ -2,11 +2,15 @@
 // ggml's conversions (formats/half.h), in the integer steps of
 // cpu/tensor-inl.h, so that no result depends on the floating-point
 // environment (flush-to-zero, denormals-are-zero, the rounding mode) or on
-// F16C's NaN handling.
+// F16C's NaN handling; and the streaming copy of elements to large outputs.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "cpu/half_hwy.cc"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 #include "hwy/highway.h"
+#include "hwy/cache_control.h"
+
+#include <cstdint>
+#include <cstring>
 
 #include "cpu/kernels.h"
 #include "cpu/tensor-inl.h"
@@ -28,6 +32,21 @@ void FromFloat(LayoutId type, const float* HWY_RESTRICT x, size_t n, void* HWY_R
   FloatsToElements(type, x, n, out);
 }
 
+void StreamOut(const void* HWY_RESTRICT in, size_t bytes, void* HWY_RESTRICT out) {
+  ReportThisTarget();
+  const hn::ScalableTag<uint8_t> d;
+  const size_t lanes = hn::Lanes(d);
+  const uint8_t* HWY_RESTRICT from = static_cast<const uint8_t*>(in);
+  uint8_t* HWY_RESTRICT to = static_cast<uint8_t*>(out);
+  const size_t misaligned = reinterpret_cast<uintptr_t>(to) % lanes;
+  const size_t head = std::min(bytes, misaligned == 0 ? 0 : lanes - misaligned);
+  memcpy(to, from, head);
+  size_t i = head;
+  for (; i + lanes <= bytes; i += lanes) hn::Stream(hn::LoadU(d, from + i), d, to + i);
+  memcpy(to + i, from + i, bytes - i);
+  hwy::FlushStream();
+}
+
 }  // namespace
 }  // namespace HWY_NAMESPACE
 }  // namespace bitnet
@@ -40,10 +59,12 @@ namespace bitnet {
 
 HWY_EXPORT(ToFloat);
 HWY_EXPORT(FromFloat);
+HWY_EXPORT(StreamOut);
 
 void HwyHalfKernels(int64_t hwy_target, TensorKernels* k) {
   k->to_float = HwyTableEntry(HWY_DISPATCH_TABLE(ToFloat), hwy_target);
   k->from_float = HwyTableEntry(HWY_DISPATCH_TABLE(FromFloat), hwy_target);
+  k->stream_out = HwyTableEntry(HWY_DISPATCH_TABLE(StreamOut), hwy_target);
 }
 
 }  // namespace bitnet

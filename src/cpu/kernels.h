@@ -70,6 +70,11 @@ struct TensorKernels {
                        uint8_t* flags);
   // bitnet.cpp's int8 activations, one row.
   void (*i8s_row)(const float* x, size_t n, int8_t* q, float* scale, int32_t* sum);
+  // `bytes` from `in` to `out`, the whole aligned vectors of `out` with
+  // non-temporal stores (written past the caches, without reading each line
+  // first), the edges with ordinary ones; every store is visible to other
+  // threads when it returns.
+  void (*stream_out)(const void* in, size_t bytes, void* out);
 };
 
 struct GemmKernels;  // cpu/gemm_kernels.h
@@ -95,8 +100,8 @@ extern const TensorKernels kReferenceTensorKernels;
 // kernel file setting its members (nullptr when that target was not
 // compiled): encode_blocks, decode_blocks (cpu/ggml_hwy.cc); i2s_encode,
 // i2s_decode, i8s_row (cpu/bitnet_cpp_hwy.cc); abs_scan_chunk,
-// ternarize, ternary_values (cpu/absmean_hwy.cc); to_float, from_float
-// (cpu/half_hwy.cc); unpack_values, pack_values, value_flags,
+// ternarize, ternary_values (cpu/absmean_hwy.cc); to_float, from_float,
+// stream_out (cpu/half_hwy.cc); unpack_values, pack_values, value_flags,
 // transcode_codes, repack_bytes (cpu/codes_hwy.cc).
 void HwyGgmlKernels(int64_t hwy_target, TensorKernels* k);
 void HwyBitnetCppKernels(int64_t hwy_target, TensorKernels* k);

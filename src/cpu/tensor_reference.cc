@@ -119,6 +119,9 @@ void RepackBytes(const ByteRepack& r, const uint8_t* in, size_t first, size_t co
   }
 }
 
+// Ordinary stores: the reference keeps to portable C++.
+void StreamOut(const void* in, size_t bytes, void* out) { memcpy(out, in, bytes); }
+
 }  // namespace
 
 // Each entry reports REFERENCE as it runs (cpu/target_list.h).
@@ -138,6 +141,7 @@ const TensorKernels kReferenceTensorKernels = {
     ReportingReference<TranscodeCodes>::Run,
     ReportingReference<RepackBytes>::Run,
     ReportingReference<QuantizeI8SRow>::Run,
+    ReportingReference<StreamOut>::Run,
 };
 
 }  // namespace bitnet

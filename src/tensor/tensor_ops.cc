@@ -22,6 +22,13 @@ namespace {
 // step is whole blocks; 16 KiB of floats stays in L1.
 constexpr size_t kStep = 4096;
 
+// Outputs of dequantize from this size on are written with non-temporal
+// stores (unless BITNET_TENSOR_CACHED_OUTPUT): more than a core's share of
+// the last-level cache on the machines measured, so the caches would not
+// keep them anyway, and ordinary stores read every line before writing it
+// (2-3x slower on the second development machine).
+constexpr size_t kStreamOutputBytes = size_t{8} << 20;
+
 // Code bytes per chunk of a byte re-pack (RepackTranscode): small enough
 // that L2 still holds a chunk when its scales are read after its codes.
 constexpr size_t kRepackChunkBytes = size_t{64} << 10;
@@ -348,8 +355,15 @@ int TensorDequantize(const TensorJob& job, const Layout& dst, void* out, const L
   const size_t n = shape.n;
   const size_t dst_size = ElementSize(dst);
   if (n == 0) return BITNET_OK;
+  // A large output is made a step at a time in a thread's buffer (L1) and
+  // streamed from there to the destination.
+  const bool stream = n * dst_size >= kStreamOutputBytes && (job.flags & BITNET_TENSOR_CACHED_OUTPUT) == 0;
+  const auto stream_step = [&](size_t first, size_t count, const void* made) {
+    k.stream_out(made, count * dst_size, Bytes(out) + first * dst_size);
+  };
   // Runs decode(first, count, y, scratch) over steps of `step` elements,
-  // y being f32 output (the destination itself when it is F32).
+  // y being f32 output (the destination itself when it is F32 and not
+  // streamed).
   auto run_steps = [&](size_t step, const auto& decode) -> int {
     Workers workers(job.threads, step);
     if (!workers.ok()) return OutOfMemory(step);
@@ -357,22 +371,37 @@ int TensorDequantize(const TensorJob& job, const Layout& dst, void* out, const L
       for (size_t t = b; t < e; ++t) {
         const size_t first = t * step;
         const size_t count = n - first < step ? n - first : step;
-        float* y = dst.id == LayoutId::kF32 ? static_cast<float*>(out) + first : s.a.data();
+        const bool in_place = dst.id == LayoutId::kF32 && !stream;
+        float* y = in_place ? static_cast<float*>(out) + first : s.a.data();
         decode(first, count, y, s);
-        if (dst.id != LayoutId::kF32) k.from_float(dst.id, y, count, Bytes(out) + first * dst_size);
+        if (dst.id == LayoutId::kF32) {
+          if (stream) stream_step(first, count, y);
+        } else if (stream) {
+          k.from_float(dst.id, y, count, s.b.data());
+          stream_step(first, count, s.b.data());
+        } else {
+          k.from_float(dst.id, y, count, Bytes(out) + first * dst_size);
+        }
       }
     });
     return BITNET_OK;
   };
   // The codecs write the destination's type themselves: decode(first,
-  // count, y) with y element `first` of the output.
+  // count, y) with y element `first` of the output, or a thread's buffer.
   auto run_direct = [&](const auto& decode) -> int {
-    Workers workers(job.threads, 0);
-    if (!workers.ok()) return OutOfMemory(0);
-    workers.Run(Steps(n, kStep), [&](Scratch&, size_t b, size_t e) {
+    const size_t buffer = stream ? kStep : 0;
+    Workers workers(job.threads, buffer);
+    if (!workers.ok()) return OutOfMemory(buffer);
+    workers.Run(Steps(n, kStep), [&](Scratch& s, size_t b, size_t e) {
       for (size_t t = b; t < e; ++t) {
         const size_t first = t * kStep;
-        decode(first, n - first < kStep ? n - first : kStep, Bytes(out) + first * dst_size);
+        const size_t count = n - first < kStep ? n - first : kStep;
+        if (stream) {
+          decode(first, count, s.a.data());
+          stream_step(first, count, s.a.data());
+        } else {
+          decode(first, count, Bytes(out) + first * dst_size);
+        }
       }
     });
     return BITNET_OK;
