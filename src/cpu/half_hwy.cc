@@ -44,6 +44,10 @@ void StreamOut(const void* HWY_RESTRICT in, size_t bytes, void* HWY_RESTRICT out
   size_t i = head;
   for (; i + lanes <= bytes; i += lanes) hn::Stream(hn::LoadU(d, from + i), d, to + i);
   memcpy(to + i, from + i, bytes - i);
+}
+
+void StreamFence() {
+  ReportThisTarget();
   hwy::FlushStream();
 }
 
@@ -60,11 +64,13 @@ namespace bitnet {
 HWY_EXPORT(ToFloat);
 HWY_EXPORT(FromFloat);
 HWY_EXPORT(StreamOut);
+HWY_EXPORT(StreamFence);
 
 void HwyHalfKernels(int64_t hwy_target, TensorKernels* k) {
   k->to_float = HwyTableEntry(HWY_DISPATCH_TABLE(ToFloat), hwy_target);
   k->from_float = HwyTableEntry(HWY_DISPATCH_TABLE(FromFloat), hwy_target);
   k->stream_out = HwyTableEntry(HWY_DISPATCH_TABLE(StreamOut), hwy_target);
+  k->stream_fence = HwyTableEntry(HWY_DISPATCH_TABLE(StreamFence), hwy_target);
 }
 
 }  // namespace bitnet

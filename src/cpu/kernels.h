@@ -72,9 +72,12 @@ struct TensorKernels {
   void (*i8s_row)(const float* x, size_t n, int8_t* q, float* scale, int32_t* sum);
   // `bytes` from `in` to `out`, the whole aligned vectors of `out` with
   // non-temporal stores (written past the caches, without reading each line
-  // first), the edges with ordinary ones; every store is visible to other
-  // threads when it returns.
+  // first), the edges with ordinary ones; stream_fence orders a thread's
+  // earlier stream_out stores before its later stores (call it before
+  // another thread may read them: once per run of calls, as it waits for
+  // the stores to leave the core).
   void (*stream_out)(const void* in, size_t bytes, void* out);
+  void (*stream_fence)();
 };
 
 struct GemmKernels;  // cpu/gemm_kernels.h
@@ -101,7 +104,7 @@ extern const TensorKernels kReferenceTensorKernels;
 // compiled): encode_blocks, decode_blocks (cpu/ggml_hwy.cc); i2s_encode,
 // i2s_decode, i8s_row (cpu/bitnet_cpp_hwy.cc); abs_scan_chunk,
 // ternarize, ternary_values (cpu/absmean_hwy.cc); to_float, from_float,
-// stream_out (cpu/half_hwy.cc); unpack_values, pack_values, value_flags,
+// stream_out, stream_fence (cpu/half_hwy.cc); unpack_values, pack_values, value_flags,
 // transcode_codes, repack_bytes (cpu/codes_hwy.cc).
 void HwyGgmlKernels(int64_t hwy_target, TensorKernels* k);
 void HwyBitnetCppKernels(int64_t hwy_target, TensorKernels* k);

@@ -119,8 +119,10 @@ void RepackBytes(const ByteRepack& r, const uint8_t* in, size_t first, size_t co
   }
 }
 
-// Ordinary stores: the reference keeps to portable C++.
+// Ordinary stores: the reference keeps to portable C++, and they need no
+// fence of their own.
 void StreamOut(const void* in, size_t bytes, void* out) { memcpy(out, in, bytes); }
+void StreamFence() {}
 
 }  // namespace
 
@@ -142,6 +144,7 @@ const TensorKernels kReferenceTensorKernels = {
     ReportingReference<RepackBytes>::Run,
     ReportingReference<QuantizeI8SRow>::Run,
     ReportingReference<StreamOut>::Run,
+    ReportingReference<StreamFence>::Run,
 };
 
 }  // namespace bitnet

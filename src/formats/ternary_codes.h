@@ -175,6 +175,13 @@ struct ByteRepack {
 };
 bool CanRepackBytes(const Layout& src, const Layout& dst);
 ByteRepack MakeByteRepack(const Layout& src, const Layout& dst);
+// True when some source code maps to a value the target cannot hold.
+inline bool RepackFlagsOutside(const ByteRepack& r) {
+  for (size_t i = 0; i < 16; ++i) {
+    if (((r.low_flags[i] | r.high_flags[i]) & kRepackOutside) != 0) return true;
+  }
+  return false;
+}
 // The target byte of one source code byte, field by field through both
 // layouts' CodeMaps, and its kRepack* flags: the rule the tables hold.
 uint8_t RepackByte(const Layout& src, const Layout& dst, uint8_t byte, uint8_t* flags);

@@ -383,6 +383,7 @@ int TensorDequantize(const TensorJob& job, const Layout& dst, void* out, const L
           k.from_float(dst.id, y, count, Bytes(out) + first * dst_size);
         }
       }
+      if (stream) k.stream_fence();
     });
     return BITNET_OK;
   };
@@ -403,6 +404,7 @@ int TensorDequantize(const TensorJob& job, const Layout& dst, void* out, const L
           decode(first, count, Bytes(out) + first * dst_size);
         }
       }
+      if (stream) k.stream_fence();
     });
     return BITNET_OK;
   };
@@ -904,12 +906,13 @@ int TranscodeBlocks(const TensorJob& job, const Layout& dst, uint8_t* out, const
 }
 
 // The transcode between two-bit layouts whose code bytes map one to one
-// (formats/ternary_codes.h): a checking pass over the source's bytes, then
-// the re-packing pass, each a byte-level kernel over groups split between
-// the threads. Returns false, having written nothing, when the checks find
-// anything to report (a scale that is not finite, a value the target cannot
-// hold, scales that do not agree or that the target cannot hold): the
-// checks of TensorTranscode and TranscodeBlocks then say which.
+// (formats/ternary_codes.h), a byte-level kernel over groups split between
+// the threads: a checking pass over the source's bytes, then the
+// re-packing pass; or the re-packing pass alone, flagging as it goes, when
+// no check can fail. Returns false, having written nothing, when the checks
+// find anything to report (a scale that is not finite, a value the target
+// cannot hold, scales that do not agree or that the target cannot hold):
+// the checks of TensorTranscode and TranscodeBlocks then say which.
 bool RepackTranscode(const TensorJob& job, const Layout& dst, uint8_t* out, const Layout& src,
                      const uint8_t* in, size_t n) {
   const TensorKernels& k = *job.kernels->tensor;
@@ -918,6 +921,7 @@ bool RepackTranscode(const TensorJob& job, const Layout& dst, uint8_t* out, cons
   const bool src_blocks = src.scale == ScaleKind::kBlockF16;  // else one tensor scale
   const bool dst_blocks = dst.scale == ScaleKind::kBlockF16;
   const bool unit = (job.flags & BITNET_TENSOR_UNIT_SCALE) != 0;
+  const bool rounding = (job.flags & BITNET_TENSOR_ALLOW_SCALE_ROUNDING) != 0;
   // Per-block source scales must agree when the target has one scale.
   const bool agree = src_blocks && !dst_blocks;
   // A per-block source's scale bits of group g (its block is the group).
@@ -926,16 +930,15 @@ bool RepackTranscode(const TensorJob& job, const Layout& dst, uint8_t* out, cons
     memcpy(&h, in + g * src.block_bytes + src.scale_offset, sizeof h);
     return h;
   };
-  if (!src_blocks && !std::isfinite(BlockScale(src, in, n, 0))) return false;
+  const float tensor_scale = src_blocks ? 0.0f : BlockScale(src, in, n, 0);
+  if (!std::isfinite(tensor_scale)) return false;
+  // Nothing to check: one finite source scale that a per-block target holds
+  // (or unit scales), and no source code the target cannot hold.
+  const bool one_pass = !src_blocks && !RepackFlagsOutside(r) &&
+                        (!dst_blocks || unit || rounding || HalfToFloat(FloatToHalf(tensor_scale)) == tensor_scale);
   std::vector<uint8_t> flags(groups);
-  struct Part {
-    bool ok = true;       // no value outside the target, scales agree
-    bool nonzero = false;
-    uint16_t bits = 0;    // the non-zero groups' source scale bits (agree)
-  };
   // Both passes split the groups alike: ParallelFor's ranges, one per part.
   const size_t parts = std::min<size_t>(static_cast<size_t>(job.threads), groups);
-  std::vector<Part> found(parts);
   // Each part's groups go to the kernel in chunks whose bytes the caches
   // still hold when the loops after it read the chunk's scales again.
   const size_t chunk = std::max<size_t>(1, kRepackChunkBytes / r.group_bytes);
@@ -944,43 +947,48 @@ bool RepackTranscode(const TensorJob& job, const Layout& dst, uint8_t* out, cons
       if (!fn(c, std::min(last, c + chunk))) return;
     }
   };
-  ParallelFor(parts, groups, [&](size_t part, size_t first, size_t last) {
-    Part& f = found[part];
-    chunks(first, last, [&](size_t begin, size_t end) {
-      k.repack_bytes(r, in, begin, end - begin, nullptr, flags.data() + begin);
-      for (size_t g = begin; g < end; ++g) {
-        if (flags[g] & kRepackOutside) return f.ok = false;
-        if (src_blocks && (scale_bits(g) & 0x7C00u) == 0x7C00u) return f.ok = false;  // Inf or NaN
-        if (!(flags[g] & kRepackNonzero)) continue;
-        if (agree) {  // bits, not values: +0 and -0 go to TranscodeBlocks
-          const uint16_t h = scale_bits(g);
-          if (f.nonzero && h != f.bits) return f.ok = false;
-          f.bits = h;
-        }
-        f.nonzero = true;
-      }
-      return true;
-    });
-  });
   bool nonzero = false;
-  uint16_t bits = 0;
-  for (const Part& f : found) {
-    if (!f.ok || (agree && nonzero && f.nonzero && f.bits != bits)) return false;
-    if (f.nonzero && !nonzero) bits = f.bits;
-    nonzero = nonzero || f.nonzero;
+  uint16_t bits = 0;  // agree: the non-zero groups' source scale bits
+  if (!one_pass) {
+    struct Part {
+      bool ok = true;  // no value outside the target, scales finite and agreeing
+      bool nonzero = false;
+      uint16_t bits = 0;
+    };
+    std::vector<Part> found(parts);
+    ParallelFor(parts, groups, [&](size_t part, size_t first, size_t last) {
+      Part& f = found[part];
+      chunks(first, last, [&](size_t begin, size_t end) {
+        k.repack_bytes(r, in, begin, end - begin, nullptr, flags.data() + begin);
+        for (size_t g = begin; g < end; ++g) {
+          if (flags[g] & kRepackOutside) return f.ok = false;
+          if (src_blocks && (scale_bits(g) & 0x7C00u) == 0x7C00u) return f.ok = false;  // Inf or NaN
+          if (!(flags[g] & kRepackNonzero)) continue;
+          if (agree) {  // bits, not values: +0 and -0 go to TranscodeBlocks
+            const uint16_t h = scale_bits(g);
+            if (f.nonzero && h != f.bits) return f.ok = false;
+            f.bits = h;
+          }
+          f.nonzero = true;
+        }
+        return true;
+      });
+    });
+    for (const Part& f : found) {
+      if (!f.ok || (agree && nonzero && f.nonzero && f.bits != bits)) return false;
+      if (f.nonzero && !nonzero) bits = f.bits;
+      nonzero = nonzero || f.nonzero;
+    }
   }
   // A per-block source keeps every block's own scale in a per-block target
   // (same blocks); otherwise one scale serves the tensor.
-  const float alpha = src_blocks ? HalfToFloat(bits) : BlockScale(src, in, n, 0);
+  const float alpha = src_blocks ? HalfToFloat(bits) : tensor_scale;
   const float stored = unit ? 1.0f : alpha;
   const uint16_t half = FloatToHalf(stored);
-  if (dst_blocks && !src_blocks && nonzero && HalfToFloat(half) != stored &&
-      (job.flags & BITNET_TENSOR_ALLOW_SCALE_ROUNDING) == 0) {
-    return false;
-  }
+  if (dst_blocks && !src_blocks && nonzero && HalfToFloat(half) != stored && !rounding) return false;
   ParallelFor(parts, groups, [&](size_t, size_t first, size_t last) {
     chunks(first, last, [&](size_t begin, size_t end) {
-      k.repack_bytes(r, in, begin, end - begin, out, nullptr);
+      k.repack_bytes(r, in, begin, end - begin, out, one_pass ? flags.data() + begin : nullptr);
       for (size_t g = begin; dst_blocks && g < end; ++g) {
         const uint16_t h = !(flags[g] & kRepackNonzero) ? 0 : src_blocks && !unit ? scale_bits(g) : half;
         memcpy(out + g * dst.block_bytes + dst.scale_offset, &h, sizeof h);
@@ -988,6 +996,9 @@ bool RepackTranscode(const TensorJob& job, const Layout& dst, uint8_t* out, cons
       return true;
     });
   });
+  if (one_pass) {
+    nonzero = std::any_of(flags.begin(), flags.end(), [](uint8_t f) { return (f & kRepackNonzero) != 0; });
+  }
   if (!dst_blocks) WriteI2STail(nonzero ? stored : 0.0f, out + n / 4);
   return true;
 }
