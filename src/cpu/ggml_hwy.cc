@@ -350,7 +350,7 @@ void DecodeTernary(LayoutId type, const uint8_t* HWY_RESTRICT in, size_t nblocks
     for (size_t j = 0; j < count; ++j) {
       const uint8_t* block = in + (first + j) * l.block_bytes;
       typename Out::Stored* yb = y + (first + j) * n;
-      if (HWY_UNLIKELY((halves[j] & 0x7C00u) == 0x7C00u)) {  // NaN or Inf
+      if (HWY_UNLIKELY(!HalfIsFinite(halves[j]))) {
         HWY_ALIGN float values[kMaxBlock];
         ReferenceDecodeBlocks(l.id, block, 1, values);
         ReferenceFromFloat(type, values, n, yb);

@@ -16,6 +16,9 @@
 
 namespace bitnet {
 
+// False for an f16 Inf or NaN (all-ones exponent), from the bits alone.
+BITNET_HOST_DEVICE inline bool HalfIsFinite(uint16_t h) { return (h & 0x7C00u) != 0x7C00u; }
+
 BITNET_HOST_DEVICE inline float HalfToFloat(uint16_t h) {
   const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
   const uint32_t exponent = (h >> 10) & 0x1Fu;

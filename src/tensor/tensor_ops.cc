@@ -358,8 +358,13 @@ int TensorDequantize(const TensorJob& job, const Layout& dst, void* out, const L
   // A large output is made a step at a time in a thread's buffer (L1) and
   // streamed from there to the destination.
   const bool stream = n * dst_size >= kStreamOutputBytes && (job.flags & BITNET_TENSOR_CACHED_OUTPUT) == 0;
-  const auto stream_step = [&](size_t first, size_t count, const void* made) {
-    k.stream_out(made, count * dst_size, Bytes(out) + first * dst_size);
+  // Where the step at element `first` is made: the destination itself, or
+  // (streamed) `buffer`, which finish_step then copies out.
+  const auto step_out = [&](size_t first, void* buffer) -> void* {
+    return stream ? buffer : Bytes(out) + first * dst_size;
+  };
+  const auto finish_step = [&](size_t first, size_t count, const void* made) {
+    if (stream) k.stream_out(made, count * dst_size, Bytes(out) + first * dst_size);
   };
   // Runs decode(first, count, y, scratch) over steps of `step` elements,
   // y being f32 output (the destination itself when it is F32 and not
@@ -371,17 +376,14 @@ int TensorDequantize(const TensorJob& job, const Layout& dst, void* out, const L
       for (size_t t = b; t < e; ++t) {
         const size_t first = t * step;
         const size_t count = n - first < step ? n - first : step;
-        const bool in_place = dst.id == LayoutId::kF32 && !stream;
-        float* y = in_place ? static_cast<float*>(out) + first : s.a.data();
+        float* y = dst.id == LayoutId::kF32 ? static_cast<float*>(step_out(first, s.a.data())) : s.a.data();
         decode(first, count, y, s);
-        if (dst.id == LayoutId::kF32) {
-          if (stream) stream_step(first, count, y);
-        } else if (stream) {
-          k.from_float(dst.id, y, count, s.b.data());
-          stream_step(first, count, s.b.data());
-        } else {
-          k.from_float(dst.id, y, count, Bytes(out) + first * dst_size);
+        void* made = y;
+        if (dst.id != LayoutId::kF32) {
+          made = step_out(first, s.b.data());
+          k.from_float(dst.id, y, count, made);
         }
+        finish_step(first, count, made);
       }
       if (stream) k.stream_fence();
     });
@@ -397,12 +399,9 @@ int TensorDequantize(const TensorJob& job, const Layout& dst, void* out, const L
       for (size_t t = b; t < e; ++t) {
         const size_t first = t * kStep;
         const size_t count = n - first < kStep ? n - first : kStep;
-        if (stream) {
-          decode(first, count, s.a.data());
-          stream_step(first, count, s.a.data());
-        } else {
-          decode(first, count, Bytes(out) + first * dst_size);
-        }
+        void* made = step_out(first, s.a.data());
+        decode(first, count, made);
+        finish_step(first, count, made);
       }
       if (stream) k.stream_fence();
     });
@@ -534,7 +533,7 @@ class CodeReader {
       if (l_.scale == ScaleKind::kBlockF16) {  // the bits: a conversion per block costs more than the rest
         uint16_t h;
         memcpy(&h, base_ + b * l_.block_bytes + l_.scale_offset, sizeof h);
-        if ((h & 0x7C00u) != 0x7C00u) continue;
+        if (HalfIsFinite(h)) continue;
         *bad_scale_element = b * block_;
         return false;
       }
@@ -665,7 +664,7 @@ bool UniformBlockScales(Workers& workers, const Layout& src, const uint8_t* in, 
   if (src.scale != ScaleKind::kBlockF16 || n == 0) return false;
   const size_t block = static_cast<size_t>(src.block_elements);
   memcpy(half, in + src.scale_offset, sizeof *half);
-  if ((*half & 0x7C00u) == 0x7C00u) return false;  // Inf or NaN
+  if (!HalfIsFinite(*half)) return false;
   std::atomic<bool> differ{false};
   workers.Run(Steps(n, kStep), [&](Scratch&, size_t b, size_t e) {
     const size_t first = b * kStep / block, end = e * kStep < n ? e * kStep / block : n / block;
@@ -962,7 +961,7 @@ bool RepackTranscode(const TensorJob& job, const Layout& dst, uint8_t* out, cons
         k.repack_bytes(r, in, begin, end - begin, nullptr, flags.data() + begin);
         for (size_t g = begin; g < end; ++g) {
           if (flags[g] & kRepackOutside) return f.ok = false;
-          if (src_blocks && (scale_bits(g) & 0x7C00u) == 0x7C00u) return f.ok = false;  // Inf or NaN
+          if (src_blocks && !HalfIsFinite(scale_bits(g))) return f.ok = false;
           if (!(flags[g] & kRepackNonzero)) continue;
           if (agree) {  // bits, not values: +0 and -0 go to TranscodeBlocks
             const uint16_t h = scale_bits(g);
@@ -996,10 +995,12 @@ bool RepackTranscode(const TensorJob& job, const Layout& dst, uint8_t* out, cons
       return true;
     });
   });
-  if (one_pass) {
-    nonzero = std::any_of(flags.begin(), flags.end(), [](uint8_t f) { return (f & kRepackNonzero) != 0; });
+  if (!dst_blocks) {  // the tail's scale: 0 for an all-zero tensor
+    if (one_pass) {
+      nonzero = std::any_of(flags.begin(), flags.end(), [](uint8_t f) { return (f & kRepackNonzero) != 0; });
+    }
+    WriteI2STail(nonzero ? stored : 0.0f, out + n / 4);
   }
-  if (!dst_blocks) WriteI2STail(nonzero ? stored : 0.0f, out + n / 4);
   return true;
 }
 
