@@ -568,50 +568,73 @@ static void element_types(bitnet_cpu_target target) {
 
 /* Outputs of 8 MiB and more are streamed past the caches: the same bytes as
  * ordinary stores (BITNET_TENSOR_CACHED_OUTPUT on the reference), at a
- * 64-byte aligned destination and one element past it, through each route
- * of dequantize: a block decoder (TQ2_0 -> F32), an element type's
- * conversion (F16 -> F32), I2_S's decoder (-> F16) and a row-wise layout
- * (HF_BITNET -> BF16). Under an emulator, the first two. */
+ * 64-byte aligned destination (the decoders stream themselves) and one
+ * element past it (through a thread's buffer), from every source to every
+ * element type: each decoder's stores (two-bit runs, consecutive fields,
+ * trits, whose F16 / BF16 qh vectors are staged; the int8 and IQ2_S blocks;
+ * the element types' conversion; the row-wise HF_BITNET), with a block of
+ * infinite and one of NaN scale (the reference's path inside a streamed
+ * output). Under an emulator, two sources to F16. */
 static void streamed_outputs(const bitnet_cpu_target* targets, int count) {
   static const struct {
-    bitnet_type src, dst;
-    int64_t rows;
-  } kCases[] = {{BITNET_TYPE_TQ2_0, BITNET_TYPE_F32, 2048},
-                {BITNET_TYPE_F16, BITNET_TYPE_F32, 2048},
-                {BITNET_TYPE_I2_S, BITNET_TYPE_F16, 4096},
-                {BITNET_TYPE_HF_BITNET, BITNET_TYPE_BF16, 4096}};
-  const int64_t cols = 1024;
-  const size_t most = (size_t)4096 * (size_t)cols;
-  float* x = malloc(most * sizeof(float));
-  fill_random(GAUSS, x, most, 256, 43);
-  const size_t out_room = most * sizeof(float) + 64;
+    bitnet_type type;
+    int scale_offset; /* of a block's f16 or f32 scale, -1: none */
+    int scale_bytes;
+  } kSources[] = {{BITNET_TYPE_TQ1_0, 52, 2}, {BITNET_TYPE_I2_S, -1, 0},    {BITNET_TYPE_TQ2_0, 64, 2},
+                  {BITNET_TYPE_Q2_0, 0, 2},   {BITNET_TYPE_Q8_0, 0, 2},     {BITNET_TYPE_Q8_K, 0, 4},
+                  {BITNET_TYPE_IQ2_S, 0, 2},  {BITNET_TYPE_F16, -1, 0},     {BITNET_TYPE_HF_BITNET, -1, 0}};
+  static const bitnet_type kDestinations[] = {BITNET_TYPE_F16, BITNET_TYPE_F32, BITNET_TYPE_BF16};
+  const int64_t rows = 4096, cols = 1024; /* 8 MiB at two bytes an element */
+  const size_t n = (size_t)rows * (size_t)cols;
+  float* x = malloc(n * sizeof(float));
+  fill_random(GAUSS, x, n, 256, 43);
+  const size_t out_room = n * sizeof(float) + 64;
   uint8_t* want = malloc(out_room);
   uint8_t* got_buffer = malloc(out_room + 64);
   uint8_t* got = got_buffer + (64 - (uintptr_t)got_buffer % 64) % 64;
-  const size_t cases = emulated() ? 2 : sizeof kCases / sizeof kCases[0];
-  for (size_t c = 0; c < cases; ++c) {
-    const int64_t rows = kCases[c].rows;
-    const size_t n = (size_t)rows * (size_t)cols;
-    const size_t elem = kCases[c].dst == BITNET_TYPE_F32 ? 4 : 2;
-    size_t in_bytes = 0;
-    bitnet_tensor_options o = opts(BITNET_CPU_REFERENCE, 1);
-    uint8_t* in = quantize_new(kCases[c].src, &o, x, rows, cols, &in_bytes);
-    check(n * elem >= (8u << 20), "case %zu streams", c);
-    o.flags = BITNET_TENSOR_CACHED_OUTPUT;
-    check(bitnet_tensor_dequantize(kCases[c].src, &o, in, in_bytes, rows, cols, kCases[c].dst, want, n * elem) == BITNET_OK,
-          "%s -> %s with ordinary stores: %s", bitnet_type_name(kCases[c].src), bitnet_type_name(kCases[c].dst),
-          bitnet_last_error());
-    for (int t = 0; t < count; ++t) {
-      for (size_t offset = 0; offset <= elem; offset += elem) {
-        memset(got, POISON, out_room);
-        o = opts(targets[t], 2);
-        const int status = bitnet_tensor_dequantize(kCases[c].src, &o, in, in_bytes, rows, cols, kCases[c].dst,
-                                                    got + offset, n * elem);
-        check(status == BITNET_OK && memcmp(got + offset, want, n * elem) == 0 && untouched(got, offset) &&
-                  untouched(got + offset + n * elem, out_room - offset - n * elem),
-              "%s -> %s streamed on %s at offset %zu: status %d, bytes differ or spill",
-              bitnet_type_name(kCases[c].src), bitnet_type_name(kCases[c].dst), bitnet_cpu_target_name(targets[t]),
-              offset, status);
+  const size_t sources = emulated() ? 2 : sizeof kSources / sizeof kSources[0];
+  for (size_t c = 0; c < sources; ++c) {
+    const bitnet_type src = kSources[c].type;
+    size_t in_bytes = size_of(src, rows, cols);
+    uint8_t* in;
+    if (src == BITNET_TYPE_IQ2_S) { /* decode only: random blocks */
+      in = malloc(in_bytes);
+      uint64_t state = 44;
+      for (size_t i = 0; i < in_bytes; ++i) in[i] = (uint8_t)rng_next(&state);
+      for (size_t b = 0; b < in_bytes / 82; ++b) memcpy(in + b * 82, &(uint16_t){0x2E66}, 2); /* d = 0.1 */
+    } else {
+      bitnet_tensor_options q = opts(BITNET_CPU_REFERENCE, 1);
+      in = quantize_new(src, &q, x, rows, cols, &in_bytes);
+    }
+    if (kSources[c].scale_offset >= 0) {
+      bitnet_type_info info;
+      memset(&info, 0, sizeof info);
+      info.struct_size = sizeof info;
+      check(bitnet_type_get_info(src, &info) == BITNET_OK, "info of %s", bitnet_type_name(src));
+      const uint8_t inf16[2] = {0x00, 0x7C}, nan16[2] = {0x01, 0x7E};
+      const uint8_t inf32[4] = {0x00, 0x00, 0x80, 0x7F}, nan32[4] = {0x01, 0x00, 0xC0, 0x7F};
+      const int wide = kSources[c].scale_bytes == 4;
+      memcpy(in + 5 * info.block_bytes + (size_t)kSources[c].scale_offset, wide ? inf32 : inf16, wide ? 4 : 2);
+      memcpy(in + 9 * info.block_bytes + (size_t)kSources[c].scale_offset, wide ? nan32 : nan16, wide ? 4 : 2);
+    }
+    const size_t destinations = emulated() ? 1 : sizeof kDestinations / sizeof kDestinations[0];
+    for (size_t d = 0; d < destinations; ++d) {
+      const bitnet_type dst = kDestinations[d];
+      const size_t elem = dst == BITNET_TYPE_F32 ? 4 : 2;
+      bitnet_tensor_options o = opts(BITNET_CPU_REFERENCE, 1);
+      o.flags = BITNET_TENSOR_CACHED_OUTPUT;
+      check(bitnet_tensor_dequantize(src, &o, in, in_bytes, rows, cols, dst, want, n * elem) == BITNET_OK,
+            "%s -> %s with ordinary stores: %s", bitnet_type_name(src), bitnet_type_name(dst), bitnet_last_error());
+      for (int t = 0; t < count; ++t) {
+        for (size_t offset = 0; offset <= elem; offset += elem) {
+          memset(got, POISON, out_room);
+          o = opts(targets[t], 2);
+          const int status = bitnet_tensor_dequantize(src, &o, in, in_bytes, rows, cols, dst, got + offset, n * elem);
+          check(status == BITNET_OK && memcmp(got + offset, want, n * elem) == 0 && untouched(got, offset) &&
+                    untouched(got + offset + n * elem, out_room - offset - n * elem),
+                "%s -> %s streamed on %s at offset %zu: status %d, bytes differ or spill", bitnet_type_name(src),
+                bitnet_type_name(dst), bitnet_cpu_target_name(targets[t]), offset, status);
+        }
       }
     }
     free(in);

@@ -76,7 +76,7 @@ float I2SEncode(LayoutId type, const void* HWY_RESTRICT x, size_t n, uint8_t* HW
 
 // (float)(code - 1) * scale, converted to the output type; a NaN or
 // infinite scale takes the reference.
-template <class Out>
+template <class Out, Stores kStores>
 void I2SDecodeAs(const uint8_t* HWY_RESTRICT in, size_t n, float scale, LayoutId type,
                  typename Out::Stored* HWY_RESTRICT y) {
   constexpr const Layout& l = LayoutOf(LayoutId::kI2_S);
@@ -97,15 +97,21 @@ void I2SDecodeAs(const uint8_t* HWY_RESTRICT in, size_t n, float scale, LayoutId
     values = record;
   }
   for (size_t g = 0; g < n; g += size_t{4} * l.codes.run) {
-    UnpackRuns<Out>(in + g / 4, l.codes.run, l.codes.msb_first, values, y + g);
+    UnpackRuns<Out, kStores>(in + g / 4, l.codes.run, l.codes.msb_first, values, y + g);
   }
 }
 
-void I2SDecode(const uint8_t* HWY_RESTRICT in, size_t n, float scale, LayoutId type,
-               void* HWY_RESTRICT y) {
+template <Stores kStores>
+void I2SDecodeTo(const uint8_t* HWY_RESTRICT in, size_t n, float scale, LayoutId type, void* HWY_RESTRICT y) {
+  if (type == LayoutId::kF32) return I2SDecodeAs<F32Out, kStores>(in, n, scale, type, static_cast<float*>(y));
+  I2SDecodeAs<Bits16Out, kStores>(in, n, scale, type, static_cast<uint16_t*>(y));
+}
+
+void I2SDecode(const uint8_t* HWY_RESTRICT in, size_t n, float scale, LayoutId type, void* HWY_RESTRICT y,
+               Stores stores) {
   ReportThisTarget();
-  if (type == LayoutId::kF32) return I2SDecodeAs<F32Out>(in, n, scale, type, static_cast<float*>(y));
-  I2SDecodeAs<Bits16Out>(in, n, scale, type, static_cast<uint16_t*>(y));
+  if (stores == Stores::kStreamed) return I2SDecodeTo<Stores::kStreamed>(in, n, scale, type, y);
+  I2SDecodeTo<Stores::kCached>(in, n, scale, type, y);
 }
 
 // quantize_row_i8_s: without NaN or Inf the running double max is the

@@ -288,10 +288,18 @@ void EncodeTernary(void (*reference)(const float*, uint8_t*), const typename Vie
   }
 }
 
-// Digit t of a byte: ((uint8)(byte * 3^t) * 3) >> 8.
-template <size_t kTrits, class Out, class D>
+// Digit t of a byte: ((uint8)(byte * 3^t) * 3) >> 8. Streamed, a segment
+// of vectors under 16 bytes (TQ1_0's qh to F16 / BF16) is made in a buffer
+// and streamed whole: an ordinary store into a line that is being streamed
+// flushes it, which made TQ1_0's decode to F16 7x slower.
+template <size_t kTrits, class Out, Stores kStores, class D>
 HWY_INLINE void UnpackTrits(D d, const uint8_t* HWY_RESTRICT in, const TritSegment& seg,
                             typename Out::Scale scale, typename Out::Stored* HWY_RESTRICT y) {
+  using T = typename Out::Stored;
+  constexpr bool kStaged = kStores == Stores::kStreamed && hn::MaxLanes(D()) * sizeof(T) < 16;
+  constexpr Stores kVectorStores = kStaged ? Stores::kCached : kStores;
+  HWY_ALIGN T staged[kStaged ? kTrits * kMaxTritSegmentBytes : 1];
+  T* HWY_RESTRICT out = kStaged ? staged : y;
   const hn::RebindToUnsigned<D> dc;
   const hn::Rebind<uint8_t, D> d8;
   const typename Out::template Values<D> values(d, scale);
@@ -300,17 +308,18 @@ HWY_INLINE void UnpackTrits(D d, const uint8_t* HWY_RESTRICT in, const TritSegme
     HWY_UNROLL(5)
     for (size_t t = 0; t < kTrits; ++t) {
       const auto s3 = hn::Add(hn::ShiftLeft<1>(s), s);
-      hn::StoreU(values(hn::ShiftRight<8>(s3)), d, y + t * seg.bytes + b);
+      StoreOut<kVectorStores>(values(hn::ShiftRight<8>(s3)), d, out + t * seg.bytes + b);
       s = hn::And(s3, hn::Set(dc, 0xFF));
     }
   }
+  if constexpr (kStaged) StreamBytes<hn::CappedTag<uint8_t, 16>>(staged, kTrits * seg.bytes * sizeof(T), y);
 }
 
-template <LayoutId kId, class Out>
+template <LayoutId kId, class Out, Stores kStores>
 HWY_INLINE void UnpackTritBlock(const uint8_t* HWY_RESTRICT block, typename Out::Scale scale,
                                 typename Out::Stored* HWY_RESTRICT y) {
   ForEachTritSegment<kId>(typename Out::Tag(), [&](auto d, auto digits, const TritSegment& seg, size_t first) {
-    UnpackTrits<digits(), Out>(d, block + seg.first_byte, seg, scale, y + first);
+    UnpackTrits<digits(), Out, kStores>(d, block + seg.first_byte, seg, scale, y + first);
   });
 }
 
@@ -319,7 +328,7 @@ HWY_INLINE void UnpackTritBlock(const uint8_t* HWY_RESTRICT block, typename Out:
 // 16-bit outputs: converted, and stored as one record per block). A block
 // whose d is NaN or infinite takes the reference. The layout is a
 // compile-time constant, as in EncodeTernary.
-template <LayoutId kId, class Out>
+template <LayoutId kId, class Out, Stores kStores>
 void DecodeTernary(LayoutId type, const uint8_t* HWY_RESTRICT in, size_t nblocks, typename Out::Stored* HWY_RESTRICT y) {
   constexpr const Layout& l = LayoutOf(kId);
   const DF df;
@@ -364,12 +373,12 @@ void DecodeTernary(LayoutId type, const uint8_t* HWY_RESTRICT in, size_t nblocks
       }
       constexpr CodeMap m = l.codes;
       if constexpr (m.kind == CodeMapKind::kTrits) {
-        UnpackTritBlock<kId, Out>(block, scale, yb);
+        UnpackTritBlock<kId, Out, kStores>(block, scale, yb);
       } else if constexpr (m.run == 1) {
-        UnpackConsecutive<Out>(block + m.codes_offset, n, scale, yb);
+        UnpackConsecutive<Out, kStores>(block + m.codes_offset, n, scale, yb);
       } else {
         for (size_t g = 0; g < n; g += size_t{4} * m.run) {
-          UnpackRuns<Out>(block + m.codes_offset + g / 4, m.run, m.msb_first, scale, yb + g);
+          UnpackRuns<Out, kStores>(block + m.codes_offset + g / 4, m.run, m.msb_first, scale, yb + g);
         }
       }
     }
@@ -473,15 +482,31 @@ void EncodeInt8(const Layout& l, LayoutId type, const void* HWY_RESTRICT x, size
 // (float)q * d, and Q8_K's d * (float)q: the same product (only d can be
 // NaN). A non-finite d takes the reference (X86Mul's NaN). Other element
 // types convert the block's floats.
+// A block's floats to yb as `type`; streamed, through an aligned buffer.
+// These blocks' outputs are whole multiples of 64 bytes (32 or 256
+// elements), so a streamed one is aligned vectors of up to 64 bytes.
+void PutBlock(LayoutId type, const float* HWY_RESTRICT values, size_t n, Stores stores, void* HWY_RESTRICT yb) {
+  if (stores == Stores::kCached) return FloatsToElements(type, values, n, yb);
+  HWY_ALIGN uint8_t staged[kMaxBlock * sizeof(float)];
+  FloatsToElements(type, values, n, staged);
+  const hn::CappedTag<uint8_t, 64> d8;
+  const size_t bytes = n * (type == LayoutId::kF32 ? sizeof(float) : sizeof(uint16_t));
+  for (size_t i = 0; i < bytes; i += hn::Lanes(d8)) {
+    hn::Stream(hn::Load(d8, staged + i), d8, static_cast<uint8_t*>(yb) + i);
+  }
+}
+
 void DecodeInt8(const Layout& l, LayoutId type, const uint8_t* HWY_RESTRICT in, size_t nblocks,
-                void* HWY_RESTRICT y) {
+                void* HWY_RESTRICT y, Stores stores) {
   const DF df;
   const DI di;
   const hn::Rebind<int8_t, DI> d8;
   const size_t n = static_cast<size_t>(l.block_elements);
+  const size_t element_bytes = type == LayoutId::kF32 ? sizeof(float) : sizeof(uint16_t);
+  const bool in_place = type == LayoutId::kF32 && stores == Stores::kCached;
   HWY_ALIGN float values[kMaxBlock];
   for (size_t b = 0; b < nblocks; ++b, in += l.block_bytes) {
-    float* f = type == LayoutId::kF32 ? static_cast<float*>(y) + b * n : values;
+    float* f = in_place ? static_cast<float*>(y) + b * n : values;
     float scale;
     if (l.scale == ScaleKind::kBlockF32) {
       memcpy(&scale, in + l.scale_offset, sizeof scale);
@@ -497,19 +522,22 @@ void DecodeInt8(const Layout& l, LayoutId type, const uint8_t* HWY_RESTRICT in, 
         hn::StoreU(hn::Mul(hn::ConvertTo(df, hn::PromoteTo(di, hn::LoadU(d8, q + j))), d), df, f + j);
       }
     }
-    if (type != LayoutId::kF32) FloatsToElements(type, values, n, static_cast<uint16_t*>(y) + b * n);
+    if (!in_place) PutBlock(type, values, n, stores, static_cast<uint8_t*>(y) + b * n * element_bytes);
   }
 }
 
 // IQ2_S: the reference's floats, converted.
 void DecodeIq2s(const Layout& l, LayoutId type, const uint8_t* HWY_RESTRICT in, size_t nblocks,
-                void* HWY_RESTRICT y) {
-  if (type == LayoutId::kF32) return ReferenceDecodeBlocks(l.id, in, nblocks, static_cast<float*>(y));
+                void* HWY_RESTRICT y, Stores stores) {
+  if (type == LayoutId::kF32 && stores == Stores::kCached) {
+    return ReferenceDecodeBlocks(l.id, in, nblocks, static_cast<float*>(y));
+  }
   const size_t n = static_cast<size_t>(l.block_elements);
+  const size_t element_bytes = type == LayoutId::kF32 ? sizeof(float) : sizeof(uint16_t);
   HWY_ALIGN float values[kMaxBlock];
   for (size_t b = 0; b < nblocks; ++b) {
     ReferenceDecodeBlocks(l.id, in + b * l.block_bytes, 1, values);
-    FloatsToElements(type, values, n, static_cast<uint16_t*>(y) + b * n);
+    PutBlock(type, values, n, stores, static_cast<uint8_t*>(y) + b * n * element_bytes);
   }
 }
 
@@ -528,10 +556,17 @@ void EncodeTernaryOf(void (*reference)(const float*, uint8_t*), LayoutId type, c
   EncodeTernaryAs<kId, F32View>(reference, x, nblocks, out);
 }
 
+template <LayoutId kId, Stores kStores>
+void DecodeTernaryAs(LayoutId type, const uint8_t* HWY_RESTRICT in, size_t nblocks, void* HWY_RESTRICT y) {
+  if (type == LayoutId::kF32) return DecodeTernary<kId, F32Out, kStores>(type, in, nblocks, static_cast<float*>(y));
+  DecodeTernary<kId, Bits16Out, kStores>(type, in, nblocks, static_cast<uint16_t*>(y));
+}
+
 template <LayoutId kId>
-void DecodeTernaryOf(LayoutId type, const uint8_t* HWY_RESTRICT in, size_t nblocks, void* HWY_RESTRICT y) {
-  if (type == LayoutId::kF32) return DecodeTernary<kId, F32Out>(type, in, nblocks, static_cast<float*>(y));
-  DecodeTernary<kId, Bits16Out>(type, in, nblocks, static_cast<uint16_t*>(y));
+void DecodeTernaryOf(LayoutId type, const uint8_t* HWY_RESTRICT in, size_t nblocks, void* HWY_RESTRICT y,
+                     Stores stores) {
+  if (stores == Stores::kStreamed) return DecodeTernaryAs<kId, Stores::kStreamed>(type, in, nblocks, y);
+  DecodeTernaryAs<kId, Stores::kCached>(type, in, nblocks, y);
 }
 
 // `type` is F32, F16 or BF16 (the API checks).
@@ -558,17 +593,17 @@ void EncodeBlocks(LayoutId id, LayoutId type, const void* HWY_RESTRICT x, size_t
 }
 
 void DecodeBlocks(LayoutId id, const uint8_t* HWY_RESTRICT in, size_t nblocks, LayoutId type,
-                  void* HWY_RESTRICT y) {
+                  void* HWY_RESTRICT y, Stores stores) {
   ReportThisTarget();
   const Layout& l = GetLayout(id);
   switch (id) {
-    case LayoutId::kTQ1_0: return DecodeTernaryOf<LayoutId::kTQ1_0>(type, in, nblocks, y);
-    case LayoutId::kTQ2_0: return DecodeTernaryOf<LayoutId::kTQ2_0>(type, in, nblocks, y);
-    case LayoutId::kQ2_0: return DecodeTernaryOf<LayoutId::kQ2_0>(type, in, nblocks, y);
+    case LayoutId::kTQ1_0: return DecodeTernaryOf<LayoutId::kTQ1_0>(type, in, nblocks, y, stores);
+    case LayoutId::kTQ2_0: return DecodeTernaryOf<LayoutId::kTQ2_0>(type, in, nblocks, y, stores);
+    case LayoutId::kQ2_0: return DecodeTernaryOf<LayoutId::kQ2_0>(type, in, nblocks, y, stores);
     case LayoutId::kQ8_0:
     case LayoutId::kQ8_K:
-      return DecodeInt8(l, type, in, nblocks, y);
-    case LayoutId::kIQ2_S: return DecodeIq2s(l, type, in, nblocks, y);  // see the top
+      return DecodeInt8(l, type, in, nblocks, y, stores);
+    case LayoutId::kIQ2_S: return DecodeIq2s(l, type, in, nblocks, y, stores);  // see the top
     case LayoutId::kF32:
     case LayoutId::kF16:
     case LayoutId::kBF16:

@@ -34,16 +34,7 @@ void FromFloat(LayoutId type, const float* HWY_RESTRICT x, size_t n, void* HWY_R
 
 void StreamOut(const void* HWY_RESTRICT in, size_t bytes, void* HWY_RESTRICT out) {
   ReportThisTarget();
-  const hn::ScalableTag<uint8_t> d;
-  const size_t lanes = hn::Lanes(d);
-  const uint8_t* HWY_RESTRICT from = static_cast<const uint8_t*>(in);
-  uint8_t* HWY_RESTRICT to = static_cast<uint8_t*>(out);
-  const size_t misaligned = reinterpret_cast<uintptr_t>(to) % lanes;
-  const size_t head = std::min(bytes, misaligned == 0 ? 0 : lanes - misaligned);
-  memcpy(to, from, head);
-  size_t i = head;
-  for (; i + lanes <= bytes; i += lanes) hn::Stream(hn::LoadU(d, from + i), d, to + i);
-  memcpy(to + i, from + i, bytes - i);
+  StreamBytes(in, bytes, out);
 }
 
 void StreamFence() {

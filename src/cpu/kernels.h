@@ -24,6 +24,12 @@ using KernelQuantizeFn = void (*)(Format, const float* input, size_t n,
 using MatmulI2SFn = void (*)(const int8_t* a, const uint8_t* b, float* c,
                              size_t m, size_t n, size_t k);
 
+// How a decoder stores its output: through the caches, or past them
+// (kStreamed: the output aligned to kStreamAlignment bytes; whole vectors
+// with non-temporal stores, which stream_fence orders).
+enum class Stores { kCached, kStreamed };
+constexpr size_t kStreamAlignment = 64;
+
 // The primitives of the tensor layouts (src/tensor/ composes them). Each
 // works on whole blocks; I2_S counts elements (a multiple of 128). Element
 // types (F32, F16 or BF16, converted as ggml converts) are read and written
@@ -32,12 +38,13 @@ struct TensorKernels {
   // Block-local layouts (formats/block_rules.h): nblocks blocks from / to
   // elements of type `type`.
   void (*encode_blocks)(LayoutId id, LayoutId type, const void* x, size_t nblocks, uint8_t* out);
-  void (*decode_blocks)(LayoutId id, const uint8_t* in, size_t nblocks, LayoutId type, void* y);
+  void (*decode_blocks)(LayoutId id, const uint8_t* in, size_t nblocks, LayoutId type, void* y,
+                        Stores stores);
   // bitnet.cpp I2_S: the codes of n elements under their own scale, which
   // is returned (merge parts with I2SScaleMerge; any scale >= 0 gives these
   // codes, so they are the tensor's); the values of n codes.
   float (*i2s_encode)(LayoutId type, const void* x, size_t n, uint8_t* out);
-  void (*i2s_decode)(const uint8_t* in, size_t n, float scale, LayoutId type, void* y);
+  void (*i2s_decode)(const uint8_t* in, size_t n, float scale, LayoutId type, void* y, Stores stores);
   // Absmean: one chunk's |x| sum in the fixed order and its ternary scan;
   // codes of n weights; their values q * alpha.
   double (*abs_scan_chunk)(const float* x, size_t n, TernaryScan* scan);

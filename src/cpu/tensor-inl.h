@@ -30,6 +30,7 @@
 #include <type_traits>
 
 #include "cpu/codes-inl.h"
+#include "cpu/kernels.h"
 #include "formats/block_rules.h"
 #include "formats/half.h"
 #include "formats/layouts.h"
@@ -155,6 +156,35 @@ HWY_INLINE void FloatsToElements(LayoutId type, const float* HWY_RESTRICT x, siz
     for (; i + N <= n; i += N) hn::StoreU(hn::DemoteTo(D16(), FloatToBFloatV(hn::LoadU(df, x + i))), D16(), h + i);
   }
   ReferenceFromFloat(type, x + i, n - i, h + i);
+}
+
+// `bytes` from `in` to `out`: the whole aligned vectors (of D) of `out`
+// with non-temporal stores, the edges with ordinary ones.
+template <class D = hn::ScalableTag<uint8_t>>
+HWY_INLINE void StreamBytes(const void* HWY_RESTRICT in, size_t bytes, void* HWY_RESTRICT out) {
+  const D d;
+  const size_t lanes = hn::Lanes(d);
+  const uint8_t* HWY_RESTRICT from = static_cast<const uint8_t*>(in);
+  uint8_t* HWY_RESTRICT to = static_cast<uint8_t*>(out);
+  const size_t misaligned = reinterpret_cast<uintptr_t>(to) % lanes;
+  const size_t head = misaligned == 0 ? 0 : (bytes < lanes - misaligned ? bytes : lanes - misaligned);
+  memcpy(to, from, head);
+  size_t i = head;
+  for (; i + lanes <= bytes; i += lanes) hn::Stream(hn::LoadU(d, from + i), d, to + i);
+  memcpy(to + i, from + i, bytes - i);
+}
+
+// A decoder's vector to p. Streamed, p is aligned to the vector (the
+// output to kStreamAlignment, each vector at a multiple of its size); a
+// vector under 16 bytes is stored plainly, as x86's streaming store of a
+// part of a vector writes all 16.
+template <Stores kStores, class D>
+HWY_INLINE void StoreOut(hn::Vec<D> v, D d, hn::TFromD<D>* HWY_RESTRICT p) {
+  if constexpr (kStores == Stores::kStreamed && hn::MaxLanes(D()) * sizeof(hn::TFromD<D>) >= 16) {
+    hn::Stream(v, d, p);
+  } else {
+    hn::StoreU(v, d, p);
+  }
 }
 
 // ---- element views -------------------------------------------------------------
@@ -504,7 +534,7 @@ HWY_INLINE void Record16(LayoutId type, int32_t offset, float scale, uint16_t re
 }
 
 // The inverse of PackRuns: run bytes -> the values of their 4 * run elements.
-template <class Out>
+template <class Out, Stores kStores>
 HWY_INLINE void UnpackRuns(const uint8_t* HWY_RESTRICT in, size_t run, bool msb_first,
                            typename Out::Scale scale, typename Out::Stored* HWY_RESTRICT y) {
   using D = typename Out::Tag;
@@ -517,7 +547,7 @@ HWY_INLINE void UnpackRuns(const uint8_t* HWY_RESTRICT in, size_t run, bool msb_
     for (size_t f = 0; f < 4; ++f) {
       const int shift = static_cast<int>(msb_first ? 6 - 2 * f : 2 * f);
       const auto code = hn::And(hn::ShiftRightSame(bytes, shift), hn::Set(dc, 3));
-      hn::StoreU(values(code), d, y + f * run + b);
+      StoreOut<kStores>(values(code), d, y + f * run + b);
     }
   }
 }
@@ -525,7 +555,7 @@ HWY_INLINE void UnpackRuns(const uint8_t* HWY_RESTRICT in, size_t run, bool msb_
 // The inverse of PackConsecutive: byte e / 4 of the block, field e % 4, to
 // lane e. Float lanes take a word of codes per vector; 16-bit lanes pick
 // their byte with a shuffle and move their field to the top with a product.
-template <class Out>
+template <class Out, Stores kStores>
 HWY_INLINE void UnpackConsecutive(const uint8_t* HWY_RESTRICT in, size_t n, typename Out::Scale scale,
                                   typename Out::Stored* HWY_RESTRICT y) {
   using D = typename Out::Tag;
@@ -533,7 +563,7 @@ HWY_INLINE void UnpackConsecutive(const uint8_t* HWY_RESTRICT in, size_t n, type
   const size_t N = hn::Lanes(d);
   const typename Out::template Values<D> values(d, scale);
   if constexpr (std::is_same<Out, F32Out>::value) {
-    for (size_t i = 0; i < n; i += N) hn::StoreU(values(BitsToCodes(LoadBits(in, i, N))), d, y + i);
+    for (size_t i = 0; i < n; i += N) StoreOut<kStores>(values(BitsToCodes(LoadBits(in, i, N))), d, y + i);
   } else if constexpr (hn::MaxLanes(D()) >= 8) {
     const hn::Repartition<uint8_t, D> d8;
     const auto lane = hn::Iota(d, 0);
@@ -548,12 +578,12 @@ HWY_INLINE void UnpackConsecutive(const uint8_t* HWY_RESTRICT in, size_t n, type
                                 hn::Set(d, uint16_t{0x8000}));  // high byte: 0
       const auto bytes = hn::BitCast(d, hn::TableLookupBytes(hn::LoadDup128(d8, in), hn::BitCast(d8, index)));
       const auto code = hn::And(hn::ShiftRight<6>(hn::Mul(bytes, field_to_top)), hn::Set(d, uint16_t{3}));
-      hn::StoreU(values(code), d, y + i);
+      StoreOut<kStores>(values(code), d, y + i);
     }
   } else {
     for (size_t i = 0; i < n; i += N) {
       const auto code = hn::Set(d, static_cast<uint16_t>((in[i / 4] >> (2 * (i % 4))) & 3u));
-      hn::StoreU(values(code), d, y + i);
+      StoreOut<kStores>(values(code), d, y + i);
     }
   }
 }

@@ -27,7 +27,9 @@ void EncodeBlocks(LayoutId id, LayoutId type, const void* x, size_t nblocks, uin
   }
 }
 
-void DecodeBlocks(LayoutId id, const uint8_t* in, size_t nblocks, LayoutId type, void* y) {
+// Ordinary stores whatever `stores` asks: the reference's stream_out is a
+// plain copy too.
+void DecodeBlocks(LayoutId id, const uint8_t* in, size_t nblocks, LayoutId type, void* y, Stores) {
   const Layout& l = GetLayout(id);
   const size_t n = static_cast<size_t>(l.block_elements);
   float values[kMaxBlock];
@@ -53,7 +55,7 @@ float I2SEncode(LayoutId type, const void* x, size_t n, uint8_t* out) {
   return scale;
 }
 
-void I2SDecode(const uint8_t* in, size_t n, float scale, LayoutId type, void* y) {
+void I2SDecode(const uint8_t* in, size_t n, float scale, LayoutId type, void* y, Stores) {
   float values[kI2SBlock];
   for (size_t i = 0; i < n; i += kI2SBlock) {
     DequantizeI2SBlocks(in + i / 4, kI2SBlock, scale, values);

@@ -116,6 +116,9 @@ constexpr size_t SegmentFirst(const CodeMap& m, size_t s) {
 // sizes and weights: read from the table at run time, every block set its
 // segments' loops up again, and TQ1_0's encode and decode ran 1.3x slower
 // in cache (cpu/ggml_hwy.cc).
+// The most bytes a segment has (a bound for buffers of one segment).
+constexpr size_t kMaxTritSegmentBytes = 64;
+
 template <LayoutId kId, class D, class Run>
 HWY_INLINE void ForEachTritSegment(D widest, const Run& run) {
   namespace hn = hwy::HWY_NAMESPACE;
@@ -126,6 +129,7 @@ HWY_INLINE void ForEachTritSegment(D widest, const Run& run) {
   ForIndex<kMap.num_segments>([&](auto s) {
     constexpr TritSegment kSeg = kMap.segments[decltype(s)::value];
     constexpr size_t kFirst = SegmentFirst(kMap, decltype(s)::value);
+    static_assert(kSeg.bytes <= kMaxTritSegmentBytes, "kMaxTritSegmentBytes bounds the segments");
     const std::integral_constant<size_t, kSeg.trits_per_byte> digits;
     if (kSeg.bytes % hn::Lanes(widest) == 0) {
       run(widest, digits, kSeg, kFirst);

@@ -390,18 +390,24 @@ int TensorDequantize(const TensorJob& job, const Layout& dst, void* out, const L
     return BITNET_OK;
   };
   // The codecs write the destination's type themselves: decode(first,
-  // count, y) with y element `first` of the output, or a thread's buffer.
+  // count, y, stores) with y element `first` of the output, or of a
+  // thread's buffer. They stream to an aligned destination themselves, so
+  // that the stores overlap the decoding; to another one through the buffer.
+  const bool via_buffer = stream && reinterpret_cast<uintptr_t>(out) % kStreamAlignment != 0;
   auto run_direct = [&](const auto& decode) -> int {
-    const size_t buffer = stream ? kStep : 0;
+    const size_t buffer = via_buffer ? kStep : 0;
     Workers workers(job.threads, buffer);
     if (!workers.ok()) return OutOfMemory(buffer);
     workers.Run(Steps(n, kStep), [&](Scratch& s, size_t b, size_t e) {
       for (size_t t = b; t < e; ++t) {
         const size_t first = t * kStep;
         const size_t count = n - first < kStep ? n - first : kStep;
-        void* made = step_out(first, s.a.data());
-        decode(first, count, made);
-        finish_step(first, count, made);
+        if (via_buffer) {
+          decode(first, count, s.a.data(), Stores::kCached);
+          finish_step(first, count, s.a.data());
+        } else {
+          decode(first, count, Bytes(out) + first * dst_size, stream ? Stores::kStreamed : Stores::kCached);
+        }
       }
       if (stream) k.stream_fence();
     });
@@ -421,14 +427,14 @@ int TensorDequantize(const TensorJob& job, const Layout& dst, void* out, const L
     case LayoutId::kQ8_K:
     case LayoutId::kIQ2_S: {
       const size_t block = static_cast<size_t>(src.block_elements);
-      return run_direct([&](size_t first, size_t count, void* y) {
-        k.decode_blocks(src.id, Bytes(in) + first / block * src.block_bytes, count / block, dst.id, y);
+      return run_direct([&](size_t first, size_t count, void* y, Stores stores) {
+        k.decode_blocks(src.id, Bytes(in) + first / block * src.block_bytes, count / block, dst.id, y, stores);
       });
     }
     case LayoutId::kI2_S: {
       const float scale = ReadI2SScale(Bytes(in) + n / 4);
-      return run_direct([&](size_t first, size_t count, void* y) {
-        k.i2s_decode(Bytes(in) + first / 4, count, scale, dst.id, y);
+      return run_direct([&](size_t first, size_t count, void* y, Stores stores) {
+        k.i2s_decode(Bytes(in) + first / 4, count, scale, dst.id, y, stores);
       });
     }
     case LayoutId::kHfBitnet: {
