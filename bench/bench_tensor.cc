@@ -85,8 +85,12 @@ std::vector<uint8_t> Weights(bitnet_type t, int64_t rows) {
 // at 16 Mi elements, so that every call reads and writes memory that no
 // cache holds (a VM with a 300 MiB L3 kept the 64 MiB of a single F32
 // tensor there); a single copy at the in-cache size. The destinations are
-// written once here, so that no call takes their page faults.
+// written once here, so that no call takes their page faults. They are
+// aligned to 64 bytes, where dequantize's decoders stream a large output
+// themselves (at another address it goes through a thread's buffer; a large
+// malloc'd block sits 16 bytes past a page).
 constexpr size_t kRotateBytes = size_t{512} << 20;
+constexpr size_t kOutAlignment = 64;
 
 class Rotation {
  public:
@@ -94,15 +98,18 @@ class Rotation {
     const size_t copies = rows >= kRotateRows ? kRotateBytes / (in_bytes + out_bytes) + 1 : 1;
     for (size_t c = 0; c < copies; ++c) {
       ins_.emplace_back(static_cast<const uint8_t*>(source), static_cast<const uint8_t*>(source) + in_bytes);
-      outs_.emplace_back(out_bytes);
+      outs_.emplace_back(out_bytes + kOutAlignment);
     }
   }
   // The next call's buffers.
   void Next() { at_ = (at_ + 1) % ins_.size(); }
   const uint8_t* in() const { return ins_[at_].data(); }
-  uint8_t* out() { return outs_[at_].data(); }
+  uint8_t* out() {
+    uint8_t* p = outs_[at_].data();
+    return p + (kOutAlignment - reinterpret_cast<uintptr_t>(p) % kOutAlignment) % kOutAlignment;
+  }
   size_t in_bytes() const { return ins_[0].size(); }
-  size_t out_bytes() const { return outs_[0].size(); }
+  size_t out_bytes() const { return outs_[0].size() - kOutAlignment; }
 
  private:
   static constexpr int64_t kRotateRows = 4096;  // 16 Mi elements and above

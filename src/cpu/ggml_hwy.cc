@@ -482,9 +482,9 @@ void EncodeInt8(const Layout& l, LayoutId type, const void* HWY_RESTRICT x, size
 // (float)q * d, and Q8_K's d * (float)q: the same product (only d can be
 // NaN). A non-finite d takes the reference (X86Mul's NaN). Other element
 // types convert the block's floats.
-// A block's floats to yb as `type`; streamed, through an aligned buffer.
-// These blocks' outputs are whole multiples of 64 bytes (32 or 256
-// elements), so a streamed one is aligned vectors of up to 64 bytes.
+// A block's floats to yb as `type`; streamed, through a buffer. These
+// blocks' outputs are whole multiples of 64 bytes (32 or 256 elements), so
+// a streamed one is aligned vectors of up to 64 bytes.
 void PutBlock(LayoutId type, const float* HWY_RESTRICT values, size_t n, Stores stores, void* HWY_RESTRICT yb) {
   if (stores == Stores::kCached) return FloatsToElements(type, values, n, yb);
   HWY_ALIGN uint8_t staged[kMaxBlock * sizeof(float)];

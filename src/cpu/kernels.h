@@ -25,7 +25,7 @@ using MatmulI2SFn = void (*)(const int8_t* a, const uint8_t* b, float* c,
                              size_t m, size_t n, size_t k);
 
 // How a decoder stores its output: through the caches, or past them
-// (kStreamed: the output aligned to kStreamAlignment bytes; whole vectors
+// (kStreamed: the output aligned to kStreamAlignment bytes; its vectors
 // with non-temporal stores, which stream_fence orders).
 enum class Stores { kCached, kStreamed };
 constexpr size_t kStreamAlignment = 64;

@@ -542,11 +542,11 @@ HWY_INLINE void UnpackRuns(const uint8_t* HWY_RESTRICT in, size_t run, bool msb_
   const hn::RebindToUnsigned<D> dc;
   const hn::Rebind<uint8_t, D> d8;
   const typename Out::template Values<D> values(d, scale);
-  for (size_t b = 0; b < run; b += hn::Lanes(d)) {
-    const auto bytes = hn::PromoteTo(dc, hn::LoadU(d8, in + b));
-    for (size_t f = 0; f < 4; ++f) {
-      const int shift = static_cast<int>(msb_first ? 6 - 2 * f : 2 * f);
-      const auto code = hn::And(hn::ShiftRightSame(bytes, shift), hn::Set(dc, 3));
+  // In the order of the output: streamed lines fill one after another.
+  for (size_t f = 0; f < 4; ++f) {
+    const int shift = static_cast<int>(msb_first ? 6 - 2 * f : 2 * f);
+    for (size_t b = 0; b < run; b += hn::Lanes(d)) {
+      const auto code = hn::And(hn::ShiftRightSame(hn::PromoteTo(dc, hn::LoadU(d8, in + b)), shift), hn::Set(dc, 3));
       StoreOut<kStores>(values(code), d, y + f * run + b);
     }
   }
