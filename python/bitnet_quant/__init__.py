@@ -133,6 +133,17 @@ def _ptr(array):
     return ctypes.c_void_p(array.ctypes.data)
 
 
+def _aligned_empty(shape, dtype, alignment=64):
+    """An array whose data starts on an `alignment`-byte boundary: the
+    library's decoders stream a large output themselves only there (a large
+    buffer from malloc, as numpy's, sits 16 bytes past a page)."""
+    dtype = np.dtype(dtype)
+    nbytes = int(np.prod(shape)) * dtype.itemsize
+    raw = np.empty(nbytes + alignment, dtype=np.uint8)
+    start = -raw.ctypes.data % alignment
+    return raw[start:start + nbytes].view(dtype).reshape(shape)
+
+
 @dataclass(frozen=True)
 class TypeInfo:
     name: str
@@ -232,12 +243,13 @@ def dequantize(tensor, dtype="float32", *, threads=0, cpu_target=None, cached_ou
     """Decodes a Tensor to a (rows, cols) array of ``dtype``: "float32",
     "float16" or "bfloat16" (returned as uint16 bit patterns), bit-exact
     with ggml's dequantize_row_*. An output of 8 MiB or more is written past
-    the caches unless ``cached_output``."""
+    the caches unless ``cached_output`` (the array is allocated on a 64-byte
+    boundary, where the decoders stream it as they make it)."""
     key = np.dtype(dtype).name if dtype not in _OUTPUT_DTYPES else dtype
     if key not in _OUTPUT_DTYPES:
         raise TypeError(f"output dtype {dtype!r}; float32, float16 or bfloat16 expected")
     options = _tensor_options(tensor, cpu_target=cpu_target, threads=threads, cached_output=cached_output)
-    out = np.zeros((tensor.rows, tensor.cols), dtype=_OUTPUT_DTYPES[key])
+    out = _aligned_empty((tensor.rows, tensor.cols), _OUTPUT_DTYPES[key])
     dst_type = {"float32": "F32", "float16": "F16", "bfloat16": "BF16"}[key]
     _check(_lib.bitnet_tensor_dequantize(_type_id(tensor.type), ctypes.byref(options), _ptr(tensor.data),
                                          tensor.data.size, tensor.rows, tensor.cols, _type_id(dst_type), _ptr(out),

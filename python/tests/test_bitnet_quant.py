@@ -225,4 +225,5 @@ def test_large_outputs_stream_to_the_same_values():
     # 2048 x 1024 floats: 8 MiB, written past the caches unless cached_output.
     t = bq.quantize(weights(2048, 1024), "TQ2_0", absmean=True)
     streamed = bq.dequantize(t, threads=2)
+    assert streamed.ctypes.data % 64 == 0 and streamed.shape == (2048, 1024) and streamed.dtype == np.float32
     assert np.array_equal(streamed.view(np.uint32), bq.dequantize(t, cached_output=True).view(np.uint32))
