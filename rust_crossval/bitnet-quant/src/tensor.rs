@@ -438,14 +438,24 @@ impl Library {
     /// ggml's `dequantize_row_*`.
     pub fn dequantize_tensor<E: Element>(&self, tensor: &Tensor) -> Result<Vec<E>> {
         let mut output = vec![E::default(); tensor.rows * tensor.cols];
+        self.dequantize_tensor_into(tensor, &mut output)?;
+        Ok(output)
+    }
+
+    /// Decodes a tensor into the first rows*cols elements of `output`
+    /// ([`crate::ErrorKind::BufferTooSmall`] if it has fewer). An output of
+    /// 8 MiB or more is written past the caches, fastest when `output`
+    /// starts on a 64-byte boundary (a large `Vec` does not).
+    pub fn dequantize_tensor_into<E: Element>(&self, tensor: &Tensor, output: &mut [E]) -> Result<()> {
         let raw = tensor.options(&TensorOptions::default())?;
         let w = tensor.raw_source()?;
-        let (dst, dst_len) = (output.as_mut_ptr().cast::<c_void>(), std::mem::size_of_val(output.as_slice()));
+        let (dst, dst_len) = (output.as_mut_ptr().cast::<c_void>(), std::mem::size_of_val(output));
         let dequantize = self.functions.bitnet_tensor_dequantize;
-        // SAFETY: the tensor's bytes are exactly its size; `output` holds
+        // SAFETY: the tensor's bytes are exactly its size; `output` is
+        // writable for dst_len bytes, which the library checks against
         // rows*cols elements of E::TYPE.
         let status = unsafe { dequantize(w.ty, &raw, w.data, w.len, w.rows, w.cols, E::TYPE.raw(), dst, dst_len) };
-        self.check_status(status).map(|()| output)
+        self.check_status(status)
     }
 
     /// Re-packs a ternary tensor's codes into another ternary layout, with

@@ -58,6 +58,12 @@ fn f32_f16_and_bf16_inputs_and_outputs_agree() {
             let xb16: Vec<bf16> = lib.dequantize_tensor(&a).unwrap();
             assert_eq!(x16, x32.iter().map(|&x| f16::from_f32(x)).collect::<Vec<_>>(), "{backend} {ty:?}");
             assert_eq!(xb16, x32.iter().map(|&x| bf16::from_f32(x)).collect::<Vec<_>>(), "{backend} {ty:?}");
+            // Into a caller's buffer (one element longer: left as it was).
+            let mut into = vec![f16::from_f32(7.0); rows * cols + 1];
+            lib.dequantize_tensor_into(&a, &mut into).unwrap();
+            assert_eq!((&into[..rows * cols], into[rows * cols]), (&x16[..], f16::from_f32(7.0)), "{backend} {ty:?}");
+            let err = lib.dequantize_tensor_into(&a, &mut into[..rows * cols - 1]).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::BufferTooSmall, "{backend} {ty:?}: {err}");
             // Bytes read back from a file make the same tensor.
             let read = Tensor::from_bytes(lib, ty, rows, cols, a.bytes().to_vec()).unwrap();
             assert_eq!(read, a);
