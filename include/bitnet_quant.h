@@ -449,9 +449,9 @@ BITNET_API int bitnet_tensor_quantize(bitnet_type dst_type, const bitnet_tensor_
  * bit-exact with ggml's dequantize_row_* (F32; F16/BF16 by ggml's
  * conversions of those values). dst_len is a capacity. An output of 8 MiB
  * or more is written with non-temporal stores, past the caches (no line is
- * read before it is written), unless BITNET_TENSOR_CACHED_OUTPUT; at a dst
- * aligned to 64 bytes the decoders store it as they make it, faster than
- * at other addresses (made in a buffer, then copied). */
+ * read before it is written), unless BITNET_TENSOR_CACHED_OUTPUT; from a
+ * block layout or I2_S to a dst aligned to 64 bytes the decoders store it
+ * as they make it, faster than elsewhere (made in a buffer, then copied). */
 BITNET_API int bitnet_tensor_dequantize(bitnet_type src_type, const bitnet_tensor_options* options,
                                         const void* src, size_t src_len, int64_t rows,
                                         int64_t cols, bitnet_type dst_type, void* dst,

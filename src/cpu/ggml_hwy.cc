@@ -479,23 +479,19 @@ void EncodeInt8(const Layout& l, LayoutId type, const void* HWY_RESTRICT x, size
   }
 }
 
-// (float)q * d, and Q8_K's d * (float)q: the same product (only d can be
-// NaN). A non-finite d takes the reference (X86Mul's NaN). Other element
-// types convert the block's floats.
-// A block's floats to yb as `type`; streamed, through a buffer. These
-// blocks' outputs are whole multiples of 64 bytes (32 or 256 elements), so
-// a streamed one is aligned vectors of up to 64 bytes.
+// A block's floats to yb as `type`; streamed, through a buffer (these
+// blocks' outputs are whole multiples of 64 bytes: 32 or 256 elements).
 void PutBlock(LayoutId type, const float* HWY_RESTRICT values, size_t n, Stores stores, void* HWY_RESTRICT yb) {
   if (stores == Stores::kCached) return FloatsToElements(type, values, n, yb);
   HWY_ALIGN uint8_t staged[kMaxBlock * sizeof(float)];
   FloatsToElements(type, values, n, staged);
-  const hn::CappedTag<uint8_t, 64> d8;
-  const size_t bytes = n * (type == LayoutId::kF32 ? sizeof(float) : sizeof(uint16_t));
-  for (size_t i = 0; i < bytes; i += hn::Lanes(d8)) {
-    hn::Stream(hn::Load(d8, staged + i), d8, static_cast<uint8_t*>(yb) + i);
-  }
+  StreamBytes<hn::CappedTag<uint8_t, 64>>(staged, n * (type == LayoutId::kF32 ? sizeof(float) : sizeof(uint16_t)),
+                                          yb);
 }
 
+// (float)q * d, and Q8_K's d * (float)q: the same product (only d can be
+// NaN). A non-finite d takes the reference (X86Mul's NaN). Other element
+// types convert the block's floats.
 void DecodeInt8(const Layout& l, LayoutId type, const uint8_t* HWY_RESTRICT in, size_t nblocks,
                 void* HWY_RESTRICT y, Stores stores) {
   const DF df;

@@ -159,7 +159,8 @@ HWY_INLINE void FloatsToElements(LayoutId type, const float* HWY_RESTRICT x, siz
 }
 
 // `bytes` from `in` to `out`: the whole aligned vectors (of D) of `out`
-// with non-temporal stores, the edges with ordinary ones.
+// with non-temporal stores, the edges with ordinary ones (no call for an
+// empty edge: the block decoders stream 64-byte pieces).
 template <class D = hn::ScalableTag<uint8_t>>
 HWY_INLINE void StreamBytes(const void* HWY_RESTRICT in, size_t bytes, void* HWY_RESTRICT out) {
   const D d;
@@ -168,10 +169,10 @@ HWY_INLINE void StreamBytes(const void* HWY_RESTRICT in, size_t bytes, void* HWY
   uint8_t* HWY_RESTRICT to = static_cast<uint8_t*>(out);
   const size_t misaligned = reinterpret_cast<uintptr_t>(to) % lanes;
   const size_t head = misaligned == 0 ? 0 : (bytes < lanes - misaligned ? bytes : lanes - misaligned);
-  memcpy(to, from, head);
+  if (head != 0) memcpy(to, from, head);
   size_t i = head;
   for (; i + lanes <= bytes; i += lanes) hn::Stream(hn::LoadU(d, from + i), d, to + i);
-  memcpy(to + i, from + i, bytes - i);
+  if (i != bytes) memcpy(to + i, from + i, bytes - i);
 }
 
 // A decoder's vector to p. Streamed, p is aligned to the vector (the

@@ -108,6 +108,9 @@ constexpr size_t SegmentFirst(const CodeMap& m, size_t s) {
   return first;
 }
 
+// The most bytes a segment has (a bound for buffers of one segment).
+constexpr size_t kMaxTritSegmentBytes = 64;
+
 // Calls run(d, digits, seg, first) for each segment of the kTrits layout
 // kId, `first` its first element: d the widest of `widest`, 16 and 4 lanes
 // that the segment's byte count fills (TQ1_0: 32, 16, 4 bytes), digits the
@@ -116,9 +119,6 @@ constexpr size_t SegmentFirst(const CodeMap& m, size_t s) {
 // sizes and weights: read from the table at run time, every block set its
 // segments' loops up again, and TQ1_0's encode and decode ran 1.3x slower
 // in cache (cpu/ggml_hwy.cc).
-// The most bytes a segment has (a bound for buffers of one segment).
-constexpr size_t kMaxTritSegmentBytes = 64;
-
 template <LayoutId kId, class D, class Run>
 HWY_INLINE void ForEachTritSegment(D widest, const Run& run) {
   namespace hn = hwy::HWY_NAMESPACE;

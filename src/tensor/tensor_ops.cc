@@ -355,8 +355,9 @@ int TensorDequantize(const TensorJob& job, const Layout& dst, void* out, const L
   const size_t n = shape.n;
   const size_t dst_size = ElementSize(dst);
   if (n == 0) return BITNET_OK;
-  // A large output is made a step at a time in a thread's buffer (L1) and
-  // streamed from there to the destination.
+  // A large output is written past the caches: by the codecs themselves
+  // (run_direct, at an aligned destination), else a step at a time made in
+  // a thread's buffer (L1) and streamed from there.
   const bool stream = n * dst_size >= kStreamOutputBytes && (job.flags & BITNET_TENSOR_CACHED_OUTPUT) == 0;
   // Where the step at element `first` is made: the destination itself, or
   // (streamed) `buffer`, which finish_step then copies out.
