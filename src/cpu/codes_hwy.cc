@@ -224,6 +224,37 @@ void ValueFlags(const int8_t* HWY_RESTRICT values, size_t pieces, size_t piece, 
   }
 }
 
+// formats/ternary_codes.h's AnyTwoBitCode3: a field's two bits both set,
+// found in the OR of each code byte's AND with itself shifted one bit.
+bool AnyCode3(LayoutId id, const uint8_t* HWY_RESTRICT blocks, size_t nblocks) {
+  ReportThisTarget();
+  const Layout& l = GetLayout(id);
+  const size_t code_bytes = static_cast<size_t>(l.block_elements) / 4, block_bytes = l.block_bytes;
+  const hn::CappedTag<uint8_t, 64> d;
+  const hn::CappedTag<uint8_t, 16> d16;  // blocks of 16 or 32 code bytes (Q2_0, I2_S)
+  const size_t N = hn::Lanes(d), N16 = hn::Lanes(d16);
+  auto both = hn::Zero(d);
+  auto both16 = hn::Zero(d16);
+  unsigned both_bytes = 0;
+  const uint8_t* HWY_RESTRICT codes = blocks + l.codes.codes_offset;
+  for (size_t b = 0; b < nblocks; ++b, codes += block_bytes) {
+    size_t i = 0;
+    for (; i + N <= code_bytes; i += N) {
+      const auto v = hn::LoadU(d, codes + i);
+      both = hn::Or(both, hn::And(v, hn::ShiftRight<1>(v)));
+    }
+    for (; i + N16 <= code_bytes; i += N16) {
+      const auto v = hn::LoadU(d16, codes + i);
+      both16 = hn::Or(both16, hn::And(v, hn::ShiftRight<1>(v)));
+    }
+    for (; i < code_bytes; ++i) both_bytes |= codes[i] & (codes[i] >> 1);
+  }
+  const auto low_bits = hn::Set(d, uint8_t{0x55});
+  const auto low_bits16 = hn::Set(d16, uint8_t{0x55});
+  return (both_bytes & 0x55u) != 0 || !hn::AllFalse(d, hn::TestBit(both, low_bits)) ||
+         !hn::AllFalse(d16, hn::TestBit(both16, low_bits16));
+}
+
 // The fused transcode (formats/ternary_codes.h): a unit's codes go from
 // source code bytes to target code bytes in vector lanes. A chunk is the
 // codes of elements e .. e + cap - 1 of the unit, which lie in one two-bit
@@ -231,6 +262,21 @@ void ValueFlags(const int8_t* HWY_RESTRICT values, size_t pieces, size_t piece, 
 // steps) gives them. Each pair's layouts are compile-time constants: the
 // walk over a unit unrolls to fixed chunks, cap lanes each (several
 // vectors where a target has fewer lanes).
+
+// Element j of a kTrits block: its segment, its byte in the segment's row,
+// its digit.
+struct TritRef {
+  size_t segment, byte, digit;
+};
+constexpr TritRef TritRefOf(const CodeMap& m, size_t j) {
+  size_t s = 0;
+  for (; s + 1 < m.num_segments; ++s) {
+    const size_t count = size_t{m.segments[s].bytes} * m.segments[s].trits_per_byte;
+    if (j < count) break;
+    j -= count;
+  }
+  return {s, j % m.segments[s].bytes, j / m.segments[s].bytes};
+}
 
 // Where element j of a kTrits block lies: its byte, its digit, its
 // segment's bytes per digit row, and the elements from j on that one chunk
@@ -244,17 +290,11 @@ struct TritPlace {
 };
 constexpr bool RepeatableRow(size_t bytes) { return bytes == 4 || bytes == 16; }
 constexpr TritPlace TritPlaceOf(const CodeMap& m, size_t j) {
-  size_t s = 0;
-  for (; s + 1 < m.num_segments; ++s) {
-    const size_t count = size_t{m.segments[s].bytes} * m.segments[s].trits_per_byte;
-    if (j < count) break;
-    j -= count;
-  }
-  const TritSegment& seg = m.segments[s];
-  const size_t count = size_t{seg.bytes} * seg.trits_per_byte;
-  const bool whole_rows = j % seg.bytes == 0 && RepeatableRow(seg.bytes);
-  return {seg.first_byte + j % seg.bytes, j / seg.bytes, seg.bytes,
-          whole_rows ? count - j : seg.bytes - j % seg.bytes};
+  const TritRef r = TritRefOf(m, j);
+  const TritSegment& seg = m.segments[r.segment];
+  const size_t count = size_t{seg.bytes} * seg.trits_per_byte, in_segment = r.digit * seg.bytes + r.byte;
+  const bool whole_rows = r.byte == 0 && RepeatableRow(seg.bytes);
+  return {seg.first_byte + r.byte, r.digit, seg.bytes, whole_rows ? count - in_segment : seg.bytes - r.byte};
 }
 
 // The `row_bytes` bytes at p repeated across the lanes of d (more lanes
@@ -354,18 +394,14 @@ HWY_INLINE hn::Vec<D> ChunkCodes(D d, const uint8_t* HWY_RESTRICT unit, size_t i
   }
 }
 
-// acc with the codes of ChunkCodes shifted left by kShift added (acc's
-// bits there are 0): a digit [t > 85] + [t > 170] as two masked adds.
-template <LayoutId kId, size_t kE, int kShift, class D>
-HWY_INLINE hn::Vec<D> AddShiftedCodes(D d, const uint8_t* HWY_RESTRICT unit, size_t i, hn::Vec<D> acc) {
-  if constexpr (LayoutOf(kId).codes.kind == CodeMapKind::kTrits) {
-    const auto t = ChunkTritSteps<kId, kE>(d, unit, i);
-    const auto step = hn::Set(d, static_cast<uint8_t>(1u << kShift));
-    acc = hn::IfThenElse(hn::Gt(t, hn::Set(d, uint8_t{85})), hn::Add(acc, step), acc);
-    return hn::IfThenElse(hn::Gt(t, hn::Set(d, uint8_t{170})), hn::Add(acc, step), acc);
-  } else {
-    return hn::Or(acc, hn::ShiftLeft<kShift>(ChunkCodes<kId, kE>(d, unit, i)));
-  }
+// acc with the digits of the steps t (TritDigit) shifted left by kShift
+// added (acc's bits there are 0): [t > 85] + [t > 170] as two masked adds.
+template <int kShift, class V>
+HWY_INLINE V AddShiftedDigits(V t, V acc) {
+  const hn::DFromV<V> d;
+  const auto step = hn::Set(d, static_cast<uint8_t>(1u << kShift));
+  acc = hn::IfThenElse(hn::Gt(t, hn::Set(d, uint8_t{85})), hn::Add(acc, step), acc);
+  return hn::IfThenElse(hn::Gt(t, hn::Set(d, uint8_t{170})), hn::Add(acc, step), acc);
 }
 
 // Segment kSeg of kDst's trits from kSrc's codes, bytes kB on: byte b is
@@ -398,11 +434,12 @@ HWY_INLINE void TritChunks(const uint8_t* HWY_RESTRICT in, uint8_t* HWY_RESTRICT
   }
 }
 
-// kDst's two-bit code bytes of the unit from kSrc's codes, the unit's code
-// byte kC on: the OR of the four fields' codes, each shifted to its place.
-// Returns false when a byte is not the offset in all four fields (a code
-// other than the offset), tested in registers: a read back of the bytes
-// would wait on the narrower stores.
+// kDst's two-bit code bytes of the unit from TQ1_0's digits, the unit's
+// code byte kC on: the OR of the four fields' codes, each shifted to its
+// place. Returns false when a byte is not the offset in all four fields (a
+// code other than the offset), tested in registers: a read back of the
+// bytes would wait on the narrower stores. The targets whose vectors have
+// a size known when compiling (all but SVE and SCALAR) take TwoBitVectors.
 template <LayoutId kSrc, LayoutId kDst, size_t kC>
 HWY_INLINE bool TwoBitChunks(const uint8_t* HWY_RESTRICT in, uint8_t* HWY_RESTRICT out) {
   constexpr const Layout& dst = LayoutOf(kDst);
@@ -420,7 +457,7 @@ HWY_INLINE bool TwoBitChunks(const uint8_t* HWY_RESTRICT in, uint8_t* HWY_RESTRI
       ForIndex<4>([&](auto f) {
         constexpr size_t kField = decltype(f)::value;
         constexpr int kShift = TwoBitFieldShift(LayoutOf(kDst).codes, kField * kRun);
-        byte = AddShiftedCodes<kSrc, kE + kField * kRun, kShift>(d, in, i, byte);
+        byte = AddShiftedDigits<kShift>(ChunkTritSteps<kSrc, kE + kField * kRun>(d, in, i), byte);
       });
       hn::StoreU(byte, d, bytes + i);
       offsets = hn::AllTrue(d, hn::Eq(byte, all_offset)) && offsets;
@@ -430,6 +467,134 @@ HWY_INLINE bool TwoBitChunks(const uint8_t* HWY_RESTRICT in, uint8_t* HWY_RESTRI
   }
   return true;
 }
+
+#if HWY_TARGET != HWY_SCALAR && !HWY_HAVE_SCALABLE
+// The same bytes as TwoBitChunks, a whole vector at a time: vector v holds
+// the unit's code bytes v * N .. v * N + N - 1 (N lanes, a compile-time
+// constant here), and each field's lanes take their digit steps from the
+// rows of one to three TQ1_0 segments, one row vector per segment whose
+// lane L is byte (v * N + L) mod row bytes of the segment, blended where
+// the digit or segment changes. Chunks of one row each (TwoBitChunks) left
+// AVX-512's lanes half empty and stepped every row anew: TQ1_0 -> TQ2_0 ran
+// at 30 % of the bandwidth bound.
+
+// Element of field f of the unit's code byte k in the two-bit layout dst
+// (TwoBitChunks's kE).
+constexpr size_t UnitCodeElement(const Layout& dst, size_t k, size_t f) {
+  const size_t block_codes = static_cast<size_t>(dst.block_elements) / 4, run = dst.codes.run;
+  const size_t in_block = k % block_codes;
+  return k / block_codes * static_cast<size_t>(dst.block_elements) + in_block / run * 4 * run + f * run +
+         in_block % run;
+}
+
+// Where the unit's code byte k lies in dst's blocks.
+constexpr size_t UnitCodeByte(const Layout& dst, size_t k) {
+  const size_t block_codes = static_cast<size_t>(dst.block_elements) / 4;
+  return k / block_codes * dst.block_bytes + dst.codes.codes_offset + k % block_codes;
+}
+
+// Runs of lanes of vector c (its first code byte) whose field f takes the
+// same segment and digit: at most kMaxLaneRuns.
+constexpr size_t kMaxLaneRuns = 8;
+struct LaneRuns {
+  size_t count;
+  size_t first[kMaxLaneRuns + 1];  // first[count]: the lanes
+  size_t segment[kMaxLaneRuns], digit[kMaxLaneRuns];
+};
+constexpr LaneRuns FieldLaneRuns(const Layout& src, const Layout& dst, size_t c, size_t f, size_t lanes) {
+  LaneRuns r{};
+  for (size_t lane = 0; lane < lanes; ++lane) {
+    const TritRef t = TritRefOf(src.codes, UnitCodeElement(dst, c + lane, f));
+    if (r.count > 0 && t.segment == r.segment[r.count - 1] && t.digit == r.digit[r.count - 1]) continue;
+    if (r.count == kMaxLaneRuns) return LaneRuns{};  // too many: no plan
+    r.first[r.count] = lane;
+    r.segment[r.count] = t.segment;
+    r.digit[r.count] = t.digit;
+    ++r.count;
+  }
+  r.first[r.count] = lanes;
+  return r;
+}
+
+// True when every lane's trit sits where its segment's row vector puts it
+// (byte (c + lane) mod row bytes), the runs fit kMaxLaneRuns, and each
+// vector's code bytes are consecutive in dst: the plan holds for the pair.
+constexpr bool WholeVectorsFit(const Layout& src, const Layout& dst, size_t lanes) {
+  if (src.block_elements != static_cast<int64_t>(kCodeUnit) || kCodeUnit / 4 % lanes != 0) return false;
+  for (size_t c = 0; c < kCodeUnit / 4; c += lanes) {
+    if (UnitCodeByte(dst, c + lanes - 1) - UnitCodeByte(dst, c) != lanes - 1) return false;
+    for (size_t f = 0; f < 4; ++f) {
+      if (FieldLaneRuns(src, dst, c, f, lanes).count == 0) return false;
+      for (size_t lane = 0; lane < lanes; ++lane) {
+        const TritRef t = TritRefOf(src.codes, UnitCodeElement(dst, c + lane, f));
+        const size_t row = src.codes.segments[t.segment].bytes;
+        if (t.byte != (c + lane) % row || (row < lanes && lanes % row != 0)) return false;
+      }
+    }
+  }
+  return true;
+}
+
+// Segment kSeg's row vector for vector kC: lane L is byte (kC + L) mod row
+// bytes (a load inside one row, or the row repeated).
+template <LayoutId kId, size_t kSeg, size_t kC, class D>
+HWY_INLINE hn::Vec<D> SegmentRow(D d, const uint8_t* HWY_RESTRICT block) {
+  constexpr TritSegment kSegment = LayoutOf(kId).codes.segments[kSeg];
+  constexpr size_t kRow = kSegment.bytes, kN = hn::MaxLanes(D());
+  const uint8_t* HWY_RESTRICT row = block + kSegment.first_byte;
+  if constexpr (kRow >= kN) {
+    return hn::LoadU(d, row + kC % kRow);
+  } else if constexpr (kRow == 4 || kRow == 16) {
+    return LoadRepeatedRow(d, row, kRow);
+  } else {
+    static_assert(kRow * 2 == kN, "a row of half the lanes");
+    const hn::Half<D> half;
+    const auto bytes = hn::LoadU(half, row);
+    return hn::Combine(d, bytes, bytes);
+  }
+}
+
+// The digit steps of field kF of vector kC: each run of lanes its
+// segment's row stepped to its digit.
+template <LayoutId kSrc, LayoutId kDst, size_t kC, size_t kF, class D>
+HWY_INLINE hn::Vec<D> FieldSteps(D d, const uint8_t* HWY_RESTRICT block) {
+  constexpr LaneRuns kRuns = FieldLaneRuns(LayoutOf(kSrc), LayoutOf(kDst), kC, kF, hn::MaxLanes(D()));
+  const auto run_steps = [&](auto r) {
+    auto t = SegmentRow<kSrc, kRuns.segment[decltype(r)::value], kC>(d, block);
+    for (size_t n = 0; n < kRuns.digit[decltype(r)::value]; ++n) t = TritTimes3(t);
+    return t;
+  };
+  auto steps = run_steps(std::integral_constant<size_t, 0>());
+  ForIndex<kRuns.count - 1>([&](auto r) {
+    constexpr size_t kRun = decltype(r)::value + 1;
+    const auto lanes = hn::AndNot(hn::FirstN(d, kRuns.first[kRun]), hn::FirstN(d, kRuns.first[kRun + 1]));
+    steps = hn::IfThenElse(lanes, run_steps(std::integral_constant<size_t, kRun>()), steps);
+  });
+  return steps;
+}
+
+// kDst's code bytes of a TQ1_0 unit, whole vectors; false when a byte is
+// not the offset in all four fields (as TwoBitChunks).
+template <LayoutId kSrc, LayoutId kDst>
+HWY_INLINE bool TwoBitVectors(const uint8_t* HWY_RESTRICT in, uint8_t* HWY_RESTRICT out) {
+  const hn::CappedTag<uint8_t, 64> d;
+  constexpr size_t kN = hn::MaxLanes(decltype(d)());
+  const auto all_offset = hn::Set(d, static_cast<uint8_t>(LayoutOf(kDst).code_offset * 0x55));
+  bool offsets = true;
+  ForIndex<kCodeUnit / 4 / kN>([&](auto v) {
+    constexpr size_t kC = decltype(v)::value * kN;
+    auto byte = hn::Zero(d);
+    ForIndex<4>([&](auto f) {
+      constexpr size_t kF = decltype(f)::value;
+      constexpr int kShift = TwoBitFieldShift(LayoutOf(kDst).codes, kF * LayoutOf(kDst).codes.run);
+      byte = AddShiftedDigits<kShift>(FieldSteps<kSrc, kDst, kC, kF>(d, in), byte);
+    });
+    hn::StoreU(byte, d, out + UnitCodeByte(LayoutOf(kDst), kC));
+    offsets = hn::AllTrue(d, hn::Eq(byte, all_offset)) && offsets;
+  });
+  return offsets;
+}
+#endif
 
 // True when a code of a unit of the kTwoBit layout kId (a transcode's
 // source) is not its offset: a code byte other than the offset in all four
@@ -466,7 +631,12 @@ HWY_NOINLINE void TranscodePair(const uint8_t* HWY_RESTRICT in, size_t units, ui
       TritChunks<kSrc, kDst, 0, 0>(in, out);
       nonzero = AnyCodeOffOffset<kSrc>(in);
     } else {
+#if HWY_TARGET != HWY_SCALAR && !HWY_HAVE_SCALABLE
+      static_assert(WholeVectorsFit(src, dst, hn::MaxLanes(hn::CappedTag<uint8_t, 64>())), "a plan per vector");
+      nonzero = !TwoBitVectors<kSrc, kDst>(in, out);
+#else
       nonzero = !TwoBitChunks<kSrc, kDst, 0>(in, out);
+#endif
     }
     flags[u] = nonzero ? kRepackNonzero : 0;
   }
@@ -576,6 +746,7 @@ namespace bitnet {
 HWY_EXPORT(UnpackValues);
 HWY_EXPORT(PackValues);
 HWY_EXPORT(ValueFlags);
+HWY_EXPORT(AnyCode3);
 HWY_EXPORT(TranscodeCodes);
 HWY_EXPORT(RepackBytes);
 
@@ -583,6 +754,7 @@ void HwyCodeKernels(int64_t hwy_target, TensorKernels* k) {
   k->unpack_values = HwyTableEntry(HWY_DISPATCH_TABLE(UnpackValues), hwy_target);
   k->pack_values = HwyTableEntry(HWY_DISPATCH_TABLE(PackValues), hwy_target);
   k->value_flags = HwyTableEntry(HWY_DISPATCH_TABLE(ValueFlags), hwy_target);
+  k->any_two_bit_code3 = HwyTableEntry(HWY_DISPATCH_TABLE(AnyCode3), hwy_target);
   k->transcode_codes = HwyTableEntry(HWY_DISPATCH_TABLE(TranscodeCodes), hwy_target);
   k->repack_bytes = HwyTableEntry(HWY_DISPATCH_TABLE(RepackBytes), hwy_target);
 }

@@ -62,6 +62,9 @@ struct TensorKernels {
   // [min_value, max_value], any non-zero.
   void (*value_flags)(const int8_t* values, size_t pieces, size_t piece, int min_value, int max_value,
                       uint8_t* flags);
+  // True when a code of nblocks blocks of a two-bit layout is 3
+  // (formats/ternary_codes.h's AnyTwoBitCode3).
+  bool (*any_two_bit_code3)(LayoutId id, const uint8_t* blocks, size_t nblocks);
   // The fused transcode (formats/ternary_codes.h, CanTranscodeCodes): the
   // code bytes of `units` runs of kCodeUnit elements of dst from the same
   // elements of src (`in` and `out` at a unit's first block), code for
@@ -112,7 +115,7 @@ extern const TensorKernels kReferenceTensorKernels;
 // i2s_decode, i8s_row (cpu/bitnet_cpp_hwy.cc); abs_scan_chunk,
 // ternarize, ternary_values (cpu/absmean_hwy.cc); to_float, from_float,
 // stream_out, stream_fence (cpu/half_hwy.cc); unpack_values, pack_values, value_flags,
-// transcode_codes, repack_bytes (cpu/codes_hwy.cc).
+// any_two_bit_code3, transcode_codes, repack_bytes (cpu/codes_hwy.cc).
 void HwyGgmlKernels(int64_t hwy_target, TensorKernels* k);
 void HwyBitnetCppKernels(int64_t hwy_target, TensorKernels* k);
 void HwyAbsmeanKernels(int64_t hwy_target, TensorKernels* k);

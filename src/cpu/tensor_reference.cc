@@ -70,6 +70,10 @@ void PackValues(LayoutId id, const int8_t* values, size_t nblocks, uint8_t* bloc
   PackBlockValues(GetLayout(id), values, nblocks, blocks);
 }
 
+bool AnyCode3(LayoutId id, const uint8_t* blocks, size_t nblocks) {
+  return AnyTwoBitCode3(GetLayout(id), blocks, nblocks);
+}
+
 void ValueFlags(const int8_t* values, size_t pieces, size_t piece, int min_value, int max_value,
                 uint8_t* flags) {
   for (size_t p = 0; p < pieces; ++p) {
@@ -142,6 +146,7 @@ const TensorKernels kReferenceTensorKernels = {
     ReportingReference<UnpackValues>::Run,
     ReportingReference<PackValues>::Run,
     ReportingReference<ValueFlags>::Run,
+    ReportingReference<AnyCode3>::Run,
     ReportingReference<TranscodeCodes>::Run,
     ReportingReference<RepackBytes>::Run,
     ReportingReference<QuantizeI8SRow>::Run,

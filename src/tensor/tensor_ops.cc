@@ -650,14 +650,15 @@ bool InsideOneScale(const Layout& src, const Layout& dst) {
 // True when every source value of these n elements fits the target: all
 // codes do, or all but a two-bit code 3, and a scan of the code bytes finds
 // none (TQ2_0 or I2_S to TQ1_0).
-bool AllValuesFit(Workers& workers, const Layout& src, const Layout& dst, const uint8_t* in, size_t n) {
+bool AllValuesFit(Workers& workers, const TensorKernels& k, const Layout& src, const Layout& dst,
+                  const uint8_t* in, size_t n) {
   if (ValuesFit(src, dst, src.code_max)) return true;
   if (src.codes.kind != CodeMapKind::kTwoBit || src.code_max != 3 || !ValuesFit(src, dst, 2)) return false;
   const size_t src_block = static_cast<size_t>(src.block_elements);
   std::atomic<bool> code3{false};
   workers.Run(Steps(n, kStep), [&](Scratch&, size_t b, size_t e) {
     const size_t first = b * kStep, end = e * kStep < n ? e * kStep : n;
-    if (AnyTwoBitCode3(src, in + first / src_block * src.block_bytes, (end - first) / src_block)) {
+    if (k.any_two_bit_code3(src.id, in + first / src_block * src.block_bytes, (end - first) / src_block)) {
       code3.store(true, std::memory_order_relaxed);
     }
   });
@@ -757,7 +758,7 @@ int TranscodeBlocks(const TensorJob& job, const Layout& dst, uint8_t* out, const
   // whole tensor is.
   uint16_t tensor_half = 0, uniform = 0;  // the target's non-zero scale; uniform source scales
   bool one_pass = false, own = false;
-  if (AllValuesFit(workers, src, dst, in, n)) {
+  if (AllValuesFit(workers, k, src, dst, in, n)) {
     if (InsideOneScale(src, dst)) {
       one_pass = OnePassScale(job, src, in, n, &tensor_half);
       own = src.scale == ScaleKind::kBlockF16 && !unit;
@@ -783,16 +784,19 @@ int TranscodeBlocks(const TensorJob& job, const Layout& dst, uint8_t* out, const
         }
         return;
       }
-      uint8_t* blocks = out + first / dst_block * dst.block_bytes;
-      const uint8_t* src_scale = in + first / src_block * src.block_bytes + src.scale_offset;
-      for (size_t j = 0, left = per_src; j < count / dst_block; ++j) {
+      // Locals: the byte stores below may alias anything the captures
+      // reach, which would reload them (and divide) per block.
+      const size_t blocks = count / dst_block, dst_bytes = dst.block_bytes, src_bytes = src.block_bytes;
+      uint8_t* dst_scale = out + first / dst_block * dst_bytes + dst.scale_offset;
+      const uint8_t* src_scale = in + first / src_block * src_bytes + src.scale_offset;
+      for (size_t j = 0, left = per_src; j < blocks; ++j, dst_scale += dst_bytes) {
         uint16_t h = tensor_half;
         if (own) memcpy(&h, src_scale, sizeof h);
         if ((flags[j] & kRepackNonzero) == 0) h = 0;
-        memcpy(blocks + j * dst.block_bytes + dst.scale_offset, &h, sizeof h);
+        memcpy(dst_scale, &h, sizeof h);
         if (--left == 0) {
           left = per_src;
-          src_scale += src.block_bytes;
+          src_scale += src_bytes;
         }
       }
     };
