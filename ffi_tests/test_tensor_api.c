@@ -249,10 +249,11 @@ static void uniform_scales(bitnet_cpu_target target) {
   free(x);
 }
 
-static void transcode_errors(void) {
+static void transcode_errors(bitnet_cpu_target target) {
   const int64_t rows = 2, cols = 256;
   const size_t n = (size_t)(rows * cols);
-  bitnet_tensor_options o = opts(BITNET_CPU_AUTO, 1);
+  bitnet_tensor_options o = opts(target, 1);
+  const char* on = bitnet_cpu_target_name(target);
   /* TQ2_0 with code 3 (+2) cannot become TQ1_0. */
   float* x = malloc(n * sizeof(float));
   for (size_t i = 0; i < n; ++i) x[i] = (float)(int)(i % 3) - 1.0f;
@@ -263,7 +264,7 @@ static void transcode_errors(void) {
   uint8_t* out = malloc(tq1_bytes);
   memset(out, POISON, tq1_bytes);
   int status = bitnet_tensor_transcode(BITNET_TYPE_TQ1_0, &o, BITNET_TYPE_TQ2_0, tq2, bytes, rows, cols, out, tq1_bytes);
-  check(status == BITNET_E_INVALID_DATA && untouched(out, tq1_bytes), "+2 into TQ1_0: status %d", status);
+  check(status == BITNET_E_INVALID_DATA && untouched(out, tq1_bytes), "+2 into TQ1_0 on %s: status %d", on, status);
   check(strstr(bitnet_last_error(), "+2") != NULL, "message names the value: %s", bitnet_last_error());
   /* A single code 3 anywhere among zeros (code 1): each field of bytes at
    * the starts and ends of the 8-byte words a scan may test together. */
@@ -280,7 +281,7 @@ static void transcode_errors(void) {
       char want[64];
       snprintf(want, sizeof want, "element %zu ", 256 + (j / 32) * 128 + 32 * f + j % 32);
       check(status == BITNET_E_INVALID_DATA && untouched(out, tq1_bytes) && strstr(bitnet_last_error(), want),
-            "one +2 (byte %zu, field %u) into TQ1_0: status %d, %s", j, f, status, bitnet_last_error());
+            "one +2 (byte %zu, field %u) into TQ1_0 on %s: status %d, %s", j, f, on, status, bitnet_last_error());
     }
   }
   /* The same from I2_S (one code 3 in its second 128-block). */
@@ -292,8 +293,21 @@ static void transcode_errors(void) {
     memset(out, POISON, tq1_bytes);
     status = bitnet_tensor_transcode(BITNET_TYPE_TQ1_0, &o, BITNET_TYPE_I2_S, i2s_src, ibytes, rows, cols, out, tq1_bytes);
     check(status == BITNET_E_INVALID_DATA && untouched(out, tq1_bytes) && strstr(bitnet_last_error(), "+2"),
-          "one +2 from I2_S into TQ1_0: status %d, %s", status, bitnet_last_error());
+          "one +2 from I2_S into TQ1_0 on %s: status %d, %s", on, status, bitnet_last_error());
     free(i2s_src);
+  }
+  /* And from Q2_0 (18-byte blocks, the scale first; element 4m + r in
+   * field r of code byte m): one code 3 in its second block. */
+  {
+    size_t qbytes = 0;
+    uint8_t* q2_src = quantize_new(BITNET_TYPE_Q2_0, &o, x, rows, cols, &qbytes);
+    for (size_t b = 0; b < n / 64; ++b) memset(q2_src + b * 18 + 2, 0x55, 16);
+    q2_src[18 + 2 + 5] = 0x5D; /* element 64 + 4 * 5 + 1 */
+    memset(out, POISON, tq1_bytes);
+    status = bitnet_tensor_transcode(BITNET_TYPE_TQ1_0, &o, BITNET_TYPE_Q2_0, q2_src, qbytes, rows, cols, out, tq1_bytes);
+    check(status == BITNET_E_INVALID_DATA && untouched(out, tq1_bytes) && strstr(bitnet_last_error(), "element 85 "),
+          "one +2 from Q2_0 into TQ1_0 on %s: status %d, %s", on, status, bitnet_last_error());
+    free(q2_src);
   }
   memcpy(tq2, saved, bytes);
   free(saved);
@@ -738,9 +752,9 @@ int main(void) {
   type_info();
   stats();
   i2s_to_tq2();
-  transcode_errors();
   ternary_kept();
   for (int t = 0; t < count; ++t) {
+    transcode_errors(targets[t]);
     transcode_chain(targets[t]);
     uniform_scales(targets[t]);
     hf_layout(targets[t]);

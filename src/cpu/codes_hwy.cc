@@ -229,7 +229,12 @@ void ValueFlags(const int8_t* HWY_RESTRICT values, size_t pieces, size_t piece, 
 bool AnyCode3(LayoutId id, const uint8_t* HWY_RESTRICT blocks, size_t nblocks) {
   ReportThisTarget();
   const Layout& l = GetLayout(id);
-  const size_t code_bytes = static_cast<size_t>(l.block_elements) / 4, block_bytes = l.block_bytes;
+  size_t code_bytes = static_cast<size_t>(l.block_elements) / 4;
+  if (l.block_bytes == code_bytes && l.codes.codes_offset == 0) {  // I2_S: one run of code bytes
+    code_bytes *= nblocks;
+    nblocks = 1;
+  }
+  const size_t block_bytes = l.block_bytes;
   const hn::CappedTag<uint8_t, 64> d;
   const hn::CappedTag<uint8_t, 16> d16;  // blocks of 16 or 32 code bytes (Q2_0, I2_S)
   const size_t N = hn::Lanes(d), N16 = hn::Lanes(d16);
@@ -249,10 +254,11 @@ bool AnyCode3(LayoutId id, const uint8_t* HWY_RESTRICT blocks, size_t nblocks) {
     }
     for (; i < code_bytes; ++i) both_bytes |= codes[i] & (codes[i] >> 1);
   }
-  const auto low_bits = hn::Set(d, uint8_t{0x55});
-  const auto low_bits16 = hn::Set(d16, uint8_t{0x55});
-  return (both_bytes & 0x55u) != 0 || !hn::AllFalse(d, hn::TestBit(both, low_bits)) ||
-         !hn::AllFalse(d16, hn::TestBit(both16, low_bits16));
+  // Bit 2f of a byte: field f is 3 (TestBit wants a single bit).
+  const auto none = hn::Zero(d);
+  const auto none16 = hn::Zero(d16);
+  return (both_bytes & 0x55u) != 0 || !hn::AllTrue(d, hn::Eq(hn::And(both, hn::Set(d, uint8_t{0x55})), none)) ||
+         !hn::AllTrue(d16, hn::Eq(hn::And(both16, hn::Set(d16, uint8_t{0x55})), none16));
 }
 
 // The fused transcode (formats/ternary_codes.h): a unit's codes go from
@@ -261,7 +267,10 @@ bool AnyCode3(LayoutId id, const uint8_t* HWY_RESTRICT blocks, size_t nblocks) {
 // run or one TQ1_0 digit row, so that one load (and a shift, or digit
 // steps) gives them. Each pair's layouts are compile-time constants: the
 // walk over a unit unrolls to fixed chunks, cap lanes each (several
-// vectors where a target has fewer lanes).
+// vectors where a target has fewer lanes). Targets whose vector size is a
+// compile-time constant fill whole vectors instead (TwoBitVectors,
+// TritVectors), with plans computed from the layouts when compiling;
+// chunks serve SVE and SCALAR.
 
 // Element j of a kTrits block: its segment, its byte in the segment's row,
 // its digit.
@@ -406,7 +415,8 @@ HWY_INLINE V AddShiftedDigits(V t, V acc) {
 
 // Segment kSeg of kDst's trits from kSrc's codes, bytes kB on: byte b is
 // q = sum of digit_t * 3^(4 - t) (a 4-digit byte gets a last digit 0),
-// digit t the code of element first + t * bytes + b.
+// digit t the code of element first + t * bytes + b. On SVE and SCALAR;
+// the other targets take TritVectors.
 template <LayoutId kSrc, LayoutId kDst, size_t kSeg, size_t kB>
 HWY_INLINE void TritChunks(const uint8_t* HWY_RESTRICT in, uint8_t* HWY_RESTRICT out) {
   constexpr CodeMap kMap = LayoutOf(kDst).codes;
@@ -594,6 +604,155 @@ HWY_INLINE bool TwoBitVectors(const uint8_t* HWY_RESTRICT in, uint8_t* HWY_RESTR
   });
   return offsets;
 }
+
+// TQ1_0's bytes from two-bit code bytes, a whole vector at a time. Byte q
+// of TQ1_0 is the sum of its digits weighted 3^(4 - t), modulo 256 as the
+// reference's uint8 steps wrap; each digit is a field of a source code
+// byte. Where all lanes of each 128-bit block take their digits from the
+// code bytes at the same distances and fields, the sum is one 16-entry
+// table per nibble of the code byte at each distance (TableLookupBytes
+// holds a table per block): a few lookups per vector instead of a digit
+// step per field and row (TritChunks; TQ2_0 -> TQ1_0 ran at 27 % of the
+// bandwidth bound).
+
+// The unit's code byte of element e of the two-bit layout src.
+constexpr size_t UnitCodeOf(const Layout& src, size_t e) {
+  const size_t block = static_cast<size_t>(src.block_elements), run = src.codes.run;
+  const size_t j = e % block;
+  return e / block * (block / 4) + j / (4 * run) * run + j % run;
+}
+
+// The code bytes of a kTrits block (its segments follow each other from
+// byte 0) and the segment of byte `byte`.
+constexpr size_t TritCodeBytes(const CodeMap& m) {
+  size_t bytes = 0;
+  for (size_t s = 0; s < m.num_segments; ++s) bytes += m.segments[s].bytes;
+  return bytes;
+}
+constexpr size_t TritSegmentOfByte(const CodeMap& m, size_t byte) {
+  size_t s = 0;
+  while (s + 1 < m.num_segments && byte >= size_t{m.segments[s].first_byte} + m.segments[s].bytes) ++s;
+  return s;
+}
+
+// Digit t of TQ1_0's code byte `byte` (map m): the unit's code byte of the
+// two-bit layout src that holds it, and the field's shift there.
+struct DigitSource {
+  size_t code_byte;
+  int shift;
+};
+constexpr DigitSource DigitSourceOf(const Layout& src, const CodeMap& m, size_t byte, size_t t) {
+  const size_t s = TritSegmentOfByte(m, byte);
+  const TritSegment& seg = m.segments[s];
+  const size_t e = SegmentFirst(m, s) + t * seg.bytes + (byte - seg.first_byte);
+  return {UnitCodeOf(src, e), TwoBitFieldShift(src.codes, e % static_cast<size_t>(src.block_elements))};
+}
+
+// The terms of the vector of TQ1_0 bytes c .. c + lanes - 1: per distinct
+// start (the unit's code byte of lane 0), a low-nibble and a high-nibble
+// table for each block of lanes. count 0: the plan does not hold (a block
+// whose lanes differ, more than kMaxTerms starts, a start before the unit).
+constexpr size_t kMaxTerms = 8;
+struct NibbleTerms {
+  size_t count;
+  size_t start[kMaxTerms];
+  uint8_t low[kMaxTerms][64], high[kMaxTerms][64];
+};
+constexpr NibbleTerms TritNibbleTerms(const Layout& src, const Layout& dst, size_t c, size_t lanes) {
+  const CodeMap& m = dst.codes;
+  NibbleTerms r{};
+  const size_t weight[5] = {81, 27, 9, 3, 1};  // digit t weighs 3^(4 - t)
+  for (size_t lane = 0; lane < lanes && c + lane < TritCodeBytes(m); ++lane) {
+    const size_t block = lane / 16 * 16;
+    for (size_t t = 0; t < m.segments[TritSegmentOfByte(m, c + lane)].trits_per_byte; ++t) {
+      const auto [k, shift] = DigitSourceOf(src, m, c + lane, t);
+      if (k < lane) return NibbleTerms{};
+      size_t j = 0;
+      while (j < r.count && r.start[j] != k - lane) ++j;
+      if (j == kMaxTerms) return NibbleTerms{};
+      if (j == r.count) r.start[r.count++] = k - lane;
+      // A block's tables come from its first lane; the others must agree
+      // (TritVectorsFit).
+      if (lane != block) continue;
+      for (unsigned n = 0; n < 16; ++n) {
+        uint8_t* table = shift < 4 ? r.low[j] : r.high[j];
+        const unsigned field = (n >> (shift % 4)) & 3u;
+        table[block + n] = static_cast<uint8_t>(table[block + n] + field * weight[t]);
+      }
+    }
+  }
+  return r;
+}
+
+// True when the plan holds for every vector of lanes: each lane's digits
+// come from the code bytes and fields its block's first lane says, and the
+// source's code bytes of a unit are consecutive.
+constexpr bool TritVectorsFit(const Layout& src, const Layout& dst, size_t lanes) {
+  if (dst.block_elements != static_cast<int64_t>(kCodeUnit)) return false;
+  for (size_t k = 0; k < kCodeUnit / 4; ++k) {
+    if (UnitCodeByte(src, k) != src.codes.codes_offset + k) return false;
+  }
+  const CodeMap& m = dst.codes;
+  for (size_t c = 0; c < TritCodeBytes(m); c += lanes) {
+    if (TritNibbleTerms(src, dst, c, lanes).count == 0) return false;
+    for (size_t lane = 0; lane < lanes && c + lane < TritCodeBytes(m); ++lane) {
+      const size_t first = lane / 16 * 16;
+      const size_t s = TritSegmentOfByte(m, c + lane);
+      if (s != TritSegmentOfByte(m, c + first)) return false;
+      for (size_t t = 0; t < m.segments[s].trits_per_byte; ++t) {
+        const DigitSource here = DigitSourceOf(src, m, c + lane, t), there = DigitSourceOf(src, m, c + first, t);
+        if (here.code_byte + first != there.code_byte + lane || here.shift != there.shift) return false;
+      }
+    }
+  }
+  return true;
+}
+
+// The bytes past a unit's first that the vectors read.
+constexpr size_t TritVectorsReadEnd(const Layout& src, const Layout& dst, size_t lanes) {
+  size_t end = 0;
+  for (size_t c = 0; c < TritCodeBytes(dst.codes); c += lanes) {
+    const NibbleTerms t = TritNibbleTerms(src, dst, c, lanes);
+    for (size_t j = 0; j < t.count; ++j) {
+      const size_t last = src.codes.codes_offset + t.start[j] + lanes;
+      end = last > end ? last : end;
+    }
+  }
+  return end;
+}
+
+// kDst's trit bytes of the unit whose code bytes start at `codes`.
+template <LayoutId kSrc, LayoutId kDst>
+HWY_INLINE void TritVectors(const uint8_t* HWY_RESTRICT codes, uint8_t* HWY_RESTRICT out) {
+  const hn::CappedTag<uint8_t, 64> d;
+  constexpr size_t kN = hn::MaxLanes(decltype(d)());
+  constexpr size_t kBytes = TritCodeBytes(LayoutOf(kDst).codes);
+  const auto nibble = hn::Set(d, uint8_t{0x0F});
+  ForIndex<(kBytes + kN - 1) / kN>([&](auto v) {
+    constexpr size_t kC = decltype(v)::value * kN;
+    static constexpr NibbleTerms kTerms = TritNibbleTerms(LayoutOf(kSrc), LayoutOf(kDst), kC, kN);
+    auto q = hn::Zero(d);
+    ForIndex<kTerms.count>([&](auto j) {
+      constexpr size_t kJ = decltype(j)::value;
+      const auto x = hn::LoadU(d, codes + kTerms.start[kJ]);
+      q = hn::Add(q, hn::Add(hn::TableLookupBytes(hn::LoadU(d, kTerms.low[kJ]), hn::And(x, nibble)),
+                             hn::TableLookupBytes(hn::LoadU(d, kTerms.high[kJ]), hn::ShiftRight<4>(x))));
+    });
+    const auto bytes = TritByte(q);
+    constexpr size_t kValid = kBytes - kC < kN ? kBytes - kC : kN;
+    if constexpr (kValid == kN) {
+      hn::StoreU(bytes, d, out + kC);
+    } else {
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3  // byte-masked stores: nothing past kValid is touched
+      hn::BlendedStore(bytes, hn::FirstN(d, kValid), d, out + kC);
+#else
+      alignas(64) uint8_t staged[kN];
+      hn::StoreU(bytes, d, staged);
+      memcpy(out + kC, staged, kValid);
+#endif
+    }
+  });
+}
 #endif
 
 // True when a code of a unit of the kTwoBit layout kId (a transcode's
@@ -628,7 +787,22 @@ HWY_NOINLINE void TranscodePair(const uint8_t* HWY_RESTRICT in, size_t units, ui
   for (size_t u = 0; u < units; ++u, in += kInBytes, out += kOutBytes) {
     bool nonzero;
     if constexpr (dst.codes.kind == CodeMapKind::kTrits) {
+#if HWY_TARGET != HWY_SCALAR && !HWY_HAVE_SCALABLE
+      constexpr size_t kLanes = hn::MaxLanes(hn::CappedTag<uint8_t, 64>());
+      static_assert(TritVectorsFit(src, dst, kLanes), "a plan per vector");
+      // The vectors may read into the next unit: the last one is copied.
+      constexpr size_t kReadEnd = TritVectorsReadEnd(src, dst, kLanes);
+      static_assert(kReadEnd <= 2 * kInBytes, "reads reach the next unit at most");
+      if (kReadEnd <= kInBytes || u + 1 < units) {
+        TritVectors<kSrc, kDst>(in + src.codes.codes_offset, out);
+      } else {
+        alignas(64) uint8_t padded[kReadEnd] = {};
+        memcpy(padded, in, kInBytes);
+        TritVectors<kSrc, kDst>(padded + src.codes.codes_offset, out);
+      }
+#else
       TritChunks<kSrc, kDst, 0, 0>(in, out);
+#endif
       nonzero = AnyCodeOffOffset<kSrc>(in);
     } else {
 #if HWY_TARGET != HWY_SCALAR && !HWY_HAVE_SCALABLE
