@@ -236,7 +236,7 @@ bool AnyCode3(LayoutId id, const uint8_t* HWY_RESTRICT blocks, size_t nblocks) {
   }
   const size_t block_bytes = l.block_bytes;
   const hn::CappedTag<uint8_t, 64> d;
-  const hn::CappedTag<uint8_t, 16> d16;  // blocks of 16 or 32 code bytes (Q2_0, I2_S)
+  const hn::CappedTag<uint8_t, 16> d16;  // Q2_0's 16 code bytes a block, and what whole vectors leave
   const size_t N = hn::Lanes(d), N16 = hn::Lanes(d16);
   auto both = hn::Zero(d);
   auto both16 = hn::Zero(d16);
