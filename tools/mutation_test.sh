@@ -12,7 +12,7 @@
 # `to` text, rebuilds, runs ctest, restores the file. A mutant must build and
 # must fail ctest ("killed"); one that passes ("survived"), does not apply or
 # does not build fails this script.
-# Usage: tools/mutation_test.sh [MUTANTS_FILE]   (about 3 minutes on 2 idle
+# Usage: tools/mutation_test.sh [MUTANTS_FILE]   (about 20 minutes on 2 idle
 # cores; the scratch copy goes to $BITNET_MUTATION_DIR, default
 # build-mutation/). Mutants of one file next to each other save rebuilds.
 set -euo pipefail

@@ -444,6 +444,14 @@ HWY_INLINE void TritChunks(const uint8_t* HWY_RESTRICT in, uint8_t* HWY_RESTRICT
   }
 }
 
+// Element of field f of the unit's code byte k in the two-bit layout dst.
+constexpr size_t UnitCodeElement(const Layout& dst, size_t k, size_t f) {
+  const size_t block_codes = static_cast<size_t>(dst.block_elements) / 4, run = dst.codes.run;
+  const size_t in_block = k % block_codes;
+  return k / block_codes * static_cast<size_t>(dst.block_elements) + in_block / run * 4 * run + f * run +
+         in_block % run;
+}
+
 // kDst's two-bit code bytes of the unit from TQ1_0's digits, the unit's
 // code byte kC on: the OR of the four fields' codes, each shifted to its
 // place. Returns false when a byte is not the offset in all four fields (a
@@ -456,7 +464,7 @@ HWY_INLINE bool TwoBitChunks(const uint8_t* HWY_RESTRICT in, uint8_t* HWY_RESTRI
   constexpr size_t kBlockCodes = static_cast<size_t>(dst.block_elements) / 4, kRun = dst.codes.run;
   if constexpr (kC < kCodeUnit / 4) {
     constexpr size_t kInBlock = kC % kBlockCodes;  // the chunk's first code byte in its block
-    constexpr size_t kE = kC / kBlockCodes * dst.block_elements + kInBlock / kRun * 4 * kRun + kInBlock % kRun;
+    constexpr size_t kE = UnitCodeElement(dst, kC, 0);
     constexpr size_t kCap = TwoBitChunkCap(LayoutOf(kSrc), kE, kRun - kInBlock % kRun, kRun);
     const hn::CappedTag<uint8_t, kCap> d;
     uint8_t* HWY_RESTRICT bytes = out + kC / kBlockCodes * dst.block_bytes + dst.codes.codes_offset + kInBlock;
@@ -488,20 +496,8 @@ HWY_INLINE bool TwoBitChunks(const uint8_t* HWY_RESTRICT in, uint8_t* HWY_RESTRI
 // AVX-512's lanes half empty and stepped every row anew: TQ1_0 -> TQ2_0 ran
 // at 30 % of the bandwidth bound.
 
-// Element of field f of the unit's code byte k in the two-bit layout dst
-// (TwoBitChunks's kE).
-constexpr size_t UnitCodeElement(const Layout& dst, size_t k, size_t f) {
-  const size_t block_codes = static_cast<size_t>(dst.block_elements) / 4, run = dst.codes.run;
-  const size_t in_block = k % block_codes;
-  return k / block_codes * static_cast<size_t>(dst.block_elements) + in_block / run * 4 * run + f * run +
-         in_block % run;
-}
-
-// Where the unit's code byte k lies in dst's blocks.
-constexpr size_t UnitCodeByte(const Layout& dst, size_t k) {
-  const size_t block_codes = static_cast<size_t>(dst.block_elements) / 4;
-  return k / block_codes * dst.block_bytes + dst.codes.codes_offset + k % block_codes;
-}
+// Where the unit's code byte k lies in dst's blocks: a group of one byte.
+constexpr size_t UnitCodeByte(const Layout& dst, size_t k) { return RepackGroupOffset(dst, 1, k); }
 
 // Runs of lanes of vector c (its first code byte) whose field f takes the
 // same segment and digit: at most kMaxLaneRuns.
@@ -617,9 +613,8 @@ HWY_INLINE bool TwoBitVectors(const uint8_t* HWY_RESTRICT in, uint8_t* HWY_RESTR
 
 // The unit's code byte of element e of the two-bit layout src.
 constexpr size_t UnitCodeOf(const Layout& src, size_t e) {
-  const size_t block = static_cast<size_t>(src.block_elements), run = src.codes.run;
-  const size_t j = e % block;
-  return e / block * (block / 4) + j / (4 * run) * run + j % run;
+  const size_t block = static_cast<size_t>(src.block_elements);
+  return e / block * (block / 4) + TwoBitByte(src.codes, e % block) - src.codes.codes_offset;
 }
 
 // The code bytes of a kTrits block (its segments follow each other from

@@ -216,7 +216,7 @@ constexpr bool CanTranscodeCodes(const Layout& src, const Layout& dst) {
 
 // Where group g's code bytes start in a tensor of layout l. A group larger
 // than l's block spans several blocks of codes only (CanRepackBytes).
-inline size_t RepackGroupOffset(const Layout& l, size_t group_bytes, size_t g) {
+constexpr size_t RepackGroupOffset(const Layout& l, size_t group_bytes, size_t g) {
   const size_t block_code_bytes = static_cast<size_t>(l.block_elements) / 4;
   if (block_code_bytes < group_bytes) return g * group_bytes;
   const size_t per_block = block_code_bytes / group_bytes;

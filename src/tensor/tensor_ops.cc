@@ -649,7 +649,7 @@ bool InsideOneScale(const Layout& src, const Layout& dst) {
 
 // True when every source value of these n elements fits the target: all
 // codes do, or all but a two-bit code 3, and a scan of the code bytes finds
-// none (TQ2_0 or I2_S to TQ1_0).
+// none (TQ2_0, I2_S or Q2_0 to TQ1_0).
 bool AllValuesFit(Workers& workers, const TensorKernels& k, const Layout& src, const Layout& dst,
                   const uint8_t* in, size_t n) {
   if (ValuesFit(src, dst, src.code_max)) return true;
