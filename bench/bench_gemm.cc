@@ -296,14 +296,17 @@ struct Ggml {
   }
 
   // A persistent threadpool of n threads (llama.cpp keeps one per context).
+  // The old pool is freed only after the backend lets go of it: setting a
+  // new one pauses the old one, which must still exist then.
   void UseThreads(int n) {
     if (pool_threads == n) return;
-    if (pool != nullptr) threadpool_free(pool);
     ggml_threadpool_params params = ggml_threadpool_params_default(n);
+    ggml_threadpool_t old = pool;
     pool = threadpool_new(&params);
     set_threadpool(backend, pool);
     set_n_threads(backend, n);
     pool_threads = n;
+    if (old != nullptr) threadpool_free(old);
   }
 };
 Ggml g_ggml;
