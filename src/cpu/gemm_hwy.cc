@@ -575,7 +575,7 @@ HWY_INLINE size_t PrefetchDistance(size_t tile_bytes) {
 // Where a tile's weight lines are prefetched to: every cache level (T0) or
 // L2 and beyond (T1). Measured on the Intel development machine (N = 1, one
 // thread, the 2B-4T shapes): I2_S, whose loads are code bytes only, streams
-// at 78-90 % of the read bandwidth with L2 against 66-81 % with L1; the TQ
+// at 73-90 % of the read bandwidth with L2 against 66-81 % with L1; the TQ
 // and Q2_0 tiles, whose blocks interleave scales and straddle lines, went
 // 0-8 % slower with L2.
 enum class WeightFetch { kToL1, kToL2 };
