@@ -577,7 +577,8 @@ HWY_INLINE size_t PrefetchDistance(size_t tile_bytes) {
 // thread, the 2B-4T shapes): I2_S, whose loads are code bytes only, streams
 // at 73-90 % of the read bandwidth with L2 against 66-81 % with L1; the TQ
 // and Q2_0 tiles, whose blocks interleave scales and straddle lines, went
-// 0-8 % slower with L2.
+// 0-8 % slower with L2. Every tile's weight prefetch goes through
+// PrefetchWeights, so the level is chosen in one place per tile kind.
 enum class WeightFetch { kToL1, kToL2 };
 
 template <WeightFetch kFetch>
@@ -737,7 +738,7 @@ void TQTile(const TileRows& rows, const size_t* tokens, size_t groups, const Arr
       for (size_t j = 0; j < g.loads; ++j) {
         const uint8_t* at = rows.base + s * g.step_bytes + j * kV;
         for (size_t r = 0; r < R; ++r, at += rows.stride) {
-          hwy::Prefetch(at + ahead);
+          PrefetchWeights<WeightFetch::kToL1>(at + ahead);
           VU8 state = InRegister(hn::LoadU(d8, at));
           HWY_UNROLL(5)
           for (size_t k = 0; k < F; ++k) {
@@ -841,7 +842,7 @@ void Q2_0Tile(const TileRows& rows, const size_t* tokens, const Arranged& a, con
     // Two blocks (36 bytes) per prefetch still touch every line.
     if (b % 2 == 0) {
       HWY_UNROLL(16)
-      for (size_t r = 0; r < kL; ++r) hwy::Prefetch(at + r * rows.stride + ahead);
+      for (size_t r = 0; r < kL; ++r) PrefetchWeights<WeightFetch::kToL1>(at + r * rows.stride + ahead);
     }
     // Field by field: each field's four weight and T activation vectors
     // are made once.
@@ -1116,7 +1117,7 @@ void LaneRows(const GemmProblem& p, const LaneActs& la, const Geometry& g, const
         for (size_t q = 0; q < R / 4; ++q) quarters[q] = hn::Zero(d64);
         for (size_t r = 0; r < R; ++r) {
           const uint8_t* block = tile_block + r * rows.stride;
-          for (size_t j = 0; j < g.loads; ++j) hwy::Prefetch(block + j * kV + ahead);
+          for (size_t j = 0; j < g.loads; ++j) PrefetchWeights<WeightFetch::kToL1>(block + j * kV + ahead);
           const VU8 sums = DecodeBlock<Decoded>(block, field_at, field_bytes, g.loads, codes[r]);
           const int shift = static_cast<int>(16 * (r % 4));
           quarters[r / 4] = hn::Or(quarters[r / 4], hn::ShiftLeftSame(hn::SumsOf8(sums), shift));
