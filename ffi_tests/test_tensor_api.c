@@ -663,6 +663,82 @@ static void streamed_outputs(const bitnet_cpu_target* targets, int count) {
   free(got_buffer);
 }
 
+/* Transcodes between I2_S and TQ2_0 (the byte re-pack) with an output of
+ * 4 MiB or more are streamed past the caches: the same bytes as ordinary
+ * stores (BITNET_TENSOR_CACHED_OUTPUT on the reference) on every target,
+ * 2 threads, at a 64-byte aligned destination and 16 bytes past it, nothing
+ * written around it. Random I2_S codes (+2 included) with all-zero groups
+ * (their TQ2_0 blocks get d = 0); I2_S -> TQ2_0 with the scale rounded and
+ * with unit scales; TQ2_0 -> I2_S from uniform block scales (one pass) and
+ * from blocks whose zero blocks store d = 0 (the checking pass first).
+ * Under an emulator, I2_S -> TQ2_0 only. */
+static void streamed_transcodes(const bitnet_cpu_target* targets, int count) {
+  const int64_t rows = 4096, cols = 4352; /* I2_S codes 4.25 MiB */
+  const size_t n = (size_t)rows * (size_t)cols;
+  const size_t i2s_bytes = size_of(BITNET_TYPE_I2_S, rows, cols), tq2_bytes = size_of(BITNET_TYPE_TQ2_0, rows, cols);
+  uint8_t* i2s = malloc(i2s_bytes);
+  uint64_t state = 45;
+  for (size_t i = 0; i < n / 4; ++i) i2s[i] = (uint8_t)rng_next(&state);
+  for (size_t g = 3; g < n / 256; g += 97) memset(i2s + g * 64, 0x55, 64); /* 256 zero values */
+  memset(i2s + n / 4, 0, i2s_bytes - n / 4);
+  const float scale = 0.3f; /* not an f16 value: rounded into TQ2_0 */
+  memcpy(i2s + n / 4, &scale, sizeof scale);
+  uint8_t* tq2 = malloc(tq2_bytes);
+  bitnet_tensor_options o = opts(BITNET_CPU_REFERENCE, 1);
+  o.flags = BITNET_TENSOR_ALLOW_SCALE_ROUNDING;
+  check(bitnet_tensor_transcode(BITNET_TYPE_TQ2_0, &o, BITNET_TYPE_I2_S, i2s, i2s_bytes, rows, cols, tq2, tq2_bytes) ==
+            BITNET_OK, "streamed transcodes: the TQ2_0 source: %s", bitnet_last_error());
+  /* As transcoded, the zero blocks store d = 0 (mixed); the uniform source
+   * stores the others' d in them too. */
+  uint8_t* tq2_mixed = malloc(tq2_bytes);
+  memcpy(tq2_mixed, tq2, tq2_bytes);
+  for (size_t b = 3; b < n / 256; b += 97) memcpy(tq2 + b * 66 + 64, tq2 + 64, 2);
+  static const struct {
+    bitnet_type src, dst;
+    int mixed; /* the TQ2_0 source with differing scales */
+    unsigned flags;
+  } kCases[] = {{BITNET_TYPE_I2_S, BITNET_TYPE_TQ2_0, 0, BITNET_TENSOR_ALLOW_SCALE_ROUNDING},
+                {BITNET_TYPE_I2_S, BITNET_TYPE_TQ2_0, 0, BITNET_TENSOR_UNIT_SCALE},
+                {BITNET_TYPE_TQ2_0, BITNET_TYPE_I2_S, 0, 0},
+                {BITNET_TYPE_TQ2_0, BITNET_TYPE_I2_S, 1, 0}};
+  const size_t out_room = tq2_bytes + 128;
+  uint8_t* want = malloc(out_room);
+  uint8_t* got_buffer = malloc(out_room + 64);
+  uint8_t* got = got_buffer + (64 - (uintptr_t)got_buffer % 64) % 64;
+  const size_t cases = emulated() ? 1 : sizeof kCases / sizeof kCases[0];
+  for (size_t c = 0; c < cases; ++c) {
+    const int from_i2s = kCases[c].src == BITNET_TYPE_I2_S;
+    const uint8_t* in = from_i2s ? i2s : kCases[c].mixed ? tq2_mixed : tq2;
+    const size_t in_bytes = from_i2s ? i2s_bytes : tq2_bytes, out_bytes = from_i2s ? tq2_bytes : i2s_bytes;
+    o = opts(BITNET_CPU_REFERENCE, 1);
+    o.flags = kCases[c].flags | BITNET_TENSOR_CACHED_OUTPUT;
+    if (!check(bitnet_tensor_transcode(kCases[c].dst, &o, kCases[c].src, in, in_bytes, rows, cols, want, out_bytes) ==
+                   BITNET_OK,
+               "streamed transcode case %zu with ordinary stores: %s", c, bitnet_last_error())) {
+      continue;
+    }
+    for (int t = 0; t < count; ++t) {
+      for (size_t offset = 0; offset <= 16; offset += 16) {
+        memset(got, POISON, out_room);
+        o = opts(targets[t], 2);
+        o.flags = kCases[c].flags;
+        const int status =
+            bitnet_tensor_transcode(kCases[c].dst, &o, kCases[c].src, in, in_bytes, rows, cols, got + offset, out_bytes);
+        check(status == BITNET_OK && memcmp(got + offset, want, out_bytes) == 0 && untouched(got, offset) &&
+                  untouched(got + offset + out_bytes, out_room - offset - out_bytes),
+              "%s -> %s (mixed %d, flags %u) streamed on %s at offset %zu: status %d, bytes differ or spill",
+              bitnet_type_name(kCases[c].src), bitnet_type_name(kCases[c].dst), kCases[c].mixed, kCases[c].flags,
+              bitnet_cpu_target_name(targets[t]), offset, status);
+      }
+    }
+  }
+  free(i2s);
+  free(tq2);
+  free(tq2_mixed);
+  free(want);
+  free(got_buffer);
+}
+
 static void type_info(void) {
   bitnet_type_info info;
   memset(&info, 0, sizeof info);
@@ -764,5 +840,6 @@ int main(void) {
     i8s_threads(targets[t]);
   }
   streamed_outputs(targets, count);
+  streamed_transcodes(targets, count);
   return finish("tensor_api");
 }

@@ -402,9 +402,11 @@ BITNET_API int bitnet_type_from_name(const char* name, bitnet_type* type);
 #define BITNET_TENSOR_UNIT_SCALE 0x2u /* transcode to per-block scales writes
                                          d = 1 (0 in all-zero blocks): the
                                          caller keeps the tensor's scale */
-#define BITNET_TENSOR_CACHED_OUTPUT 0x4u /* dequantize writes an output of
-                                            8 MiB or more with ordinary
-                                            stores, not past the caches */
+#define BITNET_TENSOR_CACHED_OUTPUT 0x4u /* dequantize (an output of 8 MiB
+                                            or more) and transcode between
+                                            I2_S and TQ2_0 (4 MiB or more)
+                                            write with ordinary stores, not
+                                            past the caches */
 /* options.ternarize */
 #define BITNET_TERNARIZE_NONE 0    /* the destination layout's own rule */
 #define BITNET_TERNARIZE_ABSMEAN 1 /* BitNet b1.58's absmean first (see bitnet_ternarize) */
@@ -465,7 +467,9 @@ BITNET_API int bitnet_tensor_dequantize(bitnet_type src_type, const bitnet_tenso
  * non-zero elements; sources whose non-zero elements disagree, or whose
  * scales are not finite, are BITNET_E_INVALID_DATA. A scale the target type
  * cannot hold exactly (f32 -> f16) is BITNET_E_INEXACT_SCALE unless
- * BITNET_TENSOR_ALLOW_SCALE_ROUNDING (then rounded as ggml rounds). */
+ * BITNET_TENSOR_ALLOW_SCALE_ROUNDING (then rounded as ggml rounds).
+ * Between I2_S and TQ2_0 (a byte re-pack), an output of 4 MiB or more is
+ * written with non-temporal stores unless BITNET_TENSOR_CACHED_OUTPUT. */
 BITNET_API int bitnet_tensor_transcode(bitnet_type dst_type, const bitnet_tensor_options* options,
                                        bitnet_type src_type, const void* src, size_t src_len,
                                        int64_t rows, int64_t cols, void* dst, size_t dst_len);

@@ -10,7 +10,9 @@
 #include "hwy/highway.h"
 #include "hwy/cache_control.h"
 
+#include <algorithm>
 #include <cstring>
+#include <numeric>
 #include <type_traits>
 #include <utility>
 
@@ -842,63 +844,119 @@ void TranscodeCodes(LayoutId src, const uint8_t* HWY_RESTRICT in, LayoutId dst, 
   });
 }
 
+// A streamed re-pack stages up to kRepackStageBytes of whole target groups
+// at a time, a whole number of lines (32 TQ2_0 blocks are 33), so that no
+// line is written in two parts; 0 when no such number fits.
+constexpr size_t kRepackStageBytes = 4096;
+size_t RepackStageGroups(size_t dst_stride) {
+  const size_t line_groups = kStreamAlignment / std::gcd(dst_stride, kStreamAlignment);
+  return kRepackStageBytes / dst_stride / line_groups * line_groups;
+}
+
 // Byte-to-byte re-pack (formats/ternary_codes.h): each source byte's target
 // byte and flags are the OR of a lookup per nibble, 16-entry tables in
-// every 128-bit block. kWrite / kCheck: store the target bytes / the flags.
-template <bool kWrite, bool kCheck>
-void RepackGroups(const ByteRepack& r, const uint8_t* HWY_RESTRICT in, size_t first, size_t count,
-                  uint8_t* HWY_RESTRICT out, uint8_t* HWY_RESTRICT flags) {
-  const Layout& src = GetLayout(r.src);
-  const Layout& dst = GetLayout(r.dst);
-  RepackCursor from(src, r.group_bytes, first), to(dst, r.group_bytes, first);
+// every 128-bit block. kWrite: store the target's code bytes, and a
+// per-block target's scales (RepackScale). kStream: into a staging buffer
+// in L1, streamed out whole, so that no target line is read before it is
+// written (RepackBytes streams a dst_dense target whose lines fit the
+// stage; others are written in place). Flags go to `flags` when it is not
+// null; without kOutside (no source code maps outside the target) a group
+// is non-zero when a byte differs from the source's byte of four zero
+// values, one comparison instead of the flag tables.
+template <bool kWrite, bool kStream, bool kOutside>
+void RepackGroups(const ByteRepack& r, RepackScale scale, const uint8_t* HWY_RESTRICT in, size_t first,
+                  size_t count, uint8_t* HWY_RESTRICT out, uint8_t* HWY_RESTRICT flags) {
+  const bool dst_scales = GetLayout(r.dst).scale == ScaleKind::kBlockF16;
+  // Locals: the byte stores below may alias anything behind a pointer or a
+  // reference, which would reload it per group.
+  const size_t group_bytes = r.group_bytes, src_stride = r.src_stride, dst_stride = r.dst_stride;
+  const size_t src_codes = r.src_codes, src_scale = r.src_scale, dst_codes = r.dst_codes, dst_scale = r.dst_scale;
+  const bool own_scale = scale.own;
+  const uint16_t half = scale.half;
+  const uint8_t* HWY_RESTRICT from = in + first * src_stride;
   // Past the last group: the prefetches stay inside the range.
-  const size_t end = RepackCursor(src, r.group_bytes, first + count).offset();
+  const uint8_t* const end = in + (first + count) * src_stride;
+  alignas(kStreamAlignment) uint8_t stage[kStream ? kRepackStageBytes : 1];
+  const size_t stage_groups = kStream ? RepackStageGroups(dst_stride) : count;
+  uint8_t* HWY_RESTRICT to = kWrite ? out + first * dst_stride : nullptr;
 #if HWY_TARGET != HWY_SCALAR  // one lane: no table in a vector
   const hn::CappedTag<uint8_t, 64> d;
   const size_t N = hn::Lanes(d);
   const auto low = hn::LoadDup128(d, r.low), high = hn::LoadDup128(d, r.high);
   const auto low_flags = hn::LoadDup128(d, r.low_flags), high_flags = hn::LoadDup128(d, r.high_flags);
   const auto nibble = hn::Set(d, uint8_t{0x0F});
+  const auto outside_bit = hn::Set(d, kRepackOutside), nonzero_bit = hn::Set(d, kRepackNonzero);
+  const auto zero_byte = hn::Set(d, static_cast<uint8_t>(GetLayout(r.src).code_offset * 0x55));
 #endif
-  for (size_t g = 0; g < count; ++g, from.Next(), to.Next()) {
-    const uint8_t* HWY_RESTRICT src_bytes = in + from.offset();
-    for (size_t b = 0; b < r.group_bytes && from.offset() + b + kStreamPrefetchBytes < end; b += 64) {
-      hwy::Prefetch(src_bytes + b + kStreamPrefetchBytes);
-    }
-    uint8_t* HWY_RESTRICT dst_bytes = kWrite ? out + to.offset() : nullptr;
-    size_t b = 0;
-    unsigned group_flags = 0;
+  for (size_t g0 = 0; g0 < count; g0 += stage_groups) {
+    const size_t groups = std::min(stage_groups, count - g0);
+    uint8_t* HWY_RESTRICT span = kStream ? stage : to;  // where group g0 goes
+    for (size_t g = 0; g < groups; ++g, from += src_stride) {
+      for (size_t b = 0; b < group_bytes && from + b + kStreamPrefetchBytes < end; b += 64) {
+        hwy::Prefetch(from + b + kStreamPrefetchBytes);
+      }
+      const uint8_t* HWY_RESTRICT src_bytes = from + src_codes;
+      uint8_t* HWY_RESTRICT dst_group = kWrite ? span + g * dst_stride : nullptr;
+      size_t b = 0;
+      unsigned group_flags = 0;
 #if HWY_TARGET != HWY_SCALAR
-    auto any = hn::Zero(d);
-    for (; b + N <= r.group_bytes; b += N) {
-      const auto bytes = hn::LoadU(d, src_bytes + b);
-      const auto lo = hn::And(bytes, nibble), hi = hn::ShiftRight<4>(bytes);
-      if (kWrite) hn::StoreU(hn::Or(hn::TableLookupBytes(low, lo), hn::TableLookupBytes(high, hi)), d, dst_bytes + b);
-      if (kCheck) any = hn::Or(any, hn::Or(hn::TableLookupBytes(low_flags, lo), hn::TableLookupBytes(high_flags, hi)));
-    }
-    if (kCheck) {
-      group_flags = (hn::AllFalse(d, hn::TestBit(any, hn::Set(d, kRepackOutside))) ? 0u : kRepackOutside) |
-                    (hn::AllFalse(d, hn::TestBit(any, hn::Set(d, kRepackNonzero))) ? 0u : kRepackNonzero);
-    }
+      auto any = hn::Zero(d);  // kOutside: the OR of the bytes' flags, else of their XOR with zero_byte
+      for (; b + N <= group_bytes; b += N) {
+        const auto bytes = hn::LoadU(d, src_bytes + b);
+        const auto lo = hn::And(bytes, nibble), hi = hn::ShiftRight<4>(bytes);
+        if (kWrite) {
+          hn::StoreU(hn::Or(hn::TableLookupBytes(low, lo), hn::TableLookupBytes(high, hi)), d,
+                     dst_group + dst_codes + b);
+        }
+        if (kOutside) {
+          any = hn::Or(any, hn::Or(hn::TableLookupBytes(low_flags, lo), hn::TableLookupBytes(high_flags, hi)));
+        } else {
+          any = hn::Or(any, hn::Xor(bytes, zero_byte));
+        }
+      }
+      if (kOutside) {
+        group_flags = (hn::AllFalse(d, hn::TestBit(any, outside_bit)) ? 0u : kRepackOutside) |
+                      (hn::AllFalse(d, hn::TestBit(any, nonzero_bit)) ? 0u : kRepackNonzero);
+      } else {
+        group_flags = hn::AllFalse(d, hn::Ne(any, hn::Zero(d))) ? 0u : kRepackNonzero;
+      }
 #endif
-    for (; b < r.group_bytes; ++b) {  // groups narrower than the lanes
-      const unsigned lo = src_bytes[b] & 0x0Fu, hi = src_bytes[b] >> 4;
-      if (kWrite) dst_bytes[b] = static_cast<uint8_t>(r.low[lo] | r.high[hi]);
-      group_flags |= r.low_flags[lo] | r.high_flags[hi];
+      for (; b < group_bytes; ++b) {  // groups narrower than the lanes
+        const unsigned lo = src_bytes[b] & 0x0Fu, hi = src_bytes[b] >> 4;
+        if (kWrite) dst_group[dst_codes + b] = static_cast<uint8_t>(r.low[lo] | r.high[hi]);
+        group_flags |= r.low_flags[lo] | r.high_flags[hi];
+      }
+      if (kWrite && dst_scales) {
+        uint16_t h = half;
+        if (own_scale) memcpy(&h, from + src_scale, sizeof h);
+        if ((group_flags & kRepackNonzero) == 0) h = 0;
+        memcpy(dst_group + dst_scale, &h, sizeof h);
+      }
+      if (flags != nullptr) flags[g0 + g] = static_cast<uint8_t>(group_flags);
     }
-    if (kCheck) flags[g] = static_cast<uint8_t>(group_flags);
+    if (kStream) StreamBytes(stage, groups * dst_stride, to);
+    if (kWrite) to += groups * dst_stride;
   }
+  if (kStream) hwy::FlushStream();
 }
 
-void RepackBytes(const ByteRepack& r, const uint8_t* HWY_RESTRICT in, size_t first, size_t count,
-                 uint8_t* HWY_RESTRICT out, uint8_t* HWY_RESTRICT flags) {
+void RepackBytes(const ByteRepack& r, RepackScale scale, const uint8_t* HWY_RESTRICT in, size_t first,
+                 size_t count, uint8_t* HWY_RESTRICT out, bool stream, uint8_t* HWY_RESTRICT flags) {
   ReportThisTarget();
-  if (out != nullptr && flags != nullptr) {
-    RepackGroups<true, true>(r, in, first, count, out, flags);
-  } else if (out != nullptr) {
-    RepackGroups<true, false>(r, in, first, count, out, flags);
+  const auto run = [&](auto outside) {
+    constexpr bool kOutside = decltype(outside)::value;
+    if (out == nullptr) {
+      RepackGroups<false, false, kOutside>(r, scale, in, first, count, out, flags);
+    } else if (stream && r.dst_dense && RepackStageGroups(r.dst_stride) != 0) {
+      RepackGroups<true, true, kOutside>(r, scale, in, first, count, out, flags);
+    } else {
+      RepackGroups<true, false, kOutside>(r, scale, in, first, count, out, flags);
+    }
+  };
+  if (RepackFlagsOutside(r)) {
+    run(std::true_type());
   } else {
-    RepackGroups<false, true>(r, in, first, count, out, flags);
+    run(std::false_type());
   }
 }
 

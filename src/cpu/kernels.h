@@ -74,10 +74,12 @@ struct TensorKernels {
                           uint8_t* flags);
   // Two-bit layouts re-packed byte by byte (formats/ternary_codes.h): groups
   // [first, first + count) of tensor `in` into the same groups of tensor
-  // `out`, each group's kRepack* flags in flags[0..count); either output
-  // may be nullptr (not both).
-  void (*repack_bytes)(const ByteRepack& r, const uint8_t* in, size_t first, size_t count, uint8_t* out,
-                       uint8_t* flags);
+  // `out` (nullptr: a checking pass) with a per-block target's scales
+  // (RepackScale), each group's kRepack* flags in flags[0..count) unless
+  // flags is nullptr. stream: a dst_dense target is written with
+  // non-temporal stores, fenced before the call returns.
+  void (*repack_bytes)(const ByteRepack& r, RepackScale scale, const uint8_t* in, size_t first, size_t count,
+                       uint8_t* out, bool stream, uint8_t* flags);
   // bitnet.cpp's int8 activations, one row.
   void (*i8s_row)(const float* x, size_t n, int8_t* q, float* scale, int32_t* sum);
   // `bytes` from `in` to `out`, the whole aligned vectors of `out` with

@@ -107,8 +107,9 @@ void TranscodeCodes(LayoutId src_id, const uint8_t* in, LayoutId dst_id, size_t 
   }
 }
 
-void RepackBytes(const ByteRepack& r, const uint8_t* in, size_t first, size_t count, uint8_t* out,
-                 uint8_t* flags) {
+// Ordinary stores whether or not `stream` asks for non-temporal ones.
+void RepackBytes(const ByteRepack& r, RepackScale scale, const uint8_t* in, size_t first, size_t count,
+                 uint8_t* out, bool /*stream*/, uint8_t* flags) {
   const Layout& src = GetLayout(r.src);
   const Layout& dst = GetLayout(r.dst);
   for (size_t g = 0; g < count; ++g) {
@@ -120,6 +121,12 @@ void RepackBytes(const ByteRepack& r, const uint8_t* in, size_t first, size_t co
       const uint8_t byte = RepackByte(src, dst, from[b], &byte_flags);
       if (to != nullptr) to[b] = byte;
       group_flags |= byte_flags;
+    }
+    if (to != nullptr && dst.scale == ScaleKind::kBlockF16) {  // the group is the block
+      uint16_t h = scale.half;
+      if (scale.own) memcpy(&h, from - src.codes.codes_offset + src.scale_offset, sizeof h);
+      if ((group_flags & kRepackNonzero) == 0) h = 0;
+      memcpy(to - dst.codes.codes_offset + dst.scale_offset, &h, sizeof h);
     }
     if (flags != nullptr) flags[g] = group_flags;
   }

@@ -101,6 +101,13 @@ ByteRepack MakeByteRepack(const Layout& src, const Layout& dst) {
   r.src = src.id;
   r.dst = dst.id;
   r.group_bytes = static_cast<size_t>(RepackGroupElements(src, dst)) / 4;
+  r.src_codes = RepackGroupOffset(src, r.group_bytes, 0);
+  r.src_stride = RepackGroupOffset(src, r.group_bytes, 1) - r.src_codes;
+  r.src_scale = src.scale_offset;
+  r.dst_codes = RepackGroupOffset(dst, r.group_bytes, 0);
+  r.dst_stride = RepackGroupOffset(dst, r.group_bytes, 1) - r.dst_codes;
+  r.dst_scale = dst.scale_offset;
+  r.dst_dense = r.dst_stride == r.group_bytes + (dst.scale == ScaleKind::kBlockF16 ? 2 : 0);
   // A nibble's entry: the fields whose source bits lie in it.
   for (unsigned nibble = 0; nibble < 16; ++nibble) {
     for (unsigned f = 0; f < 4; ++f) {

@@ -168,6 +168,14 @@ inline constexpr uint8_t kRepackNonzero = 2;  // a non-zero value
 struct ByteRepack {
   LayoutId src, dst;
   size_t group_bytes;  // code bytes per group
+  // Each side's group g: its code bytes at g * stride + codes, its scale
+  // (a per-block side, whose group is a block) at g * stride + scale. A
+  // side's group is one block or a run of its code bytes (CanRepackBytes).
+  size_t src_stride, src_codes, src_scale;
+  size_t dst_stride, dst_codes, dst_scale;
+  // The codes and scales a writing re-pack stores fill the target's groups
+  // (no byte of them left as it was), so that they can be streamed whole.
+  bool dst_dense;
   // Per nibble of a source byte (two fields): the target byte's bits of
   // those fields and their kRepack* flags. A byte maps to the OR of its
   // two nibbles' entries.
@@ -182,6 +190,13 @@ inline bool RepackFlagsOutside(const ByteRepack& r) {
   }
   return false;
 }
+// What a writing re-pack stores as the scale of each block of a per-block
+// target: 0 for a block whose values are all 0, else the source block's
+// own bits (own) or `half`.
+struct RepackScale {
+  bool own;
+  uint16_t half;
+};
 // The target byte of one source code byte, field by field through both
 // layouts' CodeMaps, and its kRepack* flags: the rule the tables hold.
 uint8_t RepackByte(const Layout& src, const Layout& dst, uint8_t byte, uint8_t* flags);
@@ -222,35 +237,6 @@ constexpr size_t RepackGroupOffset(const Layout& l, size_t group_bytes, size_t g
   const size_t per_block = block_code_bytes / group_bytes;
   return g / per_block * l.block_bytes + l.codes.codes_offset + g % per_block * group_bytes;
 }
-
-// The same walk one group after the next, without a division per group.
-class RepackCursor {
- public:
-  RepackCursor(const Layout& l, size_t group_bytes, size_t g)
-      : offset_(RepackGroupOffset(l, group_bytes, g)), group_bytes_(group_bytes) {
-    const size_t block_code_bytes = static_cast<size_t>(l.block_elements) / 4;
-    if (block_code_bytes >= group_bytes) {
-      per_block_ = block_code_bytes / group_bytes;
-      in_block_ = g % per_block_;
-      gap_ = l.block_bytes - block_code_bytes;
-    }
-  }
-  size_t offset() const { return offset_; }
-  void Next() {
-    offset_ += group_bytes_;
-    if (per_block_ != 0 && ++in_block_ == per_block_) {
-      in_block_ = 0;
-      offset_ += gap_;
-    }
-  }
-
- private:
-  size_t offset_;
-  size_t group_bytes_;
-  size_t per_block_ = 0;  // 0: codes only, contiguous
-  size_t in_block_ = 0;
-  size_t gap_ = 0;        // bytes between one block's codes and the next's
-};
 
 }  // namespace bitnet
 

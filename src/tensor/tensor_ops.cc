@@ -29,7 +29,13 @@ constexpr size_t kStep = 4096;
 // (2-3x slower on the second development machine).
 constexpr size_t kStreamOutputBytes = size_t{8} << 20;
 
-// Code bytes per chunk of a byte re-pack (RepackTranscode): small enough
+// Targets of a byte re-pack from this size on are written with non-temporal
+// stores (unless BITNET_TENSOR_CACHED_OUTPUT). On the second development
+// machine, I2_S <-> TQ2_0 at 16 Mi elements (4 MiB) from memory: 20-35 %
+// faster; in cache, 25-35 % slower at 1 MiB, -11 to +15 % at 4 MiB.
+constexpr size_t kStreamRepackBytes = size_t{4} << 20;
+
+// Code bytes per chunk of a byte re-pack's checking pass: small enough
 // that L2 still holds a chunk when its scales are read after its codes.
 constexpr size_t kRepackChunkBytes = size_t{64} << 10;
 
@@ -668,13 +674,13 @@ bool AllValuesFit(Workers& workers, const TensorKernels& k, const Layout& src, c
 // True when every block of a per-block source stores the same finite scale
 // (*half: its bits). Then the non-zero elements of any group of blocks, the
 // whole tensor included, share that scale: no scale check can fail.
-bool UniformBlockScales(Workers& workers, const Layout& src, const uint8_t* in, size_t n, uint16_t* half) {
+bool UniformBlockScales(int threads, const Layout& src, const uint8_t* in, size_t n, uint16_t* half) {
   if (src.scale != ScaleKind::kBlockF16 || n == 0) return false;
   const size_t block = static_cast<size_t>(src.block_elements);
   memcpy(half, in + src.scale_offset, sizeof *half);
   if (!HalfIsFinite(*half)) return false;
   std::atomic<bool> differ{false};
-  workers.Run(Steps(n, kStep), [&](Scratch&, size_t b, size_t e) {
+  ParallelFor(static_cast<size_t>(threads), Steps(n, kStep), [&](size_t, size_t b, size_t e) {
     const size_t first = b * kStep / block, end = e * kStep < n ? e * kStep / block : n / block;
     for (size_t i = first; i < end; ++i) {
       uint16_t h;
@@ -762,7 +768,7 @@ int TranscodeBlocks(const TensorJob& job, const Layout& dst, uint8_t* out, const
     if (InsideOneScale(src, dst)) {
       one_pass = OnePassScale(job, src, in, n, &tensor_half);
       own = src.scale == ScaleKind::kBlockF16 && !unit;
-    } else if (UniformBlockScales(workers, src, in, n, &uniform)) {
+    } else if (UniformBlockScales(job.threads, src, in, n, &uniform)) {
       tensor_half = unit ? FloatToHalf(1.0f) : uniform;
       one_pass = true;
     }
@@ -917,12 +923,14 @@ int TranscodeBlocks(const TensorJob& job, const Layout& dst, uint8_t* out, const
 
 // The transcode between two-bit layouts whose code bytes map one to one
 // (formats/ternary_codes.h), a byte-level kernel over groups split between
-// the threads: a checking pass over the source's bytes, then the
-// re-packing pass; or the re-packing pass alone, flagging as it goes, when
-// no check can fail. Returns false, having written nothing, when the checks
-// find anything to report (a scale that is not finite, a value the target
-// cannot hold, scales that do not agree or that the target cannot hold):
-// the checks of TensorTranscode and TranscodeBlocks then say which.
+// the threads: the re-packing pass alone, flagging as it goes, when no
+// check can fail (one finite tensor scale that the target holds, or
+// per-block scales that all store the same finite bits, found by reading
+// the scales alone); else a checking pass over the source's bytes first.
+// Returns false, having written nothing, when the checks find anything to
+// report (a scale that is not finite, a value the target cannot hold,
+// scales that do not agree or that the target cannot hold): the checks of
+// TensorTranscode and TranscodeBlocks then say which.
 bool RepackTranscode(const TensorJob& job, const Layout& dst, uint8_t* out, const Layout& src,
                      const uint8_t* in, size_t n) {
   const TensorKernels& k = *job.kernels->tensor;
@@ -942,15 +950,18 @@ bool RepackTranscode(const TensorJob& job, const Layout& dst, uint8_t* out, cons
   };
   const float tensor_scale = src_blocks ? 0.0f : BlockScale(src, in, n, 0);
   if (!std::isfinite(tensor_scale)) return false;
-  // Nothing to check: one finite source scale that a per-block target holds
-  // (or unit scales), and no source code the target cannot hold.
-  const bool one_pass = !src_blocks && !RepackFlagsOutside(r) &&
-                        (!dst_blocks || unit || rounding || HalfToFloat(FloatToHalf(tensor_scale)) == tensor_scale);
-  std::vector<uint8_t> flags(groups);
+  uint16_t bits = 0;  // a per-block source: the non-zero groups' scale bits
+  const bool one_pass =
+      !RepackFlagsOutside(r) &&
+      (src_blocks ? UniformBlockScales(job.threads, src, in, n, &bits)
+                  : !dst_blocks || unit || rounding || HalfToFloat(FloatToHalf(tensor_scale)) == tensor_scale);
+  // Each group's flags: the checking pass's, or a per-tensor target's
+  // whether any value is non-zero.
+  std::vector<uint8_t> flags(!one_pass || !dst_blocks ? groups : 0);
   // Both passes split the groups alike: ParallelFor's ranges, one per part.
   const size_t parts = std::min<size_t>(static_cast<size_t>(job.threads), groups);
-  // Each part's groups go to the kernel in chunks whose bytes the caches
-  // still hold when the loops after it read the chunk's scales again.
+  // The checking pass gives the kernel each part's groups in chunks whose
+  // bytes the caches still hold when the loop after it reads their scales.
   const size_t chunk = std::max<size_t>(1, kRepackChunkBytes / r.group_bytes);
   const auto chunks = [&](size_t first, size_t last, const auto& fn) {
     for (size_t c = first; c < last; c += chunk) {
@@ -958,7 +969,6 @@ bool RepackTranscode(const TensorJob& job, const Layout& dst, uint8_t* out, cons
     }
   };
   bool nonzero = false;
-  uint16_t bits = 0;  // agree: the non-zero groups' source scale bits
   if (!one_pass) {
     struct Part {
       bool ok = true;  // no value outside the target, scales finite and agreeing
@@ -969,7 +979,7 @@ bool RepackTranscode(const TensorJob& job, const Layout& dst, uint8_t* out, cons
     ParallelFor(parts, groups, [&](size_t part, size_t first, size_t last) {
       Part& f = found[part];
       chunks(first, last, [&](size_t begin, size_t end) {
-        k.repack_bytes(r, in, begin, end - begin, nullptr, flags.data() + begin);
+        k.repack_bytes(r, RepackScale{}, in, begin, end - begin, nullptr, false, flags.data() + begin);
         for (size_t g = begin; g < end; ++g) {
           if (flags[g] & kRepackOutside) return f.ok = false;
           if (src_blocks && !HalfIsFinite(scale_bits(g))) return f.ok = false;
@@ -996,15 +1006,12 @@ bool RepackTranscode(const TensorJob& job, const Layout& dst, uint8_t* out, cons
   const float stored = unit ? 1.0f : alpha;
   const uint16_t half = FloatToHalf(stored);
   if (dst_blocks && !src_blocks && nonzero && HalfToFloat(half) != stored && !rounding) return false;
+  // A large target is written past the caches.
+  const size_t out_bytes = groups * r.dst_stride;
+  const bool stream = out_bytes >= kStreamRepackBytes && (job.flags & BITNET_TENSOR_CACHED_OUTPUT) == 0;
   ParallelFor(parts, groups, [&](size_t, size_t first, size_t last) {
-    chunks(first, last, [&](size_t begin, size_t end) {
-      k.repack_bytes(r, in, begin, end - begin, out, one_pass ? flags.data() + begin : nullptr);
-      for (size_t g = begin; dst_blocks && g < end; ++g) {
-        const uint16_t h = !(flags[g] & kRepackNonzero) ? 0 : src_blocks && !unit ? scale_bits(g) : half;
-        memcpy(out + g * dst.block_bytes + dst.scale_offset, &h, sizeof h);
-      }
-      return true;
-    });
+    k.repack_bytes(r, RepackScale{src_blocks && !unit, half}, in, first, last - first, out, stream,
+                   one_pass && !dst_blocks ? flags.data() + first : nullptr);
   });
   if (!dst_blocks) {  // the tail's scale: 0 for an all-zero tensor
     if (one_pass) {
@@ -1021,8 +1028,8 @@ int TensorTranscode(const TensorJob& job, const Layout& dst, void* out, const La
                     const void* in, const TensorShape& shape) {
   const size_t n = shape.n;
   const bool blocks = n > 0 && IsTernaryBlockLayout(src.id) && IsTernaryBlockLayout(dst.id);
-  // The re-pack checks the scales in its own pass over the source (a pass
-  // of their own would read every block once more).
+  // The re-pack checks the scales itself (AllScalesFinite first would read
+  // every block once more).
   if (blocks && CanRepackBytes(src, dst) && RepackTranscode(job, dst, Bytes(out), src, Bytes(in), n)) {
     return BITNET_OK;
   }
