@@ -653,45 +653,68 @@ bool InsideOneScale(const Layout& src, const Layout& dst) {
           (src.scale == ScaleKind::kBlockF16 && src.block_elements % dst.block_elements == 0));
 }
 
-// True when every source value of these n elements fits the target: all
-// codes do, or all but a two-bit code 3, and a scan of the code bytes finds
-// none (TQ2_0, I2_S or Q2_0 to TQ1_0).
-bool AllValuesFit(Workers& workers, const TensorKernels& k, const Layout& src, const Layout& dst,
-                  const uint8_t* in, size_t n) {
-  if (ValuesFit(src, dst, src.code_max)) return true;
-  if (src.codes.kind != CodeMapKind::kTwoBit || src.code_max != 3 || !ValuesFit(src, dst, 2)) return false;
-  const size_t src_block = static_cast<size_t>(src.block_elements);
-  std::atomic<bool> code3{false};
-  workers.Run(Steps(n, kStep), [&](Scratch&, size_t b, size_t e) {
-    const size_t first = b * kStep, end = e * kStep < n ? e * kStep : n;
-    if (k.any_two_bit_code3(src.id, in + first / src_block * src.block_bytes, (end - first) / src_block)) {
-      code3.store(true, std::memory_order_relaxed);
-    }
-  });
-  return !code3.load(std::memory_order_relaxed);
-}
+// What one pass over the n elements of a block-layout source finds, a
+// step at a time split between the threads: the first element whose block
+// scale is not finite, whether a two-bit code is 3 (scanned only when
+// asked), and whether every block stores the first block's scale bits.
+struct SourceScan {
+  size_t nonfinite_at = SIZE_MAX;
+  bool code3 = false;
+  bool uniform = false;  // a per-block source whose blocks all store `half`
+  uint16_t half = 0;
+};
 
-// True when every block of a per-block source stores the same finite scale
-// (*half: its bits). Then the non-zero elements of any group of blocks, the
-// whole tensor included, share that scale: no scale check can fail.
-bool UniformBlockScales(int threads, const Layout& src, const uint8_t* in, size_t n, uint16_t* half) {
-  if (src.scale != ScaleKind::kBlockF16 || n == 0) return false;
-  const size_t block = static_cast<size_t>(src.block_elements);
-  memcpy(half, in + src.scale_offset, sizeof *half);
-  if (!HalfIsFinite(*half)) return false;
-  std::atomic<bool> differ{false};
-  ParallelFor(static_cast<size_t>(threads), Steps(n, kStep), [&](size_t, size_t b, size_t e) {
+SourceScan ScanSource(int threads, const TensorKernels& k, const Layout& src, const uint8_t* in, size_t n,
+                      bool find_code3) {
+  SourceScan scan;
+  if (src.scale != ScaleKind::kBlockF16) {  // one f32 tensor scale (I2_S)
+    if (!std::isfinite(BlockScale(src, in, n, 0))) scan.nonfinite_at = 0;
+  } else {
+    memcpy(&scan.half, in + src.scale_offset, sizeof scan.half);
+  }
+  const size_t block = static_cast<size_t>(src.block_elements), steps = Steps(n, kStep);
+  const size_t parts = std::min<size_t>(static_cast<size_t>(threads), steps);
+  std::vector<SourceScan> found(parts);  // each part's, merged below
+  ParallelFor(parts, steps, [&](size_t part, size_t b, size_t e) {
+    SourceScan& f = found[part];
+    f.uniform = true;
     const size_t first = b * kStep / block, end = e * kStep < n ? e * kStep / block : n / block;
-    for (size_t i = first; i < end; ++i) {
+    if (find_code3) f.code3 = k.any_two_bit_code3(src.id, in + first * src.block_bytes, end - first);
+    for (size_t i = first; src.scale == ScaleKind::kBlockF16 && i < end; ++i) {
       uint16_t h;
       memcpy(&h, in + i * src.block_bytes + src.scale_offset, sizeof h);
-      if (h != *half) {
-        differ.store(true, std::memory_order_relaxed);
-        return;
+      f.uniform = f.uniform && h == scan.half;
+      if (!HalfIsFinite(h)) {
+        f.nonfinite_at = i * block;
+        break;
       }
     }
   });
-  return !differ.load(std::memory_order_relaxed);
+  scan.uniform = src.scale == ScaleKind::kBlockF16 && n > 0;
+  for (const SourceScan& f : found) {
+    scan.nonfinite_at = std::min(scan.nonfinite_at, f.nonfinite_at);
+    scan.code3 = scan.code3 || f.code3;
+    scan.uniform = scan.uniform && f.uniform;
+  }
+  scan.uniform = scan.uniform && scan.nonfinite_at == SIZE_MAX;
+  return scan;
+}
+
+// Whether a two-bit code 3 is the only source code the target cannot hold
+// (TQ2_0, I2_S or Q2_0 to TQ1_0): then the scan looks for one.
+bool NeedsCode3Scan(const Layout& src, const Layout& dst) {
+  return !ValuesFit(src, dst, src.code_max) && src.codes.kind == CodeMapKind::kTwoBit && src.code_max == 3 &&
+         ValuesFit(src, dst, 2);
+}
+// True when every source value fits the target.
+bool AllValuesFit(const Layout& src, const Layout& dst, const SourceScan& scan) {
+  return ValuesFit(src, dst, src.code_max) || (NeedsCode3Scan(src, dst) && !scan.code3);
+}
+
+int NonFiniteScale(const Layout& src, size_t element) {
+  return Fail(BITNET_E_INVALID_DATA,
+              "%s scale of element %zu is not finite (or a zero weight_scale): a transcode "
+              "keeps values, which such a scale does not define", src.name, element);
 }
 
 // Runs fn(step, first, count, values, flags) over the steps of the n
@@ -762,14 +785,16 @@ int TranscodeBlocks(const TensorJob& job, const Layout& dst, uint8_t* out, const
   // per-tensor target's). Each target block gets 0 when all its values are
   // 0, as the checking route stores it; a per-tensor target, 0 when the
   // whole tensor is.
-  uint16_t tensor_half = 0, uniform = 0;  // the target's non-zero scale; uniform source scales
+  const SourceScan scan = ScanSource(job.threads, k, src, in, n, NeedsCode3Scan(src, dst));
+  if (scan.nonfinite_at != SIZE_MAX) return NonFiniteScale(src, scan.nonfinite_at);
+  uint16_t tensor_half = 0;  // the target's non-zero scale
   bool one_pass = false, own = false;
-  if (AllValuesFit(workers, k, src, dst, in, n)) {
+  if (AllValuesFit(src, dst, scan)) {
     if (InsideOneScale(src, dst)) {
       one_pass = OnePassScale(job, src, in, n, &tensor_half);
       own = src.scale == ScaleKind::kBlockF16 && !unit;
-    } else if (UniformBlockScales(job.threads, src, in, n, &uniform)) {
-      tensor_half = unit ? FloatToHalf(1.0f) : uniform;
+    } else if (scan.uniform) {
+      tensor_half = unit ? FloatToHalf(1.0f) : scan.half;
       one_pass = true;
     }
   }
@@ -951,10 +976,16 @@ bool RepackTranscode(const TensorJob& job, const Layout& dst, uint8_t* out, cons
   const float tensor_scale = src_blocks ? 0.0f : BlockScale(src, in, n, 0);
   if (!std::isfinite(tensor_scale)) return false;
   uint16_t bits = 0;  // a per-block source: the non-zero groups' scale bits
-  const bool one_pass =
-      !RepackFlagsOutside(r) &&
-      (src_blocks ? UniformBlockScales(job.threads, src, in, n, &bits)
-                  : !dst_blocks || unit || rounding || HalfToFloat(FloatToHalf(tensor_scale)) == tensor_scale);
+  bool one_pass = false;
+  if (!RepackFlagsOutside(r)) {
+    if (src_blocks) {
+      const SourceScan scan = ScanSource(job.threads, k, src, in, n, false);
+      one_pass = scan.uniform;
+      bits = scan.half;
+    } else {
+      one_pass = !dst_blocks || unit || rounding || HalfToFloat(FloatToHalf(tensor_scale)) == tensor_scale;
+    }
+  }
   // Each group's flags: the checking pass's, or a per-tensor target's
   // whether any value is non-zero.
   std::vector<uint8_t> flags(!one_pass || !dst_blocks ? groups : 0);
@@ -1033,14 +1064,11 @@ int TensorTranscode(const TensorJob& job, const Layout& dst, void* out, const La
   if (blocks && CanRepackBytes(src, dst) && RepackTranscode(job, dst, Bytes(out), src, Bytes(in), n)) {
     return BITNET_OK;
   }
+  // The block layouts' scales are checked in TranscodeBlocks's first pass.
+  if (blocks) return TranscodeBlocks(job, dst, Bytes(out), src, Bytes(in), n);
   const CodeReader reader(src, Bytes(in), shape, job.rs_block);
   size_t bad = 0;
-  if (!reader.AllScalesFinite(&bad)) {
-    return Fail(BITNET_E_INVALID_DATA,
-                "%s scale of element %zu is not finite (or a zero weight_scale): a transcode "
-                "keeps values, which such a scale does not define", src.name, bad);
-  }
-  if (blocks) return TranscodeBlocks(job, dst, Bytes(out), src, Bytes(in), n);
+  if (!reader.AllScalesFinite(&bad)) return NonFiniteScale(src, bad);
   // HF_BITNET and BitNet-rs's layout: element by element (conversion
   // formats, not the models' hot path).
   // The target's scale groups: its blocks, or one for the tensor.
