@@ -6,7 +6,7 @@
 # qemu (tools/test_arm.sh),
 # ending with one summary line.
 # Usage: tools/test.sh   (from anywhere; on the 2-core development machine
-# 57 minutes from a fresh clone, 67-73 on the second (Intel Xeon VM): the
+# 57 minutes from a fresh clone, 65-84 on the second (Intel Xeon VM): the
 # hardening a little over 30 from clean build trees, the rest 25 to 40, the
 # ARM suite included;
 # BITNET_SKIP_HARDENING=1 leaves out the hardening checks, BITNET_SKIP_ARM=1
