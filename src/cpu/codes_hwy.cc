@@ -862,7 +862,8 @@ size_t RepackStageGroups(size_t dst_stride) {
 // stage; others are written in place). Flags go to `flags` when it is not
 // null; without kOutside (no source code maps outside the target) a group
 // is non-zero when a byte differs from the source's byte of four zero
-// values, one comparison instead of the flag tables.
+// values, one comparison instead of the flag tables (TQ2_0 -> I2_S in
+// cache, 1 Mi elements: 16-17 against 18-20 us on the Intel VM).
 template <bool kWrite, bool kStream, bool kOutside>
 void RepackGroups(const ByteRepack& r, RepackScale scale, const uint8_t* HWY_RESTRICT in, size_t first,
                   size_t count, uint8_t* HWY_RESTRICT out, uint8_t* HWY_RESTRICT flags) {
