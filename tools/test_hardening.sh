@@ -2,7 +2,8 @@
 # The hardening checks of bitnet-quant, in order, each bounded in time:
 #   1. ASan+UBSan build of the library and the C tests, the whole ctest suite
 #   2. TSan build, the threaded tests (library calls, the products' pool)
-#   3. the libFuzzer harnesses in fuzz/ and cli/fuzz/, FUZZ_SECONDS each (default 60)
+#   3. the libFuzzer harnesses in fuzz/ and cli/fuzz/, FUZZ_SECONDS each (default 60),
+#      BITNET_JOBS of them at a time
 #   4. the ABI check against abi/libbitnet_quant.abi
 #   5. clang-tidy over src/, the CUDA host code cuda/*.cc and cli/src/
 #      (.clang-tidy), cppcheck (.cppcheck-suppressions)
@@ -85,22 +86,44 @@ cmake -S fuzz -B "$out/fuzz" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ > "$out/fuzz.configure.log"
 bounded 600 cmake --build "$out/fuzz" -j "$jobs"
 # harness:seed directory (the library's in fuzz/, the command-line tool's parsers in cli/fuzz/)
-for entry in fuzz_quantize:fuzz/corpus/fuzz_quantize fuzz_dequantize:fuzz/corpus/fuzz_dequantize \
-             fuzz_cpp:fuzz/corpus/fuzz_cpp fuzz_tensor:fuzz/corpus/fuzz_tensor \
-             fuzz_gemm:fuzz/corpus/fuzz_gemm \
-             fuzz_gguf:cli/fuzz/corpus/fuzz_gguf fuzz_safetensors:cli/fuzz/corpus/fuzz_safetensors; do
-  harness=${entry%%:*}
-  seeds=${entry#*:}
+fuzz_entries=(fuzz_quantize:fuzz/corpus/fuzz_quantize fuzz_dequantize:fuzz/corpus/fuzz_dequantize
+              fuzz_cpp:fuzz/corpus/fuzz_cpp fuzz_tensor:fuzz/corpus/fuzz_tensor
+              fuzz_gemm:fuzz/corpus/fuzz_gemm
+              fuzz_gguf:cli/fuzz/corpus/fuzz_gguf fuzz_safetensors:cli/fuzz/corpus/fuzz_safetensors)
+# Runs one harness:seeds entry; its log is $out/<harness>.log.
+fuzz_one() {
+  local harness=${1%%:*} seeds=${1#*:}
   # New inputs go to a scratch directory; the checked-in seeds are read only.
-  work=$out/fuzz-corpus/$harness
+  local work=$out/fuzz-corpus/$harness
   mkdir -p "$work"
-  echo "-- $harness"
   bounded $((fuzz_seconds + 120)) "$out/fuzz/$harness" -max_total_time="$fuzz_seconds" \
     -max_len=4096 -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
-    -artifact_prefix="$out/fuzz-$harness-" "$work" "$seeds" 2> "$out/$harness.log" ||
-    { tail -n 60 "$out/$harness.log"; echo "$harness failed: $out/$harness.log"; exit 1; }
-  grep -E '^stat::number_of_executed_units|^#[0-9]+ +DONE' "$out/$harness.log" || true
+    -artifact_prefix="$out/fuzz-$harness-" "$work" "$seeds" 2> "$out/$harness.log"
+}
+# The harnesses are single-threaded: $jobs lanes of them run side by side,
+# each lane taking every $jobs-th entry.
+rm -f "$out"/fuzz-failed.* "$out"/fuzz_*.log
+lanes=()
+for ((lane = 0; lane < jobs; lane++)); do
+  (
+    for ((i = lane; i < ${#fuzz_entries[@]}; i += jobs)); do
+      fuzz_one "${fuzz_entries[i]}" || { echo "${fuzz_entries[i]%%:*}" > "$out/fuzz-failed.$lane"; exit 1; }
+    done
+  ) &
+  lanes+=($!)
 done
+failed=0
+for pid in "${lanes[@]}"; do wait "$pid" || failed=1; done
+for entry in "${fuzz_entries[@]}"; do
+  harness=${entry%%:*}
+  echo "-- $harness"
+  if grep -qxs "$harness" "$out"/fuzz-failed.*; then
+    tail -n 60 "$out/$harness.log"
+    echo "$harness failed: $out/$harness.log"
+  fi
+  grep -sE '^stat::number_of_executed_units|^#[0-9]+ +DONE' "$out/$harness.log" || true
+done
+((failed == 0)) || exit 1
 
 step "4. ABI check"
 # The experimental CUDA functions are outside the ABI check
