@@ -41,7 +41,15 @@ int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const uint8_t opt_mode = take_u8(&in);
   /* bitnet_gemm_i8s multiplies I2_S; bitnet_gemm_blocks the others. */
   const struct layout* l = &kLayouts[entry == 1 ? 0 : entry == 2 ? 1 + which % 3 : which % 4];
-  bitnet_type w_type = which < 250 ? l->type : (bitnet_type)take_u32(&in);
+  bitnet_type w_type = l->type;
+  if (which >= 250) {
+    /* Any type id; one that the entry multiplies makes it that layout's
+     * call (a valid one when the sizes fit it). */
+    w_type = (bitnet_type)take_u32(&in);
+    for (int i = entry == 2 ? 1 : 0; entry != 1 && i < 4; ++i) {
+      if (kLayouts[i].type == w_type) l = &kLayouts[i];
+    }
+  }
   int64_t rows = take_u8(&in) % (MAX_ROWS + 1);
   int64_t cols = l->cols_unit * (1 + take_u8(&in) % 6);
   int64_t batch = take_u8(&in) % (MAX_BATCH + 1);
