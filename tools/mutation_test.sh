@@ -9,9 +9,9 @@
 # Copies the working tree (tracked and new files) to a scratch directory,
 # builds the library and the C tests once (Release, no CUDA), then for each
 # mutant: replaces its `from` text (which must occur exactly once) with its
-# `to` text, rebuilds, runs ctest tier by tier, restores the file. A mutant must build and
-# must fail ctest ("killed"); one that passes ("survived"), does not apply or
-# does not build fails this script.
+# `to` text, rebuilds, runs ctest tier by tier, restores the file. A mutant
+# must build and must fail ctest ("killed"); one that passes ("survived"),
+# does not apply or does not build fails this script.
 # Usage: tools/mutation_test.sh [MUTANTS_FILE]   (13 minutes for 31 mutants
 # on 2 idle cores, most of it their rebuilds; the scratch copy goes to
 # $BITNET_MUTATION_DIR, default build-mutation/). Mutants of one file next to
@@ -33,14 +33,13 @@ build=$(realpath -m "$work/build")
 # tiers by their time on the unmutated copy: a mutant that a quick test kills
 # never waits for the slow ones (ctest starts its longest tests first, and
 # --stop-on-failure lets running tests finish).
-rule_tests=(--test-dir "$build" -j "$jobs" --timeout 120 -E '^(consumers|header_.*)$')
+ctest_args=(--test-dir "$build" -j "$jobs" --timeout 120)
 tiers=()
 run_ctest() {
   : > "$work/ctest.log"
   local tier
   for tier in "${tiers[@]}"; do
-    timeout 300 ctest --test-dir "$build" -j "$jobs" --timeout 120 --stop-on-failure \
-      -R "$tier" >> "$work/ctest.log" 2>&1 || return 1
+    timeout 300 ctest "${ctest_args[@]}" --stop-on-failure -R "$tier" >> "$work/ctest.log" 2>&1 || return 1
   done
 }
 
@@ -74,7 +73,7 @@ cmake -S "$src" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DBITNET_WITH_CU
   -DBITNET_LLAMA_DIR="$PWD/third_party/llama" > "$work/configure.log"
 cmake --build "$build" -j "$jobs" > "$work/build.log" ||
   { tail -n 30 "$work/build.log"; echo "mutation test: the unmutated copy does not build"; exit 1; }
-timeout 600 ctest "${rule_tests[@]}" > "$work/ctest.log" 2>&1 ||
+timeout 600 ctest "${ctest_args[@]}" -E '^(consumers|header_.*)$' > "$work/ctest.log" 2>&1 ||
   { tail -n 30 "$work/ctest.log"; echo "mutation test: the unmutated copy fails ctest"; exit 1; }
 mapfile -t tiers < <(tier_regexes "$work/ctest.log")
 ((${#tiers[@]})) || exit 1

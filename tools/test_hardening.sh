@@ -98,32 +98,28 @@ fuzz_one() {
   mkdir -p "$work"
   bounded $((fuzz_seconds + 120)) "$out/fuzz/$harness" -max_total_time="$fuzz_seconds" \
     -max_len=4096 -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
-    -artifact_prefix="$out/fuzz-$harness-" "$work" "$seeds" 2> "$out/$harness.log"
+    -artifact_prefix="$out/fuzz-$harness-" "$work" "$seeds" 2> "$out/$harness.log" ||
+    { tail -n 60 "$out/$harness.log"; echo "$harness failed: $out/$harness.log"; return 1; }
 }
 # The harnesses are single-threaded: $jobs lanes of them run side by side,
-# each lane taking every $jobs-th entry.
-rm -f "$out"/fuzz-failed.* "$out"/fuzz_*.log
+# each lane taking every $jobs-th entry and stopping at its first failure.
+rm -f "$out"/fuzz_*.log
 lanes=()
 for ((lane = 0; lane < jobs; lane++)); do
   (
     for ((i = lane; i < ${#fuzz_entries[@]}; i += jobs)); do
-      fuzz_one "${fuzz_entries[i]}" || { echo "${fuzz_entries[i]%%:*}" > "$out/fuzz-failed.$lane"; exit 1; }
+      fuzz_one "${fuzz_entries[i]}" || exit 1
     done
   ) &
   lanes+=($!)
 done
 failed=0
 for pid in "${lanes[@]}"; do wait "$pid" || failed=1; done
-for entry in "${fuzz_entries[@]}"; do
-  harness=${entry%%:*}
-  echo "-- $harness"
-  if grep -qxs "$harness" "$out"/fuzz-failed.*; then
-    tail -n 60 "$out/$harness.log"
-    echo "$harness failed: $out/$harness.log"
-  fi
-  grep -sE '^stat::number_of_executed_units|^#[0-9]+ +DONE' "$out/$harness.log" || true
-done
 ((failed == 0)) || exit 1
+for entry in "${fuzz_entries[@]}"; do
+  echo "-- ${entry%%:*}"
+  grep -E '^stat::number_of_executed_units|^#[0-9]+ +DONE' "$out/${entry%%:*}.log" || true
+done
 
 step "4. ABI check"
 # The experimental CUDA functions are outside the ABI check
