@@ -341,7 +341,7 @@ constexpr size_t ChunkCap(size_t room) { return room >= 32 ? 32 : room >= 16 ? 1
 
 // The chunk at byte b of trit segment s (map m) from the codes of src: as
 // wide as every digit row's elements allow in src.
-constexpr size_t TritChunkCap(const Layout& src, const CodeMap& m, size_t s, size_t b) {
+HWY_MAYBE_UNUSED constexpr size_t TritChunkCap(const Layout& src, const CodeMap& m, size_t s, size_t b) {
   const TritSegment& seg = m.segments[s];
   size_t room = seg.bytes - b;
   for (size_t t = 0; t < seg.trits_per_byte; ++t) {
@@ -353,7 +353,7 @@ constexpr size_t TritChunkCap(const Layout& src, const CodeMap& m, size_t s, siz
 
 // The chunk of two-bit code bytes whose field 0 holds element e, `room`
 // bytes left in its run, from the codes of src.
-constexpr size_t TwoBitChunkCap(const Layout& src, size_t e, size_t room, size_t run) {
+HWY_MAYBE_UNUSED constexpr size_t TwoBitChunkCap(const Layout& src, size_t e, size_t room, size_t run) {
   for (size_t f = 0; f < 4; ++f) {
     const size_t r = ChunkRoom(src, e + f * run);
     room = r < room ? r : room;

@@ -570,7 +570,7 @@ constexpr bool TritBytesTile() {
   return T == 1 && F == 5 && kTritBytes;
 }
 
-HWY_INLINE VI32 TritBytesTimes256(VU8 t, const VI8* act) {
+HWY_MAYBE_UNUSED HWY_INLINE VI32 TritBytesTimes256(VU8 t, const VI8* act) {
   const D32 d32;
   VI32 now = hn::Zero(d32), next = hn::Zero(d32);
   HWY_UNROLL(5)
