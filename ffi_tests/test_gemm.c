@@ -367,6 +367,59 @@ static void against_reference(const bitnet_cpu_target* targets, int num_targets)
   }
 }
 
+/* ---- every f16 block scale -------------------------------------------------------- */
+
+/* One block per row, row r's scale the half with bits r: every one of the
+ * 65536 halves (subnormals, Inf, NaN included) goes through each target's
+ * conversion of block scales, which must give the reference's bits. One
+ * token: every path converts scales with the same function (the paths
+ * themselves are against_reference's). */
+static void every_half_as_block_scale(const bitnet_cpu_target* targets, int num_targets) {
+  static const struct {
+    bitnet_type type;
+    int64_t cols;         /* one block */
+    size_t scale_offset;  /* of its f16 scale */
+  } kBlocks[] = {{BITNET_TYPE_TQ1_0, 256, 52}, {BITNET_TYPE_TQ2_0, 256, 64}, {BITNET_TYPE_Q2_0, 64, 0}};
+  const int64_t rows = 65536;
+  uint64_t seed = 77;
+  for (size_t k = 0; k < sizeof kBlocks / sizeof kBlocks[0]; ++k) {
+    const bitnet_type type = kBlocks[k].type;
+    const int64_t cols = kBlocks[k].cols;
+    size_t w_len = 0;
+    check(bitnet_tensor_size(type, rows, cols, &w_len) == BITNET_OK, "tensor size");
+    const size_t block_bytes = w_len / (size_t)rows;
+    uint8_t* w = malloc(w_len);
+    for (size_t i = 0; i < w_len; ++i) w[i] = (uint8_t)rng_next(&seed);
+    for (int64_t r = 0; r < rows; ++r) {
+      const uint16_t half = (uint16_t)r;
+      memcpy(w + (size_t)r * block_bytes + kBlocks[k].scale_offset, &half, sizeof half);
+    }
+    float* x = malloc((size_t)cols * sizeof(float));
+    fill_random(GAUSS, x, (size_t)cols, 256, seed++);
+    float* want = malloc((size_t)rows * sizeof(float));
+    float* got = malloc((size_t)rows * sizeof(float));
+    bitnet_gemm_options o = gemm_options(BITNET_CPU_REFERENCE, 1);
+    check(bitnet_gemm(type, w, w_len, rows, cols, x, 1, want, &o) == BITNET_OK, "%s every half, reference: %s",
+          bitnet_type_name(type), bitnet_last_error());
+    for (int t = 0; t < num_targets; ++t) {
+      o = gemm_options(targets[t], 1);
+      memset(got, POISON, (size_t)rows * sizeof(float));
+      const int status = bitnet_gemm(type, w, w_len, rows, cols, x, 1, got, &o);
+      long bad = -1;
+      for (long r = 0; r < rows && bad < 0; ++r) {
+        if (!same_result(got[r], want[r])) bad = r;
+      }
+      check(status == BITNET_OK && bad < 0, "%s, row r's scale the half r (%s): status %d; y[%ld] = %.9g, reference %.9g",
+            bitnet_type_name(type), bitnet_cpu_target_name(targets[t]), status, bad,
+            bad < 0 ? 0.0 : (double)got[bad], bad < 0 ? 0.0 : (double)want[bad]);
+    }
+    free(x);
+    free(want);
+    free(got);
+    free(w);
+  }
+}
+
 int main(int argc, char** argv) {
   if (argc != 2) {
     fprintf(stderr, "usage: %s GOLDEN_GGML_DIR\n", argv[0]);
@@ -381,5 +434,6 @@ int main(int argc, char** argv) {
     }
   }
   against_reference(targets, count);
+  every_half_as_block_scale(targets, count);
   return finish("gemm");
 }
