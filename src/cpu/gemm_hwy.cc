@@ -171,23 +171,11 @@ HWY_INLINE float Half(const uint8_t* p) {
   return HalfToFloat(h);
 }
 
+#if !(HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2)
 // The f16 in the low 16 bits of each lane as f32, exactly as HalfToFloat
-// converts it (NaNs made quiet). x86 from AVX2 on: vcvtph2ps (F16C), which
-// gives the same bits for all 65536 halves (checked on this machine, with
-// DAZ and FTZ off and on) in two instructions instead of twenty. Elsewhere:
-// normal values rebiased, subnormal ones scaled from an integer (exact),
-// Inf and NaN with an all-ones exponent.
+// converts it (NaNs made quiet): normal values rebiased, subnormal ones
+// scaled from an integer (exact), Inf and NaN with an all-ones exponent.
 HWY_INLINE VF HalvesToFloat(VI32 bits) {
-#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3
-  return VF{_mm512_cvtph_ps(_mm512_cvtepi32_epi16(bits.raw))};
-#elif HWY_ARCH_X86 && HWY_TARGET == HWY_AVX2
-  // The low 16 bits of each lane packed into the first 8 bytes of each
-  // 128-bit half, then the two halves' first 8 bytes together.
-  const __m256i low = _mm256_setr_epi8(0, 1, 4, 5, 8, 9, 12, 13, -1, -1, -1, -1, -1, -1, -1, -1,  //
-                                       0, 1, 4, 5, 8, 9, 12, 13, -1, -1, -1, -1, -1, -1, -1, -1);
-  const __m256i words = _mm256_permute4x64_epi64(_mm256_shuffle_epi8(bits.raw, low), 0x08);
-  return VF{_mm256_cvtph_ps(_mm256_castsi256_si128(words))};
-#else
   const D32 d32;
   const DF df;
   const VI32 em = hn::And(bits, hn::Set(d32, 0x7FFF));
@@ -201,21 +189,27 @@ HWY_INLINE VF HalvesToFloat(VI32 bits) {
   const VI32 out = hn::IfThenElse(hn::Lt(em, hn::Set(d32, 0x400)), small,
                                   hn::IfThenElse(hn::Gt(em, hn::Set(d32, 0x7BFF)), special, normal));
   return hn::BitCast(df, hn::Or(out, sign));
-#endif
 }
+#endif
 
-// The f16 at base + offsets[i] as f32 in lane i (kL lanes): one scalar
-// load per lane into memory that a vector load reads back. A gather of the
-// kL words (vpgatherdd) cost the Q2_0 tile a tenth of its time (N = 1, one
-// thread, Zen 5; measured against this alternating in one process).
+// The f16 at base + offsets[i] as f32 in lane i (kL lanes), exactly as
+// HalfToFloat converts it: one scalar load per lane into memory that a
+// vector load reads back (a gather of the kL words, vpgatherdd, cost the
+// Q2_0 tile a tenth of its time: bench/gemm_turns, N = 1, one thread,
+// Zen 5). x86 from AVX2 on widens them with vcvtph2ps (F16C): the same
+// bits for all 65536 halves (test_gemm's every-half case), in one
+// instruction instead of HalvesToFloat's twenty.
 HWY_INLINE VF HalvesAt(const uint8_t* base, const int32_t* offsets) {
-  HWY_ALIGN int32_t halves[kL];
-  for (size_t i = 0; i < kL; ++i) {
-    uint16_t h;
-    memcpy(&h, base + offsets[i], sizeof h);
-    halves[i] = h;
-  }
-  return HalvesToFloat(hn::Load(D32(), halves));
+  HWY_ALIGN uint16_t halves[kL];
+  for (size_t i = 0; i < kL; ++i) memcpy(&halves[i], base + offsets[i], sizeof halves[i]);
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3
+  return VF{_mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(halves)))};
+#elif HWY_ARCH_X86 && HWY_TARGET == HWY_AVX2
+  return VF{_mm256_cvtph_ps(_mm_load_si128(reinterpret_cast<const __m128i*>(halves)))};
+#else
+  const hn::Rebind<uint16_t, DU32> d16;
+  return HalvesToFloat(hn::BitCast(D32(), hn::PromoteTo(DU32(), hn::Load(d16, halves))));
+#endif
 }
 
 // ---- arranged activations -----------------------------------------------
