@@ -30,9 +30,10 @@ constexpr size_t kStep = 4096;
 constexpr size_t kStreamOutputBytes = size_t{8} << 20;
 
 // Targets of a byte re-pack from this size on are written with non-temporal
-// stores (unless BITNET_TENSOR_CACHED_OUTPUT). On the second development
-// machine, I2_S <-> TQ2_0 at 16 Mi elements (4 MiB) from memory: 16-37 %
-// faster; in cache, 25-35 % slower at 1 MiB, -11 to +15 % at 4 MiB.
+// stores (unless BITNET_TENSOR_CACHED_OUTPUT). I2_S <-> TQ2_0 at 16 Mi
+// elements (4 MiB) from memory: 16-37 % faster on the second development
+// machine, 23-37 % on the first (with StreamBytes's ordinary store per
+// page); in cache, 25-35 % slower at 1 MiB, -11 to +15 % at 4 MiB.
 constexpr size_t kStreamRepackBytes = size_t{4} << 20;
 
 // Code bytes per chunk of a byte re-pack's checking pass: small enough
