@@ -469,7 +469,8 @@ BITNET_API int bitnet_tensor_dequantize(bitnet_type src_type, const bitnet_tenso
  * cannot hold exactly (f32 -> f16) is BITNET_E_INEXACT_SCALE unless
  * BITNET_TENSOR_ALLOW_SCALE_ROUNDING (then rounded as ggml rounds).
  * Between I2_S and TQ2_0 (a byte re-pack), an output of 4 MiB or more is
- * written with non-temporal stores unless BITNET_TENSOR_CACHED_OUTPUT. */
+ * written with non-temporal stores (each 4 KiB page's first line with an
+ * ordinary one) unless BITNET_TENSOR_CACHED_OUTPUT. */
 BITNET_API int bitnet_tensor_transcode(bitnet_type dst_type, const bitnet_tensor_options* options,
                                        bitnet_type src_type, const void* src, size_t src_len,
                                        int64_t rows, int64_t cols, void* dst, size_t dst_len);

@@ -158,21 +158,22 @@ HWY_INLINE void FloatsToElements(LayoutId type, const float* HWY_RESTRICT x, siz
   ReferenceFromFloat(type, x + i, n - i, h + i);
 }
 
-// StreamBytes writes the vector that starts a 4 KiB page of its target
-// with an ordinary store. On the AMD EPYC development VM, streaming stores
-// alone into line-aligned targets (I2_S <-> TQ2_0 at 16 Mi elements, staged
-// 4 KiB at a time) ran 1.6x slower than with this one ordinary store per
-// page, and than into a target 16 bytes off a line, whose edge lines
-// StreamBytes writes with ordinary stores anyway. A store to another
-// line or a fence did not do it, a prefetch of the next page less than
-// half of it.
+// How StreamBytes writes a vector that starts a 4 KiB page of its target.
+// kOrdinary, the byte re-pack's choice: with an ordinary store. On the AMD
+// EPYC development VM, its stages (up to 4 KiB) streamed into a
+// line-aligned target ran 1.5-1.7x faster so (I2_S <-> TQ2_0, 16 Mi
+// elements), and a copy alone showed the same (a store to another line or
+// a fence per stage did not do it, a prefetch of the next page less than
+// half of it). Not every stream gains: the decoders' 1 KiB pieces into a
+// target off a line ran 1.4-1.6x slower so (TQ2_0 -> F32).
+enum class PageStart { kStreamed, kOrdinary };
 constexpr size_t kStreamPageBytes = 4096;
 
 // `bytes` from `in` to `out`: the whole aligned vectors (of D) of `out`
-// with non-temporal stores, except each page's first (kStreamPageBytes),
-// the edges with ordinary ones (no call for an empty edge: the block
-// decoders stream 64-byte pieces).
-template <class D = hn::ScalableTag<uint8_t>>
+// with non-temporal stores (a page's first as kPageStart says), the edges
+// with ordinary ones (no call for an empty edge: the block decoders stream
+// 64-byte pieces).
+template <class D = hn::ScalableTag<uint8_t>, PageStart kPageStart = PageStart::kStreamed>
 HWY_INLINE void StreamBytes(const void* HWY_RESTRICT in, size_t bytes, void* HWY_RESTRICT out) {
   const D d;
   const size_t lanes = hn::Lanes(d);
@@ -184,7 +185,8 @@ HWY_INLINE void StreamBytes(const void* HWY_RESTRICT in, size_t bytes, void* HWY
   size_t i = head;
   for (; i + lanes <= bytes; i += lanes) {
     const auto v = hn::LoadU(d, from + i);
-    if (reinterpret_cast<uintptr_t>(to + i) % kStreamPageBytes == 0) {
+    if (kPageStart == PageStart::kOrdinary &&
+        reinterpret_cast<uintptr_t>(to + i) % kStreamPageBytes == 0) {
       hn::StoreU(v, d, to + i);
     } else {
       hn::Stream(v, d, to + i);
