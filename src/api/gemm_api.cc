@@ -64,7 +64,6 @@ int ResolveGemmOptions(const bitnet_gemm_options* options, GemmCall* call) {
   call->job.kernels = kernels;
   call->job.threads = o.n_threads > 1 ? o.n_threads : 1;
   // The row range is checked against the shape later; keep it for then.
-  // The row range is checked against the shape later; keep it for then.
   call->ranged = (o.flags & BITNET_GEMM_ROW_RANGE) != 0;
   call->row_begin = o.row_begin;
   call->row_end = o.row_end;
