@@ -8,6 +8,8 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "test_util.h"
 
@@ -739,6 +741,71 @@ static void streamed_transcodes(const bitnet_cpu_target* targets, int count) {
   free(got_buffer);
 }
 
+/* A copy of `bytes` bytes that ends where an inaccessible page starts, so
+ * that a read past the caller's buffer faults; *mapping and *mapping_bytes
+ * for munmap. NULL when the system refuses the mapping. */
+static uint8_t* guarded_copy(const uint8_t* data, size_t bytes, void** mapping, size_t* mapping_bytes) {
+  const size_t page = (size_t)sysconf(_SC_PAGESIZE);
+  const size_t room = (bytes + page - 1) / page * page;
+  *mapping_bytes = room + page;
+  *mapping = mmap(NULL, *mapping_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (*mapping == MAP_FAILED) return NULL;
+  uint8_t* guard = (uint8_t*)*mapping + room;
+  if (mprotect(guard, page, PROT_NONE) != 0) {
+    munmap(*mapping, *mapping_bytes);
+    return NULL;
+  }
+  memcpy(guard - bytes, data, bytes);
+  return guard - bytes;
+}
+
+/* The fused transcodes into and out of TQ1_0 read whole vectors, past a
+ * unit's bytes into the next unit's: they must stop at the source's end.
+ * The source ends at an inaccessible page (a read past it faults); several
+ * steps of units, one and two threads, every target against the
+ * reference's bytes. */
+static void guarded_sources(const bitnet_cpu_target* targets, int count) {
+  const int64_t rows = 24, cols = 4096;
+  int8_t* q = malloc((size_t)(rows * cols));
+  float* x = ternary_values(rows, cols, 0.25f, 46, q);
+  const bitnet_tensor_options ref = opts(BITNET_CPU_REFERENCE, 1);
+  static const bitnet_type kPairs[][2] = {{BITNET_TYPE_TQ2_0, BITNET_TYPE_TQ1_0},
+                                          {BITNET_TYPE_I2_S, BITNET_TYPE_TQ1_0},
+                                          {BITNET_TYPE_TQ1_0, BITNET_TYPE_TQ2_0},
+                                          {BITNET_TYPE_TQ1_0, BITNET_TYPE_I2_S}};
+  for (size_t p = 0; p < sizeof kPairs / sizeof kPairs[0]; ++p) {
+    const bitnet_type src = kPairs[p][0], dst = kPairs[p][1];
+    const size_t out_bytes = size_of(dst, rows, cols);
+    size_t in_bytes = 0;
+    uint8_t* in = quantize_new(src, &ref, x, rows, cols, &in_bytes);
+    uint8_t* want = malloc(out_bytes);
+    uint8_t* got = malloc(out_bytes);
+    void* mapping = NULL;
+    size_t mapping_bytes = 0;
+    uint8_t* guarded = in == NULL ? NULL : guarded_copy(in, in_bytes, &mapping, &mapping_bytes);
+    if (!check(guarded != NULL, "guarded %s source: no mapping", bitnet_type_name(src)) ||
+        !check(bitnet_tensor_transcode(dst, &ref, src, in, in_bytes, rows, cols, want, out_bytes) == BITNET_OK,
+               "guarded %s -> %s, reference: %s", bitnet_type_name(src), bitnet_type_name(dst), bitnet_last_error())) {
+      count = 0;
+    }
+    for (int t = 0; t < count; ++t) {
+      for (int threads = 1; threads <= 2; ++threads) {
+        const bitnet_tensor_options o = opts(targets[t], threads);
+        const int status = bitnet_tensor_transcode(dst, &o, src, guarded, in_bytes, rows, cols, got, out_bytes);
+        check(status == BITNET_OK && memcmp(got, want, out_bytes) == 0,
+              "guarded %s -> %s on %s, %d threads: status %d or bytes differ", bitnet_type_name(src),
+              bitnet_type_name(dst), bitnet_cpu_target_name(targets[t]), threads, status);
+      }
+    }
+    if (guarded != NULL) munmap(mapping, mapping_bytes);
+    free(in);
+    free(want);
+    free(got);
+  }
+  free(q);
+  free(x);
+}
+
 static void type_info(void) {
   bitnet_type_info info;
   memset(&info, 0, sizeof info);
@@ -841,5 +908,6 @@ int main(void) {
   }
   streamed_outputs(targets, count);
   streamed_transcodes(targets, count);
+  guarded_sources(targets, count);
   return finish("tensor_api");
 }

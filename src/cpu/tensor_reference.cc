@@ -87,8 +87,8 @@ void ValueFlags(const int8_t* values, size_t pieces, size_t piece, int min_value
 
 // Unit by unit: every element's code through src's map, then dst's code
 // bytes from those codes (formats/ternary_codes.h).
-void TranscodeCodes(LayoutId src_id, const uint8_t* in, LayoutId dst_id, size_t units, uint8_t* out,
-                    uint8_t* flags) {
+void TranscodeCodes(LayoutId src_id, const uint8_t* in, LayoutId dst_id, size_t units, bool /*more*/,
+                    uint8_t* out, uint8_t* flags) {
   const Layout& src = GetLayout(src_id);
   const Layout& dst = GetLayout(dst_id);
   const size_t src_block = static_cast<size_t>(src.block_elements);

@@ -753,7 +753,7 @@ void ForEachFusedStep(Workers& workers, const TensorKernels& k, const Layout& sr
       const size_t first = t * kStep;
       const size_t count = n - first < kStep ? n - first : kStep;
       k.transcode_codes(src.id, in + first / src_block * src.block_bytes, dst.id, count / kCodeUnit,
-                        out + first / dst_block * dst.block_bytes, flags);
+                        first + count < n, out + first / dst_block * dst.block_bytes, flags);
       fn(first, count, flags);
     }
   });
