@@ -161,7 +161,7 @@ HWY_INLINE void FloatsToElements(LayoutId type, const float* HWY_RESTRICT x, siz
 // How StreamBytes writes a vector that starts a 4 KiB page of its target.
 // kOrdinary, the byte re-pack's choice: with an ordinary store. On the AMD
 // EPYC development VM, its stages (up to 4 KiB) streamed into a
-// line-aligned target ran 1.5-1.7x faster so (I2_S <-> TQ2_0, 16 Mi
+// line-aligned target ran 1.4-1.7x faster so (I2_S <-> TQ2_0, 16 Mi
 // elements), and a copy alone showed the same (a store to another line or
 // a fence per stage did not do it, a prefetch of the next page less than
 // half of it). Not every stream gains: the decoders' 1 KiB pieces into a
