@@ -126,6 +126,11 @@ HWY_INLINE void PackTritBlock(const typename View::Stored* HWY_RESTRICT x, const
   });
 }
 
+// How far ahead EncodeTernary prefetches at least. On the AMD EPYC VM, 16
+// Mi elements to Q2_0 from memory: 8 KiB ahead instead of a batch (2 KiB
+// of F32, 1 KiB of BF16) ran 1.14-1.45x faster in turns; 16 KiB, as 8.
+constexpr size_t kEncodePrefetchBytes = 8192;
+
 template <typename T>
 HWY_INLINE void PrefetchBlock(const T* p, size_t n) {
   const char* bytes = reinterpret_cast<const char*>(p);
@@ -246,6 +251,12 @@ void EncodeTernary(void (*reference)(const float*, uint8_t*), const typename Vie
   constexpr const Layout& l = LayoutOf(kId);
   constexpr size_t n = static_cast<size_t>(l.block_elements);
   const size_t batch_blocks = hn::Lanes(DF());
+  // How many blocks ahead the elements are prefetched: the next batch, or
+  // about kEncodePrefetchBytes ahead where a batch is smaller (Q2_0's 32-
+  // element blocks: a batch of 1-2 KiB, too close to hide the memory's
+  // latency).
+  const size_t batch_bytes = batch_blocks * n * sizeof(typename View::Stored);
+  const size_t ahead = batch_blocks * (batch_bytes >= kEncodePrefetchBytes ? 1 : kEncodePrefetchBytes / batch_bytes);
   BlockBatch<View> batch;
   for (size_t first = 0; first < nblocks; first += batch_blocks) {
     const size_t count = nblocks - first < batch_blocks ? nblocks - first : batch_blocks;
@@ -254,9 +265,9 @@ void EncodeTernary(void (*reference)(const float*, uint8_t*), const typename Vie
     for (size_t j = 0; j < count; ++j) {
       const typename View::Stored* xb = x + (first + j) * n;
       uint8_t* block = out + (first + j) * l.block_bytes;
-      // The next batch's block j is on its way while this one is encoded:
+      // A later batch's block j is on its way while this one is encoded:
       // the pass over a batch in cache leaves the memory idle otherwise.
-      if (first + batch_blocks + j < nblocks) PrefetchBlock(xb + batch_blocks * n, n);
+      if (first + ahead + j < nblocks) PrefetchBlock(xb + ahead * n, n);
       Cut<View> cut(batch.cut[j]);
       switch (static_cast<BlockPath>(batch.path[j])) {
         case BlockPath::kVector:
