@@ -126,11 +126,6 @@ HWY_INLINE void PackTritBlock(const typename View::Stored* HWY_RESTRICT x, const
   });
 }
 
-// How far ahead EncodeTernary prefetches at least. On the AMD EPYC VM, 16
-// Mi elements to Q2_0 from memory: 8 KiB ahead instead of a batch (2 KiB
-// of F32, 1 KiB of BF16) ran 1.14-1.45x faster in turns; 16 KiB, as 8.
-constexpr size_t kEncodePrefetchBytes = 8192;
-
 template <typename T>
 HWY_INLINE void PrefetchBlock(const T* p, size_t n) {
   const char* bytes = reinterpret_cast<const char*>(p);
