@@ -9,6 +9,7 @@
 #include "hwy/cache_control.h"
 
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <type_traits>
 
@@ -65,9 +66,10 @@ float I2SEncodeAs(const typename View::Stored* HWY_RESTRICT x, size_t n, uint8_t
   constexpr size_t kGroup = size_t{4} * l.codes.run;
   for (size_t g = 0; g < n; g += kGroup) {
     // The elements kEncodePrefetchBytes ahead, the caller's next part near
-    // the end of this one (a hint: it does not fault past the tensor).
-    const char* ahead = reinterpret_cast<const char*>(x + g) + kEncodePrefetchBytes;
-    for (size_t b = 0; b < kGroup * sizeof(*x); b += 64) hwy::Prefetch(ahead + b);
+    // the end of this one: a hint, which does not fault past the tensor
+    // (the address made as an integer, not as a pointer past the array).
+    const uintptr_t ahead = reinterpret_cast<uintptr_t>(x + g) + kEncodePrefetchBytes;
+    for (size_t b = 0; b < kGroup * sizeof(*x); b += 64) hwy::Prefetch(reinterpret_cast<const char*>(ahead + b));
     PackRuns<View>(x + g, l.codes.run, l.codes.msb_first, above_micro, out + g / 4);
   }
   return View::Value(key);
