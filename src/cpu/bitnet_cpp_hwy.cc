@@ -69,7 +69,9 @@ float I2SEncodeAs(const typename View::Stored* HWY_RESTRICT x, size_t n, uint8_t
     // the end of this one: a hint, which does not fault past the tensor
     // (the address made as an integer, not as a pointer past the array).
     const uintptr_t ahead = reinterpret_cast<uintptr_t>(x + g) + kEncodePrefetchBytes;
-    for (size_t b = 0; b < kGroup * sizeof(*x); b += 64) hwy::Prefetch(reinterpret_cast<const char*>(ahead + b));
+    for (size_t b = 0; b < kGroup * sizeof(*x); b += 64) {
+      hwy::Prefetch(reinterpret_cast<const char*>(ahead + b));  // NOLINT(performance-no-int-to-ptr)
+    }
     PackRuns<View>(x + g, l.codes.run, l.codes.msb_first, above_micro, out + g / 4);
   }
   return View::Value(key);
