@@ -121,8 +121,9 @@ constexpr size_t kStreamPrefetchBytes = 4096;
 // that codes a part in cache leaves the memory idle otherwise). On the AMD
 // EPYC VM, 16 Mi elements from memory, in turns: to Q2_0, 8 KiB ahead
 // instead of a batch of 16 blocks (2 KiB of F32, 1 KiB of BF16) ran
-// 1.14-1.45x faster, 16 KiB as 8; to I2_S, 8 KiB ahead 1.09-1.43x faster
-// than none, 4 KiB 0.75-1.08x of 8.
+// 1.14-1.45x faster, 16 KiB as 8; to I2_S, 8 KiB ahead against none:
+// from BF16 1.19-1.43x, from F32 0.95-1.13x (within the VM's drift), 4 KiB
+// 0.75-1.08x of 8.
 constexpr size_t kEncodePrefetchBytes = 8192;
 
 // n elements of an element type (F32, F16, BF16) <-> floats: whole vectors,
