@@ -31,7 +31,7 @@ BITNET_HOST_DEVICE inline BitPosition TwoBitPosition(const CodeMap& m, size_t j)
 // ggml's TQ1_0 digit n (0 = most significant) of a stored byte:
 // ((uint8)(byte * 3^n) * 3) >> 8, which is defined for every byte value
 // (3^n modulo 256 by n multiplications in uint8).
-BITNET_HOST_DEVICE inline unsigned TritDigit(uint8_t byte, unsigned n) {
+BITNET_HOST_DEVICE constexpr unsigned TritDigit(uint8_t byte, unsigned n) {
   uint8_t scaled = byte;
   for (unsigned k = 0; k < n; ++k) scaled = static_cast<uint8_t>(scaled * 3);
   return (static_cast<unsigned>(scaled) * 3u) >> 8;
