@@ -10,74 +10,25 @@
 // TYPE is a GGUF type id (34 TQ1_0, 35 TQ2_0, 36 I2_S, 42 Q2_0). Prints
 // each library's median time per call and A's over B's (above 1: B is
 // faster). The same library twice shows the noise floor.
-#include <dlfcn.h>
-
-#include <algorithm>
-#include <chrono>
 #include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <random>
-#include <string>
 #include <vector>
 
 #include "bitnet_quant.h"
-
-namespace {
-
-// The entry points this tool calls, from one library.
-struct Library {
-  const char* path = nullptr;
-  decltype(&bitnet_gemm) gemm = nullptr;
-  decltype(&bitnet_tensor_size) tensor_size = nullptr;
-  decltype(&bitnet_tensor_quantize) tensor_quantize = nullptr;
-  decltype(&bitnet_last_error) last_error = nullptr;
-};
-
-template <class Fn>
-bool Resolve(void* handle, const char* name, Fn* fn) {
-  *fn = reinterpret_cast<Fn>(dlsym(handle, name));
-  if (*fn == nullptr) std::fprintf(stderr, "gemm_turns: no %s: %s\n", name, dlerror());
-  return *fn != nullptr;
-}
-
-bool Open(const char* path, Library* lib) {
-  // RTLD_LOCAL: each library's symbols stay its own.
-  void* handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-  if (handle == nullptr) {
-    std::fprintf(stderr, "gemm_turns: %s\n", dlerror());
-    return false;
-  }
-  lib->path = path;
-  return Resolve(handle, "bitnet_gemm", &lib->gemm) && Resolve(handle, "bitnet_tensor_size", &lib->tensor_size) &&
-         Resolve(handle, "bitnet_tensor_quantize", &lib->tensor_quantize) &&
-         Resolve(handle, "bitnet_last_error", &lib->last_error);
-}
-
-bool ParseInt(const char* text, long long low, long long* value) {
-  char* end = nullptr;
-  *value = std::strtoll(text, &end, 10);
-  return end != text && *end == '\0' && *value >= low;
-}
-
-double Median(std::vector<double> v) {
-  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2), v.end());
-  return v[v.size() / 2];
-}
-
-}  // namespace
+#include "turns.h"
 
 int main(int argc, char** argv) {
   long long type = 0, rows = 0, cols = 0, threads = 1, batch = 1;
-  if (argc < 6 || argc > 8 || !ParseInt(argv[3], 0, &type) || !ParseInt(argv[4], 1, &rows) ||
-      !ParseInt(argv[5], 1, &cols) || (argc > 6 && !ParseInt(argv[6], 1, &threads)) ||
-      (argc > 7 && !ParseInt(argv[7], 1, &batch))) {
+  if (argc < 6 || argc > 8 || !turns::ParseInt(argv[3], 0, &type) || !turns::ParseInt(argv[4], 1, &rows) ||
+      !turns::ParseInt(argv[5], 1, &cols) || (argc > 6 && !turns::ParseInt(argv[6], 1, &threads)) ||
+      (argc > 7 && !turns::ParseInt(argv[7], 1, &batch))) {
     std::fprintf(stderr, "usage: %s LIB_A LIB_B TYPE ROWS COLS [THREADS [BATCH]]\n", argv[0]);
     return 2;
   }
-  Library libs[2];
-  if (!Open(argv[1], &libs[0]) || !Open(argv[2], &libs[1])) return 1;
-  const Library& a = libs[0];
+  turns::Library libs[2];
+  if (!turns::Open("gemm_turns", argv[1], &libs[0]) || !turns::Open("gemm_turns", argv[2], &libs[1])) return 1;
+  const turns::Library& a = libs[0];
   const auto t = static_cast<bitnet_type>(type);
 
   size_t bytes = 0;
@@ -90,7 +41,7 @@ int main(int argc, char** argv) {
   std::vector<float> w(static_cast<size_t>(rows * cols));
   for (float& v : w) v = normal(rng);
   // Copies enough that every call reads its weights from DRAM.
-  const size_t copies = std::max<size_t>(2, (size_t{512} << 20) / bytes + 1);
+  const size_t copies = turns::CopiesFor(bytes, 0);
   std::vector<uint8_t> weights(copies * bytes);
   if (a.tensor_quantize(t, nullptr, BITNET_TYPE_F32, w.data(), rows, cols, weights.data(), bytes) != BITNET_OK) {
     std::fprintf(stderr, "gemm_turns: %s\n", a.last_error());
@@ -115,21 +66,12 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  constexpr int kTurns = 60, kCalls = 50;
-  std::vector<double> micros[2];
-  size_t copy = 0;
-  for (int turn = 0; turn < kTurns; ++turn) {
-    for (int k = 0; k < 2; ++k) {
-      for (int i = 0; i < kCalls; ++i) {
-        const auto start = std::chrono::steady_clock::now();
-        libs[k].gemm(t, &weights[copy * bytes], bytes, rows, cols, x.data(), batch, y[k].data(), &options);
-        micros[k].push_back(
-            std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count());
-        copy = (copy + 1) % copies;
-      }
-    }
-  }
-  const double median_a = Median(micros[0]), median_b = Median(micros[1]);
+  double median_a = 0, median_b = 0;
+  turns::TimeInTurns(
+      [&](int k, size_t i) {
+        libs[k].gemm(t, &weights[i % copies * bytes], bytes, rows, cols, x.data(), batch, y[k].data(), &options);
+      },
+      &median_a, &median_b);
   std::printf("type %lld %lldx%lld batch %lld threads %lld: A %.1f us, B %.1f us (%.1f GB/s of weights), A/B %.3f\n",
               type, rows, cols, batch, threads, median_a, median_b, static_cast<double>(bytes) / median_b / 1e3,
               median_a / median_b);
