@@ -665,6 +665,9 @@ struct SourceScan {
   uint16_t half = 0;
 };
 
+// The source bytes ScanSource takes at a time (its code scan, then its
+// scales): 16 KiB measured 1.03x and 1 KiB 1.04-1.12x for TQ2_0 -> TQ1_0.
+constexpr size_t kScanBytes = 1024;
 SourceScan ScanSource(int threads, const TensorKernels& k, const Layout& src, const uint8_t* in, size_t n,
                       bool find_code3) {
   SourceScan scan;
@@ -680,14 +683,24 @@ SourceScan ScanSource(int threads, const TensorKernels& k, const Layout& src, co
     SourceScan& f = found[part];
     f.uniform = true;
     const size_t first = b * kStep / block, end = e * kStep < n ? e * kStep / block : n / block;
-    if (find_code3) f.code3 = k.any_two_bit_code3(src.id, in + first * src.block_bytes, end - first);
-    for (size_t i = first; src.scale == ScaleKind::kBlockF16 && i < end; ++i) {
-      uint16_t h;
-      memcpy(&h, in + i * src.block_bytes + src.scale_offset, sizeof h);
-      f.uniform = f.uniform && h == scan.half;
-      if (!HalfIsFinite(h)) {
-        f.nonfinite_at = i * block;
-        break;
+    // kScanBytes of blocks at a time, their codes then their scales, so
+    // that the scales are read from the lines the code scan has just
+    // brought in (scanned one after the other, the codes then the scales
+    // of the whole part, a two-bit source was read three times by TQ2_0 ->
+    // TQ1_0). A non-finite scale ends the part's scan: the call fails on it
+    // before it looks at codes.
+    const size_t step_blocks = std::max<size_t>(1, kScanBytes / src.block_bytes);
+    for (size_t s = first; s < end && f.nonfinite_at == SIZE_MAX; s += step_blocks) {
+      const size_t stop = std::min(end, s + step_blocks);
+      if (find_code3 && !f.code3) f.code3 = k.any_two_bit_code3(src.id, in + s * src.block_bytes, stop - s);
+      for (size_t i = s; src.scale == ScaleKind::kBlockF16 && i < stop; ++i) {
+        uint16_t h;
+        memcpy(&h, in + i * src.block_bytes + src.scale_offset, sizeof h);
+        f.uniform = f.uniform && h == scan.half;
+        if (!HalfIsFinite(h)) {
+          f.nonfinite_at = i * block;
+          break;
+        }
       }
     }
   });
