@@ -67,11 +67,14 @@ int main(int argc, char** argv) {
   }
 
   double median_a = 0, median_b = 0;
-  turns::TimeInTurns(
-      [&](int k, size_t i) {
-        libs[k].gemm(t, &weights[i % copies * bytes], bytes, rows, cols, x.data(), batch, y[k].data(), &options);
-      },
-      &median_a, &median_b);
+  if (!turns::TimeInTurns(
+          [&](int k, size_t i) {
+            return libs[k].gemm(t, &weights[i % copies * bytes], bytes, rows, cols, x.data(), batch, y[k].data(),
+                                &options);
+          },
+          &median_a, &median_b)) {
+    return 1;
+  }
   std::printf("type %lld %lldx%lld batch %lld threads %lld: A %.1f us, B %.1f us (%.1f GB/s of weights), A/B %.3f\n",
               type, rows, cols, batch, threads, median_a, median_b, static_cast<double>(bytes) / median_b / 1e3,
               median_a / median_b);

@@ -119,7 +119,7 @@ int main(int argc, char** argv) {
   }
 
   double median_a = 0, median_b = 0;
-  turns::TimeInTurns([&](int k, size_t i) { call(libs[k], i % copies); }, &median_a, &median_b);
+  if (!turns::TimeInTurns([&](int k, size_t i) { return call(libs[k], i % copies); }, &median_a, &median_b)) return 1;
   std::printf("%s %lld <- %lld %lldx%lld threads %lld: A %.1f us, B %.1f us (%.2f Gelem/s), A/B %.3f\n", argv[3], dst,
               src, rows, cols, threads, median_a, median_b, static_cast<double>(rows * cols) / median_b / 1e3,
               median_a / median_b);

@@ -74,9 +74,11 @@ inline size_t CopiesFor(size_t bytes, size_t other_bytes) {
 
 // The median microseconds per call of call(k, i) for library k = 0 and 1,
 // i counting the calls of both (so that a rotation over copies goes on
-// from one library's calls to the other's).
+// from one library's calls to the other's). call returns the library's
+// status; false, and a message, when a timed call failed: its time would
+// be that of a rejection, not of the work.
 template <class Call>
-void TimeInTurns(const Call& call, double* median_a, double* median_b) {
+bool TimeInTurns(const Call& call, double* median_a, double* median_b) {
   constexpr int kTurns = 60, kCalls = 50;
   std::vector<double> micros[2];
   size_t i = 0;
@@ -84,13 +86,18 @@ void TimeInTurns(const Call& call, double* median_a, double* median_b) {
     for (int k = 0; k < 2; ++k) {
       for (int c = 0; c < kCalls; ++c, ++i) {
         const auto start = std::chrono::steady_clock::now();
-        call(k, i);
+        const int status = call(k, i);
         micros[k].push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count());
+        if (status != BITNET_OK) {
+          std::fprintf(stderr, "turns: timed call %zu of library %c failed: status %d\n", i, "AB"[k], status);
+          return false;
+        }
       }
     }
   }
   *median_a = Median(micros[0]);
   *median_b = Median(micros[1]);
+  return true;
 }
 
 }  // namespace turns

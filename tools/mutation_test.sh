@@ -12,7 +12,7 @@
 # `to` text, rebuilds, runs ctest tier by tier, restores the file. A mutant
 # must build and must fail ctest ("killed"); one that passes ("survived"),
 # does not apply or does not build fails this script.
-# Usage: tools/mutation_test.sh [MUTANTS_FILE]   (14 minutes for 32 mutants, 34 now,
+# Usage: tools/mutation_test.sh [MUTANTS_FILE]   (15 minutes for 34 mutants
 # on 2 idle cores, most of it their rebuilds; the scratch copy goes to
 # $BITNET_MUTATION_DIR, default build-mutation/). Mutants of one file next to
 # each other save rebuilds.

@@ -667,7 +667,7 @@ constexpr TritLutPlan PlanTritLuts(const Layout& src, const Layout& dst) {
     size_t count = 0;
     for (size_t f = 0; f < 4; ++f) {
       const TritRef t = TritRefOf(src.codes, UnitCodeElement(dst, lane, f));
-      const size_t byte = src.codes.codes_offset + src.codes.segments[t.segment].first_byte + t.byte;
+      const size_t byte = src.codes.segments[t.segment].first_byte + t.byte;
       size_t k = 0;
       while (k < count && needs[k].byte != byte) ++k;
       if (k == count) {
@@ -698,7 +698,7 @@ constexpr TritLutPlan PlanTritLuts(const Layout& src, const Layout& dst) {
         slot = 0;
         ++p.gathers;
       }
-      p.index[g][lane] = static_cast<uint8_t>(needs[k].byte - src.codes.codes_offset + 64 * slot);
+      p.index[g][lane] = static_cast<uint8_t>(needs[k].byte + 64 * slot);
       for (size_t q = 0; q < 4; ++q) {
         if (needs[k].digit[q] >= 0) p.keep[g][lane] = static_cast<uint8_t>(p.keep[g][lane] | 3u << (2 * q));
       }

@@ -365,10 +365,10 @@ constexpr size_t kTwoBitRun = kV < 32 ? kV : 32;
 constexpr size_t kTritRun = 4;
 
 // The first element of each run of kTritRun lanes of one TQ1_0 step's
-// activation vectors (64 / kV loads of 5 fields; -1: none), worked out
+// activation vectors (64 / kV loads of 5 fields, 64 lanes each; -1: none), worked out
 // once: run by run through TritElement, a step of TQ1_0 took 0.2 us to
 // arrange, a tenth of a 640x2560 product on one thread (AMD EPYC VM).
-constexpr size_t kTritStepRuns = 64 / kV * 5 * kV / kTritRun;
+constexpr size_t kTritStepRuns = 5 * 64 / kTritRun;
 struct TritStepRuns {
   int16_t element[kTritStepRuns];
 };
