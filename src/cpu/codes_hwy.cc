@@ -951,13 +951,20 @@ HWY_INLINE bool AnyCodeOffOffset(const uint8_t* HWY_RESTRICT unit) {
 
 // `units` units of a pair that CanTranscodeCodes accepts; the two-bit
 // side's code bytes give the flags (the source's as read, the target's as
-// formed).
+// formed), which zero a per-block target's scale.
 template <LayoutId kSrc, LayoutId kDst>
 HWY_NOINLINE void TranscodePair(const uint8_t* HWY_RESTRICT in, size_t units, [[maybe_unused]] bool more,
-                                uint8_t* HWY_RESTRICT out, uint8_t* HWY_RESTRICT flags) {
+                                RepackScale scale, uint8_t* HWY_RESTRICT out, uint8_t* HWY_RESTRICT flags) {
   constexpr const Layout& src = LayoutOf(kSrc);
   constexpr const Layout& dst = LayoutOf(kDst);
   static_assert(CanTranscodeCodes(src, dst), "a pair of the fused transcode");
+  constexpr bool kDstScales = dst.scale == ScaleKind::kBlockF16;
+  static_assert(!kDstScales || dst.block_elements == static_cast<int64_t>(kCodeUnit), "a unit is a target block");
+  static_assert(src.scale != ScaleKind::kBlockF16 || src.block_elements == static_cast<int64_t>(kCodeUnit),
+                "a unit is a source block");
+  // Locals: the byte stores below may alias the struct's fields.
+  const bool own_scale = scale.own;
+  const uint16_t half = scale.half;
   constexpr size_t kInBytes = kCodeUnit / static_cast<size_t>(src.block_elements) * src.block_bytes;
   constexpr size_t kOutBytes = kCodeUnit / static_cast<size_t>(dst.block_elements) * dst.block_bytes;
   for (size_t u = 0; u < units; ++u, in += kInBytes, out += kOutBytes) {
@@ -992,7 +999,13 @@ HWY_NOINLINE void TranscodePair(const uint8_t* HWY_RESTRICT in, size_t units, [[
       nonzero = !TwoBitChunks<kSrc, kDst, 0>(in, out);
 #endif
     }
-    flags[u] = nonzero ? kRepackNonzero : 0;
+    if constexpr (kDstScales) {
+      uint16_t h = half;
+      if (own_scale) memcpy(&h, in + src.scale_offset, sizeof h);
+      if (!nonzero) h = 0;
+      memcpy(out + dst.scale_offset, &h, sizeof h);
+    }
+    if (!kDstScales || flags != nullptr) flags[u] = nonzero ? kRepackNonzero : 0;  // a per-tensor target's are read
   }
 }
 
@@ -1019,11 +1032,13 @@ constexpr bool FusedPairsAreTheAcceptedOnes() {
 static_assert(FusedPairsAreTheAcceptedOnes(), "kFusedPairs lists the pairs CanTranscodeCodes accepts");
 
 void TranscodeCodes(LayoutId src, const uint8_t* HWY_RESTRICT in, LayoutId dst, size_t units, bool more,
-                    uint8_t* HWY_RESTRICT out, uint8_t* HWY_RESTRICT flags) {
+                    RepackScale scale, uint8_t* HWY_RESTRICT out, uint8_t* HWY_RESTRICT flags) {
   ReportThisTarget();
   ForIndex<kNumFusedPairs>([&](auto p) {
     constexpr FusedPair kPair = kFusedPairs[decltype(p)::value];
-    if (src == kPair.src && dst == kPair.dst) TranscodePair<kPair.src, kPair.dst>(in, units, more, out, flags);
+    if (src == kPair.src && dst == kPair.dst) {
+      TranscodePair<kPair.src, kPair.dst>(in, units, more, scale, out, flags);
+    }
   });
 }
 

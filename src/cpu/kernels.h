@@ -68,11 +68,13 @@ struct TensorKernels {
   // The fused transcode (formats/ternary_codes.h, CanTranscodeCodes): the
   // code bytes of `units` runs of kCodeUnit elements of dst from the same
   // elements of src (`in` and `out` at a unit's first block), code for
-  // code, and each unit's kRepackNonzero flag (a code other than the
-  // offset) in flags[0..units); scales are left as they are. `more`: a
-  // whole unit of src follows the last (the kernels may read into it).
+  // code, a per-block target's scales (RepackScale; a unit is one target
+  // block), and each unit's kRepackNonzero flag (a code other than the
+  // offset) in flags[0..units) unless flags is nullptr (a per-block target's
+  // only). `more`: a whole unit of src follows the last (the kernels may
+  // read into it).
   void (*transcode_codes)(LayoutId src, const uint8_t* in, LayoutId dst, size_t units, bool more,
-                          uint8_t* out, uint8_t* flags);
+                          RepackScale scale, uint8_t* out, uint8_t* flags);
   // Two-bit layouts re-packed byte by byte (formats/ternary_codes.h): groups
   // [first, first + count) of tensor `in` into the same groups of tensor
   // `out` (nullptr: a checking pass) with a per-block target's scales

@@ -88,22 +88,31 @@ void ValueFlags(const int8_t* values, size_t pieces, size_t piece, int min_value
 // Unit by unit: every element's code through src's map, then dst's code
 // bytes from those codes (formats/ternary_codes.h).
 void TranscodeCodes(LayoutId src_id, const uint8_t* in, LayoutId dst_id, size_t units, bool /*more*/,
-                    uint8_t* out, uint8_t* flags) {
+                    RepackScale scale, uint8_t* out, uint8_t* flags) {
   const Layout& src = GetLayout(src_id);
   const Layout& dst = GetLayout(dst_id);
   const size_t src_block = static_cast<size_t>(src.block_elements);
   const size_t dst_block = static_cast<size_t>(dst.block_elements);
   for (size_t u = 0; u < units; ++u) {
     uint8_t codes[kCodeUnit];
-    flags[u] = 0;
+    uint8_t unit_flags = 0;
     for (size_t j = 0; j < kCodeUnit; ++j) {
       const size_t e = u * kCodeUnit + j;
       codes[j] = static_cast<uint8_t>(BlockCode(src, in + e / src_block * src.block_bytes, e % src_block));
-      if (codes[j] != src.code_offset) flags[u] = kRepackNonzero;
+      if (codes[j] != src.code_offset) unit_flags = kRepackNonzero;
     }
     for (size_t j = 0; j < kCodeUnit; j += dst_block) {
-      PackBlockCodes(dst, codes + j, out + (u * kCodeUnit + j) / dst_block * dst.block_bytes);
+      uint8_t* block = out + (u * kCodeUnit + j) / dst_block * dst.block_bytes;
+      PackBlockCodes(dst, codes + j, block);
+      if (dst.scale == ScaleKind::kBlockF16) {
+        const size_t e = u * kCodeUnit + j;
+        uint16_t h = scale.half;
+        if (scale.own) memcpy(&h, in + e / src_block * src.block_bytes + src.scale_offset, sizeof h);
+        if (unit_flags == 0) h = 0;
+        memcpy(block + dst.scale_offset, &h, sizeof h);
+      }
     }
+    if (flags != nullptr) flags[u] = unit_flags;
   }
 }
 

@@ -752,21 +752,24 @@ void ForEachUnpackedStep(Workers& workers, const TensorKernels& k, const Layout&
 }
 
 // Runs the fused kernel (CanTranscodeCodes) over the steps of the n
-// elements, split between the workers, then fn(first, count, flags), the
-// kRepackNonzero flag of each of the step's units in a worker's buffer.
+// elements, split between the workers, then fn(first, count, flags): the
+// kernel writes a per-block target's scales (`scale`); for a per-tensor
+// target, flags holds the kRepackNonzero flag of each of the step's units
+// (a worker's buffer), else it is nullptr.
 template <class Fn>
 void ForEachFusedStep(Workers& workers, const TensorKernels& k, const Layout& src, const uint8_t* in,
-                      const Layout& dst, uint8_t* out, size_t n, const Fn& fn) {
+                      const Layout& dst, uint8_t* out, size_t n, RepackScale scale, const Fn& fn) {
   static_assert(kStep % kCodeUnit == 0, "steps of whole units");
   const size_t src_block = static_cast<size_t>(src.block_elements);
   const size_t dst_block = static_cast<size_t>(dst.block_elements);
+  const bool per_tensor = dst.scale == ScaleKind::kTensorF32;
   workers.Run(Steps(n, kStep), [&](Scratch& s, size_t b, size_t e) {
-    uint8_t* flags = reinterpret_cast<uint8_t*>(s.b.data());
+    uint8_t* flags = per_tensor ? reinterpret_cast<uint8_t*>(s.b.data()) : nullptr;
     for (size_t t = b; t < e; ++t) {
       const size_t first = t * kStep;
       const size_t count = n - first < kStep ? n - first : kStep;
       k.transcode_codes(src.id, in + first / src_block * src.block_bytes, dst.id, count / kCodeUnit,
-                        first + count < n, out + first / dst_block * dst.block_bytes, flags);
+                        first + count < n, scale, out + first / dst_block * dst.block_bytes, flags);
       fn(first, count, flags);
     }
   });
@@ -846,9 +849,10 @@ int TranscodeBlocks(const TensorJob& job, const Layout& dst, uint8_t* out, const
       }
     };
     if (fused) {
-      ForEachFusedStep(workers, k, src, in, dst, out, n, [&](size_t first, size_t count, const uint8_t* flags) {
-        use_flags(first, count, flags, kCodeUnit);
-      });
+      ForEachFusedStep(workers, k, src, in, dst, out, n, RepackScale{own, tensor_half},
+                       [&](size_t first, size_t count, const uint8_t* flags) {
+                         if (per_tensor) use_flags(first, count, flags, kCodeUnit);
+                       });
     } else {
       ForEachUnpackedStep(workers, k, src, in, n, [&](size_t, size_t first, size_t count, int8_t* v, uint8_t* flags) {
         k.value_flags(v, count / dst_block, dst_block, min_value, max_value, flags);
@@ -948,7 +952,8 @@ int TranscodeBlocks(const TensorJob& job, const Layout& dst, uint8_t* out, const
     }
   };
   if (fused) {
-    ForEachFusedStep(workers, k, src, in, dst, out, n,
+    // The kernel's scales (none given: 0) are replaced by the checked ones.
+    ForEachFusedStep(workers, k, src, in, dst, out, n, RepackScale{},
                      [&](size_t first, size_t count, const uint8_t*) { write_halves(first, count); });
   } else {
     ForEachUnpackedStep(workers, k, src, in, n, [&](size_t, size_t first, size_t count, int8_t* v, uint8_t*) {
