@@ -1,8 +1,9 @@
-/* The products' thread pool under concurrent callers: several threads of
- * the caller each run products with 2 or 3 threads of the library (the pool
- * takes one job at a time; the others wait for it) and with row ranges of
- * their own pools' kind, on every layout; every output must be the bits the
- * single-threaded reference gives. Run under ThreadSanitizer by
+/* The library's thread pool under concurrent callers: several threads of
+ * the caller each run products and tensor quantizations with 2 or 3
+ * threads of the library (the pool takes one job at a time; a call that
+ * finds it busy runs all its parts on its own thread) and products with row
+ * ranges of their own pools' kind, on every layout; every output must be
+ * the bits the single-threaded run gives. Run under ThreadSanitizer by
  * tools/test_hardening.sh. */
 #include <pthread.h>
 #include <stdlib.h>
@@ -16,8 +17,9 @@
 struct job {
   bitnet_type type;
   int64_t rows, cols, batch;
-  uint8_t* w;
+  uint8_t* w;  /* absmean-quantized from wf on one thread */
   size_t w_len;
+  float* wf;
   float* x;
   float* want;
 };
@@ -33,14 +35,13 @@ static void make_job(struct job* j, bitnet_type type, int64_t rows, int64_t cols
   j->batch = batch;
   bitnet_tensor_size(type, rows, cols, &j->w_len);
   j->w = malloc(j->w_len);
-  float* wf = malloc((size_t)(rows * cols) * sizeof(float));
-  fill_random(GAUSS, wf, (size_t)(rows * cols), 256, seed);
+  j->wf = malloc((size_t)(rows * cols) * sizeof(float));
+  fill_random(GAUSS, j->wf, (size_t)(rows * cols), 256, seed);
   bitnet_tensor_options to = BITNET_TENSOR_OPTIONS_INIT;
   to.ternarize = BITNET_TERNARIZE_ABSMEAN;
-  check(bitnet_tensor_quantize(type, &to, BITNET_TYPE_F32, wf, rows, cols, j->w, j->w_len) ==
+  check(bitnet_tensor_quantize(type, &to, BITNET_TYPE_F32, j->wf, rows, cols, j->w, j->w_len) ==
             BITNET_OK,
         "quantize %s", bitnet_type_name(type));
-  free(wf);
   j->x = malloc((size_t)(batch * cols) * sizeof(float));
   fill_random(GAUSS, j->x, (size_t)(batch * cols), 256, seed + 1);
   j->want = malloc((size_t)(batch * rows) * sizeof(float));
@@ -77,6 +78,15 @@ static void* caller(void* arg) {
     }
     for (size_t i = 0; i < ny; ++i) g_failures[id] += !same_result(y[i], j->want[i]);
     free(y);
+    /* A tensor call on the same pool: the single-threaded bytes. */
+    uint8_t* w = malloc(j->w_len);
+    bitnet_tensor_options to = BITNET_TENSOR_OPTIONS_INIT;
+    to.ternarize = BITNET_TERNARIZE_ABSMEAN;
+    to.n_threads = 2 + (int)(rng_next(&s) % 2);
+    g_failures[id] += bitnet_tensor_quantize(j->type, &to, BITNET_TYPE_F32, j->wf, j->rows, j->cols, w,
+                                             j->w_len) != BITNET_OK;
+    g_failures[id] += memcmp(w, j->w, j->w_len) != 0;
+    free(w);
   }
   return NULL;
 }
@@ -95,6 +105,7 @@ int main(void) {
   }
   for (int i = 0; i < 4; ++i) {
     free(g_jobs[i].w);
+    free(g_jobs[i].wf);
     free(g_jobs[i].x);
     free(g_jobs[i].want);
   }

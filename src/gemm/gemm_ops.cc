@@ -10,7 +10,7 @@
 #include "api/errors.h"
 #include "formats/bitnet_cpp_rules.h"
 #include "formats/dot_rules.h"
-#include "gemm/thread_pool.h"
+#include "threads/thread_pool.h"
 
 namespace bitnet {
 namespace {

@@ -7,20 +7,31 @@
 
 #include <cstddef>
 #include <new>
-#include <system_error>
-#include <thread>
 #include <vector>
 
-#include "cpu/target_list.h"
+#include "threads/thread_pool.h"
 
 namespace bitnet {
 
+// Part p of ParallelFor: fn(p, begin, end) over its range.
+template <class Fn>
+class RangeJob final : public PoolJob {
+ public:
+  RangeJob(size_t parts, size_t tasks, const Fn& fn) : parts_(parts), tasks_(tasks), fn_(fn) {}
+  void RunPart(size_t part) noexcept override { fn_(part, Begin(part), Begin(part + 1)); }
+
+ private:
+  size_t Begin(size_t part) const { return tasks_ * part / parts_; }
+  size_t parts_, tasks_;
+  const Fn& fn_;
+};
+
 // Runs fn(part, begin, end) over [0, tasks) in at most `parts` contiguous
-// ranges. Results never depend on the split: every operation computes each
-// task alone and combines reductions in task order. If the system refuses a
-// thread, or the memory to start one, its range runs on the calling thread
-// (same results, later): nothing here throws once a part has started. The
-// calling thread then reports the CPU target its parts' kernels ran.
+// ranges, on the persistent pool (threads/thread_pool.h: a part may run on
+// the calling thread, later). Results never depend on the split: every
+// operation computes each task alone and combines reductions in task
+// order. The calling thread then reports the CPU target its parts' kernels
+// ran.
 template <class Fn>
 void ParallelFor(size_t parts, size_t tasks, const Fn& fn) {
   if (parts > tasks) parts = tasks;
@@ -28,28 +39,8 @@ void ParallelFor(size_t parts, size_t tasks, const Fn& fn) {
     if (tasks > 0) fn(size_t{0}, size_t{0}, tasks);
     return;
   }
-  PartReports reports;
-  const auto begin_of = [&](size_t p) { return tasks * p / parts; };
-  const auto run_part = [&](size_t p) { reports.Run([&] { fn(p, begin_of(p), begin_of(p + 1)); }); };
-  std::vector<std::thread> workers;
-  try {
-    workers.reserve(parts - 1);
-  } catch (const std::bad_alloc&) {  // no room to hold workers: every range runs here
-  }
-  for (size_t p = 1; p < parts; ++p) {
-    if (workers.size() < workers.capacity()) {  // so emplace_back cannot reallocate
-      try {
-        workers.emplace_back([&run_part, p] { run_part(p); });
-        continue;
-      } catch (const std::system_error&) {
-      } catch (const std::bad_alloc&) {
-      }
-    }
-    run_part(p);
-  }
-  run_part(0);
-  for (std::thread& w : workers) w.join();
-  reports.Publish();
+  RangeJob<Fn> job(parts, tasks, fn);
+  RunOnPool(job, parts);
 }
 
 // Two float buffers per thread.

@@ -1,4 +1,4 @@
-#include "gemm/thread_pool.h"
+#include "threads/thread_pool.h"
 
 #include <atomic>
 #include <chrono>
@@ -39,7 +39,13 @@ class Pool {
   }
 
   void Run(PoolJob& job, size_t parts) {
-    std::lock_guard<std::mutex> turn(run_mutex_);
+    std::unique_lock<std::mutex> turn(run_mutex_, std::try_to_lock);
+    if (!turn.owns_lock()) {
+      PartReports reports;
+      for (size_t p = 0; p < parts; ++p) reports.Run([&] { job.RunPart(p); });
+      reports.Publish();
+      return;
+    }
     const size_t workers = Grow(parts - 1 < kActiveMask ? parts - 1 : kActiveMask);
     job_ = &job;
     PartReports reports;
@@ -118,7 +124,7 @@ class Pool {
     }
   }
 
-  std::mutex run_mutex_;  // one job at a time
+  std::mutex run_mutex_;  // held while a job runs
   std::vector<std::thread> threads_;
   // The job; written by Run before the state's release, read by the workers
   // it counts after their acquire.
