@@ -119,7 +119,7 @@ int AbsmeanScales(const TensorJob& job, const FloatSource& src, const TensorShap
     for (size_t t = begin; t < end; ++t) {
       const size_t offset = (t % chunks) * kAbsSumChunk;
       const size_t len = width - offset < kAbsSumChunk ? width - offset : kAbsSumChunk;
-      const float* x = src.Get((t / chunks) * width + offset, len, s.a.data());
+      const float* x = src.Get((t / chunks) * width + offset, len, s.a.get());
       sums[t] = k.abs_scan_chunk(x, len, &scans[t]);
     }
   });
@@ -159,7 +159,7 @@ class ValueSource {
         width_(units != nullptr ? AbsmeanUnitWidth(shape, job.group_size) : 0) {}
 
   const float* Get(size_t i, size_t count, Scratch& s) const {
-    const float* x = src_.Get(i, count, s.a.data());
+    const float* x = src_.Get(i, count, s.a.get());
     if (units_ == nullptr) return x;
     for (size_t done = 0; done < count;) {
       const size_t at = i + done;
@@ -167,10 +167,10 @@ class ValueSource {
       const size_t in_unit = (unit + 1) * width_ - at;
       const size_t len = count - done < in_unit ? count - done : in_unit;
       const UnitScale& u = (*units_)[unit];
-      k_.ternary_values(x + done, len, u.s, u.threshold, u.alpha, s.b.data() + done);
+      k_.ternary_values(x + done, len, u.s, u.threshold, u.alpha, s.b.get() + done);
       done += len;
     }
-    return s.b.data();
+    return s.b.get();
   }
 
   // Whether the codecs read the source's own elements: GetElements takes
@@ -244,7 +244,7 @@ int QuantizeBitnetRs(const TensorJob& job, Workers& workers, const ValueSource& 
       const float* x = values.Get(first, count, s);
       // The planar scales follow the codes at any byte offset: staged
       // aligned in the scratch's unused buffer.
-      float* scales = x == s.a.data() ? s.b.data() : s.a.data();
+      float* scales = x == s.a.get() ? s.b.get() : s.a.get();
       job.kernels->quantize(Format::kI2S, x, count, block, out + first / 4, scales);
       memcpy(out + codes_bytes + first / block * sizeof(float), scales, blocks * sizeof(float));
     }
@@ -262,11 +262,11 @@ void QuantizeHf(const TensorJob& job, Workers& workers, const FloatSource& src,
   const float weight_scale = unit.ternary ? 1.0f / unit.alpha : unit.s;
   workers.Run(shape.n > 0 ? byte_rows : 0, [&](Scratch& s, size_t b, size_t e) {
     // The four rows' codes, one int8 each, in the second buffer (4*cols floats).
-    int8_t* q = reinterpret_cast<int8_t*>(s.b.data());
+    int8_t* q = reinterpret_cast<int8_t*>(s.b.get());
     for (size_t br = b; br < e; ++br) {
       for (size_t part = 0; part < 4; ++part) {
         const size_t row = part * byte_rows + br;
-        k.ternarize(src.Get(row * cols, cols, s.a.data()), cols, unit.s, unit.threshold,
+        k.ternarize(src.Get(row * cols, cols, s.a.get()), cols, unit.s, unit.threshold,
                     q + part * cols);
       }
       for (size_t c = 0; c < cols; ++c) {
@@ -384,11 +384,11 @@ int TensorDequantize(const TensorJob& job, const Layout& dst, void* out, const L
       for (size_t t = b; t < e; ++t) {
         const size_t first = t * step;
         const size_t count = n - first < step ? n - first : step;
-        float* y = dst.id == LayoutId::kF32 ? static_cast<float*>(step_out(first, s.a.data())) : s.a.data();
+        float* y = dst.id == LayoutId::kF32 ? static_cast<float*>(step_out(first, s.a.get())) : s.a.get();
         decode(first, count, y, s);
         void* made = y;
         if (dst.id != LayoutId::kF32) {
-          made = step_out(first, s.b.data());
+          made = step_out(first, s.b.get());
           k.from_float(dst.id, y, count, made);
         }
         finish_step(first, count, made);
@@ -411,8 +411,8 @@ int TensorDequantize(const TensorJob& job, const Layout& dst, void* out, const L
         const size_t first = t * kStep;
         const size_t count = n - first < kStep ? n - first : kStep;
         if (via_buffer) {
-          decode(first, count, s.a.data(), Stores::kCached);
-          finish_step(first, count, s.a.data());
+          decode(first, count, s.a.get(), Stores::kCached);
+          finish_step(first, count, s.a.get());
         } else {
           decode(first, count, Bytes(out) + first * dst_size, stream ? Stores::kStreamed : Stores::kCached);
         }
@@ -466,7 +466,7 @@ int TensorDequantize(const TensorJob& job, const Layout& dst, void* out, const L
                                                         Scratch& s) {
         // The planar scales may sit at any byte offset: copy them aligned.
         const size_t blocks = count / block + (count % block != 0);
-        float* scales = s.b.data();
+        float* scales = s.b.get();
         memcpy(scales, Bytes(in) + codes_bytes + first / block * sizeof(float),
                blocks * sizeof(float));
         job.kernels->dequantize(Format::kI2S, Bytes(in) + first / 4, scales, count, block, y);
@@ -740,8 +740,8 @@ void ForEachUnpackedStep(Workers& workers, const TensorKernels& k, const Layout&
                          size_t n, const Fn& fn) {
   const size_t src_block = static_cast<size_t>(src.block_elements);
   workers.Run(Steps(n, kStep), [&](Scratch& s, size_t b, size_t e) {
-    int8_t* v = reinterpret_cast<int8_t*>(s.a.data());
-    uint8_t* flags = reinterpret_cast<uint8_t*>(s.b.data());
+    int8_t* v = reinterpret_cast<int8_t*>(s.a.get());
+    uint8_t* flags = reinterpret_cast<uint8_t*>(s.b.get());
     for (size_t t = b; t < e; ++t) {
       const size_t first = t * kStep;
       const size_t count = n - first < kStep ? n - first : kStep;
@@ -764,7 +764,7 @@ void ForEachFusedStep(Workers& workers, const TensorKernels& k, const Layout& sr
   const size_t dst_block = static_cast<size_t>(dst.block_elements);
   const bool per_tensor = dst.scale == ScaleKind::kTensorF32;
   workers.Run(Steps(n, kStep), [&](Scratch& s, size_t b, size_t e) {
-    uint8_t* flags = per_tensor ? reinterpret_cast<uint8_t*>(s.b.data()) : nullptr;
+    uint8_t* flags = per_tensor ? reinterpret_cast<uint8_t*>(s.b.get()) : nullptr;
     for (size_t t = b; t < e; ++t) {
       const size_t first = t * kStep;
       const size_t count = n - first < kStep ? n - first : kStep;
@@ -1227,7 +1227,7 @@ int TensorStats(const TensorJob& job, const Layout& src, const void* in, const T
     Workers workers(job.threads, kStep / 4);
     if (!workers.ok()) return OutOfMemory(kStep / 4);
     workers.Run(counts.size(), [&](Scratch& s, size_t b, size_t e) {
-      int8_t* v = reinterpret_cast<int8_t*>(s.a.data());
+      int8_t* v = reinterpret_cast<int8_t*>(s.a.get());
       for (size_t t = b; t < e; ++t) {
         const size_t count = n - t * kStep < kStep ? n - t * kStep : kStep;
         k.unpack_values(src.id, Bytes(in) + t * kStep / block * src.block_bytes, count / block, v);
@@ -1279,7 +1279,7 @@ int TensorTernarize(const TensorJob& job, const Layout& src, const void* in,
     for (size_t t = b; t < e; ++t) {
       const size_t first = t * kStep;
       const size_t count = n - first < kStep ? n - first : kStep;
-      const float* x = floats.Get(first, count, s.a.data());
+      const float* x = floats.Get(first, count, s.a.get());
       for (size_t done = 0; done < count;) {
         const size_t at = first + done;
         const size_t in_unit = (at / width + 1) * width - at;
@@ -1304,7 +1304,7 @@ int TensorQuantizeI8S(const TensorJob& job, const Layout& src, const void* in,
   if (!workers.ok()) return OutOfMemory(scratch);
   workers.Run(static_cast<size_t>(shape.rows), [&](Scratch& s, size_t b, size_t e) {
     for (size_t r = b; r < e; ++r) {
-      k.i8s_row(floats.Get(r * cols, cols, s.a.data()), cols, q + r * cols, scales + r, sums + r);
+      k.i8s_row(floats.Get(r * cols, cols, s.a.get()), cols, q + r * cols, scales + r, sums + r);
     }
   });
   return BITNET_OK;
