@@ -368,7 +368,7 @@ constexpr size_t kTritRun = 4;
 // activation vectors (64 / kV loads of 5 fields, 64 lanes each; -1: none), worked out
 // once: run by run through TritElement, a step of TQ1_0 took 0.2 us to
 // arrange, a tenth of a 640x2560 product on one thread (AMD EPYC VM).
-constexpr size_t kTritStepRuns = 5 * 64 / kTritRun;
+constexpr size_t kTritStepRuns = size_t{5} * 64 / kTritRun;
 struct TritStepRuns {
   int16_t element[kTritStepRuns];
 };
