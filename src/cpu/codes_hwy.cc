@@ -962,9 +962,6 @@ HWY_NOINLINE void TranscodePair(const uint8_t* HWY_RESTRICT in, size_t units, [[
   static_assert(!kDstScales || dst.block_elements == static_cast<int64_t>(kCodeUnit), "a unit is a target block");
   static_assert(src.scale != ScaleKind::kBlockF16 || src.block_elements == static_cast<int64_t>(kCodeUnit),
                 "a unit is a source block");
-  // Locals: the byte stores below may alias the struct's fields.
-  const bool own_scale = scale.own;
-  const uint16_t half = scale.half;
   constexpr size_t kInBytes = kCodeUnit / static_cast<size_t>(src.block_elements) * src.block_bytes;
   constexpr size_t kOutBytes = kCodeUnit / static_cast<size_t>(dst.block_elements) * dst.block_bytes;
   for (size_t u = 0; u < units; ++u, in += kInBytes, out += kOutBytes) {
@@ -1000,9 +997,7 @@ HWY_NOINLINE void TranscodePair(const uint8_t* HWY_RESTRICT in, size_t units, [[
 #endif
     }
     if constexpr (kDstScales) {
-      uint16_t h = half;
-      if (own_scale) memcpy(&h, in + src.scale_offset, sizeof h);
-      if (!nonzero) h = 0;
+      const uint16_t h = TargetBlockScale(scale, in + src.scale_offset, nonzero);
       memcpy(out + dst.scale_offset, &h, sizeof h);
     }
     if (!kDstScales || flags != nullptr) flags[u] = nonzero ? kRepackNonzero : 0;  // a per-tensor target's are read
@@ -1070,8 +1065,6 @@ void RepackGroups(const ByteRepack& r, RepackScale scale, const uint8_t* HWY_RES
   // reference, which would reload it per group.
   const size_t group_bytes = r.group_bytes, src_stride = r.src_stride, dst_stride = r.dst_stride;
   const size_t src_codes = r.src_codes, src_scale = r.src_scale, dst_codes = r.dst_codes, dst_scale = r.dst_scale;
-  const bool own_scale = scale.own;
-  const uint16_t half = scale.half;
   const uint8_t* HWY_RESTRICT from = in + first * src_stride;
   // Past the last group: the prefetches stay inside the range.
   const uint8_t* const end = in + (first + count) * src_stride;
@@ -1126,9 +1119,7 @@ void RepackGroups(const ByteRepack& r, RepackScale scale, const uint8_t* HWY_RES
         group_flags |= r.low_flags[lo] | r.high_flags[hi];
       }
       if (kWrite && dst_scales) {
-        uint16_t h = half;
-        if (own_scale) memcpy(&h, from + src_scale, sizeof h);
-        if ((group_flags & kRepackNonzero) == 0) h = 0;
+        const uint16_t h = TargetBlockScale(scale, from + src_scale, (group_flags & kRepackNonzero) != 0);
         memcpy(dst_group + dst_scale, &h, sizeof h);
       }
       if (flags != nullptr) flags[g0 + g] = static_cast<uint8_t>(group_flags);

@@ -106,9 +106,8 @@ void TranscodeCodes(LayoutId src_id, const uint8_t* in, LayoutId dst_id, size_t 
       PackBlockCodes(dst, codes + j, block);
       if (dst.scale == ScaleKind::kBlockF16) {
         const size_t e = u * kCodeUnit + j;
-        uint16_t h = scale.half;
-        if (scale.own) memcpy(&h, in + e / src_block * src.block_bytes + src.scale_offset, sizeof h);
-        if (unit_flags == 0) h = 0;
+        const uint16_t h =
+            TargetBlockScale(scale, in + e / src_block * src.block_bytes + src.scale_offset, unit_flags != 0);
         memcpy(block + dst.scale_offset, &h, sizeof h);
       }
     }
@@ -132,9 +131,8 @@ void RepackBytes(const ByteRepack& r, RepackScale scale, const uint8_t* in, size
       group_flags |= byte_flags;
     }
     if (to != nullptr && dst.scale == ScaleKind::kBlockF16) {  // the group is the block
-      uint16_t h = scale.half;
-      if (scale.own) memcpy(&h, from - src.codes.codes_offset + src.scale_offset, sizeof h);
-      if ((group_flags & kRepackNonzero) == 0) h = 0;
+      const uint16_t h = TargetBlockScale(scale, from - src.codes.codes_offset + src.scale_offset,
+                                          (group_flags & kRepackNonzero) != 0);
       memcpy(to - dst.codes.codes_offset + dst.scale_offset, &h, sizeof h);
     }
     if (flags != nullptr) flags[g] = group_flags;

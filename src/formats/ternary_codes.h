@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 
 #include "formats/host_device.h"
 #include "formats/layouts.h"
@@ -197,6 +198,12 @@ struct RepackScale {
   bool own;
   uint16_t half;
 };
+// The rule above for one target block; `src_scale` is read only when `own`.
+BITNET_HOST_DEVICE inline uint16_t TargetBlockScale(RepackScale scale, const uint8_t* src_scale, bool nonzero) {
+  uint16_t h = scale.half;
+  if (scale.own) memcpy(&h, src_scale, sizeof h);
+  return nonzero ? h : uint16_t{0};
+}
 // The target byte of one source code byte, field by field through both
 // layouts' CodeMaps, and its kRepack* flags: the rule the tables hold.
 uint8_t RepackByte(const Layout& src, const Layout& dst, uint8_t byte, uint8_t* flags);

@@ -820,6 +820,7 @@ int TranscodeBlocks(const TensorJob& job, const Layout& dst, uint8_t* out, const
     // lies in source block j / per_src of it: a counter, not a division per
     // block.
     const size_t per_src = own ? src_block / dst_block : 1;
+    const RepackScale scale{own, tensor_half};
     // A per-tensor target: whether any value is non-zero.
     std::atomic<bool> any_nonzero{false};
     // A step's flags, one per `flagged` elements (a target block, or a
@@ -843,9 +844,7 @@ int TranscodeBlocks(const TensorJob& job, const Layout& dst, uint8_t* out, const
       uint8_t* dst_scale = out + first / dst_block * dst_bytes + dst.scale_offset;
       const uint8_t* src_scale = in + first / src_block * src_bytes + src.scale_offset;
       for (size_t j = 0, left = per_src; j < blocks; ++j, dst_scale += dst_bytes) {
-        uint16_t h = tensor_half;
-        if (own) memcpy(&h, src_scale, sizeof h);
-        if ((flags[j] & kRepackNonzero) == 0) h = 0;
+        const uint16_t h = TargetBlockScale(scale, src_scale, (flags[j] & kRepackNonzero) != 0);
         memcpy(dst_scale, &h, sizeof h);
         if (--left == 0) {
           left = per_src;
@@ -854,7 +853,7 @@ int TranscodeBlocks(const TensorJob& job, const Layout& dst, uint8_t* out, const
       }
     };
     if (fused) {
-      ForEachFusedStep(workers, k, src, in, dst, out, n, RepackScale{own, tensor_half},
+      ForEachFusedStep(workers, k, src, in, dst, out, n, scale,
                        [&](size_t first, size_t count, const uint8_t* flags) {
                          if (per_tensor) use_flags(first, count, flags, kCodeUnit);
                        });
