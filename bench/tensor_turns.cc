@@ -4,7 +4,7 @@
 // 512 MiB with their targets, so that every call reads and writes memory.
 // Both builds must write the same bytes.
 //
-//   tensor_turns LIB_A LIB_B OP DST SRC [ROWS COLS [THREADS]]
+//   tensor_turns LIB_A LIB_B OP DST SRC [ROWS COLS [THREADS [OFFSET]]]
 //
 // OP is quantize (SRC 0: F32 weights), dequantize (DST 0, 1 or 30: F32,
 // F16, BF16) or transcode; DST and SRC are GGUF type ids (34 TQ1_0, 35
@@ -12,6 +12,9 @@
 // 4096 unless given (bench_tensor's size); ternary sources are quantized
 // to I2_S first, so that one scale serves every block, and transcoded
 // from it. Transcodes may round scales (BITNET_TENSOR_ALLOW_SCALE_ROUNDING).
+// Each target starts OFFSET bytes past a 64-byte boundary (0 unless given:
+// where bench_tensor puts it; a large output streamed to another address
+// goes through a thread's buffer).
 // Prints each library's median time per call and A's over B's (above 1: B
 // is faster). The same library twice shows the noise floor.
 #include <cstdio>
@@ -26,6 +29,7 @@
 namespace {
 
 enum class Op { kQuantize, kDequantize, kTranscode };
+constexpr size_t kTargetAlignment = 64;
 
 bool ParseOp(const std::string& text, Op* op) {
   if (text == "quantize") *op = Op::kQuantize;
@@ -39,11 +43,14 @@ bool ParseOp(const std::string& text, Op* op) {
 
 int main(int argc, char** argv) {
   Op op = Op::kTranscode;
-  long long dst = 0, src = 0, rows = 4096, cols = 4096, threads = 1;
-  if (argc < 6 || argc == 7 || argc > 9 || !ParseOp(argv[3], &op) || !turns::ParseInt(argv[4], 0, &dst) ||
+  long long dst = 0, src = 0, rows = 4096, cols = 4096, threads = 1, offset = 0;
+  if (argc < 6 || argc == 7 || argc > 10 || !ParseOp(argv[3], &op) || !turns::ParseInt(argv[4], 0, &dst) ||
       !turns::ParseInt(argv[5], 0, &src) || (argc > 6 && !turns::ParseInt(argv[6], 1, &rows)) ||
-      (argc > 7 && !turns::ParseInt(argv[7], 1, &cols)) || (argc > 8 && !turns::ParseInt(argv[8], 1, &threads))) {
-    std::fprintf(stderr, "usage: %s LIB_A LIB_B quantize|dequantize|transcode DST SRC [ROWS COLS [THREADS]]\n", argv[0]);
+      (argc > 7 && !turns::ParseInt(argv[7], 1, &cols)) || (argc > 8 && !turns::ParseInt(argv[8], 1, &threads)) ||
+      (argc > 9 && (!turns::ParseInt(argv[9], 0, &offset) || offset >= static_cast<long long>(kTargetAlignment)))) {
+    std::fprintf(stderr,
+                 "usage: %s LIB_A LIB_B quantize|dequantize|transcode DST SRC [ROWS COLS [THREADS [OFFSET < 64]]]\n",
+                 argv[0]);
     return 2;
   }
   turns::Library libs[2];
@@ -94,11 +101,17 @@ int main(int argc, char** argv) {
     }
   }
   for (size_t c = 1; c < copies; ++c) std::memcpy(&source[c * src_bytes], source.data(), src_bytes);
-  std::vector<uint8_t> target(copies * dst_bytes, 1);
+  // Copies a whole number of 64-byte lines apart, the first OFFSET bytes
+  // past a line.
+  const size_t dst_stride = (dst_bytes + kTargetAlignment - 1) / kTargetAlignment * kTargetAlignment;
+  std::vector<uint8_t> target_bytes(copies * dst_stride + 2 * kTargetAlignment, 1);
+  uint8_t* const target = target_bytes.data() +
+                          (kTargetAlignment - reinterpret_cast<uintptr_t>(target_bytes.data()) % kTargetAlignment) +
+                          static_cast<size_t>(offset);
 
   const auto call = [&](const turns::Library& lib, size_t c) -> int {
     const uint8_t* in = &source[c * src_bytes];
-    uint8_t* out = &target[c * dst_bytes];
+    uint8_t* out = target + c * dst_stride;
     switch (op) {
       case Op::kQuantize:
         return lib.tensor_quantize(dst_type, &options, src_type, in, rows, cols, out, dst_bytes);
@@ -113,7 +126,7 @@ int main(int argc, char** argv) {
   for (int k = 0; k < 2; ++k) {
     if (call(libs[k], static_cast<size_t>(k)) != BITNET_OK) return fail(libs[k]);
   }
-  if (std::memcmp(&target[0], &target[dst_bytes], dst_bytes) != 0) {
+  if (std::memcmp(target, target + dst_stride, dst_bytes) != 0) {
     std::fprintf(stderr, "tensor_turns: the two libraries' bytes differ\n");
     return 1;
   }
