@@ -1124,7 +1124,7 @@ void RepackGroups(const ByteRepack& r, RepackScale scale, const uint8_t* HWY_RES
       }
       if (flags != nullptr) flags[g0 + g] = static_cast<uint8_t>(group_flags);
     }
-    if (kStream) StreamBytes<hn::ScalableTag<uint8_t>, PageStart::kOrdinary>(stage, groups * dst_stride, to);
+    if (kStream) StreamBytes(stage, groups * dst_stride, to);
     if (kWrite) to += groups * dst_stride;
   }
   if (kStream) hwy::FlushStream();

@@ -167,22 +167,21 @@ HWY_INLINE void FloatsToElements(LayoutId type, const float* HWY_RESTRICT x, siz
   ReferenceFromFloat(type, x + i, n - i, h + i);
 }
 
-// How StreamBytes writes a vector that starts a 4 KiB page of its target.
-// kOrdinary, the byte re-pack's choice: with an ordinary store. On the AMD
-// EPYC development VM, its stages (up to 4 KiB) streamed into a
-// line-aligned target ran 1.4-1.7x faster so (I2_S <-> TQ2_0, 16 Mi
-// elements), and a copy alone showed the same (a store to another line or
-// a fence per stage did not do it, a prefetch of the next page less than
-// half of it). Not every stream gains: the decoders' 1 KiB pieces into a
-// target off a line ran 1.4-1.6x slower so (TQ2_0 -> F32).
-enum class PageStart { kStreamed, kOrdinary };
+// Streamed stores leave out the first line of each 4 KiB page of the
+// target, which takes an ordinary store. On the AMD EPYC development VM
+// streaming every line ran at about half the speed: dequantize at 16 Mi
+// elements 1.6-2.1x faster so, the byte re-pack's stages 1.4-1.7x, a copy
+// alone the same (a store to another line or a fence per stage did not do
+// it, a prefetch of the next page less than half of it).
 constexpr size_t kStreamPageBytes = 4096;
 
+HWY_INLINE bool StartsPage(const void* p) { return reinterpret_cast<uintptr_t>(p) % kStreamPageBytes < 64; }
+
 // `bytes` from `in` to `out`: the whole aligned vectors (of D) of `out`
-// with non-temporal stores (a page's first as kPageStart says), the edges
-// with ordinary ones (no call for an empty edge: the block decoders stream
+// with non-temporal stores (but a page's first line), the edges with
+// ordinary ones (no call for an empty edge: the block decoders stream
 // 64-byte pieces).
-template <class D = hn::ScalableTag<uint8_t>, PageStart kPageStart = PageStart::kStreamed>
+template <class D = hn::ScalableTag<uint8_t>>
 HWY_INLINE void StreamBytes(const void* HWY_RESTRICT in, size_t bytes, void* HWY_RESTRICT out) {
   const D d;
   const size_t lanes = hn::Lanes(d);
@@ -194,8 +193,7 @@ HWY_INLINE void StreamBytes(const void* HWY_RESTRICT in, size_t bytes, void* HWY
   size_t i = head;
   for (; i + lanes <= bytes; i += lanes) {
     const auto v = hn::LoadU(d, from + i);
-    if (kPageStart == PageStart::kOrdinary &&
-        reinterpret_cast<uintptr_t>(to + i) % kStreamPageBytes == 0) {
+    if (StartsPage(to + i)) {
       hn::StoreU(v, d, to + i);
     } else {
       hn::Stream(v, d, to + i);
@@ -205,13 +203,17 @@ HWY_INLINE void StreamBytes(const void* HWY_RESTRICT in, size_t bytes, void* HWY
 }
 
 // A decoder's vector to p. Streamed, p is aligned to the vector (the
-// output to kStreamAlignment, each vector at a multiple of its size); a
-// vector under 16 bytes is stored plainly, as x86's streaming store of a
-// part of a vector writes all 16.
+// output to kStreamAlignment, each vector at a multiple of its size), and
+// a page's first line is stored plainly; so is a vector under 16 bytes, as
+// x86's streaming store of a part of a vector writes all 16.
 template <Stores kStores, class D>
 HWY_INLINE void StoreOut(hn::Vec<D> v, D d, hn::TFromD<D>* HWY_RESTRICT p) {
   if constexpr (kStores == Stores::kStreamed && hn::MaxLanes(D()) * sizeof(hn::TFromD<D>) >= 16) {
-    hn::Stream(v, d, p);
+    if (StartsPage(p)) {
+      hn::StoreU(v, d, p);
+    } else {
+      hn::Stream(v, d, p);
+    }
   } else {
     hn::StoreU(v, d, p);
   }
