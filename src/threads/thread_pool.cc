@@ -1,5 +1,7 @@
 #include "threads/thread_pool.h"
 
+#include <pthread.h>
+
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -27,8 +29,22 @@ namespace {
 // How long an idle worker keeps polling before it sleeps.
 constexpr std::chrono::microseconds kSpin{200};
 
+// Every part on the calling thread, which then reports their CPU target.
+void RunHere(PoolJob& job, size_t parts) {
+  PartReports reports;
+  for (size_t p = 0; p < parts; ++p) reports.Run([&] { job.RunPart(p); });
+  reports.Publish();
+}
+
+// Counts the fork() calls that made this process (a child handler of
+// pthread_atfork): a pool belongs to the process of its generation.
+std::atomic<unsigned> g_fork_generation{0};
+
 class Pool {
  public:
+  explicit Pool(unsigned fork_generation) : fork_generation_(fork_generation) {}
+  unsigned fork_generation() const { return fork_generation_; }
+
   ~Pool() {
     {
       std::lock_guard<std::mutex> lock(wake_mutex_);
@@ -40,12 +56,7 @@ class Pool {
 
   void Run(PoolJob& job, size_t parts) {
     std::unique_lock<std::mutex> turn(run_mutex_, std::try_to_lock);
-    if (!turn.owns_lock()) {
-      PartReports reports;
-      for (size_t p = 0; p < parts; ++p) reports.Run([&] { job.RunPart(p); });
-      reports.Publish();
-      return;
-    }
+    if (!turn.owns_lock()) return RunHere(job, parts);
     const size_t workers = Grow(parts - 1 < kActiveMask ? parts - 1 : kActiveMask);
     job_ = &job;
     PartReports reports;
@@ -124,6 +135,7 @@ class Pool {
     }
   }
 
+  const unsigned fork_generation_;
   std::mutex run_mutex_;  // held while a job runs
   std::vector<std::thread> threads_;
   // The job; written by Run before the state's release, read by the workers
@@ -141,6 +153,40 @@ class Pool {
   bool stop_ = false;
 };
 
+// The pool of this process. A child of fork() has none of its parent's
+// workers, and the parent's pool may hold locks that threads absent from
+// the child took: a waiting call would spin for ever. The child starts a
+// pool of its own at its first call and leaves the parent's as it is (it
+// cannot join threads it does not have). The process's pool is joined
+// when the library is unloaded or the process exits.
+class ProcessPool {
+ public:
+  ProcessPool() {
+    // Unregistered by glibc when the library is unloaded.
+    pthread_atfork(nullptr, nullptr, [] { g_fork_generation.fetch_add(1, std::memory_order_relaxed); });
+  }
+  ~ProcessPool() {
+    Pool* pool = pool_.load(std::memory_order_acquire);
+    if (pool != nullptr && pool->fork_generation() == g_fork_generation.load(std::memory_order_relaxed)) delete pool;
+  }
+
+  // Null when the memory for a new pool is refused.
+  Pool* Get() {
+    const unsigned generation = g_fork_generation.load(std::memory_order_relaxed);
+    Pool* pool = pool_.load(std::memory_order_acquire);
+    while (pool == nullptr || pool->fork_generation() != generation) {
+      Pool* fresh = new (std::nothrow) Pool(generation);
+      if (fresh == nullptr) return nullptr;
+      if (pool_.compare_exchange_strong(pool, fresh, std::memory_order_acq_rel)) return fresh;
+      delete fresh;  // another thread's came first: `pool` is now that one
+    }
+    return pool;
+  }
+
+ private:
+  std::atomic<Pool*> pool_{nullptr};
+};
+
 }  // namespace
 
 void RunOnPool(PoolJob& job, size_t parts) {
@@ -148,8 +194,10 @@ void RunOnPool(PoolJob& job, size_t parts) {
     if (parts == 1) job.RunPart(0);
     return;
   }
-  static Pool pool;
-  pool.Run(job, parts);
+  static ProcessPool process;
+  Pool* pool = process.Get();
+  if (pool == nullptr) return RunHere(job, parts);
+  pool->Run(job, parts);
 }
 
 }  // namespace bitnet

@@ -27,7 +27,7 @@ class PoolJob {
 // start runs on the calling thread, and so does every part of a call made
 // while the pool runs another job (another thread's, or from inside a
 // part): the cores are busy then, and a part waiting for the pool it runs
-// on would wait for ever.
+// on would wait for ever. A child of fork() gets a pool of its own.
 void RunOnPool(PoolJob& job, size_t parts);
 
 }  // namespace bitnet
