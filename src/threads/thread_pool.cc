@@ -55,8 +55,12 @@ class Pool {
   }
 
   void Run(PoolJob& job, size_t parts) {
-    std::unique_lock<std::mutex> turn(run_mutex_, std::try_to_lock);
-    if (!turn.owns_lock()) return RunHere(job, parts);
+    // One job at a time: a call that finds the pool taken (by another
+    // thread's job, or by its own thread's, from inside a part) runs here.
+    bool idle = false;
+    if (!busy_.compare_exchange_strong(idle, true, std::memory_order_acquire, std::memory_order_relaxed)) {
+      return RunHere(job, parts);
+    }
     const size_t workers = Grow(parts - 1 < kActiveMask ? parts - 1 : kActiveMask);
     job_ = &job;
     PartReports reports;
@@ -83,6 +87,7 @@ class Pool {
     }
     job_ = nullptr;
     reports_ = nullptr;
+    busy_.store(false, std::memory_order_release);
     reports.Publish();
   }
 
@@ -136,7 +141,9 @@ class Pool {
   }
 
   const unsigned fork_generation_;
-  std::mutex run_mutex_;  // held while a job runs
+  // True while a job runs (a flag, not a mutex: a part's own thread may
+  // test it, which a std::mutex does not allow).
+  std::atomic<bool> busy_{false};
   std::vector<std::thread> threads_;
   // The job; written by Run before the state's release, read by the workers
   // it counts after their acquire.
