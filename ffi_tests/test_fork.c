@@ -15,6 +15,22 @@
 
 #include "test_util.h"
 
+/* A fork while another thread allocates is beyond what POSIX promises
+ * (only async-signal-safe calls until exec): glibc's malloc allows it, the
+ * sanitizers' allocator of GCC 12 does not (an ASan child hung in that
+ * allocator's lock, in no call of the library). Sanitizer builds fork only
+ * while the parent is idle. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define FORK_WHILE_BUSY 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define FORK_WHILE_BUSY 0
+#endif
+#endif
+#ifndef FORK_WHILE_BUSY
+#define FORK_WHILE_BUSY 1
+#endif
+
 #define ROWS 256
 #define COLS 512
 #define BATCH 4
@@ -89,13 +105,20 @@ int main(void) {
   uint8_t* w = xmalloc(g_w_len);
   float* y = xmalloc(sizeof g_want_y);
   check(threaded_calls(w, y) == 0, "parent's threaded calls");
-  fork_child("after the parent's threaded calls");
-
-  pthread_t busy;
-  if (check(pthread_create(&busy, NULL, busy_parent, NULL) == 0, "start the parent's busy thread")) {
-    for (int i = 0; i < FORKS; ++i) fork_child("while the parent runs threaded calls");
-    atomic_store(&g_stop, 1);
-    pthread_join(busy, NULL);
+  if (emulated()) {
+    /* Debian 12's qemu-user aborts a child forked from a program with
+     * threads (an assertion of its own, in cpu_exec). */
+    printf("fork: under the emulator only the parent's calls\n");
+  } else {
+    fork_child("after the parent's threaded calls");
+    pthread_t busy;
+    if (!FORK_WHILE_BUSY) {
+      printf("fork: a sanitizer build: no fork while another parent thread runs calls\n");
+    } else if (check(pthread_create(&busy, NULL, busy_parent, NULL) == 0, "start the parent's busy thread")) {
+      for (int i = 0; i < FORKS; ++i) fork_child("while the parent runs threaded calls");
+      atomic_store(&g_stop, 1);
+      pthread_join(busy, NULL);
+    }
   }
   check(threaded_calls(w, y) == 0, "parent's threaded calls after the forks");
   free(w);
