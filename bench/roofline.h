@@ -22,6 +22,8 @@
 #include <string>
 #include <vector>
 
+#include "cpu/stream_pages.h"
+
 #if defined(__x86_64__)
 #include <emmintrin.h>
 #endif
@@ -111,15 +113,15 @@ inline Bandwidth MeasureBandwidth(size_t read_bytes, size_t write_bytes, int pas
         benchmark::ClobberMemory();
       }
     });
-    // The same with each 4 KiB page's first line stored plainly, as the
-    // library streams (on the AMD EPYC VM about twice as fast as streaming
-    // every line).
+    // The same with each page's first line stored plainly, as the library
+    // streams (cpu/stream_pages.h; on the AMD EPYC VM about twice as fast as
+    // streaming every line).
     page_stream_s = BestSeconds(passes, [&] {
       for (size_t r = 0; r < reps; ++r) {
         const __m128i v = _mm_set1_epi64x(static_cast<long long>(++value));
         for (size_t i = 0; i + 2 <= n; i += 2) {
           auto* p = reinterpret_cast<__m128i*>(&buf[i]);
-          if (reinterpret_cast<uintptr_t>(p) % 4096 < 64) {
+          if (bitnet::StartsStreamPage(p)) {
             _mm_storeu_si128(p, v);
           } else {
             _mm_stream_si128(p, v);

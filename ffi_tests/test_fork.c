@@ -4,7 +4,8 @@
  * child's own. Each child runs a product and a tensor quantization on 2
  * threads under an alarm (a hang kills it) and compares their bytes with
  * the parent's; some children are forked while another thread of the
- * parent runs threaded calls. */
+ * parent runs threaded calls. Built twice: test_fork_no_atfork links
+ * refuse_atfork.c, so the library's pthread_atfork fails. */
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -36,6 +37,10 @@
 #define BATCH 4
 #define FORKS 16
 #define CHILD_SECONDS 60
+
+#ifdef REFUSE_ATFORK
+extern atomic_int g_atfork_refusals;
+#endif
 
 static float g_wf[ROWS * COLS], g_x[BATCH * COLS];
 static uint8_t* g_w;
@@ -105,6 +110,10 @@ int main(void) {
   uint8_t* w = xmalloc(g_w_len);
   float* y = xmalloc(sizeof g_want_y);
   check(threaded_calls(w, y) == 0, "parent's threaded calls");
+#ifdef REFUSE_ATFORK
+  check(atomic_load(&g_atfork_refusals) > 0, "the library's pthread_atfork was not refused: nothing tested");
+  printf("fork: pthread_atfork refused %d time(s)\n", atomic_load(&g_atfork_refusals));
+#endif
   if (emulated()) {
     /* Debian 12's qemu-user aborts a child forked from a program with
      * threads (an assertion of its own, in cpu_exec). */

@@ -31,6 +31,7 @@
 
 #include "cpu/codes-inl.h"
 #include "cpu/kernels.h"
+#include "cpu/stream_pages.h"
 #include "formats/block_rules.h"
 #include "formats/half.h"
 #include "formats/layouts.h"
@@ -167,16 +168,6 @@ HWY_INLINE void FloatsToElements(LayoutId type, const float* HWY_RESTRICT x, siz
   ReferenceFromFloat(type, x + i, n - i, h + i);
 }
 
-// Streamed stores leave out the first line of each 4 KiB page of the
-// target, which takes an ordinary store. On the AMD EPYC development VM
-// streaming every line ran at about half the speed: dequantize at 16 Mi
-// elements 1.6-2.1x faster so, the byte re-pack's stages 1.4-1.7x, a copy
-// alone the same (a store to another line or a fence per stage did not do
-// it, a prefetch of the next page less than half of it).
-constexpr size_t kStreamPageBytes = 4096;
-
-HWY_INLINE bool StartsPage(const void* p) { return reinterpret_cast<uintptr_t>(p) % kStreamPageBytes < 64; }
-
 // `bytes` from `in` to `out`: the whole aligned vectors (of D) of `out`
 // with non-temporal stores (but a page's first line), the edges with
 // ordinary ones (no call for an empty edge: the block decoders stream
@@ -193,7 +184,7 @@ HWY_INLINE void StreamBytes(const void* HWY_RESTRICT in, size_t bytes, void* HWY
   size_t i = head;
   for (; i + lanes <= bytes; i += lanes) {
     const auto v = hn::LoadU(d, from + i);
-    if (StartsPage(to + i)) {
+    if (StartsStreamPage(to + i)) {
       hn::StoreU(v, d, to + i);
     } else {
       hn::Stream(v, d, to + i);
@@ -209,7 +200,7 @@ HWY_INLINE void StreamBytes(const void* HWY_RESTRICT in, size_t bytes, void* HWY
 template <Stores kStores, class D>
 HWY_INLINE void StoreOut(hn::Vec<D> v, D d, hn::TFromD<D>* HWY_RESTRICT p) {
   if constexpr (kStores == Stores::kStreamed && hn::MaxLanes(D()) * sizeof(hn::TFromD<D>) >= 16) {
-    if (StartsPage(p)) {
+    if (StartsStreamPage(p)) {
       hn::StoreU(v, d, p);
     } else {
       hn::Stream(v, d, p);

@@ -1,6 +1,7 @@
 #include "threads/thread_pool.h"
 
 #include <pthread.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -39,6 +40,10 @@ void RunHere(PoolJob& job, size_t parts) {
 // Counts the fork() calls that made this process (a child handler of
 // pthread_atfork): a pool belongs to the process of its generation.
 std::atomic<unsigned> g_fork_generation{0};
+
+// Where pthread_atfork refused the handler (ENOMEM), the process id tells
+// a child from its parent instead, at a system call per threaded call.
+bool g_fork_handler_registered = false;
 
 class Pool {
  public:
@@ -170,15 +175,18 @@ class ProcessPool {
  public:
   ProcessPool() {
     // Unregistered by glibc when the library is unloaded.
-    pthread_atfork(nullptr, nullptr, [] { g_fork_generation.fetch_add(1, std::memory_order_relaxed); });
+    g_fork_handler_registered =
+        pthread_atfork(nullptr, nullptr, [] { g_fork_generation.fetch_add(1, std::memory_order_relaxed); }) == 0;
   }
   ~ProcessPool() {
+    if (!g_fork_handler_registered) CountForkByPid();
     Pool* pool = pool_.load(std::memory_order_acquire);
     if (pool != nullptr && pool->fork_generation() == g_fork_generation.load(std::memory_order_relaxed)) delete pool;
   }
 
   // Null when the memory for a new pool is refused.
   Pool* Get() {
+    if (!g_fork_handler_registered) CountForkByPid();
     const unsigned generation = g_fork_generation.load(std::memory_order_relaxed);
     Pool* pool = pool_.load(std::memory_order_acquire);
     while (pool == nullptr || pool->fork_generation() != generation) {
@@ -191,6 +199,16 @@ class ProcessPool {
   }
 
  private:
+  // Without the handler: a process id unlike the one last seen is a fork,
+  // counted by the one caller whose exchange records the new id.
+  static void CountForkByPid() {
+    static std::atomic<pid_t> owner{getpid()};
+    const pid_t self = getpid();
+    pid_t seen = owner.load(std::memory_order_relaxed);
+    if (seen != self && owner.compare_exchange_strong(seen, self, std::memory_order_relaxed))
+      g_fork_generation.fetch_add(1, std::memory_order_relaxed);
+  }
+
   std::atomic<Pool*> pool_{nullptr};
 };
 
