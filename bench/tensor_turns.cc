@@ -6,7 +6,8 @@
 //
 //   tensor_turns LIB_A LIB_B OP DST SRC [ROWS COLS [THREADS [OFFSET]]]
 //
-// OP is quantize (SRC 0: F32 weights), dequantize (DST 0, 1 or 30: F32,
+// OP is quantize (SRC 0, 1 or 30: F32 weights, or them truncated to F16 or
+// BF16), dequantize (DST 0, 1 or 30: F32,
 // F16, BF16) or transcode; DST and SRC are GGUF type ids (34 TQ1_0, 35
 // TQ2_0, 36 I2_S, 42 Q2_0). The weights are normal random values, 4096 x
 // 4096 unless given (bench_tensor's size); ternary sources are quantized
@@ -37,6 +38,24 @@ bool ParseOp(const std::string& text, Op* op) {
   else if (text == "transcode") *op = Op::kTranscode;
   else return false;
   return true;
+}
+
+// The weights' bits cut to 16: random values need no rounding. F16 keeps
+// normal magnitudes only (|x| < 2^-14 becomes 0; normal random values stay
+// far below its largest).
+uint16_t TruncatedBFloat(float x) {
+  uint32_t bits = 0;
+  std::memcpy(&bits, &x, sizeof bits);
+  return static_cast<uint16_t>(bits >> 16);
+}
+
+uint16_t TruncatedHalf(float x) {
+  uint32_t bits = 0;
+  std::memcpy(&bits, &x, sizeof bits);
+  const uint32_t sign = (bits >> 16) & 0x8000u;
+  const int exponent = static_cast<int>((bits >> 23) & 0xFFu) - 127 + 15;
+  if (exponent <= 0) return static_cast<uint16_t>(sign);
+  return static_cast<uint16_t>(sign | static_cast<uint32_t>(exponent) << 10 | (bits & 0x7FFFFFu) >> 13);
 }
 
 }  // namespace
@@ -78,11 +97,17 @@ int main(int argc, char** argv) {
   options.n_threads = static_cast<int32_t>(threads);
   if (op == Op::kTranscode) options.flags = BITNET_TENSOR_ALLOW_SCALE_ROUNDING;
   if (op == Op::kQuantize) {
-    if (src_type != BITNET_TYPE_F32) {
-      std::fprintf(stderr, "tensor_turns: quantize reads F32 weights (SRC 0)\n");
+    if (src_type == BITNET_TYPE_F32) {
+      std::memcpy(source.data(), w.data(), src_bytes);
+    } else if (src_type == BITNET_TYPE_BF16 || src_type == BITNET_TYPE_F16) {
+      for (size_t i = 0; i < w.size(); ++i) {
+        const uint16_t h = src_type == BITNET_TYPE_BF16 ? TruncatedBFloat(w[i]) : TruncatedHalf(w[i]);
+        std::memcpy(&source[2 * i], &h, sizeof h);
+      }
+    } else {
+      std::fprintf(stderr, "tensor_turns: quantize reads F32, F16 or BF16 weights (SRC 0, 1 or 30)\n");
       return 2;
     }
-    std::memcpy(source.data(), w.data(), src_bytes);
   } else {
     std::vector<uint8_t> i2s(i2s_bytes);
     if (a.tensor_quantize(BITNET_TYPE_I2_S, nullptr, BITNET_TYPE_F32, w.data(), rows, cols, i2s.data(), i2s_bytes) !=
