@@ -8,6 +8,7 @@
 #include "hwy/highway.h"
 #include "hwy/cache_control.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -59,7 +60,15 @@ float I2SEncodeWithNaN(LayoutId type, const void* HWY_RESTRICT x, size_t n, uint
 // rule above when there is no NaN.
 template <class View>
 float I2SEncodeAs(const typename View::Stored* HWY_RESTRICT x, size_t n, uint8_t* HWY_RESTRICT out) {
-  const int32_t key = MaxAbsKey<View>(x, n);
+  // The key pass KiB by KiB, each with a prefetch of a line that the
+  // coding pass below prefetches in full (kEncodePrefetchBytes ahead).
+  constexpr size_t kChunk = kKeyPassPrefetchBytes / sizeof(*x);
+  int32_t key = 0;
+  for (size_t c = 0; c < n; c += kChunk) {
+    hwy::Prefetch(reinterpret_cast<const char*>(  // NOLINT(performance-no-int-to-ptr): see below
+        reinterpret_cast<uintptr_t>(x + c) + kEncodePrefetchBytes));
+    key = std::max(key, MaxAbsKey<View>(x + c, std::min(kChunk, n - c)));
+  }
   if (HWY_UNLIKELY(key > View::kInfKey)) return I2SEncodeWithNaN(View::kType, x, n, out);
   constexpr const Layout& l = LayoutOf(LayoutId::kI2_S);
   const Cut<View> above_micro = Cut<View>::At(FloatFromBits(FloatBits(kMicro) + 1));

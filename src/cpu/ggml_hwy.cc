@@ -134,15 +134,9 @@ HWY_INLINE void PrefetchBlock(const T* p, size_t n) {
 }
 
 // A batch's key pass also gets the memory going on a later batch (`ahead`
-// blocks on, `far_bytes` of it from `far`): a prefetch of each KiB of it,
-// at most one per block (blocks are at most 1 KiB). The encode pass
-// prefetches its every line later; without these early ones the memory
-// idles while the key pass waits (AMD EPYC VM, 16 Mi elements, in turns:
-// F32 to Q2_0 1.6x, F32 / F16 / BF16 to TQ2_0 1.06-1.19 / 1.28 / 1.12-1.21x,
-// F32 / F16 to TQ1_0 1.14 / 1.10x; every line or every other line so early
-// gave F32 to Q2_0 1.0x, and one per page in a burst as the batch began
-// made TQ2_0 0.75-0.87x).
-constexpr size_t kKeyPassPrefetchBytes = 1024;
+// blocks on, `far_bytes` of it from `far`): a prefetch of each KiB of it
+// (kKeyPassPrefetchBytes), at most one per block (blocks are at most 1
+// KiB). The encode pass prefetches its every line later.
 
 // What a batch of ternary blocks needs besides its elements, computed for
 // up to Lanes(DF) blocks at once from their largest keys: per block the f16
@@ -276,7 +270,7 @@ void EncodeTernary(void (*reference)(const float*, uint8_t*), const typename Vie
   // latency).
   const size_t batch_bytes = batch_blocks * n * sizeof(typename View::Stored);
   const size_t ahead = batch_blocks * (batch_bytes >= kEncodePrefetchBytes ? 1 : kEncodePrefetchBytes / batch_bytes);
-  // Not where a batch is 1 KiB (Q2_0 from F16 / BF16): 0.90-0.97x there.
+  // Not where a batch is 1 KiB (Q2_0 from F16 / BF16).
   const bool key_pass_prefetch = batch_bytes >= 2 * kKeyPassPrefetchBytes;
   BlockBatch<View> batch;
   for (size_t first = 0; first < nblocks; first += batch_blocks) {
