@@ -133,11 +133,6 @@ HWY_INLINE void PrefetchBlock(const T* p, size_t n) {
   for (size_t b = 0; b < n * sizeof(T); b += 64) hwy::Prefetch(bytes + b);
 }
 
-// A batch's key pass also gets the memory going on a later batch (`ahead`
-// blocks on, `far_bytes` of it from `far`): a prefetch of each KiB of it
-// (kKeyPassPrefetchBytes), at most one per block (blocks are at most 1
-// KiB). The encode pass prefetches its every line later.
-
 // What a batch of ternary blocks needs besides its elements, computed for
 // up to Lanes(DF) blocks at once from their largest keys: per block the f16
 // of its amax, its cut, and its path.
@@ -213,7 +208,10 @@ HWY_INLINE void PrepareBatch(BlockBatch<View>* batch) {
 // The largest keys of `count` blocks of n elements into keys[0..count), 0
 // after (a batch of Lanes(DF) blocks): each block's maxima in a vector,
 // then one transposing reduction for the batch (a reduction per block cost
-// as much as a Q2_0 block's codes).
+// as much as a Q2_0 block's codes). Meanwhile one line per KiB of the
+// `far_bytes` at `far` (the batch whose lines the encode pass prefetches)
+// is prefetched, at most one per block (blocks are at most 1 KiB):
+// kKeyPassPrefetchBytes.
 template <class View>
 HWY_INLINE void BatchKeys(const typename View::Stored* HWY_RESTRICT x, size_t n, size_t count,
                           int32_t* HWY_RESTRICT keys, const uint8_t* far, size_t far_bytes) {

@@ -132,9 +132,10 @@ constexpr size_t kEncodePrefetchBytes = 8192;
 // later: otherwise the memory idles while the key pass waits. AMD EPYC
 // VM, 16 Mi elements, in turns: F32 to Q2_0 1.6x, F32 / F16 / BF16 to
 // TQ2_0 1.06-1.19 / 1.28 / 1.12-1.21x, F32 / F16 to TQ1_0 1.14 / 1.10x.
-// Every line or every other line so early gave F32 to Q2_0 1.0x, one per
-// page in a burst as a batch began made TQ2_0 0.75-0.87x, and where a
-// batch is 1 KiB (Q2_0 from F16 / BF16) it measured 0.90-0.97x.
+// Every other line so early gave F32 to Q2_0 0.99x, every line F32 to
+// TQ2_0 1.03x, one per page in a burst as a batch began F32 to TQ2_0
+// 0.75-0.87x, and where a batch is 1 KiB (Q2_0 from F16 / BF16) it
+// measured 0.90-0.98x.
 constexpr size_t kKeyPassPrefetchBytes = 1024;
 
 // n elements of an element type (F32, F16, BF16) <-> floats: whole vectors,
